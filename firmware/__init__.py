@@ -1,0 +1,1 @@
+"""The pump firmware (sans-I/O): therapy engine, safety, alarms, log, NVM, command handlers."""

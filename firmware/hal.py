@@ -1,0 +1,88 @@
+"""Hardware abstraction layer: everything the firmware needs from the board, and nothing more.
+
+Why: the firmware must be portable to a microcontroller and deterministic, so it never reads a
+clock, opens a file or draws randomness on its own.  The board (``hw_sim.board.VirtualBoard``, or
+a test double) implements these interfaces; time always arrives as an ``now`` argument in whole
+seconds of board time.  All quantities are integers: nanolitres, strokes, seconds, bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+
+class ResetCause(enum.IntEnum):
+    """Why the firmware is booting."""
+
+    POWER_ON = 0  # first boot of a new device, or a normal power cycle
+    POWER_LOSS = 1  # supply interrupted (e.g. process killed); state comes from NVM
+    LOW_BATTERY = 2  # low battery reset: boot into the safe state at the minimum rate
+    WATCHDOG = 3
+
+
+class TonePattern(enum.IntEnum):
+    """Buzzer patterns, as on the reference device."""
+
+    SINGLE = 1  # non-critical alarm: one tone, repeated about hourly
+    TWO_TONE = 2  # critical alarm: two-tone, repeated at the programmable critical interval
+    TEST = 3  # alarm test requested by the clinician
+
+
+class Motor(Protocol):
+    """Peristaltic motor.  The firmware counts strokes; the board knows the true volume moved."""
+
+    def deliver_strokes(self, count: int, now: int) -> int:
+        """Command ``count`` strokes spread over the interval ending at ``now``.
+
+        Returns the strokes actually completed: fewer than ``count`` only when the motor stalls.
+        """
+        ...
+
+
+class BatteryGauge(Protocol):
+    """Fuel gauge of the primary cell."""
+
+    def remaining_ppm(self, now: int) -> int:
+        """Remaining usable charge in parts per million of the nominal capacity (0..1_000_000)."""
+        ...
+
+
+class Buzzer(Protocol):
+    def play(self, pattern: TonePattern, now: int) -> None: ...
+
+
+class NvmStorage(Protocol):
+    """Byte-addressed non-volatile memory.  A write may be torn by a power cut: the firmware's
+    record layout (two banks, checks) is what makes updates atomic, not this interface."""
+
+    @property
+    def size(self) -> int: ...
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+    def write(self, offset: int, data: bytes) -> None: ...
+
+
+class TelemetryPort(Protocol):
+    """The firmware's side of the telemetry link: it pushes bytes out (replies, events)."""
+
+    def send(self, data: bytes) -> None: ...
+
+
+class EntropySource(Protocol):
+    """Random bytes for nonces and keys.  The virtual board draws them from its seeded generator,
+    so a simulated session is reproducible; a real device would use its TRNG."""
+
+    def random_bytes(self, count: int) -> bytes: ...
+
+
+class Hal(Protocol):
+    """The whole board as the firmware sees it."""
+
+    motor: Motor
+    battery: BatteryGauge
+    buzzer: Buzzer
+    nvm: NvmStorage
+    telemetry: TelemetryPort
+    entropy: EntropySource

@@ -1,0 +1,73 @@
+"""Device profile: every number that differs between pump models or that is a simulator choice.
+
+Why: a value we chose (maximum rate, alarm ranges, battery constants...) must live in data, not in
+code, and be documented as ours.  Profiles are TOML files under ``hw_sim/profiles/``; the board
+loads one and hands the firmware this immutable view.  All fields are integers in the units their
+names say (``_nl`` nanolitres, ``_ng`` nanograms, ``_s`` seconds, ``_mcg_per_ml`` micrograms per
+millilitre, ``_ppm`` parts per million).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DrugLibrary:
+    drug_name: str
+    concentrations_mcg_per_ml: tuple[int, ...]  # allowed concentrations
+    hard_max_daily_dose_ng: int  # cannot be overridden
+    soft_max_daily_dose_ng: int  # above it: a warning that needs acknowledgement
+    titration_soft_increase_pct: int  # an increase above this within 24 h is a soft-limit warning
+    titration_window_s: int  # 24 h
+    max_bolus_ng: int
+    min_bolus_duration_s: int
+    max_bolus_duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBolusLimits:
+    max_dose_ng: int
+    min_duration_s: int
+    max_duration_s: int
+    max_per_day_limit: int  # the largest "boluses per 24 h" a clinician may configure
+    min_lockout_s: int
+    max_lockout_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSettings:
+    low_reservoir_default_nl: int
+    low_reservoir_min_nl: int
+    low_reservoir_max_nl: int
+    critical_interval_default_s: int
+    critical_interval_min_s: int
+    critical_interval_max_s: int
+    noncritical_interval_s: int  # "about hourly" single tone
+    refill_reminder_default_s: int  # remind this long before the computed low-reservoir date
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProfile:
+    model: str  # e.g. "VP-20"
+    firmware_version: str
+    reservoir_capacity_nl: int
+    stroke_volume_nl: int
+    min_rate_nl_per_day: int
+    max_rate_nl_per_day: int
+    safe_rate_nl_per_day: int  # rate after a low battery reset or on an empty reservoir
+    pump_tubing_volume_nl: int  # 140_000 (0.140 mL)
+    catheter_volume_nl_per_cm: int  # 2_600 (0.0026 mL/cm)
+    refill_discrepancy_warn_nl: int  # 1 mL (20 mL pump) or 2 mL (40 mL pump)
+    max_flex_steps: int  # 13
+    eri_remaining_ppm: int  # battery gauge level that raises the elective replacement indicator
+    eos_after_eri_s: int  # 90 days
+    log_capacity: int  # records per log ring (therapy, alarm, audit each)
+    max_pairings: int
+    auth_failures_before_lockout: int
+    auth_lockout_s: int
+    pairing_window_s: int  # how long a wand placement keeps the pairing window open
+    persist_interval_s: int  # longest time delivered totals may go unpersisted
+    drug: DrugLibrary
+    patient_bolus: PatientBolusLimits
+    alarms: AlarmSettings

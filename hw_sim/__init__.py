@@ -1,0 +1,1 @@
+"""The virtual board: clock, scheduler, reservoir, motor, battery, NVM file, links, vpump."""

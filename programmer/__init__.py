@@ -1,0 +1,1 @@
+"""The external programmer: client session, transports, key store, the pumpctl command."""
