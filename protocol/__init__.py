@@ -1,1 +1,111 @@
-"""The wire protocol between the virtual pump and its programmer (sans-I/O)."""
+"""The wire protocol between the virtual pump and its programmer (sans-I/O).
+
+Bytes in, events out; events in, bytes out; time passed in.  Nothing here touches a port, a file
+or a clock, so the same objects run behind a pty, a USB-serial adapter, a TCP socket or an
+in-memory pair in tests.  Start with ``DeviceEndpoint`` / ``ProgrammerEndpoint``; the catalog
+(``CATALOG``) and the error table (``ERROR_TABLE``) are the protocol's single source of truth.
+"""
+
+from .catalog import (
+    CATALOG,
+    Capability,
+    Direction,
+    MessageSpec,
+    MsgType,
+    RefillFlag,
+    RequestState,
+    StageWarning,
+    spec_for,
+)
+from .codec import decode_reply, decode_request, encode_reply, encode_request
+from .device import DeviceEndpoint, DeviceInfo, Pairing, SecurityPolicy
+from .enums import CRITICAL_ALARMS, AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
+from .errors import (
+    ERROR_TABLE,
+    ErrorCode,
+    ErrorSpec,
+    LocalProtocolError,
+    ProtocolError,
+    Refusal,
+    RemoteProtocolError,
+    error_spec,
+)
+from .events import (
+    NEED_DATA,
+    Event,
+    FrameRejected,
+    LockoutStarted,
+    Notification,
+    PairingCode,
+    PairingCompleted,
+    Reply,
+    Request,
+    SessionClosed,
+    SessionOpened,
+    Unpaired,
+)
+from .framing import (
+    MAX_PAYLOAD,
+    PROTOCOL_VERSION,
+    DropReason,
+    Flags,
+    Frame,
+    FrameDecoder,
+    encode_frame,
+)
+from .programmer import ProgrammerEndpoint
+
+__all__ = [
+    "CATALOG",
+    "CRITICAL_ALARMS",
+    "ERROR_TABLE",
+    "MAX_PAYLOAD",
+    "NEED_DATA",
+    "PROTOCOL_VERSION",
+    "AlarmId",
+    "Capability",
+    "ChangeKind",
+    "DeviceEndpoint",
+    "DeviceInfo",
+    "Direction",
+    "DropReason",
+    "ErrorCode",
+    "ErrorSpec",
+    "Event",
+    "Flags",
+    "Frame",
+    "FrameDecoder",
+    "FrameRejected",
+    "LocalProtocolError",
+    "LockoutStarted",
+    "LogEvent",
+    "LogId",
+    "MessageSpec",
+    "MsgType",
+    "Notification",
+    "Pairing",
+    "PairingCode",
+    "PairingCompleted",
+    "ProgrammerEndpoint",
+    "ProtocolError",
+    "RefillFlag",
+    "Refusal",
+    "RemoteProtocolError",
+    "Reply",
+    "Request",
+    "RequestState",
+    "Role",
+    "SecurityPolicy",
+    "SessionClosed",
+    "SessionOpened",
+    "StageWarning",
+    "TherapyMode",
+    "Unpaired",
+    "decode_reply",
+    "decode_request",
+    "encode_frame",
+    "encode_reply",
+    "encode_request",
+    "error_spec",
+    "spec_for",
+]

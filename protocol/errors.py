@@ -92,7 +92,9 @@ class ErrorSpec:
         return self.code.name
 
 
-def _row(code: ErrorCode, meaning: str, *, retryable: bool = False, certain: bool = True) -> ErrorSpec:
+def _row(
+    code: ErrorCode, meaning: str, *, retryable: bool = False, certain: bool = True
+) -> ErrorSpec:
     return ErrorSpec(code, meaning, retryable, certain)
 
 
@@ -101,19 +103,40 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
     s.code: s
     for s in (
         _row(E.OK, "success"),
-        _row(E.UNSUPPORTED_VERSION, "protocol version in the header is not one the receiver speaks"),
+        _row(
+            E.UNSUPPORTED_VERSION, "protocol version in the header is not one the receiver speaks"
+        ),
         _row(E.MALFORMED_PAYLOAD, "payload does not match the message's layout or length"),
         _row(E.UNKNOWN_MESSAGE, "message type is not in the catalog"),
-        _row(E.BAD_FLAGS, "header flags are incompatible with the message (e.g. unsigned where a tag is required)"),
+        _row(
+            E.BAD_FLAGS,
+            "header flags are invalid for the message (e.g. RESPONSE set on a request)",
+        ),
         _row(E.FRAME_TOO_LARGE, "frame exceeds the announced maximum frame size"),
         _row(E.WRONG_DIRECTION, "message sent in a direction the catalog does not allow"),
-        _row(E.NOT_AUTHENTICATED, "message needs an authenticated session and the frame carries none"),
-        _row(E.BAD_TAG, "authentication tag does not verify: frame forged, truncated or keyed wrongly"),
-        _row(E.REPLAYED_COUNTER, "frame counter is not above the last accepted one (replay or reorder)"),
+        _row(
+            E.NOT_AUTHENTICATED, "message needs an authenticated session and the frame carries none"
+        ),
+        _row(
+            E.BAD_TAG,
+            "authentication tag does not verify: frame forged, truncated or keyed wrongly",
+        ),
+        _row(
+            E.REPLAYED_COUNTER,
+            "frame counter is not above the last accepted one (replay or reorder)",
+        ),
         _row(E.UNKNOWN_SESSION, "session id is not the pump's open session"),
         _row(E.ROLE_NOT_PERMITTED, "the paired role (patient) may not send this message"),
-        _row(E.PAIRING_WINDOW_CLOSED, "pairing needs the programmer head over the pump (wand window)", retryable=True),
-        _row(E.PAIRING_LOCKED_OUT, "too many authentication failures; pairing and session open are locked for a while", retryable=True),
+        _row(
+            E.PAIRING_WINDOW_CLOSED,
+            "pairing needs the programmer head over the pump (wand window)",
+            retryable=True,
+        ),
+        _row(
+            E.PAIRING_LOCKED_OUT,
+            "too many authentication failures; pairing and session open are locked for a while",
+            retryable=True,
+        ),
         _row(E.PAIRING_FAILED, "pairing confirmation did not verify"),
         _row(E.UNKNOWN_KEY, "key id is not paired with this pump"),
         _row(E.NO_PAIRING_IN_PROGRESS, "pair-confirm without a pair-begin in this window"),
@@ -121,21 +144,45 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.NOTHING_STAGED, "commit or abort with no staged change"),
         _row(E.STALE_VERSION, "commit names an active version that is no longer current"),
         _row(E.HASH_MISMATCH, "commit names a staged hash that is not the staged change's"),
-        _row(E.WARNINGS_NOT_ACKNOWLEDGED, "staged change raised soft-limit warnings the commit did not acknowledge"),
-        _row(E.BUSY, "the pump is busy with another operation (e.g. a log stream); try again", retryable=True),
+        _row(
+            E.WARNINGS_NOT_ACKNOWLEDGED,
+            "staged change raised soft-limit warnings the commit did not acknowledge",
+        ),
+        _row(
+            E.BUSY,
+            "the pump is busy with another operation (e.g. a log stream); try again",
+            retryable=True,
+        ),
         _row(E.REQUEST_ID_REUSED, "request id already used for a different request"),
         _row(E.DOSE_ABOVE_HARD_LIMIT, "daily dose above the drug library's hard limit"),
         _row(E.RATE_ABOVE_MAXIMUM, "flow rate above the device profile's maximum"),
         _row(E.RATE_BELOW_MINIMUM, "flow rate below the device profile's minimum"),
         _row(E.CONCENTRATION_NOT_IN_LIBRARY, "concentration is not one of the drug library's"),
-        _row(E.INVALID_SCHEDULE, "flex schedule malformed (step count, order, start times, weekday map)"),
+        _row(
+            E.INVALID_SCHEDULE,
+            "flex schedule malformed (step count, order, start times, weekday map)",
+        ),
         _row(E.BOLUS_ABOVE_LIMIT, "bolus dose above the profile's bolus limit"),
         _row(E.BOLUS_DURATION_INVALID, "bolus duration outside the allowed range or rate too high"),
         _row(E.REFILL_OVER_CAPACITY, "refill would exceed the reservoir capacity"),
-        _row(E.REFILL_VOLUME_INVALID, "refill volumes are negative, zero where required, or inconsistent"),
-        _row(E.PATIENT_BOLUS_NOT_CONFIGURED, "patient bolus requested but not configured or not enabled"),
-        _row(E.PATIENT_BOLUS_LOCKOUT, "patient bolus requested within the lockout interval", retryable=True),
-        _row(E.PATIENT_BOLUS_DAILY_MAXIMUM, "patient bolus would exceed the maximum per 24 h", retryable=True),
+        _row(
+            E.REFILL_VOLUME_INVALID,
+            "refill volumes are negative, zero where required, or inconsistent",
+        ),
+        _row(
+            E.PATIENT_BOLUS_NOT_CONFIGURED,
+            "patient bolus requested but not configured or not enabled",
+        ),
+        _row(
+            E.PATIENT_BOLUS_LOCKOUT,
+            "patient bolus requested within the lockout interval",
+            retryable=True,
+        ),
+        _row(
+            E.PATIENT_BOLUS_DAILY_MAXIMUM,
+            "patient bolus would exceed the maximum per 24 h",
+            retryable=True,
+        ),
         _row(E.RESERVOIR_EMPTY, "reservoir estimate is empty: only a refill can restore delivery"),
         _row(E.BOLUS_IN_PROGRESS, "a bolus is running; wait for it or stop the pump"),
         _row(E.PUMP_NOT_FILLED, "the pump holds no drug yet: refill before programming delivery"),
@@ -146,9 +193,21 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.UNKNOWN_LOG, "log id is not therapy, alarm or audit"),
         _row(E.INVALID_ARGUMENT, "a field is out of its documented range"),
         _row(E.NOT_STOPPED, "resume asked while the pump is not stopped"),
-        _row(E.NO_BRIDGE_NEEDED, "bridge bolus asked but the last refill did not change concentration"),
-        _row(E.INTERNAL_ERROR, "the pump failed while handling the request; outcome unknown", retryable=True, certain=False),
-        _row(E.MEMORY_ERROR, "non-volatile memory failed; outcome unknown, check pump state", certain=False),
+        _row(
+            E.NO_BRIDGE_NEEDED,
+            "bridge bolus asked but the last refill did not change concentration",
+        ),
+        _row(
+            E.INTERNAL_ERROR,
+            "the pump failed while handling the request; outcome unknown",
+            retryable=True,
+            certain=False,
+        ),
+        _row(
+            E.MEMORY_ERROR,
+            "non-volatile memory failed; outcome unknown, check pump state",
+            certain=False,
+        ),
     )
 }
 del E

@@ -1,0 +1,440 @@
+"""The message catalog: every message of the protocol in one table.
+
+Why: one source of truth.  The encoder and decoder (``codec.py``), the endpoints' authentication
+and role checks, docs/PROTOCOL.md's tables and the conformance suite all read this table, so a
+message cannot be documented one way and handled another.
+
+A row says: the message number, who sends it, the request and reply payload layouts (construct),
+whether it needs an authenticated session, whether it changes pump state (then its request starts
+with a ``request_id`` and a duplicate is answered from the pump's cache, never executed twice),
+which roles may send it, and whether the reply may span several frames (``MORE`` flag).
+Field units are in the field names: ``_nl`` nanolitres, ``_ng`` nanograms, ``_s`` seconds,
+``_time`` pump time in Unix seconds (0 = none), ``_ppm`` parts per million,
+``_mcg_per_ml`` micrograms per millilitre.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import construct as c
+
+from .enums import Role
+from .layouts import (
+    AlarmEntry,
+    Bytes16,
+    Empty,
+    RequestId,
+    ShortText,
+    TherapyChange,
+    i32,
+    strict,
+    u8,
+    u16,
+    u32,
+    u64,
+)
+
+
+class MsgType(enum.IntEnum):
+    HELLO = 0x01
+    PAIR_BEGIN = 0x02
+    PAIR_CONFIRM = 0x03
+    SESSION_OPEN = 0x04
+    SESSION_CLOSE = 0x05
+    UNPAIR = 0x06
+    STATUS = 0x10
+    READ_PRESCRIPTION = 0x11
+    STAGE_PRESCRIPTION = 0x12
+    COMMIT_PRESCRIPTION = 0x13
+    ABORT_PRESCRIPTION = 0x14
+    REFILL = 0x15
+    PATIENT_BOLUS_CONFIG = 0x16
+    PATIENT_BOLUS_REQUEST = 0x17
+    STOP = 0x18
+    RESUME = 0x19
+    SET_CLOCK = 0x1A
+    ALARMS_READ = 0x20
+    ALARMS_ACK = 0x21
+    ALARMS_TEST = 0x22
+    ALARMS_CONFIG = 0x23
+    LOG_INFO = 0x30
+    LOG_READ = 0x31
+    TELEMETRY_SUBSCRIBE = 0x40
+    TELEMETRY = 0x41
+    ALARM_EVENT = 0x42
+    REQUEST_STATUS = 0x50
+
+
+class Direction(enum.Enum):
+    REQUEST = "programmer -> pump, answered by a reply"
+    EVENT = "pump -> programmer, unsolicited"
+
+
+class Capability(enum.IntFlag):
+    """Bits of HELLO's ``capabilities``: what a device implements beyond the core."""
+
+    PAIRING = 1 << 0
+    FLEX = 1 << 1
+    PATIENT_BOLUS = 1 << 2
+    TELEMETRY = 1 << 3
+    LOG_STREAM = 1 << 4
+    BRIDGE_BOLUS = 1 << 5
+    PRIMING_BOLUS = 1 << 6
+
+
+class StageWarning(enum.IntFlag):
+    """Soft-limit warnings of a staged change; a commit must acknowledge every one raised."""
+
+    SOFT_DOSE_LIMIT = 1 << 0
+    TITRATION_INCREASE_OVER_LIMIT = 1 << 1
+    SECOND_INCREASE_WITHIN_24H = 1 << 2
+    CONCENTRATION_CHANGED_NEEDS_BRIDGE = 1 << 3
+    LOW_RESERVOIR_SOON = 1 << 4
+
+
+class RefillFlag(enum.IntFlag):
+    DISCREPANCY_WARNING = 1 << 0  # |withdrawn - expected| above the profile's threshold
+    CONCENTRATION_CHANGED = 1 << 1  # program a bridge bolus
+
+
+class RequestState(enum.IntEnum):
+    """REQUEST_STATUS answer: what became of a request id."""
+
+    UNKNOWN = 0  # never received (or evicted): it did not execute
+    COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
+
+
+ALL_ROLES = frozenset({Role.CLINICIAN, Role.PATIENT})
+CLINICIAN = frozenset({Role.CLINICIAN})
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    msg: MsgType
+    direction: Direction
+    request: Any  # construct layout of the request payload (or the event payload)
+    reply: Any  # construct layout of a success reply's body (None for events)
+    auth: bool  # needs an authenticated session
+    state_changing: bool  # starts with request_id; executed at most once
+    roles: frozenset[Role]
+    streamed: bool  # reply may span several frames
+    summary: str
+
+    @property
+    def name(self) -> str:
+        return self.msg.name
+
+
+def _req(
+    msg: MsgType,
+    request: Any,
+    reply: Any,
+    summary: str,
+    *,
+    auth: bool = True,
+    changes: bool = False,
+    roles: frozenset[Role] = CLINICIAN,
+    streamed: bool = False,
+) -> MessageSpec:
+    return MessageSpec(
+        msg, Direction.REQUEST, request, reply, auth, changes, roles, streamed, summary
+    )
+
+
+def _event(msg: MsgType, layout: Any, summary: str) -> MessageSpec:
+    return MessageSpec(msg, Direction.EVENT, layout, None, True, False, ALL_ROLES, False, summary)
+
+
+M = MsgType
+
+_STATUS_REPLY = strict(
+    "pump_time" / u32,
+    "mode" / u8,  # TherapyMode
+    "prescription_version" / u32,
+    "daily_dose_ng" / u32,  # programmed basal dose now in force, per day
+    "rate_nl_per_day" / u32,  # basal flow now in force
+    "concentration_mcg_per_ml" / u16,  # 0 until the first fill
+    "reservoir_nl" / u32,  # the pump's estimate
+    "reservoir_capacity_nl" / u32,
+    "low_reservoir_nl" / u32,  # low-reservoir alarm threshold
+    "low_reservoir_time" / u32,  # when the estimate crosses the threshold at this program
+    "empty_time" / u32,  # when the estimate reaches zero at this program
+    "battery_ppm" / u32,  # remaining battery charge
+    "eri_time" / u32,
+    "eos_time" / u32,
+    "replace_by_time" / u32,
+    "delivered_ng" / u64,  # since manufacture, the pump's estimate
+    "delivered_nl" / u64,
+    "strokes" / u64,
+    "bolus_mode" / u8,  # TherapyMode of a running bolus, 0 = none
+    "bolus_remaining_ng" / u32,
+    "bolus_end_time" / u32,
+    "critical_interval_s" / u32,
+    "patient_bolus_enabled" / c.Flag,
+    "alarms" / c.PrefixedArray(u8, AlarmEntry),
+)
+
+_PATIENT_BOLUS_CONFIG = c.Struct(
+    "enabled" / c.Flag,
+    "dose_ng" / u32,
+    "duration_s" / u32,
+    "max_per_day" / u8,
+    "lockout_s" / u32,
+)
+
+CATALOG: dict[MsgType, MessageSpec] = {
+    s.msg: s
+    for s in (
+        _req(
+            M.HELLO,
+            Empty,
+            strict(
+                "model" / ShortText,
+                "serial_number" / ShortText,
+                "firmware_version" / ShortText,
+                "protocol_min" / u8,
+                "protocol_max" / u8,
+                "max_payload" / u16,
+                "capabilities" / u32,
+                "pairing_window_open" / c.Flag,
+                "paired_keys" / u8,
+                "messages" / c.PrefixedArray(u8, u8),
+            ),
+            "identify the pump: the only message an unpaired peer may read",
+            auth=False,
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.PAIR_BEGIN,
+            strict("role" / u8, "programmer_public" / c.Bytes(32), "programmer_nonce" / Bytes16),
+            strict("device_public" / c.Bytes(32), "device_nonce" / Bytes16),
+            "start pairing (only while the wand window is open): X25519 public keys and nonces",
+            auth=False,
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.PAIR_CONFIRM,
+            strict("programmer_proof" / Bytes16),
+            strict("key_id" / u32, "device_proof" / Bytes16),
+            "finish pairing: both sides prove they derived the same keys; the pump stores the key",
+            auth=False,
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.SESSION_OPEN,
+            strict("key_id" / u32, "programmer_nonce" / Bytes16),
+            strict(
+                "session_id" / u32, "device_nonce" / Bytes16, "device_proof" / Bytes16, "role" / u8
+            ),
+            "open an authenticated session with a paired key",
+            auth=False,
+            roles=ALL_ROLES,
+        ),
+        _req(M.SESSION_CLOSE, Empty, Empty, "close the session", roles=ALL_ROLES),
+        _req(
+            M.UNPAIR,
+            strict(RequestId, "key_id" / u32),
+            Empty,
+            "forget a pairing (key_id 0: the key of this session)",
+            changes=True,
+            roles=ALL_ROLES,
+        ),
+        _req(M.STATUS, Empty, _STATUS_REPLY, "read the pump's state", roles=ALL_ROLES),
+        _req(
+            M.READ_PRESCRIPTION,
+            Empty,
+            strict(
+                "version" / u32,
+                "concentration_mcg_per_ml" / u16,
+                "therapy" / TherapyChange,
+                "patient_bolus" / _PATIENT_BOLUS_CONFIG,
+                "low_reservoir_nl" / u32,
+                "critical_interval_s" / u32,
+            ),
+            "read the active prescription",
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.STAGE_PRESCRIPTION,
+            strict(RequestId, "change" / TherapyChange),
+            strict(
+                "staged_hash" / Bytes16,
+                "active_version" / u32,
+                "daily_dose_ng" / u32,
+                "rate_nl_per_day" / u32,
+                "duration_s" / u32,  # boluses: how long delivery takes; 0 otherwise
+                "next_refill_time" / u32,
+                "low_reservoir_time" / u32,
+                "warnings" / u16,  # Warning bits
+            ),
+            "validate a therapy change whole and hold it; returns the Finish-view summary",
+            changes=True,
+        ),
+        _req(
+            M.COMMIT_PRESCRIPTION,
+            strict(
+                RequestId,
+                "staged_hash" / Bytes16,
+                "active_version" / u32,
+                "ack_warnings" / u16,  # must include every Warning bit the stage raised
+            ),
+            strict("version" / u32),
+            "apply the staged change atomically if it and the active version still match",
+            changes=True,
+        ),
+        _req(
+            M.ABORT_PRESCRIPTION, strict(RequestId), Empty, "drop the staged change", changes=True
+        ),
+        _req(
+            M.REFILL,
+            strict(
+                RequestId,
+                "withdrawn_nl" / u32,
+                "added_nl" / u32,
+                "concentration_mcg_per_ml" / u16,
+            ),
+            strict(
+                "expected_nl" / u32,
+                "discrepancy_nl" / i32,  # withdrawn - expected
+                "flags" / u8,  # RefillFlag bits
+                "reservoir_nl" / u32,
+                "low_reservoir_time" / u32,
+            ),
+            "record a refill: volume withdrawn, volume added, concentration",
+            changes=True,
+        ),
+        _req(
+            M.PATIENT_BOLUS_CONFIG,
+            strict(RequestId, "config" / _PATIENT_BOLUS_CONFIG),
+            Empty,
+            "set the patient-bolus dose, duration, maximum per 24 h and lockout",
+            changes=True,
+        ),
+        _req(
+            M.PATIENT_BOLUS_REQUEST,
+            strict(RequestId),
+            strict("dose_ng" / u32, "duration_s" / u32, "end_time" / u32, "remaining_today" / u8),
+            "patient asks for a bolus within the configured limits",
+            changes=True,
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.STOP,
+            strict(RequestId),
+            Empty,
+            "stop delivery (critical alarm PUMP_STOPPED)",
+            changes=True,
+        ),
+        _req(
+            M.RESUME,
+            strict(RequestId),
+            Empty,
+            "resume the therapy in force before the stop",
+            changes=True,
+        ),
+        _req(
+            M.SET_CLOCK,
+            strict(RequestId, "pump_time" / u32),
+            strict("previous_time" / u32),
+            "set the pump's real-time clock",
+            changes=True,
+        ),
+        _req(
+            M.ALARMS_READ,
+            Empty,
+            strict(
+                "alarms" / c.PrefixedArray(u8, AlarmEntry),
+                "low_reservoir_nl" / u32,
+                "critical_interval_s" / u32,
+            ),
+            "list active alarms and the alarm settings",
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.ALARMS_ACK,
+            strict(RequestId, "alarms" / c.PrefixedArray(u8, u8)),
+            strict("acknowledged" / u8),
+            "acknowledge (silence) alarms; an empty list means all",
+            changes=True,
+            roles=ALL_ROLES,
+        ),
+        _req(
+            M.ALARMS_TEST, strict(RequestId), Empty, "sound every tone pattern once", changes=True
+        ),
+        _req(
+            M.ALARMS_CONFIG,
+            strict(RequestId, "low_reservoir_nl" / u32, "critical_interval_s" / u32),
+            Empty,
+            "set the low-reservoir threshold and the critical alarm repeat interval",
+            changes=True,
+        ),
+        _req(
+            M.LOG_INFO,
+            strict("log" / u8),
+            strict(
+                "first_seq" / u32,
+                "next_seq" / u32,
+                "count" / u32,
+                "capacity" / u32,
+                "record_size" / u8,
+            ),
+            "sequence range and size of a log (therapy 1, alarm 2, audit 3)",
+        ),
+        _req(
+            M.LOG_READ,
+            strict("log" / u8, "cursor" / u32, "max_count" / u32),
+            strict("records" / c.PrefixedArray(u8, c.Bytes(24)), "next_cursor" / u32),
+            "stream records from cursor (a sequence number); MORE set on all but the last frame",
+            streamed=True,
+        ),
+        _req(
+            M.TELEMETRY_SUBSCRIBE,
+            strict("interval_s" / u32),
+            strict("interval_s" / u32),
+            "push TELEMETRY events every interval_s of pump time (0 stops them)",
+            roles=ALL_ROLES,
+        ),
+        _event(
+            M.TELEMETRY,
+            strict(
+                "pump_time" / u32,
+                "mode" / u8,
+                "rate_nl_per_day" / u32,
+                "reservoir_nl" / u32,
+                "delivered_ng" / u64,
+                "battery_ppm" / u32,
+                "alarm_bits" / u32,  # bit (AlarmId - 1) set while the alarm is active
+            ),
+            "periodic state for a subscribed programmer",
+        ),
+        _event(
+            M.ALARM_EVENT,
+            strict("alarm" / u8, "raised" / c.Flag, "critical" / c.Flag, "time" / u32),
+            "an alarm was raised or cleared",
+        ),
+        _req(
+            M.REQUEST_STATUS,
+            strict("request_id" / u32),
+            strict("state" / u8, "msg_type" / u8, "status" / u16, "reply" / c.GreedyBytes),
+            "what became of a request id: never seen (it did not execute) or its original answer",
+            roles=ALL_ROLES,
+        ),
+    )
+}
+del M
+
+assert set(CATALOG) == set(MsgType), "every message type needs a catalog row"
+
+#: A failure reply's body: a human-readable reason after the status code.
+ERROR_BODY = strict("message" / ShortText)
+
+
+def spec_for(msg_type: int) -> MessageSpec | None:
+    """The catalog row for a numeric message type, or None if it is not in the catalog."""
+    try:
+        return CATALOG[MsgType(msg_type)]
+    except ValueError:
+        return None

@@ -1,0 +1,131 @@
+"""Events that cross the boundary between an endpoint and the code using it.
+
+Why: h11's model.  The application never sees frames, tags or counters: it sends and receives
+small frozen dataclasses.  ``NEED_DATA`` is the sentinel ``next_event`` returns when it cannot
+produce an event until more bytes arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .catalog import MsgType
+from .enums import Role
+from .errors import ErrorCode
+
+
+class _Sentinel:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __repr__(self) -> str:
+        return self._name
+
+
+NEED_DATA = _Sentinel("NEED_DATA")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A request: sent by the programmer, delivered by the device endpoint to the firmware."""
+
+    msg: MsgType
+    body: dict[str, Any] = field(default_factory=dict)
+    seq: int = 0
+    role: Role | None = None  # the session's role (device side); None when unauthenticated
+
+    @property
+    def request_id(self) -> int | None:
+        rid = self.body.get("request_id")
+        return int(rid) if rid is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A reply to the request with the same ``seq`` and ``msg``; ``status`` 0 means success."""
+
+    msg: MsgType
+    seq: int
+    status: int = 0
+    body: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+    more: bool = False  # further frames of this reply follow (streamed replies)
+    authenticated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """An unsolicited event from the pump (telemetry, alarm raised or cleared)."""
+
+    msg: MsgType
+    seq: int
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRejected:
+    """A frame that arrived whole but was refused: forged tag, replay, wrong session or role...
+
+    On the device it has already been answered with an error reply and is reported so the
+    firmware can write it to the audit log; on the programmer it was dropped.
+    """
+
+    code: ErrorCode
+    reason: str
+    msg_type: int | None = None
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCode:
+    """Programmer side: both sides derived keys; show this code and ask the user to compare."""
+
+    code: str  # "123 456"
+
+
+@dataclass(frozen=True, slots=True)
+class PairingCompleted:
+    key_id: int
+    role: Role
+    pairing_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOpened:
+    session_id: int
+    key_id: int
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unpaired:
+    key_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockoutStarted:
+    until: int  # device time when pairing and session open are allowed again
+
+
+Event = (
+    Request
+    | Reply
+    | Notification
+    | FrameRejected
+    | PairingCode
+    | PairingCompleted
+    | SessionOpened
+    | SessionClosed
+    | Unpaired
+    | LockoutStarted
+)

@@ -1,0 +1,86 @@
+"""Payload layouts (construct) shared by several messages of the catalog.
+
+Why: the catalog in ``catalog.py`` is one table; the structures that several of its rows reuse -
+a therapy change, an alarm entry, a log record - are declared here once, with the unit of every
+field in its name.  Every layout ends in ``Terminated`` so trailing bytes are refused, and every
+array is length-prefixed by a byte or a short, so a hostile length can never ask for more than
+the frame holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import construct as c
+
+from .enums import ChangeKind
+
+u8 = c.Int8ub
+u16 = c.Int16ub
+u32 = c.Int32ub
+i32 = c.Int32sb
+u64 = c.Int64ub
+
+#: Sixteen bytes: nonces, proofs and staged-prescription hashes.
+Bytes16 = c.Bytes(16)
+
+#: Short text (model, serial number, error messages): a length byte then UTF-8.
+ShortText = c.PascalString(u8, "utf8")
+
+#: Request id carried first by every state-changing request (idempotency key, non-zero).
+RequestId = "request_id" / u32
+
+FlexStep = c.Struct(
+    "start_minute" / u16,  # minutes after midnight, pump local time (0..1439)
+    "daily_dose_ng" / u32,  # dose rate during this step, expressed per day
+)
+
+FlexDay = c.PrefixedArray(u8, FlexStep)
+
+#: A therapy change (what STAGE_PRESCRIPTION carries and READ_PRESCRIPTION returns).
+TherapyChange = c.Struct(
+    "kind" / u8,  # ChangeKind
+    "params"
+    / c.Switch(
+        c.this.kind,
+        {
+            int(ChangeKind.STOPPED): c.Struct(),
+            int(ChangeKind.CONTINUOUS): c.Struct("daily_dose_ng" / u32),
+            int(ChangeKind.FLEX): c.Struct(
+                "day_programs" / c.PrefixedArray(u8, FlexDay),
+                "weekday_program" / c.Array(7, u8),  # Monday first; index into day_programs
+            ),
+            int(ChangeKind.SINGLE_BOLUS): c.Struct("dose_ng" / u32, "duration_s" / u32),
+            int(ChangeKind.PRIMING_BOLUS): c.Struct("catheter_length_mm" / u16),
+            int(ChangeKind.BRIDGE_BOLUS): c.Struct("catheter_length_mm" / u16),
+        },
+        default=c.Error,
+    ),
+)
+
+AlarmEntry = c.Struct(
+    "alarm" / u8,  # AlarmId
+    "critical" / c.Flag,
+    "acknowledged" / c.Flag,
+    "raised_at" / u32,  # pump time, s
+    "silenced_until" / u32,  # pump time, s (0: sounding)
+)
+
+#: A log record exactly as the pump stores it (24 bytes, per-record CRC-32C in ``check``).
+LOG_RECORD_SIZE = 24
+LogRecordLayout = c.Struct(
+    "seq" / u32,
+    "time" / u32,  # pump time, s
+    "event" / u16,  # LogEvent
+    "flags" / u16,
+    "a" / i32,
+    "b" / i32,
+    "check" / u32,  # CRC-32C of the 20 bytes before it
+)
+
+Empty = c.Struct(c.Terminated)
+
+
+def strict(*fields: Any) -> c.Struct:
+    """A struct that refuses trailing bytes."""
+    return c.Struct(*fields, c.Terminated)
