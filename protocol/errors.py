@@ -73,6 +73,7 @@ class ErrorCode(enum.IntEnum):
     INVALID_ARGUMENT = 68
     NOT_STOPPED = 69
     NO_BRIDGE_NEEDED = 70
+    THERAPY_NOT_RUNNING = 71
     # -- the pump's own failures (outcome may be unknown) --
     INTERNAL_ERROR = 96
     MEMORY_ERROR = 97
@@ -196,6 +197,10 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(
             E.NO_BRIDGE_NEEDED,
             "bridge bolus asked but the last refill did not change concentration",
+        ),
+        _row(
+            E.THERAPY_NOT_RUNNING,
+            "no basal therapy is running (stopped, safe minimum, or never programmed)",
         ),
         _row(
             E.INTERNAL_ERROR,

@@ -1,0 +1,238 @@
+"""Command handlers: one function per catalog request the firmware itself answers.
+
+Why: the device endpoint (protocol/device.py) has already checked framing, authentication, role,
+freshness and idempotency; what is left is clinical: call the therapy engine's API and turn its
+answer, or its ``Refusal``, into a reply body.  A table keyed by message type keeps the mapping
+visible and lets a test prove that every request in the catalog has a handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from protocol.catalog import MsgType, RefillFlag
+from protocol.enums import AlarmId, LogId
+from protocol.errors import ErrorCode, Refusal
+
+from .wire_mapping import (
+    alarm_to_wire,
+    change_from_wire,
+    change_to_wire,
+    patient_bolus_from_wire,
+    patient_bolus_to_wire,
+    time_or_zero,
+    warning_bits,
+)
+
+if TYPE_CHECKING:
+    from .pump import PumpFirmware
+
+Body = dict[str, Any]
+
+
+class StagingMemo:
+    """What the last successful stage raised, so a commit can check its acknowledgement bits."""
+
+    def __init__(self) -> None:
+        self.warning_bits = 0
+
+
+Handler = Callable[["PumpFirmware", StagingMemo, Body, int], Body]
+
+#: Records per LOG_READ reply frame: 42 x 24 bytes fits the 1024-byte payload limit.
+RECORDS_PER_FRAME = 42
+#: Most records one LOG_READ may ask for.
+MAX_RECORDS_PER_READ = 65_535
+
+
+def status_body(fw: PumpFirmware, now: int) -> Body:
+    s = fw.status(now)
+    bolus = s.bolus
+    return {
+        "pump_time": time_or_zero(s.pump_time),
+        "mode": int(s.mode),
+        "prescription_version": s.prescription_version,
+        "daily_dose_ng": s.daily_dose_ng,
+        "rate_nl_per_day": s.rate_nl_per_day,
+        "concentration_mcg_per_ml": s.concentration_mcg_per_ml,
+        "reservoir_nl": s.reservoir_estimate_nl,
+        "reservoir_capacity_nl": s.reservoir_capacity_nl,
+        "low_reservoir_nl": s.low_reservoir_threshold_nl,
+        "low_reservoir_time": time_or_zero(s.low_reservoir_time),
+        "empty_time": time_or_zero(s.empty_time),
+        "battery_ppm": s.battery_remaining_ppm,
+        "eri_time": time_or_zero(s.eri_time),
+        "eos_time": time_or_zero(s.eos_time),
+        "replace_by_time": time_or_zero(s.replace_by),
+        "delivered_ng": s.delivered_total_ng,
+        "delivered_nl": s.delivered_total_nl,
+        "strokes": s.strokes_total,
+        "bolus_mode": int(bolus.mode) if bolus is not None else 0,
+        "bolus_remaining_ng": bolus.dose_ng if bolus is not None else 0,
+        "bolus_end_time": time_or_zero(bolus.ends_at) if bolus is not None else 0,
+        "critical_interval_s": s.critical_interval_s,
+        "patient_bolus_enabled": s.patient_bolus_config.enabled,
+        "alarms": [alarm_to_wire(a) for a in s.alarms],
+    }
+
+
+def _status(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    return status_body(fw, now)
+
+
+def _read_prescription(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    p = fw.prescription()
+    return {
+        "version": p.version,
+        "concentration_mcg_per_ml": p.concentration_mcg_per_ml,
+        "therapy": change_to_wire(p.program),
+        "patient_bolus": patient_bolus_to_wire(p.patient_bolus),
+        "low_reservoir_nl": p.low_reservoir_threshold_nl,
+        "critical_interval_s": p.critical_interval_s,
+    }
+
+
+def _stage(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    staged = fw.stage(change_from_wire(body["change"]), now)
+    memo.warning_bits = warning_bits(staged.warnings)
+    return {
+        "staged_hash": staged.staged_hash,
+        "active_version": staged.active_version,
+        "daily_dose_ng": staged.daily_dose_ng,
+        "rate_nl_per_day": staged.rate_nl_per_day,
+        "duration_s": staged.bolus_duration_s,
+        "next_refill_time": time_or_zero(staged.next_refill_time),
+        "low_reservoir_time": time_or_zero(staged.low_reservoir_time),
+        "warnings": warning_bits(staged.warnings),
+    }
+
+
+def _commit(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    acknowledged = memo.warning_bits & ~body["ack_warnings"] == 0
+    version = fw.commit(body["staged_hash"], body["active_version"], acknowledged, now)
+    return {"version": version}
+
+
+def _abort(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.abort(now)
+    return {}
+
+
+def _refill(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    result = fw.refill(
+        body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
+    )
+    flags = RefillFlag(0)
+    if result.discrepancy_warning:
+        flags |= RefillFlag.DISCREPANCY_WARNING
+    if result.concentration_changed:
+        flags |= RefillFlag.CONCENTRATION_CHANGED
+    return {
+        "expected_nl": result.expected_nl,
+        "discrepancy_nl": max(-(2**31), min(result.discrepancy_nl, 2**31 - 1)),
+        "flags": int(flags),
+        "reservoir_nl": result.reservoir_nl,
+        "low_reservoir_time": time_or_zero(result.low_reservoir_time),
+    }
+
+
+def _patient_bolus_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.configure_patient_bolus(patient_bolus_from_wire(body["config"]), now)
+    return {}
+
+
+def _patient_bolus_request(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    grant = fw.request_patient_bolus(now)
+    return {
+        "dose_ng": grant.dose_ng,
+        "duration_s": grant.duration_s,
+        "end_time": time_or_zero(grant.ends_at),
+        "remaining_today": min(grant.remaining_today, 255),
+    }
+
+
+def _stop(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.stop(now)
+    return {}
+
+
+def _resume(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.resume(now)
+    return {}
+
+
+def _set_clock(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    previous = fw.status(now).pump_time
+    fw.set_clock(body["pump_time"], now)
+    return {"previous_time": time_or_zero(previous)}
+
+
+def _alarms_read(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    s = fw.status(now)
+    return {
+        "alarms": [alarm_to_wire(a) for a in fw.alarms(now)],
+        "low_reservoir_nl": s.low_reservoir_threshold_nl,
+        "critical_interval_s": s.critical_interval_s,
+    }
+
+
+def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    ids = body["alarms"]
+    try:
+        chosen = [AlarmId(i) for i in ids] if ids else None
+    except ValueError as exc:
+        raise Refusal(ErrorCode.INVALID_ARGUMENT, f"unknown alarm id in {ids}") from exc
+    return {"acknowledged": min(fw.acknowledge_alarms(chosen, now), 255)}
+
+
+def _alarms_test(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.test_alarm_tones(now)
+    return {}
+
+
+def _alarms_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    fw.configure_alarms(body["low_reservoir_nl"], body["critical_interval_s"], now)
+    return {}
+
+
+def log_id(value: int) -> LogId:
+    try:
+        return LogId(value)
+    except ValueError as exc:
+        raise Refusal(
+            ErrorCode.UNKNOWN_LOG, f"log {value} is not therapy (1), alarm (2) or audit (3)"
+        ) from exc
+
+
+def _log_info(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    info = fw.log_info(log_id(body["log"]))
+    return {
+        "first_seq": info.first_seq,
+        "next_seq": info.next_seq,
+        "count": info.count,
+        "capacity": info.capacity,
+        "record_size": 24,
+    }
+
+
+HANDLERS: dict[MsgType, Handler] = {
+    MsgType.STATUS: _status,
+    MsgType.READ_PRESCRIPTION: _read_prescription,
+    MsgType.STAGE_PRESCRIPTION: _stage,
+    MsgType.COMMIT_PRESCRIPTION: _commit,
+    MsgType.ABORT_PRESCRIPTION: _abort,
+    MsgType.REFILL: _refill,
+    MsgType.PATIENT_BOLUS_CONFIG: _patient_bolus_config,
+    MsgType.PATIENT_BOLUS_REQUEST: _patient_bolus_request,
+    MsgType.STOP: _stop,
+    MsgType.RESUME: _resume,
+    MsgType.SET_CLOCK: _set_clock,
+    MsgType.ALARMS_READ: _alarms_read,
+    MsgType.ALARMS_ACK: _alarms_ack,
+    MsgType.ALARMS_TEST: _alarms_test,
+    MsgType.ALARMS_CONFIG: _alarms_config,
+    MsgType.LOG_INFO: _log_info,
+}
+#: Requests answered by the comms layer itself (streams, subscriptions) rather than a handler.
+COMMS_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})

@@ -1,0 +1,265 @@
+"""The pump's telemetry link: the device endpoint wired to the therapy engine.
+
+Why: the protocol endpoint knows frames, keys and replay windows; the therapy engine knows doses
+and alarms.  This module is the seam between them and the only place that decides what the pump
+says on the line: it feeds received bytes to the endpoint, answers requests through the command
+table, streams log records, pushes telemetry and alarm events to a subscribed programmer, writes
+security events to the audit log, and keeps the endpoint's security state (pairings, request
+cache, lockout) in NVM through the firmware's security blob.
+
+Everything leaves through ``hal.telemetry.send``; time arrives as ``now`` (board time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from protocol.catalog import Capability, MsgType
+from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
+from protocol.enums import CRITICAL_ALARMS, LogEvent
+from protocol.errors import ErrorCode, Refusal
+from protocol.events import (
+    NEED_DATA,
+    FrameRejected,
+    LockoutStarted,
+    Notification,
+    PairingCompleted,
+    Reply,
+    Request,
+    SessionClosed,
+    SessionOpened,
+    Unpaired,
+)
+
+from .commands import (
+    HANDLERS,
+    MAX_RECORDS_PER_READ,
+    RECORDS_PER_FRAME,
+    StagingMemo,
+    log_id,
+)
+from .wire_mapping import time_or_zero
+
+if TYPE_CHECKING:
+    from .hal import Hal
+    from .pump import PumpFirmware
+
+CAPABILITIES = (
+    Capability.PAIRING
+    | Capability.FLEX
+    | Capability.PATIENT_BOLUS
+    | Capability.TELEMETRY
+    | Capability.LOG_STREAM
+    | Capability.BRIDGE_BOLUS
+    | Capability.PRIMING_BOLUS
+)
+_AUTH_CODES = frozenset(
+    {
+        ErrorCode.BAD_TAG,
+        ErrorCode.REPLAYED_COUNTER,
+        ErrorCode.UNKNOWN_SESSION,
+        ErrorCode.NOT_AUTHENTICATED,
+        ErrorCode.ROLE_NOT_PERMITTED,
+        ErrorCode.UNKNOWN_KEY,
+        ErrorCode.PAIRING_FAILED,
+    }
+)
+_PAIRING_CODES = frozenset(
+    {
+        ErrorCode.PAIRING_WINDOW_CLOSED,
+        ErrorCode.PAIRING_LOCKED_OUT,
+        ErrorCode.NO_PAIRING_IN_PROGRESS,
+        ErrorCode.KEY_STORE_FULL,
+    }
+)
+MIN_TELEMETRY_INTERVAL_S = 1
+
+
+class CommandLink:
+    def __init__(self, firmware: PumpFirmware, hal: Hal) -> None:
+        self.fw = firmware
+        self.hal = hal
+        profile = firmware.profile
+        info = DeviceInfo(
+            model=profile.model,
+            serial_number=firmware.identity.serial_number,
+            firmware_version=profile.firmware_version,
+            capabilities=CAPABILITIES,
+            max_pairings=profile.max_pairings,
+        )
+        policy = SecurityPolicy(
+            failures_before_lockout=profile.auth_failures_before_lockout,
+            lockout_s=profile.auth_lockout_s,
+            pairing_window_s=profile.pairing_window_s,
+        )
+        self.endpoint = DeviceEndpoint(info, hal.entropy.random_bytes, policy)
+        self._memo = StagingMemo()
+        self._telemetry_interval = 0
+        self._next_telemetry: int | None = None
+        #: Called after every answered request (the bench uses it to do a refill's syringe work).
+        self.after_request: Callable[[Request, Reply], None] | None = None
+        self.load_security_state()
+
+    # -- persistence -------------------------------------------------------------------------------
+    def load_security_state(self) -> None:
+        blob = self.fw.get_security_blob()
+        if blob:
+            # a blob that passed the NVM checks but is not ours leaves the pump unpaired
+            with contextlib.suppress(ValueError, IndexError, struct.error):
+                self.endpoint.import_state(blob)
+        self._telemetry_interval, self._next_telemetry = 0, None
+
+    def _persist_security(self, now: int) -> None:
+        self.fw.set_security_blob(self.endpoint.export_state(), now)
+
+    # -- inputs ------------------------------------------------------------------------------------
+    def set_wand(self, present: bool, now: int) -> None:
+        if present:
+            self.endpoint.open_pairing_window(now)
+        else:
+            self.endpoint.close_pairing_window()
+        self.fw.set_wand(present, now)
+
+    def receive_data(self, data: bytes, now: int) -> None:
+        self.fw.run_until(now)
+        self.endpoint.receive_data(data)
+        while (event := self.endpoint.next_event(now)) is not NEED_DATA:
+            self._flush()
+            self._on_event(event, now)
+        self._flush()
+        self.push_alarm_events(now)
+
+    def on_timer(self, now: int) -> None:
+        """Board calls this at ``next_wakeup()``: telemetry ticks and pending alarm events."""
+        if self._next_telemetry is not None and now >= self._next_telemetry:
+            self._send_telemetry(now)
+            self._next_telemetry = now + self._telemetry_interval
+        self.push_alarm_events(now)
+
+    def next_wakeup(self) -> int | None:
+        return self._next_telemetry
+
+    def push_alarm_events(self, now: int) -> None:
+        for ev in self.fw.drain_alarm_events():
+            body = {
+                "alarm": int(ev.alarm_id),
+                "raised": ev.raised,
+                "critical": ev.alarm_id in CRITICAL_ALARMS,
+                "time": time_or_zero(ev.time),
+            }
+            self._send(self.endpoint.send(Notification(MsgType.ALARM_EVENT, 0, body)))
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        if data:
+            self.hal.telemetry.send(data)
+
+    def _flush(self) -> None:
+        self._send(self.endpoint.data_to_send())
+
+    def _on_event(self, event: object, now: int) -> None:
+        if isinstance(event, Request):
+            self._on_request(event, now)
+        elif isinstance(event, FrameRejected):
+            self._audit_rejection(event, now)
+        elif isinstance(event, PairingCompleted):
+            self.fw.audit(LogEvent.PAIRED, event.key_id, int(event.role), now)
+            self._persist_security(now)
+        elif isinstance(event, Unpaired):
+            self.fw.audit(LogEvent.UNPAIRED, event.key_id, 0, now)
+            self._persist_security(now)
+        elif isinstance(event, SessionOpened):
+            self.fw.audit(
+                LogEvent.SESSION_OPENED, event.key_id, event.session_id & 0x7FFF_FFFF, now
+            )
+            self._telemetry_interval, self._next_telemetry = 0, None
+        elif isinstance(event, SessionClosed):
+            self._telemetry_interval, self._next_telemetry = 0, None
+        elif isinstance(event, LockoutStarted):
+            self.fw.audit(LogEvent.LOCKOUT_STARTED, max(0, event.until - now), 0, now)
+            self._persist_security(now)
+
+    def _audit_rejection(self, event: FrameRejected, now: int) -> None:
+        msg_type = event.msg_type or 0
+        if event.code in _AUTH_CODES:
+            self.fw.audit(LogEvent.AUTH_FAILURE, int(event.code), msg_type, now)
+        elif event.code in _PAIRING_CODES:
+            self.fw.audit(LogEvent.PAIRING_REFUSED, int(event.code), msg_type, now)
+        else:
+            self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
+
+    def _on_request(self, req: Request, now: int) -> None:
+        try:
+            if req.msg is MsgType.LOG_READ:
+                self._stream_log(req)
+                return
+            if req.msg is MsgType.TELEMETRY_SUBSCRIBE:
+                self._subscribe(req, now)
+                return
+            handler = HANDLERS.get(req.msg)
+            if handler is None:
+                raise Refusal(
+                    ErrorCode.UNKNOWN_MESSAGE, f"{req.msg.name} is not handled by this pump"
+                )
+            body = handler(self.fw, self._memo, req.body, now)
+            reply = Reply(req.msg, req.seq, 0, body)
+        except Refusal as refusal:
+            reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)
+            if req.request_id is not None:
+                self.fw.audit(LogEvent.REQUEST_REFUSED, int(refusal.code), int(req.msg), now)
+        self._send(self.endpoint.send(reply))
+        if req.request_id is not None:
+            self._persist_security(now)  # the request cache now holds this outcome
+        if self.after_request is not None:
+            self.after_request(req, reply)
+
+    def _subscribe(self, req: Request, now: int) -> None:
+        interval = int(req.body["interval_s"])
+        if interval:
+            interval = max(interval, MIN_TELEMETRY_INTERVAL_S)
+            self._telemetry_interval, self._next_telemetry = interval, now
+        else:
+            self._telemetry_interval, self._next_telemetry = 0, None
+        self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, {"interval_s": interval})))
+
+    def _send_telemetry(self, now: int) -> None:
+        s = self.fw.status(now)
+        bits = 0
+        for alarm in s.alarms:
+            bits |= 1 << (int(alarm.alarm_id) - 1)
+        body: dict[str, Any] = {
+            "pump_time": time_or_zero(s.pump_time),
+            "mode": int(s.mode),
+            "rate_nl_per_day": s.rate_nl_per_day,
+            "reservoir_nl": s.reservoir_estimate_nl,
+            "delivered_ng": s.delivered_total_ng,
+            "battery_ppm": s.battery_remaining_ppm,
+            "alarm_bits": bits,
+        }
+        self._send(self.endpoint.send(Notification(MsgType.TELEMETRY, 0, body)))
+
+    def _stream_log(self, req: Request) -> None:
+        """Answer LOG_READ with as many frames as needed, MORE set on all but the last.
+
+        The frames go out back to back: a download is bounded by the line rate, not round trips.
+        """
+        log = log_id(req.body["log"])
+        cursor = int(req.body["cursor"])
+        remaining = min(int(req.body["max_count"]), MAX_RECORDS_PER_READ)
+        while True:
+            chunk = (
+                self.fw.log_read(log, cursor, min(remaining, RECORDS_PER_FRAME))
+                if remaining
+                else []
+            )
+            if chunk:
+                cursor = chunk[-1].seq + 1
+                remaining -= len(chunk)
+            last = not chunk or remaining == 0 or len(chunk) < RECORDS_PER_FRAME
+            body = {"records": [r.pack() for r in chunk], "next_cursor": cursor}
+            self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, body, more=not last)))
+            if last:
+                return

@@ -1,0 +1,535 @@
+"""PumpFirmware: the facade the board, the scenario runner and the command handlers call.
+
+Why: the clinical API is the contract other parts code against.  Each call first catches up with
+``run_until(now)``, validates the whole request (a refusal raises
+:class:`~protocol.errors.Refusal` with a named code and changes nothing), applies it, logs it and
+persists before returning.  Prescriptions are two-phase: ``stage`` validates and names the change
+by a hash, ``commit`` swaps it in atomically if the hash, the active version and the warning
+acknowledgement all match.  Times in and out: ``now`` is board time; every time returned is pump
+time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from firmware.alarms import AlarmEvent, AlarmState
+from firmware.core import PumpCore, Staged
+from firmware.delivery import TimedBolus
+from firmware.eventlog import LogInfo, LogRecord
+from firmware.hal import TonePattern
+from firmware.nvm_layout import SECURITY_BLOB_MAX, RecordId
+from firmware.prescription import (
+    U32_MAX,
+    BridgeBolus,
+    Continuous,
+    Flex,
+    PatientBolusConfig,
+    PrimingBolus,
+    SingleBolus,
+    Stopped,
+    TherapyChange,
+    change_kind,
+    staged_hash,
+)
+from firmware.reports import (
+    ActivePrescription,
+    BolusInfo,
+    DeviceIdentity,
+    PatientBolusGrant,
+    PumpStatus,
+    RefillResult,
+    StagedChange,
+)
+from firmware.safety import (
+    SafetyContext,
+    SafetyWarning,
+    TitrationEntry,
+    TitrationKind,
+    ValidatedChange,
+    record_titration,
+    validate_change,
+    validate_patient_bolus,
+)
+from firmware.schedule import program_daily_dose_ng, program_dose_at
+from firmware.therapy import ActiveBolus, TherapyEngine
+from firmware.units import DAY_S, MAX_PUMP_TIME, volume_nl_for_mass
+from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
+from protocol.errors import ErrorCode, Refusal
+
+__all__ = ["DeviceIdentity", "PumpFirmware", "Warning"]
+
+Warning = SafetyWarning
+
+_BOLUS_MODES = {
+    SingleBolus: TherapyMode.SINGLE_BOLUS,
+    PrimingBolus: TherapyMode.PRIMING_BOLUS,
+    BridgeBolus: TherapyMode.BRIDGE_BOLUS,
+}
+
+
+class PumpFirmware(PumpCore):
+    """The pump's software: time line (``PumpCore``) plus the clinical API."""
+
+    # ------------------------------------------------------------------ small helpers
+    def _catch_up(self, now: int) -> int:
+        """Run to ``now`` (never backwards) and return the time the call acts at."""
+        if not self._booted:
+            raise Refusal(ErrorCode.INTERNAL_ERROR, "firmware used before boot()")
+        self.run_until(now)
+        return self._last
+
+    def _pump(self, board_time: int | None) -> int | None:
+        return self._clock.optional_pump_time(board_time)
+
+    def _context(self, now: int) -> SafetyContext:
+        engine = self._engine
+        basal_running = not engine.basal_stopped and not engine.halted
+        return SafetyContext(
+            now=now,
+            pump_time=self._clock.pump_time(now),
+            concentration_mcg_per_ml=engine.reservoir.concentration_mcg_per_ml,
+            reservoir_nl=engine.reservoir.estimate_nl,
+            end_of_service=engine.end_of_service,
+            motor_fault=engine.stalled,
+            clinician_bolus_running=engine.bolus is not None,
+            basal_running=basal_running,
+            basal_dose_now_ng=program_dose_at(engine.program, self._clock.pump_time(now)),
+            bridge_from_mcg_per_ml=self._bridge_from,
+            start_pending=self._start_pending,
+            titration=self._titration,
+        )
+
+    def _bolus_info(self, bolus: ActiveBolus | None) -> BolusInfo | None:
+        if bolus is None:
+            return None
+        timed = bolus.timed
+        return BolusInfo(
+            bolus.mode,
+            bolus.dose_ng,
+            timed.volume_nl,
+            self._clock.pump_time(timed.start),
+            self._clock.pump_time(timed.end),
+        )
+
+    def _log_now(self, event: LogEvent, now: int, a: int = 0, b: int = 0) -> None:
+        self._log.append(event, self._clock.pump_time(now), a, b)
+
+    def _commit_point(self, now: int) -> None:
+        """After a state change: re-plan, re-predict, persist config and counters."""
+        self._engine.recompile()
+        self._recompute_reminder(now)
+        self._after_change(now, config_changed=True)
+
+    # ------------------------------------------------------------------ status
+    def status(self, now: int) -> PumpStatus:
+        """Everything a programmer shows on its summary screen."""
+        now = self._catch_up(now)
+        engine = self._engine
+        res = engine.reservoir
+        pump_now = self._clock.pump_time(now)
+        low_time = empty_time = None
+        if res.is_filled and res.estimate_nl > self._low_reservoir_nl:
+            low_time = engine.predict_time_to(now, self._low_reservoir_nl)
+        if res.is_filled and res.estimate_nl > 0:
+            empty_time = engine.predict_time_to(now, 0)
+        segment, _, _ = engine.segment_at(now)
+        rate = segment.rate_nl_per_day
+        if segment.bolus is not None:
+            rate += segment.bolus.volume_nl * DAY_S // segment.bolus.duration_s
+        basal_dose = 0 if engine.basal_stopped else program_dose_at(engine.program, pump_now)
+        eri = self._battery.eri_time
+        return PumpStatus(
+            mode=engine.mode(),
+            daily_dose_ng=basal_dose,
+            rate_nl_per_day=rate,
+            concentration_mcg_per_ml=res.concentration_mcg_per_ml,
+            reservoir_estimate_nl=res.estimate_nl,
+            reservoir_capacity_nl=res.capacity_nl,
+            low_reservoir_threshold_nl=self._low_reservoir_nl,
+            low_reservoir_time=self._pump(low_time),
+            empty_time=self._pump(empty_time),
+            next_refill_time=self._pump(low_time),
+            alarms=tuple(self._alarms.states()),
+            battery_remaining_ppm=self._hal.battery.remaining_ppm(now),
+            eri_time=self._pump(eri),
+            eos_time=self._pump(self._battery.eos_time) if self._battery.eos_reached else None,
+            replace_by=self._pump(self._battery.eos_time),
+            pump_time=pump_now,
+            delivered_total_ng=engine.delivered_pg // 1000,
+            delivered_total_nl=engine.delivered_nl,
+            strokes_total=engine.strokes_total,
+            programmed_total_nl=engine.programmed_total_nl,
+            prescription_version=engine.version,
+            bolus=self._bolus_info(engine.bolus),
+            patient_bolus=self._bolus_info(engine.patient_bolus),
+            critical_interval_s=self._alarms.critical_interval_s,
+            patient_bolus_config=self._patient_cfg,
+            suspended=engine.suspended,
+            safe_minimum_reason=engine.safe_reason,
+        )
+
+    def prescription(self) -> ActivePrescription:
+        """The committed therapy, its version and the settings that go with it."""
+        engine = self._engine
+        return ActivePrescription(
+            version=engine.version,
+            program=engine.program,
+            mode=engine.mode(),
+            daily_dose_ng=program_daily_dose_ng(engine.program),
+            concentration_mcg_per_ml=engine.reservoir.concentration_mcg_per_ml,
+            low_reservoir_threshold_nl=self._low_reservoir_nl,
+            critical_interval_s=self._alarms.critical_interval_s,
+            patient_bolus=self._patient_cfg,
+        )
+
+    # ------------------------------------------------------------------ two-phase change
+    def stage(self, change: TherapyChange, now: int) -> StagedChange:
+        """Validate a whole change and hold it in the staging slot; nothing else changes."""
+        now = self._catch_up(now)
+        self._staged = None
+        validated = validate_change(change, self._context(now), self.profile)
+        digest = staged_hash(change)
+        self._staged = Staged(digest, validated)
+        preview = self._preview(validated, now)
+        low_time = preview.predict_time_to(now, self._low_reservoir_nl)
+        if validated.bolus_volume_nl:
+            rate = validated.bolus_volume_nl * DAY_S // max(1, validated.bolus_duration_s)
+        else:
+            rate = preview.basal_rate_at(now)[0]
+        return StagedChange(
+            staged_hash=digest,
+            active_version=self._engine.version,
+            kind=change_kind(change),
+            daily_dose_ng=validated.daily_dose_ng,
+            rate_nl_per_day=rate,
+            next_refill_time=self._pump(low_time),
+            low_reservoir_time=self._pump(low_time),
+            empty_time=self._pump(preview.predict_time_to(now, 0)),
+            warnings=validated.warnings,
+            bolus_dose_ng=validated.bolus_dose_ng,
+            bolus_volume_nl=validated.bolus_volume_nl,
+            bolus_duration_s=validated.bolus_duration_s,
+        )
+
+    def _preview(self, validated: ValidatedChange, now: int) -> TherapyEngine:
+        """A copy of the engine with the change applied, for predictions only."""
+        engine = self._engine
+        preview = dataclasses.replace(engine)
+        self._apply_to_engine(preview, validated, now)
+        preview.recompile()
+        return preview
+
+    def _apply_to_engine(self, engine: TherapyEngine, validated: ValidatedChange, now: int) -> None:
+        change = validated.change
+        if isinstance(change, Stopped | Continuous | Flex):
+            engine.program, engine.suspended, engine.bolus = change, False, None
+            if isinstance(change, Continuous | Flex) and engine.safe_reason is not None:
+                engine.safe_reason = None  # a clinician re-established therapy
+            return
+        if isinstance(change, PrimingBolus):
+            engine.program, engine.suspended = Stopped(), False
+        timed = TimedBolus(validated.bolus_volume_nl, now, validated.bolus_duration_s)
+        mode = _BOLUS_MODES[type(change)]
+        engine.bolus = ActiveBolus(
+            mode, timed, validated.bolus_dose_ng, validated.bolus_concentration_mcg_per_ml
+        )
+        engine.patient_bolus = None
+
+    def commit(self, staged_hash: bytes, active_version: int, ack_warnings: bool, now: int) -> int:
+        """Swap the staged change in atomically; returns the new prescription version."""
+        now = self._catch_up(now)
+        staged = self._staged
+        if staged is None:
+            raise Refusal(ErrorCode.NOTHING_STAGED, "no change is staged: stage one first")
+        if staged_hash != staged.staged_hash:
+            raise Refusal(ErrorCode.HASH_MISMATCH, "the hash does not name the staged change")
+        if active_version != self._engine.version:
+            raise Refusal(
+                ErrorCode.STALE_VERSION,
+                f"active version is {self._engine.version}, commit named {active_version}",
+            )
+        validated = validate_change(staged.validated.change, self._context(now), self.profile)
+        if validated.warnings and not ack_warnings:
+            names = ", ".join(w.name for w in sorted(validated.warnings))
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
+        if not validated.warnings <= staged.validated.warnings:
+            raise Refusal(
+                ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
+                "new warnings appeared since staging: stage the change again",
+            )
+        self._apply(validated, now)
+        return self._engine.version
+
+    def _apply(self, validated: ValidatedChange, now: int) -> None:
+        engine = self._engine
+        change = validated.change
+        engine.version += 1
+        self._staged = None
+        self._apply_to_engine(engine, validated, now)
+        if isinstance(change, Continuous | Flex):
+            self._memory_error = False  # latched until a clinician re-establishes therapy
+            entry = TitrationEntry(now, validated.daily_dose_ng, validated.titration_kind)
+            if validated.titration_kind is TitrationKind.START:
+                self._start_pending, self._titration = False, (entry,)
+            else:
+                window = self.profile.drug.titration_window_s
+                self._titration = record_titration(self._titration, entry, window)
+        kind = change_kind(change)
+        amount = validated.bolus_dose_ng if validated.bolus_volume_nl else validated.daily_dose_ng
+        self._commit_point(now)
+        self._log_now(LogEvent.THERAPY_CHANGED, now, kind, amount)
+        if engine.bolus is not None and validated.bolus_volume_nl:
+            self._log_now(LogEvent.BOLUS_STARTED, now, engine.bolus.mode, engine.bolus.dose_ng)
+
+    def abort(self, now: int) -> None:
+        """Drop the staged change."""
+        self._catch_up(now)
+        if self._staged is None:
+            raise Refusal(ErrorCode.NOTHING_STAGED, "no change is staged")
+        self._staged = None
+
+    # ------------------------------------------------------------------ refill
+    def refill(
+        self, withdrawn_nl: int, added_nl: int, concentration_mcg_per_ml: int, now: int
+    ) -> RefillResult:
+        """Record a refill: compare the withdrawn volume with the estimate, then fill."""
+        now = self._catch_up(now)
+        engine, res = self._engine, self._engine.reservoir
+        if withdrawn_nl < 0 or added_nl <= 0 or withdrawn_nl > U32_MAX:
+            raise Refusal(
+                ErrorCode.REFILL_VOLUME_INVALID, "withdrawn must be >= 0 and added > 0 nL"
+            )
+        if added_nl > res.capacity_nl:
+            raise Refusal(
+                ErrorCode.REFILL_OVER_CAPACITY,
+                f"{added_nl} nL exceeds the reservoir capacity of {res.capacity_nl} nL",
+            )
+        if concentration_mcg_per_ml not in self.profile.drug.concentrations_mcg_per_ml:
+            allowed = ", ".join(str(c) for c in self.profile.drug.concentrations_mcg_per_ml)
+            raise Refusal(
+                ErrorCode.CONCENTRATION_NOT_IN_LIBRARY,
+                f"{concentration_mcg_per_ml} mcg/mL is not in the drug library ({allowed})",
+            )
+        if engine.end_of_service:
+            raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service: replace the pump")
+        if engine.bolus is not None:
+            raise Refusal(ErrorCode.BOLUS_IN_PROGRESS, "a bolus is running; wait or stop the pump")
+        expected = res.estimate_nl
+        discrepancy = withdrawn_nl - expected
+        previous = res.concentration_mcg_per_ml
+        changed = res.is_filled and previous != concentration_mcg_per_ml
+        if changed:
+            self._bridge_from = previous
+        if not res.is_filled or res.is_empty:
+            self._start_pending, self._titration = True, ()
+        res.refill(added_nl, concentration_mcg_per_ml)
+        if engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
+            engine.safe_reason = None
+        self._refill_reminder_due = False
+        self._commit_point(now)
+        self._log_now(LogEvent.REFILL, now, added_nl, discrepancy)
+        low_time = self._pump(engine.predict_time_to(now, self._low_reservoir_nl))
+        return RefillResult(
+            expected_nl=expected,
+            discrepancy_nl=discrepancy,
+            discrepancy_warning=abs(discrepancy) > self.profile.refill_discrepancy_warn_nl,
+            reservoir_nl=res.estimate_nl,
+            concentration_changed=changed,
+            low_reservoir_time=low_time,
+            next_refill_time=low_time,
+        )
+
+    # ------------------------------------------------------------------ patient bolus
+    def configure_patient_bolus(self, cfg: PatientBolusConfig, now: int) -> None:
+        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout."""
+        now = self._catch_up(now)
+        basal = program_daily_dose_ng(self._engine.program)
+        validate_patient_bolus(cfg, basal, self.profile)
+        self._patient_cfg = cfg
+        self._commit_point(now)
+        self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
+
+    def request_patient_bolus(self, now: int) -> PatientBolusGrant:
+        """A patient asks for a bolus; granted on top of basal flow, or refused (logged)."""
+        now = self._catch_up(now)
+        try:
+            timed = self._check_patient_bolus(now)
+        except Refusal as refusal:
+            self._log_now(LogEvent.PATIENT_BOLUS_REFUSED, now, refusal.code)
+            self._after_change(now, config_changed=False)
+            raise
+        cfg = self._patient_cfg
+        conc = self._engine.reservoir.concentration_mcg_per_ml
+        bolus = ActiveBolus(TherapyMode.PATIENT_BOLUS, timed, cfg.dose_ng, conc)
+        self._engine.patient_bolus = bolus
+        self._pb_grants.append(now)
+        self._log_now(LogEvent.BOLUS_STARTED, now, TherapyMode.PATIENT_BOLUS, cfg.dose_ng)
+        self._commit_point(now)
+        given = sum(1 for g in self._pb_grants if g > now - DAY_S)
+        return PatientBolusGrant(
+            cfg.dose_ng,
+            cfg.duration_s,
+            self._clock.pump_time(timed.end),
+            max(0, cfg.max_per_day - given),
+        )
+
+    def _check_patient_bolus(self, now: int) -> TimedBolus:
+        cfg, engine = self._patient_cfg, self._engine
+        res = engine.reservoir
+        if not cfg.enabled:
+            raise Refusal(ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED, "patient bolus is not enabled")
+        if engine.end_of_service:
+            raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service")
+        if engine.stalled:
+            raise Refusal(ErrorCode.MOTOR_FAULT, "motor stall alarm is active")
+        if not res.is_filled or res.is_empty or engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
+            raise Refusal(ErrorCode.RESERVOIR_EMPTY, "the reservoir is empty")
+        if engine.bolus is not None or engine.patient_bolus is not None:
+            raise Refusal(ErrorCode.BOLUS_IN_PROGRESS, "a bolus is already running")
+        if engine.basal_stopped or engine.safe_reason is not None:
+            raise Refusal(
+                ErrorCode.THERAPY_NOT_RUNNING, "patient bolus needs running basal therapy"
+            )
+        if self._pb_grants and now < self._pb_grants[-1] + cfg.lockout_s:
+            wait = self._pb_grants[-1] + cfg.lockout_s - now
+            raise Refusal(ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wait} s")
+        recent = [g for g in self._pb_grants if g > now - DAY_S]
+        if len(recent) >= cfg.max_per_day:
+            raise Refusal(
+                ErrorCode.PATIENT_BOLUS_DAILY_MAXIMUM,
+                f"{cfg.max_per_day} patient boluses already given in the last 24 h",
+            )
+        volume = volume_nl_for_mass(cfg.dose_ng, res.concentration_mcg_per_ml)
+        if volume <= 0 or volume > res.estimate_nl:
+            raise Refusal(ErrorCode.RESERVOIR_EMPTY, "not enough drug for the bolus")
+        basal_rate = engine.basal_rate_at(now)[0]
+        if volume * DAY_S > (self.profile.max_rate_nl_per_day - basal_rate) * cfg.duration_s:
+            raise Refusal(ErrorCode.BOLUS_DURATION_INVALID, "bolus would exceed the maximum rate")
+        return TimedBolus(volume, now, cfg.duration_s)
+
+    # ------------------------------------------------------------------ stop / resume / clock
+    def stop(self, now: int) -> None:
+        """Stop delivery at once (cancels boluses); PUMP_STOPPED sounds until resumed."""
+        now = self._catch_up(now)
+        engine = self._engine
+        for bolus in (engine.bolus, engine.patient_bolus):
+            if bolus is not None:
+                delivered = bolus.timed.cumulative(now) // DAY_S
+                mass = delivered * bolus.concentration_mcg_per_ml // 1000
+                self._log_now(LogEvent.BOLUS_COMPLETED, now, bolus.mode, mass)
+        engine.bolus = engine.patient_bolus = None
+        engine.suspended = True
+        self._commit_point(now)
+        self._log_now(LogEvent.PUMP_STOPPED, now)
+
+    def resume(self, now: int) -> None:
+        """Resume the committed basal program after stop() or a motor stall."""
+        now = self._catch_up(now)
+        engine = self._engine
+        if engine.end_of_service:
+            raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service: cannot resume")
+        if engine.stalled:
+            engine.stalled = False
+        elif engine.suspended:
+            engine.suspended = False
+        elif isinstance(engine.program, Stopped):
+            raise Refusal(ErrorCode.THERAPY_NOT_RUNNING, "no basal program to resume: program one")
+        else:
+            raise Refusal(ErrorCode.NOT_STOPPED, "the pump is not stopped")
+        self._commit_point(now)
+        self._log_now(LogEvent.PUMP_RESUMED, now)
+
+    def set_clock(self, pump_time: int, now: int) -> None:
+        """Set the pump's date and time; deadlines in board time do not move."""
+        now = self._catch_up(now)
+        if not 0 <= pump_time <= MAX_PUMP_TIME:
+            raise Refusal(ErrorCode.CLOCK_INVALID, f"pump time must be 0..{MAX_PUMP_TIME}")
+        delta = pump_time - self._clock.pump_time(now)
+        self._clock.offset_s = pump_time - now
+        self._next_housekeeping = self._housekeeping_after(now)
+        self._commit_point(now)
+        self._log_now(LogEvent.CLOCK_CHANGED, now, delta)
+
+    def set_wand(self, present: bool, now: int) -> None:
+        """The programmer head is over the pump (or not); pairing logic uses it later."""
+        self._wand_present, self._wand_changed_at = present, now
+
+    @property
+    def wand_present(self) -> bool:
+        return self._wand_present
+
+    # ------------------------------------------------------------------ alarms
+    def alarms(self, now: int) -> list[AlarmState]:
+        self._catch_up(now)
+        return self._alarms.states()
+
+    def acknowledge_alarms(self, alarm_ids: Iterable[AlarmId] | None, now: int) -> int:
+        """Silence repeats of the given (None: all) active alarms; they stay listed."""
+        now = self._catch_up(now)
+        count = self._alarms.acknowledge(None if alarm_ids is None else list(alarm_ids), now)
+        self._after_change(now, config_changed=False)
+        return count
+
+    def test_alarm_tones(self, now: int) -> None:
+        """Play each alarm pattern once so the patient knows them; logs ALARM_TEST."""
+        now = self._catch_up(now)
+        self._hal.buzzer.play(TonePattern.SINGLE, now)
+        self._hal.buzzer.play(TonePattern.TWO_TONE, now)
+        self._log_now(LogEvent.ALARM_TEST, now)
+
+    def configure_alarms(self, low_reservoir_nl: int, critical_interval_s: int, now: int) -> None:
+        now = self._catch_up(now)
+        cfg = self.profile.alarms
+        if not cfg.low_reservoir_min_nl <= low_reservoir_nl <= cfg.low_reservoir_max_nl:
+            raise Refusal(
+                ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
+                f"low reservoir must be {cfg.low_reservoir_min_nl}..{cfg.low_reservoir_max_nl} nL",
+            )
+        if not cfg.critical_interval_min_s <= critical_interval_s <= cfg.critical_interval_max_s:
+            raise Refusal(
+                ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
+                f"critical interval must be "
+                f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
+            )
+        self._low_reservoir_nl = low_reservoir_nl
+        self._alarms.critical_interval_s = critical_interval_s
+        self._commit_point(now)
+        self._log_now(LogEvent.ALARM_CONFIG_CHANGED, now, low_reservoir_nl, critical_interval_s)
+
+    def drain_alarm_events(self) -> list[AlarmEvent]:
+        """Alarm transitions since the last call, oldest first (for unsolicited events)."""
+        return self._alarms.drain_events()
+
+    # ------------------------------------------------------------------ logs and blobs
+    def _ring(self, log: LogId | int) -> LogId:
+        try:
+            return LogId(log)
+        except ValueError:
+            raise Refusal(
+                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm or audit"
+            ) from None
+
+    def log_info(self, log: LogId) -> LogInfo:
+        return self._log.rings[self._ring(log)].info()
+
+    def log_read(self, log: LogId, cursor_seq: int, max_count: int) -> list[LogRecord]:
+        """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
+        return self._log.rings[self._ring(log)].read(cursor_seq, max_count)
+
+    def audit(self, event: LogEvent, a: int, b: int, now: int) -> None:
+        """Append a record for the protocol layer (pairing, sessions, auth failures...)."""
+        now = self._catch_up(now)
+        self._log_now(event, now, a, b)
+
+    def get_security_blob(self) -> bytes:
+        return self._security_blob
+
+    def set_security_blob(self, blob: bytes, now: int) -> None:
+        """Store the protocol layer's opaque state (keys, counters) atomically in NVM."""
+        self._catch_up(now)
+        if len(blob) > SECURITY_BLOB_MAX:
+            raise Refusal(ErrorCode.INVALID_ARGUMENT, f"security blob above {SECURITY_BLOB_MAX} B")
+        self._security_blob = bytes(blob)
+        self._store.save(RecordId.SECURITY, self._security_blob)

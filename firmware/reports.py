@@ -1,0 +1,107 @@
+"""Value types the facade returns: status, prescription, staged change, refill and grants.
+
+Why: the protocol layer encodes these and the scenario runner reports them; keeping them as
+frozen dataclasses with explicit units (and pump times, never board times) makes them a stable
+contract independent of the engine's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from firmware.alarms import AlarmState
+from firmware.prescription import BasalProgram, PatientBolusConfig
+from firmware.safety import SafetyWarning
+from protocol.enums import ChangeKind, TherapyMode
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIdentity:
+    serial_number: str  # e.g. "VP20-000001"
+
+
+@dataclass(frozen=True, slots=True)
+class BolusInfo:
+    mode: TherapyMode
+    dose_ng: int
+    volume_nl: int
+    started_at: int  # pump time
+    ends_at: int  # pump time
+
+
+@dataclass(frozen=True, slots=True)
+class PumpStatus:
+    mode: TherapyMode
+    daily_dose_ng: int  # basal dose rate programmed for this moment (0 when stopped)
+    rate_nl_per_day: int  # flow in force now, bolus included
+    concentration_mcg_per_ml: int
+    reservoir_estimate_nl: int
+    reservoir_capacity_nl: int
+    low_reservoir_threshold_nl: int
+    low_reservoir_time: int | None  # pump time the estimate reaches the threshold
+    empty_time: int | None
+    next_refill_time: int | None
+    alarms: tuple[AlarmState, ...]
+    battery_remaining_ppm: int
+    eri_time: int | None
+    eos_time: int | None  # None until end of service is reached
+    replace_by: int | None  # ERI + eos_after_eri_s; None before ERI
+    pump_time: int
+    delivered_total_ng: int
+    delivered_total_nl: int
+    strokes_total: int
+    programmed_total_nl: int  # exact programmed integral since manufacture (rounded down)
+    prescription_version: int
+    bolus: BolusInfo | None  # clinician bolus running
+    patient_bolus: BolusInfo | None  # patient bolus running
+    critical_interval_s: int
+    patient_bolus_config: PatientBolusConfig
+    suspended: bool  # stopped by a clinician stop command
+    safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+
+
+@dataclass(frozen=True, slots=True)
+class ActivePrescription:
+    version: int
+    program: BasalProgram
+    mode: TherapyMode
+    daily_dose_ng: int  # flex: largest day total
+    concentration_mcg_per_ml: int
+    low_reservoir_threshold_nl: int
+    critical_interval_s: int
+    patient_bolus: PatientBolusConfig
+
+
+@dataclass(frozen=True, slots=True)
+class StagedChange:
+    staged_hash: bytes  # 16 bytes
+    active_version: int
+    kind: ChangeKind
+    daily_dose_ng: int  # basal daily dose after the change (flex: largest day total)
+    rate_nl_per_day: int  # flow right after commit (a bolus's own rate)
+    next_refill_time: int | None  # pump time
+    low_reservoir_time: int | None
+    empty_time: int | None
+    warnings: frozenset[SafetyWarning]
+    bolus_dose_ng: int
+    bolus_volume_nl: int
+    bolus_duration_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefillResult:
+    expected_nl: int
+    discrepancy_nl: int  # withdrawn - expected
+    discrepancy_warning: bool
+    reservoir_nl: int
+    concentration_changed: bool  # a bridge bolus is advised
+    low_reservoir_time: int | None
+    next_refill_time: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBolusGrant:
+    dose_ng: int
+    duration_s: int
+    ends_at: int  # pump time
+    remaining_today: int  # patient boluses still allowed in the last 24 h window

@@ -1,0 +1,312 @@
+"""The firmware answers every message of the catalog through the device endpoint (in memory)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from firmware.commands import COMMS_HANDLED, HANDLERS
+from firmware.comms import CommandLink
+from firmware.eventlog import LogRecord
+from protocol import (
+    CATALOG,
+    NEED_DATA,
+    AlarmId,
+    ChangeKind,
+    Direction,
+    ErrorCode,
+    LogEvent,
+    LogId,
+    MsgType,
+    Notification,
+    PairingCompleted,
+    ProgrammerEndpoint,
+    Reply,
+    Request,
+    Role,
+    StageWarning,
+)
+
+from .conftest import DAY, HOUR, START, Bench
+
+
+class Clinic:
+    """A programmer endpoint wired to a firmware's command link, both in memory."""
+
+    def __init__(self, role: Role = Role.CLINICIAN) -> None:
+        self.bench = Bench()
+        self.link = CommandLink(self.bench.pump, self.bench.hal)
+        self.prog = ProgrammerEndpoint()
+        self.now = START
+        self.seq = 0
+        self.rid = 1000
+        self.rng = random.Random(3)
+        self.notifications: list[Notification] = []
+        self._pair(role)
+
+    def _exchange(self, data: bytes) -> list[object]:
+        self.link.receive_data(data, self.now)
+        sent = b"".join(self.bench.hal.telemetry.sent)
+        self.bench.hal.telemetry.sent.clear()
+        self.prog.receive_data(sent)
+        events = []
+        while (ev := self.prog.next_event()) is not NEED_DATA:
+            if isinstance(ev, Notification):
+                self.notifications.append(ev)
+            else:
+                events.append(ev)
+        return events
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _pair(self, role: Role) -> None:
+        self.request(MsgType.HELLO)
+        self.link.set_wand(True, self.now)
+        self._exchange(
+            self.prog.begin_pairing(
+                role, self.rng.randbytes(32), self.rng.randbytes(16), self._next_seq()
+            )
+        )
+        events = self._exchange(self.prog.confirm_pairing(self._next_seq()))
+        done = next(e for e in events if isinstance(e, PairingCompleted))
+        self._exchange(
+            self.prog.open_session(
+                done.key_id, done.pairing_key, self.rng.randbytes(16), self._next_seq()
+            )
+        )
+        assert self.prog.session is not None
+
+    def request(self, msg: MsgType, body: dict[str, Any] | None = None) -> list[Reply]:
+        body = dict(body or {})
+        if CATALOG[msg].state_changing and "request_id" not in body:
+            self.rid += 1
+            body["request_id"] = self.rid
+        events = self._exchange(self.prog.send(Request(msg, body, self._next_seq())))
+        return [e for e in events if isinstance(e, Reply)]
+
+    def ok(self, msg: MsgType, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        (reply,) = self.request(msg, body)
+        assert reply.ok, f"{msg.name} refused: {reply.status} {reply.reason}"
+        return reply.body
+
+    def fill(self, ml: int = 20, conc: int = 500) -> None:
+        self.ok(
+            MsgType.REFILL,
+            {"withdrawn_nl": 0, "added_nl": ml * 1_000_000, "concentration_mcg_per_ml": conc},
+        )
+
+    def program(self, change: dict[str, Any], ack: int = 0) -> int:
+        staged = self.ok(MsgType.STAGE_PRESCRIPTION, {"change": change})
+        return int(
+            self.ok(
+                MsgType.COMMIT_PRESCRIPTION,
+                {
+                    "staged_hash": staged["staged_hash"],
+                    "active_version": staged["active_version"],
+                    "ack_warnings": ack or staged["warnings"],
+                },
+            )["version"]
+        )
+
+
+def continuous(mcg_per_day: int) -> dict[str, Any]:
+    return {"kind": int(ChangeKind.CONTINUOUS), "params": {"daily_dose_ng": mcg_per_day * 1000}}
+
+
+def test_every_request_in_the_catalog_has_a_handler() -> None:
+    endpoint_handled = {
+        MsgType.HELLO,
+        MsgType.PAIR_BEGIN,
+        MsgType.PAIR_CONFIRM,
+        MsgType.SESSION_OPEN,
+        MsgType.SESSION_CLOSE,
+        MsgType.UNPAIR,
+        MsgType.REQUEST_STATUS,
+    }
+    requests = {m for m, s in CATALOG.items() if s.direction is Direction.REQUEST}
+    assert requests == set(HANDLERS) | COMMS_HANDLED | endpoint_handled
+
+
+def test_fill_program_and_status_report_rate_and_reservoir() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 2000)
+    version = clinic.program(continuous(500))
+    status = clinic.ok(MsgType.STATUS)
+    assert status["prescription_version"] == version
+    assert status["daily_dose_ng"] == 500_000
+    assert status["rate_nl_per_day"] == 250_000  # 500 mcg/day at 2000 mcg/mL = 0.25 mL/day
+    assert status["reservoir_nl"] == 20_000_000
+    assert status["low_reservoir_time"] > status["pump_time"]
+
+
+def test_commit_without_acknowledging_a_soft_warning_is_refused() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 2000)
+    staged = clinic.ok(
+        MsgType.STAGE_PRESCRIPTION, {"change": continuous(1600)}
+    )  # above the soft limit
+    assert staged["warnings"] & StageWarning.SOFT_DOSE_LIMIT
+    body = {
+        "staged_hash": staged["staged_hash"],
+        "active_version": staged["active_version"],
+        "ack_warnings": 0,
+    }
+    (reply,) = clinic.request(MsgType.COMMIT_PRESCRIPTION, body)
+    assert reply.status == ErrorCode.WARNINGS_NOT_ACKNOWLEDGED
+    (again,) = clinic.request(
+        MsgType.COMMIT_PRESCRIPTION, {**body, "ack_warnings": staged["warnings"]}
+    )
+    assert again.ok
+
+
+def test_commit_against_a_stale_version_is_refused() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    staged = clinic.ok(MsgType.STAGE_PRESCRIPTION, {"change": continuous(100)})
+    body = {
+        "staged_hash": staged["staged_hash"],
+        "active_version": staged["active_version"] + 1,
+        "ack_warnings": 0,
+    }
+    (reply,) = clinic.request(MsgType.COMMIT_PRESCRIPTION, body)
+    assert reply.status == ErrorCode.STALE_VERSION
+
+
+def test_hard_limit_refusal_changes_nothing() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    before = clinic.ok(MsgType.READ_PRESCRIPTION)
+    (reply,) = clinic.request(MsgType.STAGE_PRESCRIPTION, {"change": continuous(5000)})
+    assert reply.status == ErrorCode.DOSE_ABOVE_HARD_LIMIT and reply.reason
+    assert clinic.ok(MsgType.READ_PRESCRIPTION) == before
+
+
+def test_read_prescription_returns_what_was_committed() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(300))
+    body = clinic.ok(MsgType.READ_PRESCRIPTION)
+    assert body["therapy"] == continuous(300)
+    assert body["concentration_mcg_per_ml"] == 500
+
+
+def test_refill_reports_discrepancy_and_concentration_change() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 500)
+    clinic.program(continuous(400))
+    clinic.now += 10 * DAY
+    clinic.link.receive_data(b"", clinic.now)
+    body = clinic.ok(
+        MsgType.REFILL,
+        {"withdrawn_nl": 10_000_000, "added_nl": 20_000_000, "concentration_mcg_per_ml": 1000},
+    )
+    assert body["expected_nl"] == 20_000_000 - 10 * 800_000
+    assert body["discrepancy_nl"] == 10_000_000 - body["expected_nl"]
+    assert body["flags"] == 3  # discrepancy over 1 mL, and concentration changed
+
+
+def test_stop_resume_patient_bolus_alarms_clock_and_logs() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(400))
+    cfg = {
+        "enabled": True,
+        "dose_ng": 25_000,
+        "duration_s": 600,
+        "max_per_day": 4,
+        "lockout_s": 3 * HOUR,
+    }
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    grant = clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
+    assert grant["dose_ng"] == 25_000 and grant["remaining_today"] == 3
+    clinic.now += HOUR  # the bolus has ended, the 3 h lockout has not
+    (locked,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST)
+    assert locked.status == ErrorCode.PATIENT_BOLUS_LOCKOUT
+    clinic.ok(MsgType.STOP)
+    alarms = clinic.ok(MsgType.ALARMS_READ)["alarms"]
+    assert [a["alarm"] for a in alarms] == [AlarmId.PUMP_STOPPED]
+    assert any(
+        n.msg is MsgType.ALARM_EVENT and n.body["alarm"] == AlarmId.PUMP_STOPPED
+        for n in clinic.notifications
+    )
+    assert clinic.ok(MsgType.ALARMS_ACK, {"alarms": []})["acknowledged"] == 1
+    clinic.ok(MsgType.RESUME)
+    clinic.ok(MsgType.ALARMS_TEST)
+    clinic.ok(MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 4_000_000, "critical_interval_s": 300})
+    assert clinic.ok(MsgType.ALARMS_READ)["low_reservoir_nl"] == 4_000_000
+    (bad,) = clinic.request(
+        MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 50_000_000, "critical_interval_s": 300}
+    )
+    assert bad.status == ErrorCode.ALARM_CONFIG_OUT_OF_RANGE
+    previous = clinic.ok(MsgType.SET_CLOCK, {"pump_time": START + 7200})["previous_time"]
+    assert previous == clinic.now  # the pump clock ran with board time until now
+    assert clinic.ok(MsgType.STATUS)["pump_time"] == START + 7200
+    info = clinic.ok(MsgType.LOG_INFO, {"log": LogId.THERAPY})
+    assert info["count"] > 0 and info["record_size"] == 24
+
+
+def test_log_read_streams_records_over_several_frames() -> None:
+    clinic = Clinic()
+    for _ in range(30):
+        clinic.ok(MsgType.ALARMS_TEST)
+    replies = clinic.request(MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": 0, "max_count": 1000})
+    records = [LogRecord.unpack(raw) for r in replies for raw in r.body["records"]]
+    assert [r.more for r in replies] == [True] * (len(replies) - 1) + [False]
+    assert len(records) == clinic.ok(MsgType.LOG_INFO, {"log": LogId.ALARM})["count"]
+    assert all(r.event == LogEvent.ALARM_TEST for r in records)
+    assert [r.seq for r in records] == sorted(r.seq for r in records)
+
+
+def test_unknown_log_is_refused() -> None:
+    clinic = Clinic()
+    (reply,) = clinic.request(MsgType.LOG_INFO, {"log": 9})
+    assert reply.status == ErrorCode.UNKNOWN_LOG
+
+
+def test_telemetry_subscription_pushes_status_events() -> None:
+    clinic = Clinic()
+    assert clinic.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 60})["interval_s"] == 60
+    for _ in range(3):
+        due = clinic.link.next_wakeup()
+        assert due is not None
+        clinic.link.on_timer(due)
+    clinic._exchange(b"")
+    assert len([n for n in clinic.notifications if n.msg is MsgType.TELEMETRY]) == 3
+
+
+def test_patient_role_may_not_program() -> None:
+    clinic = Clinic(Role.PATIENT)
+    (reply,) = clinic.request(MsgType.STAGE_PRESCRIPTION, {"change": continuous(100)})
+    assert reply.status == ErrorCode.ROLE_NOT_PERMITTED
+
+
+def test_security_events_reach_the_audit_log_and_pairing_survives_a_power_cycle() -> None:
+    clinic = Clinic()
+    clinic.link.receive_data(
+        clinic.prog.send(Request(MsgType.STATUS, {}, 99))[:-3] + b"\x00", clinic.now
+    )
+    events = [
+        LogRecord.unpack(r).event
+        for r in [rec.pack() for rec in clinic.bench.pump.log_read(LogId.AUDIT, 0, 100)]
+    ]
+    assert LogEvent.PAIRED in events and LogEvent.SESSION_OPENED in events
+    key_ids = set(clinic.link.endpoint.pairings)
+    clinic.bench.power_cycle(clinic.now + 60)
+    link = CommandLink(clinic.bench.pump, clinic.bench.hal)
+    assert set(link.endpoint.pairings) == key_ids
+
+
+def test_a_retried_refill_is_applied_once() -> None:
+    clinic = Clinic()
+    body = {
+        "request_id": 77,
+        "withdrawn_nl": 0,
+        "added_nl": 10_000_000,
+        "concentration_mcg_per_ml": 500,
+    }
+    first = clinic.ok(MsgType.REFILL, body)
+    second = clinic.ok(MsgType.REFILL, body)
+    assert first == second
+    assert clinic.ok(MsgType.STATUS)["reservoir_nl"] == 10_000_000

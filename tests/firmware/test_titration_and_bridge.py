@@ -1,0 +1,95 @@
+"""Titration guard, soft limits and the bridge bolus after a concentration change."""
+
+from __future__ import annotations
+
+from firmware.prescription import BridgeBolus, Continuous
+from firmware.pump import Warning
+from firmware.units import rate_nl_per_day
+from protocol.enums import TherapyMode
+from tests.firmware.conftest import DAY, HOUR, START, Bench
+from tests.firmware.helpers import program
+
+
+def _started(dose: int = 100_000) -> Bench:
+    bench = Bench()
+    bench.pump.refill(0, 20_000_000, 500, START)
+    assert bench.pump.stage(Continuous(dose), START).warnings == frozenset()  # a start
+    program(bench.pump, Continuous(dose), START)
+    return bench
+
+
+def test_first_prescription_after_fill_from_empty_is_a_start() -> None:
+    bench = Bench()
+    bench.pump.refill(0, 20_000_000, 500, START)
+    assert bench.pump.stage(Continuous(400_000), START).warnings == frozenset()
+
+
+def test_increase_within_24h_of_the_start_is_a_second_increase() -> None:
+    bench = _started()
+    warnings = bench.pump.stage(Continuous(110_000), START + 12 * HOUR).warnings
+    assert warnings == {Warning.SECOND_INCREASE_WITHIN_24H}
+
+
+def test_increase_over_30_percent_after_24h_warns() -> None:
+    bench = _started()
+    assert bench.pump.stage(Continuous(130_000), START + DAY).warnings == frozenset()
+    assert bench.pump.stage(Continuous(131_000), START + DAY).warnings == {
+        Warning.TITRATION_INCREASE_OVER_LIMIT
+    }
+
+
+def test_two_increases_within_24h_warn_even_when_small() -> None:
+    bench = _started()
+    program(bench.pump, Continuous(110_000), START + DAY)
+    warnings = bench.pump.stage(Continuous(115_000), START + DAY + HOUR).warnings
+    assert Warning.SECOND_INCREASE_WITHIN_24H in warnings
+
+
+def test_decrease_never_warns() -> None:
+    bench = _started()
+    assert bench.pump.stage(Continuous(50_000), START + HOUR).warnings == frozenset()
+
+
+def test_soft_dose_limit_warns_and_needs_acknowledgement() -> None:
+    bench = Bench()
+    bench.pump.refill(0, 20_000_000, 2000, START)
+    assert bench.pump.stage(Continuous(1_600_000), START).warnings == {Warning.SOFT_DOSE_LIMIT}
+
+
+def test_refill_with_new_concentration_advises_bridge_and_bridge_uses_old_rate() -> None:
+    bench = _started(200_000)
+    pump = bench.pump
+    bench.run_to(START + 30 * DAY)
+    result = pump.refill(17_000_000, 20_000_000, 1000, START + 30 * DAY)
+    assert result.concentration_changed
+    assert (
+        Warning.CONCENTRATION_CHANGED_NEEDS_BRIDGE
+        in pump.stage(Continuous(200_000), START + 30 * DAY).warnings
+    )
+    staged = pump.stage(BridgeBolus(500), START + 30 * DAY)
+    dead_volume = 140_000 + 500 * 2_600 // 10
+    old_rate = rate_nl_per_day(200_000, 500)
+    assert staged.bolus_volume_nl == dead_volume
+    assert staged.rate_nl_per_day == dead_volume * DAY // staged.bolus_duration_s
+    assert abs(staged.rate_nl_per_day - old_rate) <= old_rate // 1000 + 1
+    pump.commit(staged.staged_hash, staged.active_version, False, START + 30 * DAY)
+    assert pump.status(START + 30 * DAY + 60).mode is TherapyMode.BRIDGE_BOLUS
+    bench.run_to(START + 32 * DAY)
+    status = pump.status(START + 32 * DAY)
+    assert status.mode is TherapyMode.CONTINUOUS
+    assert status.rate_nl_per_day == rate_nl_per_day(200_000, 1000)
+    assert pump.stage(Continuous(200_000), START + 32 * DAY).warnings == frozenset()
+
+
+def test_refill_discrepancy_warns_above_profile_limit() -> None:
+    bench = _started()
+    pump = bench.pump
+    bench.run_to(START + 10 * DAY)
+    expected = pump.status(START + 10 * DAY).reservoir_estimate_nl
+    result = pump.refill(expected - 1_500_000, 20_000_000, 500, START + 10 * DAY)
+    assert result.expected_nl == expected
+    assert result.discrepancy_nl == -1_500_000 and result.discrepancy_warning
+    bench.run_to(START + 20 * DAY)
+    ok = pump.refill(pump.status(START + 20 * DAY).reservoir_estimate_nl + 900_000, 20_000_000, 500,
+                     START + 20 * DAY)  # fmt: skip
+    assert not ok.discrepancy_warning and ok.reservoir_nl == 20_000_000
