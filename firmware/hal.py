@@ -78,11 +78,22 @@ class EntropySource(Protocol):
 
 
 class Hal(Protocol):
-    """The whole board as the firmware sees it."""
+    """The whole board as the firmware sees it (read-only members, so any board type fits)."""
 
-    motor: Motor
-    battery: BatteryGauge
-    buzzer: Buzzer
-    nvm: NvmStorage
-    telemetry: TelemetryPort
-    entropy: EntropySource
+    @property
+    def motor(self) -> Motor: ...
+
+    @property
+    def battery(self) -> BatteryGauge: ...
+
+    @property
+    def buzzer(self) -> Buzzer: ...
+
+    @property
+    def nvm(self) -> NvmStorage: ...
+
+    @property
+    def telemetry(self) -> TelemetryPort: ...
+
+    @property
+    def entropy(self) -> EntropySource: ...

@@ -1,8 +1,28 @@
-"""The ``vpump`` command (placeholder until the virtual pump lands)."""
+"""The ``vpump`` command: a thin click group; each subcommand lives in its own module.
 
-import sys
+Why: ``run`` (offline scenarios), ``serve`` (a pump on a serial link) and ``ctl`` (the bench)
+are separate tools with separate dependencies; the group only wires them together.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hw_sim.ctl_cmd import ctl
+from hw_sim.run_cmd import run_command
+from hw_sim.serve_cmd import serve
 
 
+@click.group()
+@click.version_option(package_name="intrathecal-pump", prog_name="vpump")
 def main() -> None:
-    print("vpump: not yet available", file=sys.stderr)
-    sys.exit(2)
+    """A deterministic virtual intrathecal baclofen pump."""
+
+
+main.add_command(run_command)
+main.add_command(serve)
+main.add_command(ctl)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""A virtual pump on the bench: the board, the firmware's telemetry link, and the bench's hands.
+
+Why: ``vpump serve`` and in-process tests need the same thing - a board whose firmware answers
+the protocol, plus the operations an engineer performs by hand (wand over the pump, advance time,
+inject a fault, read the true reservoir).  This class is that, with no I/O of its own; the serve
+loop moves bytes and wall-clock time in and out of it.
+
+The syringe work of a refill is the bench's too: when the pump accepts a REFILL, the bench
+empties the true reservoir and injects the added volume at the given concentration (into the
+tissue pocket instead, if a pocket-fill fault is armed), as the clinician's syringe would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from firmware.comms import CommandLink
+from protocol.catalog import MsgType
+from protocol.events import Reply, Request
+
+from .board import VirtualBoard
+from .timeparse import parse_duration
+
+FAULTS = (
+    "motor-stall",
+    "low-battery-reset",
+    "over-infusion",
+    "memory-error",
+    "pocket-fill",
+    "line-noise",
+    "clear",
+)
+
+
+class BenchError(ValueError):
+    """A bench command that cannot be carried out (bad name, bad argument)."""
+
+
+class BenchPump:
+    def __init__(self, board: VirtualBoard) -> None:
+        self.board = board
+        if not board.powered:
+            board.power_on()
+        self.line_noise_ppm = 0
+        self.wand = False
+        self._resets_seen = len(board.resets)
+        self.link = self._new_link()
+
+    # -- time and bytes --------------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return self.board.now
+
+    def advance_to(self, t: int) -> None:
+        t = max(t, self.board.now)
+        self.board.run_until(t)
+        self._after_board_change()
+        self.link.on_timer(t)
+
+    def next_event_time(self) -> int | None:
+        times = [
+            t for t in (self.board.next_event_time(), self.link.next_wakeup()) if t is not None
+        ]
+        return min(times) if times else None
+
+    def receive(self, data: bytes, now: int) -> None:
+        self.advance_to(now)
+        self.link.receive_data(data, self.board.now)
+        self._after_board_change()
+
+    def pending_output(self) -> int:
+        return self.board.telemetry.pending()
+
+    def take_output(self, max_bytes: int | None = None) -> bytes:
+        return self.board.telemetry.drain(max_bytes)
+
+    def _new_link(self) -> CommandLink:
+        link = CommandLink(self.board.firmware, self.board.hal)
+        link.after_request = self._after_request
+        if self.wand:
+            link.set_wand(True, self.board.now)
+        return link
+
+    def _after_board_change(self) -> None:
+        """After any reboot (power cut, reset fault) the firmware is a new one, booted from NVM
+        (RAM is lost), so the link is rebuilt on it: sessions end, pairings come from NVM."""
+        if len(self.board.resets) != self._resets_seen:
+            self._resets_seen = len(self.board.resets)
+            self.link = self._new_link()
+
+    def _after_request(self, request: Request, reply: Reply) -> None:
+        if request.msg is MsgType.REFILL and reply.ok:
+            now = self.board.now
+            self.board.aspirate(now)
+            self.board.inject(
+                request.body["added_nl"], request.body["concentration_mcg_per_ml"], now
+            )
+
+    # -- the bench's hands ---------------------------------------------------------------------------
+    def set_wand(self, on: bool) -> None:
+        self.wand = on
+        self.link.set_wand(on, self.board.now)
+
+    def power_cycle(self) -> None:
+        self.board.power_cycle(self.board.now)
+        self._after_board_change()
+
+    def fault(self, name: str, arg: str | None = None) -> None:
+        now = self.board.now
+        if name == "motor-stall":
+            self.board.motor_stall(now)
+        elif name == "low-battery-reset":
+            self.board.low_battery_reset(now)
+        elif name == "over-infusion":
+            self.board.over_infusion(_number(arg, "over-infusion needs a percentage, e.g. 15"), now)
+        elif name == "memory-error":
+            self.board.memory_error(now)
+        elif name == "pocket-fill":
+            self.board.pocket_fill(now)
+        elif name == "line-noise":
+            rate = _number(arg, "line-noise needs a byte error rate, e.g. 0.01")
+            if not 0 <= rate <= 1:
+                raise BenchError("line-noise rate must be between 0 and 1")
+            self.line_noise_ppm = round(rate * 1_000_000)
+        elif name == "clear":
+            self.board.clear_faults(now)
+            self.line_noise_ppm = 0
+        else:
+            raise BenchError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        self._after_board_change()
+
+    def corrupt(self, data: bytes) -> bytes:
+        """Line noise: each byte replaced by a random one with the configured probability."""
+        if not self.line_noise_ppm or not data:
+            return data
+        rng = self.board.rng
+        out = bytearray(data)
+        for i in range(len(out)):
+            if rng.randrange(1_000_000) < self.line_noise_ppm:
+                out[i] = rng.randrange(256)
+        return bytes(out)
+
+    def hw_status(self) -> dict[str, Any]:
+        status = self.board.hw_status()
+        endpoint = self.link.endpoint
+        status["wand"] = self.wand
+        status["pairing_window_open"] = endpoint.pairing_window_open(self.board.now)
+        status["pairing_code"] = endpoint.pairing_code
+        status["paired_keys"] = len(endpoint.pairings)
+        status["line_noise_ppm"] = self.line_noise_ppm
+        status["frames_dropped"] = {r.name.lower(): n for r, n in endpoint.decoder.dropped.items()}
+        return status
+
+    # -- control channel ---------------------------------------------------------------------------
+    def control(
+        self, request: dict[str, Any], advance: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Carry out one control request (see hw_sim/control.py for the framing).
+
+        ``advance`` lets the serve loop move its own clock along with a time jump.
+        """
+        cmd = request.get("cmd")
+        try:
+            if cmd == "wand":
+                self.set_wand(bool(request.get("on")))
+                return {"ok": True, "wand": self.wand, "pairing_window_open": self.wand}
+            if cmd == "advance":
+                seconds = parse_duration(request.get("duration", 0))
+                (advance or (lambda s: self.advance_to(self.board.now + s)))(seconds)
+                return {"ok": True, "time": self.board.now}
+            if cmd == "fault":
+                self.fault(str(request.get("name")), request.get("arg"))
+                return {"ok": True}
+            if cmd == "power-cycle":
+                self.power_cycle()
+                return {"ok": True, "time": self.board.now}
+            if cmd == "hw-status":
+                return {"ok": True, **self.hw_status()}
+            if cmd == "time":
+                return {"ok": True, "time": self.board.now}
+        except (BenchError, ValueError, TypeError) as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": False, "error": f"unknown bench command {cmd!r}"}
+
+
+def _number(arg: str | None, message: str) -> float:
+    try:
+        return float(str(arg))
+    except ValueError:
+        raise BenchError(message) from None

@@ -1,0 +1,117 @@
+"""``vpump ctl``: the bench's hands on a running ``vpump serve``.
+
+Why: opening the pairing window, advancing simulated time, injecting faults and reading the
+true hardware state are bench operations, never protocol messages; this command sends them over
+the control socket that ``vpump serve`` printed on its CONTROL line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from .bench import FAULTS
+from .control import ControlError, control_call
+from .timeparse import parse_duration
+
+
+def _call(ctx: click.Context, request: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return control_call(ctx.obj["control"], request)
+    except ControlError as exc:
+        click.echo(f"vpump ctl: {exc}", err=True)
+        sys.exit(1)
+
+
+def _emit(ctx: click.Context, answer: dict[str, Any], text: str) -> None:
+    if ctx.obj["json"]:
+        click.echo(json.dumps({k: v for k, v in answer.items() if k != "ok"}, sort_keys=True))
+    else:
+        click.echo(text)
+
+
+@click.group("ctl")
+@click.option(
+    "--control",
+    required=True,
+    envvar="PUMP_CONTROL",
+    help="Control socket printed by `vpump serve` (env PUMP_CONTROL).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def ctl(ctx: click.Context, control: str, as_json: bool) -> None:
+    """Bench operations on a running virtual pump.
+
+    \b
+    Examples:
+      vpump ctl --control /tmp/vpump-123.ctl wand on
+      vpump ctl --control /tmp/vpump-123.ctl advance 72d
+      vpump ctl --control /tmp/vpump-123.ctl fault over-infusion 15
+      vpump ctl --control /tmp/vpump-123.ctl hw-status --json
+    """
+    ctx.obj = {"control": control, "json": as_json}
+
+
+@ctl.command()
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def wand(ctx: click.Context, state: str) -> None:
+    """Put the programmer head over the pump (on: opens the pairing window) or take it away."""
+    answer = _call(ctx, {"cmd": "wand", "on": state == "on"})
+    _emit(
+        ctx,
+        answer,
+        f"wand {state}; pairing window {'open' if answer['pairing_window_open'] else 'closed'}",
+    )
+
+
+@ctl.command()
+@click.argument("duration")
+@click.pass_context
+def advance(ctx: click.Context, duration: str) -> None:
+    """Advance simulated time by DURATION (90s, 30m, 12h, 72d, 1d12h)."""
+    try:
+        parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="DURATION") from exc
+    answer = _call(ctx, {"cmd": "advance", "duration": duration})
+    _emit(ctx, answer, f"time is now {answer['time']}")
+
+
+@ctl.command()
+@click.argument("name", type=click.Choice(list(FAULTS)))
+@click.argument("arg", required=False)
+@click.pass_context
+def fault(ctx: click.Context, name: str, arg: str | None) -> None:
+    """Inject a hardware fault: motor-stall, low-battery-reset, over-infusion PCT, memory-error,
+    pocket-fill, line-noise RATE, or clear them all."""
+    answer = _call(ctx, {"cmd": "fault", "name": name, "arg": arg})
+    _emit(ctx, answer, f"fault {name}{' ' + arg if arg else ''} applied")
+
+
+@ctl.command("power-cycle")
+@click.pass_context
+def power_cycle(ctx: click.Context) -> None:
+    """Switch the pump off and on: it reboots from its NVM."""
+    answer = _call(ctx, {"cmd": "power-cycle"})
+    _emit(ctx, answer, "power cycled")
+
+
+@ctl.command("hw-status")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+@click.pass_context
+def hw_status(ctx: click.Context, as_json: bool) -> None:
+    """The true hardware state: reservoir volume, delivered volume, battery, tones."""
+    answer = _call(ctx, {"cmd": "hw-status"})
+    if as_json or ctx.obj["json"]:
+        click.echo(json.dumps({k: v for k, v in answer.items() if k != "ok"}, sort_keys=True))
+        return
+    click.echo(f"time               {answer['time']}")
+    click.echo(f"reservoir (true)   {answer['reservoir_nl'] / 1e6:.3f} mL")
+    click.echo(f"delivered (true)   {answer['delivered_nl'] / 1e6:.3f} mL")
+    click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")
+    click.echo(f"pairing window     {'open' if answer['pairing_window_open'] else 'closed'}")
+    click.echo(f"tones              {len(answer['tones'])}")

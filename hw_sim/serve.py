@@ -1,0 +1,225 @@
+"""The real-time loop of ``vpump serve``: line bytes, bench requests and simulated time.
+
+Why: the board and firmware are pure functions of their inputs; this loop is the only place that
+reads the wall clock.  It sleeps in ``select`` until a byte arrives, a bench request comes, the
+next simulated event falls due or a paced byte may leave - so an idle pump uses no CPU.
+
+Time: ``SimClock`` maps the monotonic clock to board seconds at ``--time-scale`` (default 1).  In
+``--lockstep`` mode simulated time stands still except when the bench advances it, so a whole
+session over a pty is reproducible byte for byte.
+
+Line rate: a pty has none, so with ``--baud`` the loop paces output itself at baud/10 bytes per
+second (8N1), in small bursts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import selectors
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .bench import BenchPump
+from .control import ControlServer
+from .ports import LinePort
+
+#: Output queued for a client that does not read is capped (oldest bytes dropped).
+MAX_QUEUED_OUTPUT = 4 * 1024 * 1024
+#: Largest burst written at once when pacing a line rate.
+PACING_BURST = 64
+#: Poll interval for ports that cannot be waited on (e.g. rfc2217:// without a file descriptor).
+POLL_INTERVAL_S = 0.01
+
+
+@dataclass
+class SimClock:
+    lockstep: bool
+    scale: float
+    base_sim: int
+    base_wall: float
+
+    @classmethod
+    def start(cls, sim_now: int, lockstep: bool, scale: float) -> SimClock:
+        return cls(lockstep, scale, sim_now, time.monotonic())
+
+    def now(self) -> int:
+        if self.lockstep:
+            return self.base_sim
+        return self.base_sim + int((time.monotonic() - self.base_wall) * self.scale)
+
+    def seconds_until(self, sim_t: int) -> float | None:
+        if self.lockstep:
+            return None
+        return max(0.0, self.base_wall + (sim_t - self.base_sim) / self.scale - time.monotonic())
+
+    def jump(self, seconds: int) -> None:
+        self.base_sim += seconds
+
+
+class ServeLoop:
+    def __init__(
+        self,
+        bench: BenchPump,
+        port: LinePort,
+        control: ControlServer,
+        clock: SimClock,
+        baud: int | None = None,
+    ) -> None:
+        self.bench = bench
+        self.port = port
+        self.control = control
+        self.clock = clock
+        self.baud = baud
+        self._out = bytearray()
+        self._credit = 0.0
+        self._credit_at = time.monotonic()
+        self._stop = False
+        self.dropped_output = 0
+
+    # -- public --------------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop = True
+
+    def run(self) -> None:
+        sel = selectors.DefaultSelector()
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        previous = signal.set_wakeup_fd(wake_w)
+        handlers = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        port_fd = self.port.fileno()
+        if port_fd is not None:
+            sel.register(port_fd, selectors.EVENT_READ, "port")
+        sel.register(self.control.fileno(), selectors.EVENT_READ, "control")
+        sel.register(wake_r, selectors.EVENT_READ, "wake")
+        try:
+            while not self._stop:
+                self._set_write_interest(sel, port_fd)
+                for key, _mask in sel.select(self._timeout(port_fd)):
+                    self._on_ready(key, wake_r)
+                if port_fd is None:
+                    self._read_port()
+                self._tick()
+        finally:
+            signal.set_wakeup_fd(previous)
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+            sel.close()
+            os.close(wake_r)
+            os.close(wake_w)
+
+    # -- events --------------------------------------------------------------------------------
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self._stop = True
+
+    def _on_ready(self, key: selectors.SelectorKey, wake_r: int) -> None:
+        tag = key.data
+        if tag == "port":
+            self._read_port()
+        elif tag == "control":
+            conn = self.control.accept()
+            if conn is not None:
+                self._serve_control(conn)
+        elif tag == "wake":
+            with contextlib.suppress(BlockingIOError):
+                os.read(wake_r, 512)
+
+    def _read_port(self) -> None:
+        data = self.port.read()
+        if data:
+            self.bench.receive(self.bench.corrupt(data), self._sim_now())
+
+    def _serve_control(self, conn: Any) -> None:
+        """Serve one bench connection until it has sent its request(s); short-lived by design."""
+        conn.setblocking(True)
+        conn.settimeout(5.0)
+        try:
+            while True:
+                conn.setblocking(True)
+                requests, alive = self.control.read_requests(conn)
+                for request in requests:
+                    self._tick()
+                    answer = self.bench.control(request, advance=self._advance)
+                    self.control.reply(conn, answer)
+                    self._tick()
+                if not alive or requests:
+                    break
+        except OSError:
+            pass
+        finally:
+            self.control.drop(conn)
+
+    def _advance(self, seconds: int) -> None:
+        self.clock.jump(seconds)
+        self.bench.advance_to(
+            self.clock.now() if not self.clock.lockstep else self.bench.now + seconds
+        )
+        if self.clock.lockstep:
+            self.clock.base_sim = self.bench.now
+
+    def _sim_now(self) -> int:
+        return max(self.clock.now(), self.bench.now)
+
+    def _tick(self) -> None:
+        if not self.clock.lockstep:
+            now = self.clock.now()
+            if now > self.bench.now:
+                self.bench.advance_to(now)
+        self._write_output()
+
+    # -- output ----------------------------------------------------------------------------------
+    def _write_output(self) -> None:
+        if self.bench.pending_output():
+            self._out += self.bench.corrupt(self.bench.take_output())
+            if len(self._out) > MAX_QUEUED_OUTPUT:
+                excess = len(self._out) - MAX_QUEUED_OUTPUT
+                del self._out[:excess]
+                self.dropped_output += excess
+        if not self._out:
+            return
+        budget = len(self._out)
+        if self.baud:
+            now = time.monotonic()
+            self._credit = min(
+                self._credit + (now - self._credit_at) * self.baud / 10, PACING_BURST
+            )
+            self._credit_at = now
+            budget = min(budget, int(self._credit))
+            if budget <= 0:
+                return
+        written = self.port.write(bytes(self._out[:budget]))
+        if written > 0:
+            del self._out[:written]
+            if self.baud:
+                self._credit -= written
+
+    def _set_write_interest(self, sel: selectors.BaseSelector, port_fd: int | None) -> None:
+        if port_fd is None:
+            return
+        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out and not self.baud else 0)
+        if sel.get_key(port_fd).events != want:
+            sel.modify(port_fd, want, "port")
+
+    def _timeout(self, port_fd: int | None) -> float | None:
+        candidates: list[float] = []
+        if self._out and self.baud:
+            missing = max(0.0, 1.0 - self._credit)
+            candidates.append(missing * 10 / self.baud)
+        nxt = self.bench.next_event_time()
+        if nxt is not None:
+            wait = self.clock.seconds_until(nxt)
+            if wait is not None:
+                candidates.append(wait)
+        if port_fd is None:
+            candidates.append(POLL_INTERVAL_S)
+        return min(candidates) if candidates else None
+
+
+def announce(port_path: str, control_path: str) -> None:
+    """The first two stdout lines, flushed before anything else: the contract scripts rely on."""
+    sys.stdout.write(f"PORT {port_path}\nCONTROL {control_path}\n")
+    sys.stdout.flush()

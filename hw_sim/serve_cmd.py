@@ -1,0 +1,148 @@
+"""``vpump serve``: a virtual pump on a pseudo-terminal or any serial port.
+
+Why a module of its own: one module per console command (python-can's habit), so the command's
+options, defaults and help text are in one place and the loop itself stays free of click.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from .bench import BenchPump
+from .board import VirtualBoard
+from .control import ControlServer
+from .nvm_file import FileNvm
+from .ports import LinePort, PtyPort, SerialUrlPort
+from .profiles import ProfileError, load_profile
+from .serve import ServeLoop, SimClock, announce
+from .timeparse import DEFAULT_START_TIME
+
+
+def default_state_path(profile_name: str, seed: int) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "intrathecal-pump" / f"{profile_name}-seed{seed}.nvm"
+
+
+def default_control_path() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"vpump-{os.getpid()}.ctl"
+
+
+@click.command("serve")
+@click.option(
+    "--profile",
+    "profile_name",
+    default="vp20",
+    show_default=True,
+    help="Device profile: a name (vp20, vp40) or a TOML file.",
+)
+@click.option(
+    "--state",
+    "state_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="NVM image file; a new file is a pump fresh from the factory. Default: under $XDG_STATE_HOME/intrathecal-pump/.",
+)
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed of the board's random generator (also names the device's serial number).",
+)
+@click.option(
+    "--lockstep",
+    is_flag=True,
+    help="Freeze simulated time except when `vpump ctl advance` moves it: byte-for-byte reproducible sessions.",
+)
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001, max=1e7),
+    help="Simulated seconds per wall-clock second.",
+)
+@click.option(
+    "--port",
+    "port_url",
+    help="Serve on this serial device or pyserial URL instead of a new pty (e.g. /dev/ttyUSB0, socket://localhost:7000).",
+)
+@click.option(
+    "--baud",
+    type=click.IntRange(min=300, max=4_000_000),
+    help="Emulate this line rate by pacing output (a pty has none).",
+)
+@click.option(
+    "--control",
+    "control_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Unix socket of the bench control channel (default: a fresh path, printed on the CONTROL line).",
+)
+@click.option(
+    "--start-time",
+    default=DEFAULT_START_TIME,
+    show_default=True,
+    type=int,
+    help="Board time (Unix seconds) of a new pump's first power-on.",
+)
+def serve(
+    profile_name: str,
+    state_path: Path | None,
+    seed: int,
+    lockstep: bool,
+    time_scale: float,
+    port_url: str | None,
+    baud: int | None,
+    control_path: Path | None,
+    start_time: int,
+) -> None:
+    """Run a virtual pump until SIGINT/SIGTERM.
+
+    Prints `PORT <path>` then `CONTROL <path>` as its first two lines, then serves the telemetry
+    protocol on PORT and the bench on CONTROL.
+
+    \b
+    Examples:
+      vpump serve --lockstep --state pump.nvm
+      vpump serve --port socket://localhost:7000 --baud 115200
+      pumpctl --port /dev/pts/5 identify
+    """
+    try:
+        profile = load_profile(profile_name)
+    except (ProfileError, OSError) as exc:
+        raise click.UsageError(str(exc)) from exc
+    state = state_path or default_state_path(profile.name, seed)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        nvm = FileNvm(state, profile.hardware.nvm_size_bytes)
+    except (ValueError, OSError) as exc:
+        raise click.UsageError(f"--state {state}: {exc}") from exc
+    board = VirtualBoard(profile, seed, nvm, start_time=start_time)
+    bench = BenchPump(board)
+    port: LinePort
+    try:
+        port = SerialUrlPort(port_url, baud or 115200) if port_url else PtyPort()
+    except Exception as exc:  # pyserial raises several types for a bad URL or a busy device
+        raise click.UsageError(f"--port {port_url}: {exc}") from exc
+    control = ControlServer(control_path or default_control_path())
+    announce(port.path, control.path)
+    print(
+        f"vpump: {board.identity.serial_number} ({profile.name}) state={state} "
+        f"{'lockstep' if lockstep else f'time-scale={time_scale:g}'}",
+        file=sys.stderr,
+    )
+    loop = ServeLoop(bench, port, control, SimClock.start(board.now, lockstep, time_scale), baud)
+    try:
+        loop.run()
+    finally:
+        board.flush()
+        nvm.close()
+        control.close()
+        port.close()
+    print("vpump: state flushed, bye", file=sys.stderr)
