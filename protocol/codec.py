@@ -17,6 +17,7 @@ from typing import Any
 
 from .catalog import CATALOG, ERROR_BODY, MessageSpec, MsgType
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from .fastcodec import FlatCodec, flat_codec
 
 _STATUS = struct.Struct(">H")
 MAX_REASON_BYTES = 200
@@ -43,14 +44,37 @@ def _spec(msg: MsgType) -> MessageSpec:
     return CATALOG[msg]
 
 
+_FAST: dict[int, FlatCodec | None] = {}
+
+
+def _fast(layout: Any) -> FlatCodec | None:
+    key = id(layout)
+    try:
+        return _FAST[key]
+    except KeyError:
+        codec = _FAST[key] = flat_codec(layout)
+        return codec
+
+
 def _build(layout: Any, body: Mapping[str, Any], what: str) -> bytes:
     try:
+        fast = _fast(layout)
+        if fast is not None:
+            return fast.encode(body)
         return bytes(_compiled(layout).build(body))
     except Exception as exc:  # construct raises many unrelated types on bad input
         raise LocalProtocolError(f"cannot encode {what}: {exc}") from exc
 
 
 def _parse(layout: Any, payload: bytes, what: str) -> dict[str, Any]:
+    fast = _fast(layout)
+    if fast is not None:
+        try:
+            return fast.decode(payload)
+        except (ValueError, struct.error) as exc:
+            raise RemoteProtocolError(
+                f"malformed {what}: {exc}", ErrorCode.MALFORMED_PAYLOAD
+            ) from exc
     try:
         parsed = _compiled(layout).parse(payload)
     except Exception as exc:  # any failure of a parse is the peer's malformed payload
