@@ -103,7 +103,7 @@ class RefillFlag(enum.IntFlag):
 class RequestState(enum.IntEnum):
     """REQUEST_STATUS answer: what became of a request id."""
 
-    UNKNOWN = 0  # never received (or evicted): it did not execute
+    UNKNOWN = 0  # not in the pump's cache: never received (it did not run), or evicted long ago
     COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
 
 

@@ -12,7 +12,7 @@ UTF-8 reason when it is not.  Request and event payloads are the row's ``request
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .catalog import CATALOG, ERROR_BODY, MessageSpec, MsgType
@@ -20,6 +20,7 @@ from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .fastcodec import FlatCodec, flat_codec
 
 _STATUS = struct.Struct(">H")
+_STATUS_OK = _STATUS.pack(0)
 MAX_REASON_BYTES = 200
 
 
@@ -56,17 +57,21 @@ def _fast(layout: Any) -> FlatCodec | None:
         return codec
 
 
-def _build(layout: Any, body: Mapping[str, Any], what: str) -> bytes:
+def _build(layout: Any, body: Mapping[str, Any], what: str | Callable[[], str]) -> bytes:
     try:
         fast = _fast(layout)
         if fast is not None:
             return fast.encode(body)
         return bytes(_compiled(layout).build(body))
     except Exception as exc:  # construct raises many unrelated types on bad input
-        raise LocalProtocolError(f"cannot encode {what}: {exc}") from exc
+        raise LocalProtocolError(f"cannot encode {_text(what)}: {exc}") from exc
 
 
-def _parse(layout: Any, payload: bytes, what: str) -> dict[str, Any]:
+def _text(what: str | Callable[[], str]) -> str:
+    return what if isinstance(what, str) else what()
+
+
+def _parse(layout: Any, payload: bytes, what: str | Callable[[], str]) -> dict[str, Any]:
     fast = _fast(layout)
     if fast is not None:
         try:
@@ -78,7 +83,7 @@ def _parse(layout: Any, payload: bytes, what: str) -> dict[str, Any]:
     try:
         parsed = _compiled(layout).parse(payload)
     except Exception as exc:  # any failure of a parse is the peer's malformed payload
-        reason = f"malformed {what}: {type(exc).__name__}"
+        reason = f"malformed {_text(what)}: {type(exc).__name__}"
         raise RemoteProtocolError(reason, ErrorCode.MALFORMED_PAYLOAD) from exc
     return _plain(parsed)  # type: ignore[no-any-return]
 
@@ -94,12 +99,12 @@ def _plain(value: Any) -> Any:
 
 def encode_request(msg: MsgType, body: Mapping[str, Any] | None = None) -> bytes:
     """Request (or event) payload bytes for ``msg``."""
-    return _build(_spec(msg).request, body or {}, f"{msg.name} request")
+    return _build(_spec(msg).request, body or {}, lambda: f"{msg.name} request")
 
 
 def decode_request(msg: MsgType, payload: bytes) -> dict[str, Any]:
     """Request (or event) fields from payload bytes; RemoteProtocolError if malformed."""
-    return _parse(_spec(msg).request, payload, f"{msg.name} request")
+    return _parse(_spec(msg).request, payload, lambda: f"{msg.name} request")
 
 
 def encode_reply(
@@ -109,8 +114,8 @@ def encode_reply(
     reason: str = "",
 ) -> bytes:
     """Reply payload: status, then the success body or the failure reason."""
-    if status == ErrorCode.OK:
-        return _STATUS.pack(0) + _build(_spec(msg).reply, body or {}, f"{msg.name} reply")
+    if not status:
+        return _STATUS_OK + _build(CATALOG[msg].reply, body or {}, lambda: f"{msg.name} reply")
     text = reason.encode("utf-8")[:MAX_REASON_BYTES].decode("utf-8", "ignore")
     return _STATUS.pack(int(status)) + _build(ERROR_BODY, {"message": text}, "error reason")
 
@@ -125,7 +130,7 @@ def decode_reply(msg: MsgType, payload: bytes) -> tuple[int, dict[str, Any], str
     (status,) = _STATUS.unpack_from(payload)
     rest = payload[_STATUS.size :]
     if status == 0:
-        return 0, _parse(_spec(msg).reply, rest, f"{msg.name} reply"), ""
+        return 0, _parse(CATALOG[msg].reply, rest, lambda: f"{msg.name} reply"), ""
     return status, {}, str(_parse(ERROR_BODY, rest, "error reason")["message"])
 
 

@@ -124,6 +124,7 @@ class DeviceEndpoint:
         self._failures: deque[int] = deque()
         self.locked_until = 0
         self._in_flight: dict[int, tuple[int, bytes]] = {}  # seq -> (request id, digest)
+        self._duplicates: dict[int, list[int]] = {}  # seq in flight -> seqs of its retries
         self._event_seq = 0
         self.pairing_code: str | None = None  # last code shown on the "pump side"
 
@@ -175,10 +176,13 @@ class DeviceEndpoint:
             )
         payload = encode_reply(event.msg, ErrorCode(event.status), event.body, event.reason)
         flight = self._in_flight.pop(event.seq, None) if not event.more else None
+        out = self._reply_bytes(event.msg, event.seq, payload, authenticated=True, more=event.more)
         if flight is not None:
             rid, digest = flight
             self.cache.put(rid, CachedOutcome(int(event.msg), digest, payload))
-        return self._reply_bytes(event.msg, event.seq, payload, authenticated=True, more=event.more)
+            for seq in self._duplicates.pop(event.seq, []):
+                out += self._reply_bytes(event.msg, seq, payload, authenticated=True)
+        return out
 
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
@@ -278,9 +282,12 @@ class DeviceEndpoint:
             return self.session.seal(msg_type, seq, payload, flags)
         return encode_frame(msg_type, seq, payload, flags)
 
-    def _answer(self, spec: MessageSpec, seq: int, body: dict[str, Any]) -> None:
+    def _answer(self, spec: MessageSpec, frame: Frame, body: dict[str, Any]) -> None:
+        """A success reply, sealed only if the request itself came in the session: a HELLO
+        from a new programmer must be readable even while a dead session is still open."""
         payload = encode_reply(spec.msg, ErrorCode.OK, body)
-        self._outgoing += self._reply_bytes(spec.msg, seq, payload, authenticated=True)
+        sealed = bool(frame.flags & Flags.AUTH)
+        self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=sealed)
 
     # -- dispatch ----------------------------------------------------------------------------------
     def _dispatch(
@@ -309,6 +316,15 @@ class DeviceEndpoint:
                 )
                 return
             if handler is None:
+                for seq, (other_rid, other_digest) in self._in_flight.items():
+                    if other_rid == rid:
+                        if other_digest != digest:
+                            raise _Rejected(
+                                ErrorCode.REQUEST_ID_REUSED, f"request id {rid} is in use"
+                            )
+                        # a retry overtook the reply: answer it too when the first completes
+                        self._duplicates.setdefault(seq, []).append(frame.seq)
+                        return
                 self._in_flight[frame.seq] = (rid, digest)
         if handler is not None:
             handler(self, spec, frame, body, role, now)
@@ -320,7 +336,7 @@ class DeviceEndpoint:
     ) -> None:
         self._answer(
             spec,
-            frame.seq,
+            frame,
             {
                 "model": self.info.model,
                 "serial_number": self.info.serial_number,
@@ -358,7 +374,7 @@ class DeviceEndpoint:
         self._pending_pairing = _PendingPairing(secrets, Role(body["role"]))
         self.pairing_code = secrets.format_code()
         self._answer(
-            spec, frame.seq, {"device_public": responder.public, "device_nonce": responder.nonce}
+            spec, frame, {"device_public": responder.public, "device_nonce": responder.nonce}
         )
 
     def _pair_confirm(
@@ -377,7 +393,7 @@ class DeviceEndpoint:
         self.pairings[key_id] = Pairing(key_id, pending.role, pending.secrets.pairing_key)
         self._events.append(PairingCompleted(key_id, pending.role, pending.secrets.pairing_key))
         self._answer(
-            spec, frame.seq, {"key_id": key_id, "device_proof": pending.secrets.device_proof()}
+            spec, frame, {"key_id": key_id, "device_proof": pending.secrets.device_proof()}
         )
 
     def _session_open(
@@ -407,12 +423,13 @@ class DeviceEndpoint:
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
         self.session = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)
         self._in_flight.clear()
+        self._duplicates.clear()
         self._events.append(SessionOpened(session_id, pairing.key_id, pairing.role))
 
     def _session_close(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
-        self._answer(spec, frame.seq, {})
+        self._answer(spec, frame, {})
         if self.session is not None:
             self._events.append(SessionClosed(self.session.session_id))
         self.session = None
@@ -453,7 +470,7 @@ class DeviceEndpoint:
                 "status": cached.status,
                 "reply": cached.reply_payload[2:],
             }
-        self._answer(spec, frame.seq, answer)
+        self._answer(spec, frame, answer)
 
 
 def _error_payload(code: ErrorCode, reason: str) -> bytes:

@@ -16,7 +16,7 @@ of range raise.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,10 @@ class _Flat:
     fmt: struct.Struct
     names: tuple[str, ...]
     byte_sizes: tuple[tuple[str, int], ...]  # fields that are fixed-size byte strings
+    #: Generated ``values -> dict`` and ``body -> values``: a dict display and a tuple display
+    #: run about twice as fast as dict(zip(...)) and a list comprehension on the status path.
+    to_dict: Callable[[tuple[Any, ...]], dict[str, Any]]
+    to_values: Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
     def check_bytes(self, body: Mapping[str, Any]) -> None:
         for name, size in self.byte_sizes:
@@ -47,7 +51,7 @@ class FlatCodec:
         head = self.head
         if head.byte_sizes:
             head.check_bytes(body)
-        out = head.fmt.pack(*[body[n] for n in head.names])
+        out = head.fmt.pack(*head.to_values(body))
         if self.array_name is None:
             return out
         assert self.count is not None and self.item is not None
@@ -57,7 +61,7 @@ class FlatCodec:
         for entry in items:
             if item.byte_sizes:
                 item.check_bytes(entry)
-            parts.append(item.fmt.pack(*[entry[n] for n in item.names]))
+            parts.append(item.fmt.pack(*item.to_values(entry)))
         return b"".join(parts)
 
     def decode(self, payload: bytes) -> dict[str, Any]:
@@ -66,20 +70,18 @@ class FlatCodec:
         if self.array_name is None:
             if len(payload) != size:
                 raise ValueError(f"expected {size} bytes, got {len(payload)}")
-            return dict(zip(head.names, head.fmt.unpack(payload), strict=True))
+            return head.to_dict(head.fmt.unpack(payload))
         assert self.count is not None and self.item is not None
         if len(payload) < size + self.count.size:
             raise ValueError("payload shorter than its fixed part")
-        body = dict(zip(head.names, head.fmt.unpack_from(payload), strict=True))
+        body = head.to_dict(head.fmt.unpack_from(payload))
         (n,) = self.count.unpack_from(payload, size)
         pos = size + self.count.size
         item = self.item
         if len(payload) != pos + n * item.fmt.size:
             raise ValueError("array length does not match its count")
-        names = item.names
-        body[self.array_name] = [
-            dict(zip(names, values, strict=True)) for values in item.fmt.iter_unpack(payload[pos:])
-        ]
+        to_dict = item.to_dict
+        body[self.array_name] = [to_dict(values) for values in item.fmt.iter_unpack(payload[pos:])]
         return body
 
 
@@ -107,7 +109,25 @@ def _flat(subcons: list[Any]) -> _Flat | None:
         names.append(sc.name)
         if field[1] is not None:
             sizes.append((sc.name, field[1]))
-    return _Flat(struct.Struct(fmt), tuple(names), tuple(sizes))
+    return _Flat(struct.Struct(fmt), tuple(names), tuple(sizes), *_converters(names))
+
+
+def _converters(
+    names: list[str],
+) -> tuple[
+    Callable[[tuple[Any, ...]], dict[str, Any]], Callable[[Mapping[str, Any]], tuple[Any, ...]]
+]:
+    """Generate the two field converters for ``names`` (identifiers checked before use)."""
+    if not all(n.isidentifier() for n in names):
+        raise ValueError(f"field names must be identifiers: {names}")
+    items = ", ".join(f"{n!r}: v[{i}]" for i, n in enumerate(names))
+    values = "".join(f"b[{n!r}], " for n in names)
+    namespace: dict[str, Any] = {}
+    exec(
+        f"def to_dict(v):\n    return {{{items}}}\ndef to_values(b):\n    return ({values})",
+        namespace,
+    )
+    return namespace["to_dict"], namespace["to_values"]
 
 
 def _prefixed_array(sc: Any) -> tuple[struct.Struct, _Flat] | None:

@@ -67,6 +67,7 @@ class Flags(enum.IntFlag):
 RESERVED_FLAG_BITS = 0xF0
 NO_FLAGS = Flags(0)
 _FLAGS_BY_BYTE = tuple(Flags(bits) for bits in range(256))  # Flags(int) is slow on the hot path
+_AUTH_BIT = int(Flags.AUTH)  # plain ints on the hot path: IntFlag arithmetic costs microseconds
 
 
 class DropReason(enum.Enum):
@@ -157,10 +158,11 @@ def encode_frame(
         raise LocalProtocolError(f"payload of {length} bytes exceeds MAX_PAYLOAD ({MAX_PAYLOAD})")
     if not 0 <= msg_type <= 0xFF or not 0 <= seq <= _U16_MAX:
         raise LocalProtocolError(f"msg_type {msg_type} or seq {seq} out of range")
-    if flags & RESERVED_FLAG_BITS:
+    bits = int(flags)
+    if bits & RESERVED_FLAG_BITS:
         raise LocalProtocolError(f"reserved flag bits set: {int(flags):#04x}")
     if tag_key is None:
-        if flags & Flags.AUTH or session_id is not None or counter is not None:
+        if bits & _AUTH_BIT or session_id is not None or counter is not None:
             raise LocalProtocolError("AUTH, session_id and counter need a tag_key")
         body = _HEADER.pack(PROTOCOL_VERSION, flags, msg_type, seq, length) + payload
     else:
@@ -170,7 +172,7 @@ def encode_frame(
             raise LocalProtocolError(f"session_id {session_id} or counter {counter} out of range")
         body = (
             _AUTH_HEADER.pack(
-                PROTOCOL_VERSION, flags | Flags.AUTH, msg_type, seq, length, session_id, counter
+                PROTOCOL_VERSION, bits | _AUTH_BIT, msg_type, seq, length, session_id, counter
             )
             + payload
         )
@@ -197,7 +199,7 @@ def parse_frame(decoded: bytes, max_frame: int = MAX_FRAME) -> Frame:
     if version != PROTOCOL_VERSION:
         body = decoded[:end]
         return Frame(version, flags, msg_type, seq, None, None, body[HEADER_SIZE:], None, body)
-    if flag_bits & Flags.AUTH:
+    if flag_bits & _AUTH_BIT:
         payload_end = HEADER_SIZE + AUTH_PREFIX_SIZE + length
         if payload_end + TAG_SIZE != end:
             raise FrameError(DropReason.BAD_LENGTH, f"declared {length}, frame is {size} bytes")

@@ -115,6 +115,7 @@ class ProgrammerEndpoint:
 
     def close_session(self) -> None:
         self.session = None
+        self._opening = None
 
     # -- receiving ---------------------------------------------------------------------------------
     def _reject(self, frame: Frame, code: ErrorCode, reason: str) -> None:

@@ -16,7 +16,7 @@ import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
-DEFAULT_CAPACITY = 16
+DEFAULT_CAPACITY = 32
 _ENTRY_HEAD = struct.Struct(">IB8sH")
 
 

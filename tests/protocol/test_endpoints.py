@@ -280,3 +280,22 @@ def test_unpair_forgets_the_key_and_ends_the_session() -> None:
     (reply,) = replies(link.request(MsgType.UNPAIR, {"request_id": 3, "key_id": 0}))
     assert reply.ok
     assert link.device.pairings == {} and link.device.session is None
+
+
+def test_a_retry_that_overtakes_the_reply_is_executed_once_and_answered_twice() -> None:
+    link = LinkPair()
+    link.paired_session()
+    first = link.programmer.send(Request(MsgType.STOP, {"request_id": 77}, 50))
+    retry = link.programmer.send(Request(MsgType.STOP, {"request_id": 77}, 51))
+    events = link.roundtrip(first + retry)
+    assert [r.msg for r in link.executed] == [MsgType.STOP]
+    assert sorted(r.seq for r in replies(events)) == [50, 51]
+
+
+def test_hello_from_a_new_programmer_is_readable_while_a_dead_session_is_open() -> None:
+    link = LinkPair()
+    link.paired_session()
+    newcomer = LinkPair()  # another programmer on the same line, knowing no session
+    newcomer.device = link.device
+    (reply,) = replies(newcomer.request(MsgType.HELLO))
+    assert reply.ok and not reply.authenticated

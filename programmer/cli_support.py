@@ -1,0 +1,170 @@
+"""What every ``pumpctl`` command shares: global options, connecting, output, confirmation.
+
+Why: the CLI is a public contract (exit codes, ``--json`` printing exactly one document on stdout,
+human text and progress on stderr, confirmation rules), so these rules are written once here and
+each command module only says what it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from protocol.errors import ErrorCode
+
+from .client import PumpClient
+from .errors import PumpRefused, UsageError
+from .finish import FinishView
+from .journal import ResolvedRequest
+from .keystore import KeyStore
+from .transport import open_transport
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Options:
+    """The global options, shared through click's context object."""
+
+    port: str | None = None
+    json: bool = False
+    yes: bool = False
+    keystore: Path | None = None
+    timeout_s: float = 1.0
+    retries: int = 2
+    ack_warnings: bool = False
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+
+    def keystore_obj(self) -> KeyStore:
+        return KeyStore(self.keystore)
+
+
+def options() -> Options:
+    ctx = click.get_current_context()
+    found = ctx.find_object(Options)
+    if found is None:  # pragma: no cover - the group always creates it
+        found = ctx.ensure_object(Options)
+    return found
+
+
+def say(text: str) -> None:
+    """Human text: stdout normally, stderr when stdout is reserved for the JSON document."""
+    click.echo(text, err=options().json)
+
+
+def note(text: str) -> None:
+    """Side remarks, warnings and progress: always stderr."""
+    click.echo(text, err=True)
+
+
+def emit(document: dict[str, Any], text: str | None = None) -> None:
+    """The command's result: one JSON document on stdout with --json, else ``text``."""
+    opts = options()
+    if opts.json:
+        document = {"ok": True, **document}
+        if opts.resolved:
+            document["resolved_requests"] = opts.resolved
+        click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+    elif text is not None:
+        click.echo(text)
+
+
+def _on_resolved(resolved: ResolvedRequest) -> None:
+    note(f"Earlier unresolved request settled: {resolved.describe()}")
+    options().resolved.append(
+        {
+            "request_id": resolved.pending.request_id,
+            "message": resolved.pending.msg.name,
+            "description": resolved.pending.description,
+            "executed": resolved.executed,
+            "status": resolved.status,
+            "reason": resolved.reason,
+        }
+    )
+
+
+def make_client() -> PumpClient:
+    opts = options()
+    transport = open_transport(opts.port or "", timeout=opts.timeout_s)
+    client = PumpClient(
+        transport, opts.keystore_obj(), timeout_s=opts.timeout_s, retries=opts.retries
+    )
+    client.on_resolved = _on_resolved
+    return client
+
+
+@contextmanager
+def connected(session: bool = True) -> Iterator[PumpClient]:
+    """A client on --port; with ``session`` an authenticated session (journal resolved first)."""
+    client = make_client()
+    try:
+        if session:
+            client.open_session()
+        yield client
+    finally:
+        client.close()
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+def require_confirmation_possible() -> None:
+    """Refuse early (before touching the pump) if nobody can confirm and --yes is missing."""
+    if not options().yes and not interactive():
+        raise UsageError(
+            "this command changes the pump and needs confirmation, but there is no terminal to "
+            "ask on: review the Finish view and pass --yes"
+        )
+
+
+def confirm(view: FinishView) -> bool:
+    """Show the Finish view, then ask (or take --yes).  False if the user declines."""
+    say(view.text())
+    if options().yes:
+        return True
+    require_confirmation_possible()
+    return click.confirm("Write these settings to the pump?", default=False, err=True)
+
+
+def declined() -> UsageError:
+    return UsageError("cancelled at the Finish view; nothing was written to the pump")
+
+
+def unacknowledged(view: FinishView) -> PumpRefused:
+    return PumpRefused(
+        ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
+        "the change raised soft-limit warnings (" + "; ".join(view.warnings) + "); review them "
+        "and pass --ack-warnings to commit anyway",
+    )
+
+
+def env_port() -> str | None:
+    return os.environ.get("PUMP_PORT") or None
+
+
+def ack_warnings_option(func: F) -> F:
+    """``--ack-warnings`` on a command (also accepted as a global option)."""
+
+    def _store(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        if value:
+            opts = ctx.find_object(Options)
+            if opts is not None:
+                opts.ack_warnings = True
+        return value
+
+    return click.option(
+        "--ack-warnings",
+        is_flag=True,
+        expose_value=False,
+        callback=_store,
+        help="Commit even though the pump raised soft-limit warnings (shown in the Finish view).",
+    )(func)

@@ -1,0 +1,409 @@
+"""The programmer's session with one pump: identify, pair, open a session, and ask safely.
+
+Why: this is where the lessons of the insulin-pump tools live.  Theory of operation:
+
+* Every request gets a fresh sequence number; only the reply with the same seq and message type
+  is accepted (``exchange.Exchange``); stale replies are counted and dropped.
+* A read-only request that times out is simply asked again (new seq).
+* A state-changing request gets a random non-zero ``request_id`` and is written to the journal
+  before it is sent.  A timeout is retried with the *same* request id (new seq, new counter): if
+  the pump had executed it, its request cache answers the duplicate instead of running it twice.
+* When the retries are spent, or the pump answers with an *unauthenticated* refusal (anyone on
+  the line could forge one, and a rebooted pump no longer knows our session), the outcome is
+  uncertain.  Before anything else is sent the client asks ``REQUEST_STATUS(request_id)``,
+  reopening the session if needed.  "Never seen" makes it certain nothing happened (and the
+  request may be sent again with the same id); "completed" yields the original answer.  If the
+  pump cannot be asked, the journal entry stays and ``UncertainOutcome`` says what to check.
+* The next session with the same pump resolves the journal first (``open_session``), before any
+  other command, and reports what became of each entry in ``resolved``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from protocol.catalog import CATALOG, MsgType, RequestState
+from protocol.codec import decode_reply
+from protocol.enums import Role
+from protocol.errors import ErrorCode, error_spec
+from protocol.events import (
+    FrameRejected,
+    PairingCode,
+    PairingCompleted,
+    Reply,
+    Request,
+    SessionOpened,
+)
+from protocol.programmer import ProgrammerEndpoint
+
+from .clinical import ClinicalCommands
+from .errors import (
+    AuthenticationError,
+    LinkError,
+    ProgrammerError,
+    UncertainOutcome,
+    UsageError,
+    refusal,
+)
+from .exchange import Exchange
+from .journal import Journal, PendingRequest, ResolvedRequest, now_iso
+from .keystore import KeyStore, StoredKey
+from .transport import Transport
+
+#: Unauthenticated refusals that mean "the pump no longer knows this session": reopen it.
+SESSION_LOST = frozenset(
+    {
+        ErrorCode.UNKNOWN_SESSION,
+        ErrorCode.BAD_TAG,
+        ErrorCode.REPLAYED_COUNTER,
+        ErrorCode.NOT_AUTHENTICATED,
+    }
+)
+
+
+Outcome = tuple[int, dict[str, Any], str]
+
+
+class PumpClient(ClinicalCommands):
+    """A programmer session with one pump over one transport (see the module docstring)."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        keystore: KeyStore | None = None,
+        timeout_s: float = 1.0,
+        retries: int = 2,
+        journal: Journal | None = None,
+        entropy: Callable[[int], bytes] = secrets.token_bytes,
+    ) -> None:
+        self.keystore = keystore or KeyStore()
+        self.journal = journal or Journal.beside(self.keystore.path)
+        self.timeout_s = timeout_s
+        self.retries = retries
+        self._entropy = entropy
+        self.endpoint = ProgrammerEndpoint()
+        self.link = Exchange(transport, self.endpoint)
+        self.identity: dict[str, Any] | None = None
+        self.role: Role | None = None
+        self.resolved: list[ResolvedRequest] = []
+        self.retries_used = 0
+        self.uncertain_outcomes = 0
+        self.on_resolved: Callable[[ResolvedRequest], None] | None = None
+
+    # -- identity, pairing, session --------------------------------------------------------------
+    @property
+    def serial_number(self) -> str:
+        if self.identity is None:
+            self.identify()
+        assert self.identity is not None
+        return str(self.identity["serial_number"])
+
+    @property
+    def in_session(self) -> bool:
+        return self.endpoint.session is not None
+
+    def identify(self) -> dict[str, Any]:
+        """HELLO: model, serial number, firmware, protocol range, pairing window state."""
+        self.link.take_side_events()
+        try:
+            self.identity = self._call(MsgType.HELLO, what="identify")
+        except LinkError:
+            if not self._answered_in_a_stale_session():
+                raise
+            self._take_over_stale_session()
+            self.identity = self._call(MsgType.HELLO, what="identify")
+        return self.identity
+
+    def _answered_in_a_stale_session(self) -> bool:
+        """True if the pump sealed its HELLO replies in a session we do not hold.
+
+        A pump whose last programmer vanished without closing its session may seal even its
+        replies to unauthenticated requests in that session; the replies then fail to verify
+        here (UNKNOWN_SESSION) although the pump is alive.
+        """
+        return any(
+            isinstance(e, FrameRejected) and e.code is ErrorCode.UNKNOWN_SESSION
+            for e in self.link.take_side_events()
+        )
+
+    def _take_over_stale_session(self, max_keys: int = 3) -> None:
+        """Open a session with a stored key (replacing the stale one), without knowing the serial.
+
+        Tries at most ``max_keys`` stored keys, so unknown-key failures stay below the pump's
+        lockout threshold.  Raises LinkError if none opens.
+        """
+        for serial in self.keystore.serials()[:max_keys]:
+            stored = self.keystore.get(serial)
+            assert stored is not None
+            try:
+                opened = self._session_open_step(stored, retry=False)
+            except (AuthenticationError, LinkError):
+                continue
+            if opened is not None:
+                self.role = opened.role
+                return
+        raise LinkError(
+            "identify: the pump answers only inside another programmer's session, and no key "
+            "in the key store opens a new one; restart the pump's session (power cycle) to recover"
+        )
+
+    def pair(
+        self, role: Role = Role.CLINICIAN, show_code: Callable[[str], bool] | None = None
+    ) -> StoredKey:
+        """Pair with the pump (its pairing window must be open) and store the key.
+
+        ``show_code`` receives the 6-digit confirmation code ("123 456"); it returns False if the
+        code the pump shows differs, which cancels before the pump stores anything.
+        """
+        serial = self.serial_number
+        begin = self._handshake(
+            MsgType.PAIR_BEGIN,
+            lambda seq: self.endpoint.begin_pairing(
+                role, self._entropy(32), self._entropy(16), seq
+            ),
+            "pair",
+        )
+        code = next((e.code for e in begin if isinstance(e, PairingCode)), None)
+        if code is None:
+            raise AuthenticationError(f"pairing failed: {_rejection_text(begin)}")
+        if show_code is not None and not show_code(code):
+            raise UsageError("pairing cancelled: the confirmation codes did not match")
+        confirm = self._handshake(
+            MsgType.PAIR_CONFIRM, self.endpoint.confirm_pairing, "pair", retry=False
+        )
+        done = next((e for e in confirm if isinstance(e, PairingCompleted)), None)
+        if done is None:
+            raise AuthenticationError(f"pairing failed: {_rejection_text(confirm)}")
+        stored = StoredKey(serial, done.key_id, done.role, done.pairing_key, now_iso())
+        self.keystore.put(stored)
+        return stored
+
+    def open_session(self) -> Role:
+        """Open an authenticated session with the stored key, then resolve the journal."""
+        role = self._open_session_raw()
+        self.resolve_journal()
+        return role
+
+    def _open_session_raw(self) -> Role:
+        serial = self.serial_number
+        stored = self.keystore.get(serial)
+        if stored is None:
+            raise AuthenticationError(
+                f"this programmer is not paired with pump {serial} "
+                f"(key store {self.keystore.path}): run `pumpctl pair` with the wand over the pump"
+            )
+        opened = self._session_open_step(stored)
+        if opened is None:
+            raise AuthenticationError(
+                "session open failed: the pump's proof does not verify (wrong pump or damaged key?)"
+            )
+        self.role = opened.role
+        return opened.role
+
+    def _session_open_step(self, stored: StoredKey, *, retry: bool = True) -> SessionOpened | None:
+        """SESSION_OPEN with ``stored``: the event if the pump's proof verified, else None."""
+
+        def build(seq: int) -> bytes:
+            return self.endpoint.open_session(stored.key_id, stored.key, self._entropy(16), seq)
+
+        events = self._handshake(MsgType.SESSION_OPEN, build, "open session", retry=retry)
+        return next((e for e in events if isinstance(e, SessionOpened)), None)
+
+    def _handshake(
+        self, msg: MsgType, build: Callable[[int], bytes], what: str, *, retry: bool = True
+    ) -> list[Any]:
+        """One unauthenticated handshake step; the endpoint's side events that came with it."""
+        for _attempt in range(self.retries + 1 if retry else 1):
+            seq = self.link.next_seq()
+            self.link.take_side_events()
+            self.link.send(build(seq))
+            reply = self.link.wait_reply(msg, seq, self.timeout_s)
+            if reply is None:
+                self.retries_used += 1
+                continue
+            events: list[Any] = self.link.take_side_events()
+            if not reply.ok:
+                raise refusal(reply.status, reply.reason, what)
+            return events
+        raise LinkError(f"{what}: no answer from the pump ({msg.name}); nothing was changed")
+
+    def close(self) -> None:
+        """Close the session politely (best effort) and the transport."""
+        if self.in_session:
+            try:
+                seq = self.link.next_seq()
+                self.link.send(self.endpoint.send(Request(MsgType.SESSION_CLOSE, {}, seq)))
+                self.link.wait_reply(MsgType.SESSION_CLOSE, seq, min(self.timeout_s, 0.5))
+            except ProgrammerError:
+                pass
+            self.endpoint.close_session()
+        self.link.transport.close()
+
+    def __enter__(self) -> PumpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the request core ------------------------------------------------------------------------
+    def _round_trip(self, msg: MsgType, body: Mapping[str, Any]) -> Reply | None:
+        seq = self.link.next_seq()
+        self.link.send(self.endpoint.send(Request(msg, dict(body), seq)))
+        return self.link.wait_reply(msg, seq, self.timeout_s)
+
+    def _call(
+        self, msg: MsgType, body: Mapping[str, Any] | None = None, *, what: str = ""
+    ) -> dict[str, Any]:
+        """A request that changes nothing: retried freely; the success body or an exception."""
+        what = what or msg.name.lower()
+        body = body or {}
+        reopened = False
+        attempt = 0
+        while attempt <= self.retries:
+            attempt += 1
+            if CATALOG[msg].auth and not self.in_session:
+                self._open_session_raw()
+            reply = self._round_trip(msg, body)
+            if reply is None:
+                self.retries_used += 1
+                continue
+            if reply.ok:
+                return reply.body
+            if self._session_lost(reply) and not reopened:
+                reopened = True
+                attempt -= 1
+                self._open_session_raw()
+                continue
+            raise refusal(reply.status, reply.reason, what)
+        raise LinkError(
+            f"{what}: no answer from the pump after {self.retries + 1} attempts of "
+            f"{self.timeout_s:g} s; this request only reads, so nothing changed"
+        )
+
+    def _ensure_session(self) -> None:
+        """Open the session (resolving the journal first) unless one is open."""
+        if not self.in_session:
+            self.open_session()
+
+    def _session_lost(self, reply: Reply) -> bool:
+        return not reply.authenticated and reply.status in SESSION_LOST
+
+    def new_request_id(self) -> int:
+        """A random non-zero 32-bit request id."""
+        while True:
+            rid = int.from_bytes(self._entropy(4), "big")
+            if rid:
+                return rid
+
+    def _change(
+        self, msg: MsgType, body: Mapping[str, Any] | None = None, *, what: str = ""
+    ) -> dict[str, Any]:
+        """A state-changing request: executed at most once, outcome made certain or reported."""
+        what = what or msg.name.lower()
+        self._ensure_session()
+        rid = self.new_request_id()
+        pending = PendingRequest(self.serial_number, rid, msg, what, now_iso())
+        self.journal.record(pending)
+        try:
+            status, reply_body, reason = self._settle(
+                msg, {"request_id": rid, **(body or {})}, what
+            )
+        except UncertainOutcome:
+            raise  # the journal keeps the entry for the next session
+        except ProgrammerError:
+            self.journal.remove(pending.serial_number, rid)
+            raise
+        self.journal.remove(pending.serial_number, rid)
+        if status != 0:
+            raise refusal(status, reason, what)
+        return reply_body
+
+    def _settle(self, msg: MsgType, body: dict[str, Any], what: str) -> Outcome:
+        rid = int(body["request_id"])
+        attempts = 0
+        while True:
+            attempts += 1
+            reply = self._round_trip(msg, body)
+            if reply is not None and reply.authenticated and error_spec(reply.status).certain:
+                return reply.status, reply.body, reply.reason
+            if reply is None and attempts <= self.retries:
+                self.retries_used += 1
+                continue  # same request id: the pump's cache answers if it already ran
+            self.uncertain_outcomes += 1
+            if reply is not None and self._session_lost(reply):
+                self.endpoint.close_session()  # ask inside a fresh session
+            outcome = self._ask_fate(rid, msg)
+            if outcome is not None:
+                return outcome
+            # The pump never saw it: certainly nothing happened.
+            if attempts <= self.retries:
+                self.retries_used += 1
+                continue
+            if reply is not None:
+                return reply.status, reply.body, reply.reason
+            raise LinkError(
+                f"{what}: no answer after {attempts} attempts; the pump confirms it never "
+                f"received request {rid:#010x}, so nothing changed"
+            )
+
+    def _ask_fate(self, rid: int, msg: MsgType) -> Outcome | None:
+        """REQUEST_STATUS: the original outcome, None if the pump never saw it, or raise."""
+        try:
+            answer = self._call(MsgType.REQUEST_STATUS, {"request_id": rid}, what="request status")
+        except (LinkError, AuthenticationError) as exc:
+            raise self._uncertain(rid, msg, str(exc)) from exc
+        if answer["state"] != RequestState.COMPLETED:
+            return None
+        if answer["msg_type"] != msg:
+            raise self._uncertain(rid, msg, "the pump remembers this id for another message")
+        payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
+        return decode_reply(msg, payload)
+
+    def _uncertain(self, rid: int, msg: MsgType, why: str) -> UncertainOutcome:
+        serial = self.identity["serial_number"] if self.identity else "?"
+        return UncertainOutcome(
+            f"{msg.name} (request {rid:#010x}) may or may not have taken effect on pump "
+            f"{serial}: {why}.  Do not repeat it blindly.  Check `pumpctl status` and "
+            f"`pumpctl log therapy`; the next pumpctl session with this pump asks it and reports "
+            f"the outcome (journal {self.journal.path}).",
+            rid,
+            msg.name,
+        )
+
+    def resolve_journal(self) -> list[ResolvedRequest]:
+        """Ask the pump about every journalled request for it; remove them once known."""
+        found: list[ResolvedRequest] = []
+        for pending in self.journal.entries(self.serial_number):
+            try:
+                answer = self._call(
+                    MsgType.REQUEST_STATUS,
+                    {"request_id": pending.request_id},
+                    what="resolve earlier request",
+                )
+            except (LinkError, AuthenticationError) as exc:
+                raise self._uncertain(pending.request_id, pending.msg, str(exc)) from exc
+            if answer["state"] == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
+                payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
+                status, _body, reason = decode_reply(pending.msg, payload)
+                resolved = ResolvedRequest(pending, True, status, reason)
+            else:
+                resolved = ResolvedRequest(pending, False)
+            self.journal.remove(pending.serial_number, pending.request_id)
+            found.append(resolved)
+            if self.on_resolved is not None:
+                self.on_resolved(resolved)
+        self.resolved.extend(found)
+        return found
+
+    def request_status(self, request_id: int) -> dict[str, Any]:
+        """REQUEST_STATUS for any request id (state, msg_type, status, reply bytes)."""
+        return self._call(MsgType.REQUEST_STATUS, {"request_id": request_id})
+
+
+def _rejection_text(events: list[Any]) -> str:
+    for event in events:
+        if isinstance(event, FrameRejected):
+            return f"{event.code.name}: {event.reason}"
+    return "the pump's answer did not verify"

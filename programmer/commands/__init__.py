@@ -1,0 +1,1 @@
+"""The ``pumpctl`` subcommands, one module per family (session, therapy, pump, alarms, logs)."""

@@ -1,0 +1,218 @@
+"""``refill``, ``patient-bolus``, ``stop``, ``resume`` and ``clock sync``."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from protocol.catalog import RefillFlag
+
+from ..cli_support import (
+    confirm,
+    connected,
+    declined,
+    emit,
+    note,
+    require_confirmation_possible,
+)
+from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
+from ..finish import STOP_WARNING, for_refill, for_settings
+from ..therapy import describe_change
+from ..units import format_duration, format_mcg
+from ..views import iso_time, ml, mode_name, status_document
+
+
+@click.command()
+@click.option(
+    "--withdrawn", type=VOLUME_OR_ZERO, required=True, help="Volume aspirated, e.g. 1.8mL."
+)
+@click.option("--added", type=VOLUME, required=True, help="Volume injected, e.g. 20mL.")
+@click.option("--concentration", type=CONCENTRATION, required=True, help="e.g. 500mcg/mL.")
+def refill(withdrawn: int, added: int, concentration: int) -> None:
+    """Record a refill: volume withdrawn, volume added, drug concentration.
+
+    The pump compares the withdrawn volume with its estimate; a large discrepancy may mean a
+    pocket fill (drug injected outside the reservoir).
+
+    Example: pumpctl refill --withdrawn 1.8mL --added 20mL --concentration 500mcg/mL
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        view = for_refill(client.status(), withdrawn, added, concentration)
+        if not confirm(view):
+            raise declined()
+        result = client.refill(withdrawn, added, concentration)
+    flags = RefillFlag(int(result["flags"]))
+    doc = {
+        "expected_ml": ml(int(result["expected_nl"])),
+        "discrepancy_ml": ml(int(result["discrepancy_nl"])),
+        "discrepancy_warning": bool(flags & RefillFlag.DISCREPANCY_WARNING),
+        "concentration_changed": bool(flags & RefillFlag.CONCENTRATION_CHANGED),
+        "reservoir_ml": ml(int(result["reservoir_nl"])),
+        "low_reservoir_time": iso_time(int(result["low_reservoir_time"])),
+        "finish": view.to_dict(),
+    }
+    if doc["discrepancy_warning"]:
+        note(
+            f"WARNING: withdrawn volume differs from the pump's estimate by "
+            f"{doc['discrepancy_ml']:+g} mL: rule out a pocket fill."
+        )
+    if doc["concentration_changed"]:
+        note("Concentration changed: program a bridge bolus now (`pumpctl bridge`).")
+    emit(doc, f"Refill recorded: reservoir {doc['reservoir_ml']:g} mL at {concentration} mcg/mL.")
+
+
+@click.group(name="patient-bolus")
+def patient_bolus() -> None:
+    """Patient-activated boluses: configure limits (clinician) or request one.
+
+    Example: pumpctl --yes patient-bolus request
+    """
+
+
+@patient_bolus.command(name="config")
+@click.option("--dose", type=DOSE, required=True, help="Dose per bolus, e.g. 25mcg.")
+@click.option("--over", "duration", type=DURATION, required=True, help="Duration, e.g. 10min.")
+@click.option("--max-per-day", type=click.IntRange(1, 24), required=True, help="Boluses per 24 h.")
+@click.option("--lockout", type=DURATION, required=True, help="Minimum time between, e.g. 3h.")
+@click.option("--disable", is_flag=True, help="Disable patient boluses instead.")
+def patient_bolus_config(
+    dose: int, duration: int, max_per_day: int, lockout: int, disable: bool
+) -> None:
+    """Set the patient-bolus dose, duration, maximum per 24 h and lockout.
+
+    Example: pumpctl patient-bolus config --dose 25mcg --over 10min --max-per-day 4 --lockout 3h
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        current = client.read_prescription()["patient_bolus"]
+        view = for_settings(
+            "configure patient bolus",
+            [
+                ("enabled", bool(current["enabled"]), not disable),
+                ("dose", format_mcg(int(current["dose_ng"])), format_mcg(dose)),
+                (
+                    "duration",
+                    format_duration(int(current["duration_s"])),
+                    format_duration(duration),
+                ),
+                ("max per day", int(current["max_per_day"]), max_per_day),
+                ("lockout", format_duration(int(current["lockout_s"])), format_duration(lockout)),
+            ],
+        )
+        if not confirm(view):
+            raise declined()
+        client.configure_patient_bolus(dose, duration, max_per_day, lockout, enabled=not disable)
+    emit({"configured": True, "finish": view.to_dict()}, "Patient bolus configured.")
+
+
+@patient_bolus.command(name="request")
+def patient_bolus_request() -> None:
+    """Ask for one patient bolus within the configured limits.
+
+    Example: pumpctl --port /dev/pts/3 --yes patient-bolus request
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        view = for_settings("patient bolus", [("bolus", "none", "configured patient bolus")])
+        if not confirm(view):
+            raise declined()
+        grant = client.request_patient_bolus()
+    doc = {
+        "dose_mcg": int(grant["dose_ng"]) / 1000,
+        "duration_s": int(grant["duration_s"]),
+        "end_time": iso_time(int(grant["end_time"])),
+        "remaining_today": int(grant["remaining_today"]),
+    }
+    emit(
+        doc,
+        f"Patient bolus {format_mcg(int(grant['dose_ng']))} running until {doc['end_time']}"
+        f" ({doc['remaining_today']} left today).",
+    )
+
+
+@click.command()
+def stop() -> None:
+    """Stop delivery now.  Therapy stays stopped until `pumpctl resume`.
+
+    Example: pumpctl --port /dev/pts/3 --yes stop
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        current = status_document(client.status())
+        view = for_settings(
+            "stop the pump",
+            [
+                ("mode", current["mode"], "stopped"),
+                ("delivery (mL/day)", current["rate_ml_per_day"], 0.0),
+            ],
+            [STOP_WARNING],
+        )
+        if not confirm(view):
+            raise declined()
+        client.stop()
+    note("warning: the pump is STOPPED: no drug is delivered until `pumpctl resume`.")
+    emit({"stopped": True, "finish": view.to_dict()}, "Pump stopped.")
+
+
+@click.command()
+def resume() -> None:
+    """Resume the therapy that was in force before the stop.
+
+    Example: pumpctl --port /dev/pts/3 --yes resume
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        current = status_document(client.status())
+        prescription = client.read_prescription()
+        view = for_settings(
+            "resume the pump", [("mode", current["mode"], describe_change(prescription["therapy"]))]
+        )
+        if not confirm(view):
+            raise declined()
+        client.resume()
+        after = client.status()
+    emit(
+        {"resumed": True, "mode": mode_name(int(after["mode"])), "finish": view.to_dict()},
+        f"Pump resumed: {mode_name(int(after['mode']))}.",
+    )
+
+
+@click.group()
+def clock() -> None:
+    """The pump's real-time clock.
+
+    Example: pumpctl --yes clock sync
+    """
+
+
+@clock.command(name="sync")
+def clock_sync() -> None:
+    """Set the pump clock to this computer's time (UTC).
+
+    Example: pumpctl --port /dev/pts/3 --yes clock sync
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        pump_time = int(client.status()["pump_time"])
+        now = int(time.time())
+        view = for_settings(
+            "set the pump clock",
+            [
+                ("pump time", iso_time(pump_time), iso_time(now)),
+                ("difference (s)", "", now - pump_time),
+            ],
+        )
+        if not confirm(view):
+            raise declined()
+        previous = client.set_clock(int(time.time()))
+    emit(
+        {
+            "previous_time": iso_time(previous),
+            "pump_time": iso_time(now),
+            "adjusted_s": now - previous,
+            "finish": view.to_dict(),
+        },
+        f"Pump clock set to {iso_time(now)} (was {iso_time(previous)}).",
+    )

@@ -1,0 +1,134 @@
+"""``identify``, ``pair``, ``unpair`` and ``status``: who the pump is and how it is doing."""
+
+from __future__ import annotations
+
+import click
+
+from protocol.enums import Role
+
+from ..cli_support import (
+    confirm,
+    connected,
+    declined,
+    emit,
+    interactive,
+    note,
+    options,
+    require_confirmation_possible,
+    say,
+)
+from ..finish import for_settings
+from ..views import status_document, status_text
+
+
+@click.command()
+def identify() -> None:
+    """Identify the pump: model, serial number, firmware, pairing window.
+
+    Needs no pairing: it is the only thing an unpaired programmer may read.
+
+    Example: pumpctl --port /dev/pts/3 identify
+    """
+    with connected(session=False) as client:
+        hello = client.identify()
+        stored = client.keystore.get(str(hello["serial_number"]))
+    doc = {
+        "model": hello["model"],
+        "serial_number": hello["serial_number"],
+        "firmware_version": hello["firmware_version"],
+        "protocol": [hello["protocol_min"], hello["protocol_max"]],
+        "max_payload": hello["max_payload"],
+        "capabilities": hello["capabilities"],
+        "pairing_window_open": hello["pairing_window_open"],
+        "paired_keys": hello["paired_keys"],
+        "paired_with_this_programmer": stored is not None,
+    }
+    text = "\n".join(f"{k:<28} {v}" for k, v in doc.items())
+    emit(doc, text)
+
+
+@click.command()
+@click.option(
+    "--role",
+    type=click.Choice(["clinician", "patient"]),
+    default="clinician",
+    show_default=True,
+    help="The role bound to the key: a patient key may only read and ask for patient boluses.",
+)
+def pair(role: str) -> None:
+    """Pair this programmer with the pump and store the key.
+
+    The pump accepts pairing only while the programmer head is over it (its pairing window is
+    open).  Both sides show the same 6-digit confirmation code; compare them.  On a terminal
+    you are asked whether they match; with --yes or without a terminal the code is printed on
+    stderr and pairing proceeds.
+
+    Example: pumpctl --port /dev/pts/3 pair --role clinician
+    """
+    opts = options()
+
+    def show_code(code: str) -> bool:
+        note(f"Confirmation code: {code}  (the pump shows the same code)")
+        if opts.yes or not interactive():
+            return True
+        return click.confirm("Does the pump show the same code?", default=True, err=True)
+
+    with connected(session=False) as client:
+        stored = client.pair(Role[role.upper()], show_code)
+    doc = {
+        "serial_number": stored.serial_number,
+        "key_id": stored.key_id,
+        "role": stored.role.name.lower(),
+        "keystore": str(opts.keystore_obj().path),
+    }
+    emit(doc, f"Paired with pump {stored.serial_number} as {role} (key {stored.key_id:#010x}).")
+
+
+@click.command()
+def unpair() -> None:
+    """Make the pump forget this programmer's key, then delete it from the key store.
+
+    Example: pumpctl --port /dev/pts/3 --yes unpair
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        serial = client.serial_number
+        stored = client.keystore.get(serial)
+        assert stored is not None  # the session opened with it
+        view = for_settings(
+            f"unpair pump {serial}",
+            [("pairing key", f"{stored.key_id:#010x} ({stored.role.name.lower()})", "forgotten")],
+            ["this programmer must pair again (wand over the pump) to talk to this pump"],
+        )
+        if not confirm(view):
+            raise declined()
+        client.unpair_key(0)
+        client.endpoint.close_session()  # the pump closed it with the key
+        client.keystore.remove(serial)
+    emit(
+        {
+            "serial_number": serial,
+            "key_id": stored.key_id,
+            "unpaired": True,
+            "finish": view.to_dict(),
+        },
+        f"Unpaired from pump {serial}.",
+    )
+
+
+@click.command()
+def status() -> None:
+    """Show the pump's state: therapy, reservoir estimate, battery, alarms.
+
+    --json prints one document with (at least) mode, daily_dose_mcg, rate_ml_per_day,
+    concentration_mcg_per_ml, reservoir_ml, reservoir_capacity_ml, low_reservoir_alarm_ml,
+    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time.
+
+    Example: pumpctl --port /dev/pts/3 --json status
+    """
+    with connected() as client:
+        doc = status_document(client.status())
+        doc["serial_number"] = client.serial_number
+    emit(doc, status_text(doc))
+    if doc["mode"] == "stopped" and options().json:
+        say("warning: the pump is STOPPED: no drug is delivered until `pumpctl resume`")

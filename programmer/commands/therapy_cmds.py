@@ -1,0 +1,189 @@
+"""``program continuous|flex|stop``, ``bolus``, ``prime`` and ``bridge``: two-phase changes.
+
+Every one of them stages the change (the pump validates it whole and returns its summary), shows
+the Finish view built from that summary, asks, and only then commits naming the staged hash and
+the active version.  Declined, unacknowledged warnings or any failure after staging abort the
+staged change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+import click
+
+from .. import therapy
+from ..cli_support import (
+    ack_warnings_option,
+    confirm,
+    connected,
+    declined,
+    emit,
+    options,
+    require_confirmation_possible,
+    say,
+    unacknowledged,
+)
+from ..cli_types import DAILY_DOSE, DOSE, DURATION, FLEX_STEP, LENGTH
+from ..client import PumpClient
+from ..errors import ProgrammerError, UncertainOutcome
+from ..finish import for_prescription
+
+
+def stage_and_commit(
+    client: PumpClient, action: str, build: Any, change: Mapping[str, Any] | None = None
+) -> None:
+    """Stage ``change`` (or ``build(prescription)``), show the Finish view, confirm, commit."""
+    status = client.status()
+    prescription = client.read_prescription()
+    change = change if change is not None else build(prescription)
+    summary = client.stage(change)
+    try:
+        view = for_prescription(action, status, prescription, change, summary)
+        if summary.warnings and not options().ack_warnings:
+            say(view.text())
+            raise unacknowledged(view)
+        if not confirm(view):
+            raise declined()
+        version = client.commit(summary, summary.warnings if options().ack_warnings else 0)
+    except UncertainOutcome:
+        raise
+    except (ProgrammerError, KeyboardInterrupt):
+        with contextlib.suppress(ProgrammerError):
+            client.abort()
+        raise
+    emit(
+        {"action": action, "version": version, "finish": view.to_dict()},
+        f"Done: {action} is in force (prescription version {version}).",
+    )
+    if change.get("kind") == 0:
+        click.echo("warning: the pump is STOPPED until `pumpctl resume`.", err=True)
+
+
+@click.group()
+def program() -> None:
+    """Program the basal therapy: continuous, flex schedule, or stopped.
+
+    Example: pumpctl program continuous --dose 400mcg/day
+    """
+
+
+@program.command()
+@click.option("--dose", type=DAILY_DOSE, required=True, help="Daily dose, e.g. 400mcg/day.")
+@ack_warnings_option
+def continuous(dose: int) -> None:
+    """Program a simple continuous daily dose.
+
+    Example: pumpctl --port /dev/pts/3 program continuous --dose 400mcg/day
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(
+            client, f"program continuous {dose / 1000:g} mcg/day", None, therapy.continuous(dose)
+        )
+
+
+@program.command()
+@click.option(
+    "--step",
+    "steps",
+    type=FLEX_STEP,
+    multiple=True,
+    required=True,
+    help="A step HH:MM=DOSE/day (the dose rate from that time on); repeat, first at 00:00.",
+)
+@click.option("--days", default=None, help="Weekdays for these steps, e.g. mon,tue (default all).")
+@ack_warnings_option
+def flex(steps: tuple[therapy.FlexStep, ...], days: str | None) -> None:
+    """Program a flex schedule: dose rates that change at set times of day.
+
+    The listed weekdays get these steps; other days keep their current flex program (or get the
+    same program if the pump is not on a flex schedule).
+
+    Example: pumpctl program flex --step 00:00=300mcg/day --step 07:00=500mcg/day --days mon,tue
+    """
+    program_steps = therapy.day_program(steps)
+    weekdays = therapy.parse_weekdays(days)
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(
+            client,
+            "program flex",
+            lambda presc: therapy.flex(program_steps, weekdays, presc["therapy"]),
+        )
+
+
+@program.command(name="stop")
+@ack_warnings_option
+def program_stop() -> None:
+    """Program the stopped mode as the prescription (no delivery until reprogrammed).
+
+    Therapy stays stopped until `pumpctl resume` or a new program.
+
+    Example: pumpctl --port /dev/pts/3 --yes program stop
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(client, "program stop", None, therapy.stopped())
+
+
+@click.command()
+@click.option("--dose", type=DOSE, required=True, help="Bolus dose, e.g. 50mcg.")
+@click.option("--over", "duration", type=DURATION, required=True, help="Duration, e.g. 1h.")
+@ack_warnings_option
+def bolus(dose: int, duration: int) -> None:
+    """Deliver a single bolus over a duration, then return to the basal therapy.
+
+    Example: pumpctl --port /dev/pts/3 bolus --dose 50mcg --over 1h
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(
+            client,
+            f"bolus {dose / 1000:g} mcg over {duration} s",
+            None,
+            therapy.single_bolus(dose, duration),
+        )
+
+
+@click.command()
+@click.option("--catheter-length", "length", type=LENGTH, required=True, help="e.g. 60cm.")
+@ack_warnings_option
+def prime(length: int) -> None:
+    """Priming bolus: fill the pump tubing and the catheter after implant or a catheter revision.
+
+    Basal therapy stays stopped afterwards until you program it.
+
+    Example: pumpctl --port /dev/pts/3 prime --catheter-length 60cm
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(
+            client,
+            f"priming bolus ({length / 10:g} cm catheter)",
+            None,
+            therapy.priming_bolus(length),
+        )
+
+
+@click.command()
+@click.option("--catheter-length", "length", type=LENGTH, required=True, help="e.g. 60cm.")
+@ack_warnings_option
+def bridge(length: int) -> None:
+    """Bridge bolus after a refill that changed concentration.
+
+    The tubing and catheter still hold drug at the old concentration; the pump delivers that
+    dead volume at the old concentration's rate, then switches to the new one.
+
+    Example: pumpctl --port /dev/pts/3 bridge --catheter-length 60cm
+    """
+    require_confirmation_possible()
+    with connected() as client:
+        stage_and_commit(
+            client,
+            f"bridge bolus ({length / 10:g} cm catheter)",
+            None,
+            therapy.bridge_bolus(length),
+        )

@@ -1,0 +1,207 @@
+"""The Finish view: current and new settings side by side, shown before anything is written.
+
+Why: real clinician programmers have a mandatory Finish screen, because the last look before the
+pump is written is where a wrong unit, a wrong concentration or a forgotten stopped pump gets
+caught.  Every state-changing ``pumpctl`` command builds one of these, prints it (text, or a dict
+inside the ``--json`` document) and only then asks for confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.catalog import StageWarning
+
+from .clinical import StagedSummary
+from .therapy import describe_change
+from .views import days_between, iso_date, mcg, ml
+
+STOP_WARNING = (
+    "The pump will STOP delivering baclofen and stays stopped until `pumpctl resume`. "
+    "Abrupt withdrawal is dangerous: finish this session by resuming or programming therapy."
+)
+
+WARNING_TEXT = {
+    StageWarning.SOFT_DOSE_LIMIT: "daily dose above the drug library's soft limit",
+    StageWarning.TITRATION_INCREASE_OVER_LIMIT: "increase larger than the titration limit",
+    StageWarning.SECOND_INCREASE_WITHIN_24H: "second dose increase within 24 hours",
+    StageWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE: (
+        "concentration changed: program a bridge bolus (`pumpctl bridge`)"
+    ),
+    StageWarning.LOW_RESERVOIR_SOON: "the reservoir reaches its low-reservoir level soon",
+}
+
+
+@dataclass
+class Row:
+    label: str
+    current: str
+    new: str
+
+
+@dataclass
+class FinishView:
+    """What will change, for people (``text``) and for ``--json`` (``to_dict``)."""
+
+    action: str
+    rows: list[Row] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    current: dict[str, Any] = field(default_factory=dict)
+    new: dict[str, Any] = field(default_factory=dict)
+    warning_bits: int = 0
+
+    def add(self, label: str, current: Any, new: Any) -> None:
+        self.rows.append(Row(label, _text(current), _text(new)))
+
+    def text(self) -> str:
+        lines = [f"Finish: {self.action}"]
+        if self.rows:
+            width = max(len(r.label) for r in self.rows)
+            cur = max(len("current"), *(len(r.current) for r in self.rows))
+            lines.append(f"  {'':<{width}}  {'current':<{cur}}  new")
+            for row in self.rows:
+                marker = "  " if row.current == row.new else "* "
+                lines.append(f"{marker}{row.label:<{width}}  {row.current:<{cur}}  {row.new}")
+        lines += [f"  WARNING: {w}" for w in self.warnings]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "current": self.current,
+            "new": self.new,
+            "warnings": list(self.warnings),
+            "warning_bits": self.warning_bits,
+            "notes": list(self.notes),
+        }
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def warning_names(bits: int) -> list[str]:
+    names = []
+    for flag in StageWarning:
+        if bits & flag:
+            names.append(WARNING_TEXT.get(flag, flag.name or str(int(flag))))
+    unknown = bits & ~sum(int(f) for f in StageWarning)
+    if unknown:
+        names.append(f"unknown warning bits {unknown:#x}")
+    return names
+
+
+def for_prescription(
+    action: str,
+    status: Mapping[str, Any],
+    prescription: Mapping[str, Any],
+    change: Mapping[str, Any],
+    summary: StagedSummary,
+) -> FinishView:
+    """Old therapy against the staged one, with the pump's own dose, rate and dates."""
+    now = int(status["pump_time"])
+    current = {
+        "therapy": describe_change(prescription["therapy"]),
+        "daily_dose_mcg": mcg(int(status["daily_dose_ng"])),
+        "rate_ml_per_day": ml(int(status["rate_nl_per_day"])),
+        "concentration_mcg_per_ml": int(status["concentration_mcg_per_ml"]),
+        "low_reservoir_date": iso_date(int(status["low_reservoir_time"])),
+        "days_to_low_reservoir": days_between(now, int(status["low_reservoir_time"])),
+    }
+    new = {
+        "therapy": describe_change(change),
+        "daily_dose_mcg": mcg(summary.daily_dose_ng),
+        "rate_ml_per_day": ml(summary.rate_nl_per_day),
+        "concentration_mcg_per_ml": int(status["concentration_mcg_per_ml"]),
+        "next_refill_date": iso_date(summary.next_refill_time),
+        "low_reservoir_date": iso_date(summary.low_reservoir_time),
+        "days_to_low_reservoir": days_between(now, summary.low_reservoir_time),
+        "bolus_duration_s": summary.duration_s or None,
+    }
+    view = FinishView(action, current=current, new=new, warning_bits=summary.warnings)
+    view.add("therapy", current["therapy"], new["therapy"])
+    view.add("daily dose (mcg/day)", current["daily_dose_mcg"], new["daily_dose_mcg"])
+    view.add("rate (mL/day)", current["rate_ml_per_day"], new["rate_ml_per_day"])
+    view.add(
+        "concentration (mcg/mL)",
+        current["concentration_mcg_per_ml"],
+        new["concentration_mcg_per_ml"],
+    )
+    view.add("low-reservoir date", current["low_reservoir_date"], new["low_reservoir_date"])
+    view.add("next refill date", None, new["next_refill_date"])
+    if summary.duration_s:
+        view.add("bolus duration (s)", None, summary.duration_s)
+    view.warnings = warning_names(summary.warnings)
+    if change.get("kind") == 0:
+        view.warnings.insert(0, STOP_WARNING)
+    return view
+
+
+def for_refill(
+    status: Mapping[str, Any], withdrawn_nl: int, added_nl: int, concentration: int
+) -> FinishView:
+    """Reservoir and concentration before and after, with the discrepancy we can foresee."""
+    expected = int(status["reservoir_nl"])
+    old_conc = int(status["concentration_mcg_per_ml"])
+    dose_ng = int(status["daily_dose_ng"])
+    new_rate = dose_ng * 1000 // concentration if concentration else 0
+    current = {
+        "reservoir_ml": ml(expected),
+        "concentration_mcg_per_ml": old_conc,
+        "rate_ml_per_day": ml(int(status["rate_nl_per_day"])),
+    }
+    new = {
+        "withdrawn_ml": ml(withdrawn_nl),
+        "added_ml": ml(added_nl),
+        "reservoir_ml": ml(added_nl),
+        "concentration_mcg_per_ml": concentration,
+        "rate_ml_per_day": ml(new_rate),
+        "expected_withdrawal_ml": ml(expected),
+        "discrepancy_ml": ml(withdrawn_nl - expected),
+    }
+    low_nl = int(status["low_reservoir_nl"])
+    if new_rate and added_nl > low_nl:
+        new["days_to_low_reservoir"] = round((added_nl - low_nl) / new_rate, 2)
+    view = FinishView("refill", current=current, new=new)
+    view.add("reservoir (mL)", current["reservoir_ml"], new["reservoir_ml"])
+    view.add("concentration (mcg/mL)", old_conc, concentration)
+    view.add("rate for the same dose (mL/day)", current["rate_ml_per_day"], new["rate_ml_per_day"])
+    view.add("withdrawn vs expected (mL)", new["expected_withdrawal_ml"], new["withdrawn_ml"])
+    view.add(
+        "days to low reservoir",
+        days_between(int(status["pump_time"]), int(status["low_reservoir_time"])),
+        new.get("days_to_low_reservoir"),
+    )
+    if abs(withdrawn_nl - expected) > 1_000_000:
+        view.warnings.append(
+            f"withdrawn volume differs from the pump's estimate by {ml(withdrawn_nl - expected):+g} mL:"
+            " check for a pocket fill (drug outside the reservoir) before refilling"
+        )
+    if old_conc and concentration != old_conc:
+        view.warnings.append(
+            "concentration changes: the tubing and catheter still hold the old concentration; "
+            "program a bridge bolus after the refill (`pumpctl bridge`)"
+        )
+    return view
+
+
+def for_settings(
+    action: str, rows: list[tuple[str, Any, Any]], warnings: list[str] | None = None
+) -> FinishView:
+    """A simple before/after view (alarms, patient bolus, clock, stop/resume, unpair)."""
+    view = FinishView(action)
+    for label, current, new in rows:
+        view.add(label, current, new)
+        key = label.split(" (")[0].replace(" ", "_").replace("-", "_")
+        view.current[key] = current
+        view.new[key] = new
+    view.warnings = list(warnings or [])
+    return view

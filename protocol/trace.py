@@ -1,0 +1,292 @@
+"""Decode a byte capture into readable frames: what crossed the wire in a failing run.
+
+Why: a conformance failure against a device on a cable is argued over bytes.  This module turns
+a capture - raw bytes from a logic analyser or ``socat -x``, hex text, or the hexdump that
+pyserial's ``spy://`` URL prints (``TX``/``RX`` lines) - into one line per frame: direction,
+kind, message, seq, session fields and the decoded payload, or the reason a run of bytes was
+dropped.  Pure functions over bytes and text, no I/O, so the CLI, the conformance suite's
+failure messages and its golden transcript all render frames the same way.
+
+Trade-off: tags are shown, not verified (a capture rarely comes with the session keys), and a
+raw dump has no direction: it is inferred from the flags of each frame and marked ``?``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import MsgType, StageWarning
+from .codec import decode_reply, decode_request
+from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
+from .errors import ErrorCode, ProtocolError
+from .framing import DELIMITER, DropReason, Flags, Frame, FrameDecoder
+from .layouts import LOG_RECORD_SIZE, LogRecordLayout
+
+
+class Direction(enum.Enum):
+    """Who sent a chunk of bytes, where the capture says so."""
+
+    TO_PUMP = "->"
+    FROM_PUMP = "<-"
+    UNKNOWN = "??"
+
+
+Chunk = tuple[Direction, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class TracedFrame:
+    """One delimited run of a capture: a frame, or the reason it was dropped."""
+
+    direction: Direction
+    index: int  # position of the run in its direction's stream, from 0
+    frame: Frame | None
+    dropped: DropReason | None
+    wire_size: int  # COBS bytes of the run, delimiter excluded
+
+    @property
+    def inferred_direction(self) -> Direction:
+        """The known direction, else the one the flags imply (replies and events come from the pump)."""
+        if self.direction is not Direction.UNKNOWN or self.frame is None:
+            return self.direction
+        if self.frame.flags & (Flags.RESPONSE | Flags.EVENT):
+            return Direction.FROM_PUMP
+        return Direction.TO_PUMP
+
+
+# -- reading captures ------------------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# spy:// hexdump line: "000003.001 TX   0000  48 45 4C ...  HELLO" (see pyserial protocol_spy)
+_SPY_DATA = re.compile(r"^\s*\d+\.\d+\s+(TX|RX)\s+([0-9A-Fa-f]{4})  (.*)$")
+_HEX_BYTE = re.compile(r"\b[0-9A-Fa-f]{2}\b")
+_SPY_HEX_WIDTH = 16 * 3 + 1  # sixteen "XX " groups and the gap after the eighth
+_PLAIN_HEX = re.compile(r"^[\s0-9A-Fa-f:,]*$")
+
+
+def parse_spy_text(text: str) -> list[Chunk]:
+    """Chunks of a pyserial ``spy://`` hexdump: TX is what the host sent (to the pump), RX what it
+    received.  Control-line and ``<empty>`` lines are skipped; consecutive lines of one direction
+    are merged."""
+    chunks: list[Chunk] = []
+    for line in _ANSI.sub("", text).splitlines():
+        match = _SPY_DATA.match(line)
+        if match is None:
+            continue
+        label, _offset, row = match.groups()
+        data = bytes(int(h, 16) for h in _HEX_BYTE.findall(row[:_SPY_HEX_WIDTH]))
+        direction = Direction.TO_PUMP if label == "TX" else Direction.FROM_PUMP
+        if chunks and chunks[-1][0] is direction:
+            chunks[-1] = (direction, chunks[-1][1] + data)
+        else:
+            chunks.append((direction, data))
+    return chunks
+
+
+def parse_capture(data: bytes | str, *, host_is_programmer: bool = True) -> list[Chunk]:
+    """Chunks of any supported capture, detected from its content.
+
+    - ``spy://`` hexdump text (``TX``/``RX`` lines) keeps its directions;
+    - text of hex digits (spaces, colons, commas and newlines allowed) is one chunk of unknown
+      direction;
+    - anything else is a raw binary dump of unknown direction.
+
+    ``host_is_programmer=False`` swaps TX and RX, for a spy log taken on the pump's side.
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            return [(Direction.UNKNOWN, data)]
+    else:
+        text = data
+    spy = parse_spy_text(text)
+    if spy:
+        if host_is_programmer:
+            return spy
+        swap = {Direction.TO_PUMP: Direction.FROM_PUMP, Direction.FROM_PUMP: Direction.TO_PUMP}
+        return [(swap[d], b) for d, b in spy]
+    if text.strip() and _PLAIN_HEX.match(text):
+        digits = re.sub(r"[\s:,]", "", text)
+        if len(digits) % 2 == 0:
+            return [(Direction.UNKNOWN, bytes.fromhex(digits))]
+    return [(Direction.UNKNOWN, data if isinstance(data, bytes) else data.encode("latin-1"))]
+
+
+# -- decoding ------------------------------------------------------------------------------------
+
+
+class _Stream:
+    """One direction's decoder plus the bookkeeping to report what it dropped, and where."""
+
+    def __init__(self) -> None:
+        self.decoder = FrameDecoder()
+        self.index = 0
+        self.run_size = 0
+        self.oversize_pending = False
+
+    def _feed(self, data: bytes) -> tuple[list[Frame], DropReason | None]:
+        before = dict(self.decoder.dropped)
+        frames = self.decoder.feed(data)
+        changed = [r for r, n in self.decoder.dropped.items() if n != before[r]]
+        return frames, (changed[0] if changed else None)
+
+    def feed(self, direction: Direction, data: bytes) -> list[TracedFrame]:
+        out: list[TracedFrame] = []
+        # Feed run by run so a dropped run is reported where it happened.
+        pieces = data.split(DELIMITER)
+        tail = pieces.pop()
+        for piece in pieces:
+            frames, reason = self._feed(piece + DELIMITER)
+            size, self.run_size = self.run_size + len(piece), 0
+            if self.oversize_pending:
+                reason, self.oversize_pending = DropReason.OVERSIZE, False
+            if frames:
+                out.append(TracedFrame(direction, self.index, frames[0], None, size))
+            elif reason is not None:
+                out.append(TracedFrame(direction, self.index, None, reason, size))
+            else:
+                continue  # an empty run: idle or flush bytes
+            self.index += 1
+        _, reason = self._feed(tail)
+        self.run_size += len(tail)
+        if reason is DropReason.OVERSIZE:
+            self.oversize_pending = True
+        return out
+
+
+def decode_chunks(chunks: Iterable[Chunk]) -> list[TracedFrame]:
+    """Every frame and dropped run, in the order the chunks completed them.
+
+    Each direction has its own decoder, so interleaved chunks of the two directions never mix;
+    empty runs (idle or flush 0x00 bytes) are skipped, as a receiver does.
+    """
+    streams: dict[Direction, _Stream] = {}
+    out: list[TracedFrame] = []
+    for direction, data in chunks:
+        stream = streams.setdefault(direction, _Stream())
+        out.extend(stream.feed(direction, bytes(data)))
+    return out
+
+
+def decode_capture(data: bytes | str) -> list[TracedFrame]:
+    """``decode_chunks(parse_capture(data))``."""
+    return decode_chunks(parse_capture(data))
+
+
+# -- rendering -----------------------------------------------------------------------------------
+
+_FIELD_ENUMS: dict[str, type[enum.IntEnum]] = {
+    "mode": TherapyMode,
+    "bolus_mode": TherapyMode,
+    "kind": ChangeKind,
+    "alarm": AlarmId,
+    "log": LogId,
+    "role": Role,
+    "event": LogEvent,
+}
+
+
+def _kind(flags: Flags) -> str:
+    if flags & Flags.EVENT:
+        return "event"
+    if flags & Flags.RESPONSE:
+        return "reply"
+    return "request"
+
+
+def _value(name: str, value: Any) -> str:
+    if isinstance(value, bytes | bytearray):
+        return value.hex() if value else "''"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int) and name in _FIELD_ENUMS:
+        try:
+            return f"{_FIELD_ENUMS[name](value).name}"
+        except ValueError:
+            return str(value)
+    if isinstance(value, int) and name == "warnings" and value:
+        return f"{value:#x}({StageWarning(value)!s})"
+    if isinstance(value, dict):
+        return "{" + _fields(value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value(name, v) for v in value) + "]"
+    return str(value)
+
+
+def _fields(body: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_value(k, v)}" for k, v in body.items())
+
+
+def _log_records(records: Sequence[bytes]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for raw in records:
+        if len(raw) != LOG_RECORD_SIZE:
+            out.append({"raw": raw})
+            continue
+        rec = dict(LogRecordLayout.parse(raw))
+        rec.pop("_io", None)
+        out.append({k: rec[k] for k in ("seq", "time", "event", "a", "b")})
+    return out
+
+
+def describe_payload(frame: Frame) -> str:
+    """The payload as ``name=value`` fields, or why it could not be decoded."""
+    try:
+        msg = MsgType(frame.msg_type)
+    except ValueError:
+        return "payload=" + (frame.payload.hex() or "''")
+    try:
+        if frame.flags & Flags.RESPONSE:
+            status, body, reason = decode_reply(msg, frame.payload)
+            if status != 0:
+                try:
+                    name = ErrorCode(status).name
+                except ValueError:
+                    name = str(status)
+                return f"status={name} reason={reason!r}"
+            if msg is MsgType.LOG_READ:
+                body = {**body, "records": _log_records(body["records"])}
+            return "status=OK" + (f" {_fields(body)}" if body else "")
+        return _fields(decode_request(msg, frame.payload))
+    except ProtocolError as exc:
+        return f"undecodable ({exc}) payload={frame.payload.hex()}"
+
+
+def describe_frame(frame: Frame) -> str:
+    """One line: kind, message, seq, flags, session fields, decoded payload."""
+    try:
+        name = MsgType(frame.msg_type).name
+    except ValueError:
+        name = f"msg_type={frame.msg_type:#04x}"
+    parts = [_kind(frame.flags), name, f"seq={frame.seq}"]
+    extra = frame.flags & ~(Flags.AUTH | Flags.RESPONSE | Flags.EVENT)
+    if extra:
+        parts.append(f"flags={int(frame.flags):#04x}")
+    if frame.version != 1:
+        parts.append(f"version={frame.version}")
+        return " ".join([*parts, f"body={frame.payload.hex()}"])
+    if frame.flags & Flags.AUTH:
+        parts.append(f"auth(session={frame.session_id:#010x} counter={frame.counter})")
+    return " ".join(parts) + " | " + describe_payload(frame)
+
+
+def format_traced(item: TracedFrame, *, show_size: bool = False) -> str:
+    """One line for a traced frame or dropped run."""
+    arrow = item.inferred_direction.value
+    if item.direction is Direction.UNKNOWN:
+        arrow = "?" + arrow[-1] if arrow != "??" else arrow
+    size = f" [{item.wire_size} B]" if show_size else ""
+    if item.frame is None:
+        reason = item.dropped.name if item.dropped is not None else "unknown"
+        return f"{arrow} dropped {reason}{size}"
+    return f"{arrow} {describe_frame(item.frame)}{size}"
+
+
+def format_trace(chunks: Iterable[Chunk], *, show_size: bool = False) -> str:
+    """A whole capture as text, one frame per line (the golden transcript's format)."""
+    return "\n".join(format_traced(t, show_size=show_size) for t in decode_chunks(chunks)) + "\n"

@@ -1,0 +1,112 @@
+"""The Finish view shows old and new side by side; the flex rule keeps unlisted days."""
+
+from __future__ import annotations
+
+import pytest
+
+from programmer import therapy
+from programmer.clinical import StagedSummary
+from programmer.errors import UsageError
+from programmer.finish import STOP_WARNING, for_prescription, for_refill
+from protocol import ChangeKind, StageWarning
+
+from .conftest import FakePumpApp
+
+STATUS = FakePumpApp().status_body()
+PRESCRIPTION = {"therapy": therapy.continuous(400_000)}
+
+
+def summary(dose_ng: int, warnings: int = 0) -> StagedSummary:
+    now = STATUS["pump_time"]
+    return StagedSummary(
+        b"h" * 16, 3, dose_ng, dose_ng * 2, 0, now + 30 * 86400, now + 20 * 86400, warnings
+    )
+
+
+def test_finish_view_shows_current_and_new_dose_rate_and_dates() -> None:
+    view = for_prescription(
+        "program", STATUS, PRESCRIPTION, therapy.continuous(500_000), summary(500_000)
+    )
+    doc = view.to_dict()
+    assert doc["current"]["daily_dose_mcg"] == 400.0
+    assert doc["new"]["daily_dose_mcg"] == 500.0
+    assert doc["current"]["rate_ml_per_day"] == 0.8
+    assert doc["new"]["rate_ml_per_day"] == 1.0
+    assert doc["new"]["next_refill_date"] == "2026-02-04"
+    text = view.text()
+    assert "continuous 400 mcg/day" in text and "continuous 500 mcg/day" in text
+    assert "* daily dose (mcg/day)" in text  # changed rows are marked
+
+
+def test_finish_view_names_every_soft_warning() -> None:
+    bits = StageWarning.SOFT_DOSE_LIMIT | StageWarning.SECOND_INCREASE_WITHIN_24H
+    view = for_prescription(
+        "program", STATUS, PRESCRIPTION, therapy.continuous(900_000), summary(900_000, int(bits))
+    )
+    assert len(view.warnings) == 2
+    assert view.to_dict()["warning_bits"] == int(bits)
+    assert view.text().count("WARNING") == 2
+
+
+def test_stopping_therapy_warns_that_it_stays_stopped_until_resume() -> None:
+    view = for_prescription("program stop", STATUS, PRESCRIPTION, therapy.stopped(), summary(0))
+    assert view.warnings[0] == STOP_WARNING
+    assert "resume" in STOP_WARNING
+
+
+def test_refill_view_warns_of_a_possible_pocket_fill_and_a_concentration_change() -> None:
+    view = for_refill(STATUS, withdrawn_nl=1_000_000, added_nl=20_000_000, concentration=1000)
+    assert any("pocket fill" in w for w in view.warnings)
+    assert any("bridge" in w for w in view.warnings)
+    assert view.to_dict()["new"]["discrepancy_ml"] == -14.0
+    calm = for_refill(STATUS, withdrawn_nl=15_000_000, added_nl=20_000_000, concentration=500)
+    assert calm.warnings == []
+
+
+def step(hhmm: str, mcg: int) -> therapy.FlexStep:
+    hours, minutes = hhmm.split(":")
+    return therapy.FlexStep(int(hours) * 60 + int(minutes), mcg * 1000)
+
+
+def test_flex_for_listed_days_keeps_the_other_days_current_program() -> None:
+    weekend = [step("00:00", 200)]
+    current = therapy.flex(weekend, range(7), None)
+    workday = therapy.day_program([step("07:00", 500), step("00:00", 300)])
+    change = therapy.flex(workday, therapy.parse_weekdays("mon,tue,wed,thu,fri"), current)
+    params = change["params"]
+    assert change["kind"] == ChangeKind.FLEX
+    days = [params["day_programs"][i] for i in params["weekday_program"]]
+    assert days[0] == [
+        {"start_minute": 0, "daily_dose_ng": 300_000},
+        {"start_minute": 420, "daily_dose_ng": 500_000},
+    ]
+    assert days[5] == days[6] == [{"start_minute": 0, "daily_dose_ng": 200_000}]
+    assert len(params["day_programs"]) == 2
+
+
+def test_flex_on_a_pump_without_a_flex_schedule_applies_to_every_day() -> None:
+    change = therapy.flex(
+        [step("00:00", 300)], therapy.parse_weekdays("mon"), therapy.continuous(400_000)
+    )
+    assert change["params"]["weekday_program"] == [0] * 7
+
+
+@pytest.mark.parametrize(
+    ("steps", "why"),
+    [
+        ([step("07:00", 300)], "00:00"),
+        ([step("00:00", 1), step("00:00", 2)], "same time"),
+        ([step(f"{h:02d}:00", 100) for h in range(14)], "at most 13"),
+    ],
+)
+def test_malformed_flex_days_are_refused_before_the_pump_sees_them(
+    steps: list[therapy.FlexStep], why: str
+) -> None:
+    with pytest.raises(UsageError, match=why):
+        therapy.day_program(steps)
+
+
+def test_weekday_names_are_checked() -> None:
+    assert therapy.parse_weekdays("Mon, sun") == [0, 6]
+    with pytest.raises(UsageError, match="weekday"):
+        therapy.parse_weekdays("mon,funday")

@@ -1,0 +1,71 @@
+"""Smoke test: the programmer library against a real ``vpump serve`` process over its pty.
+
+The integration suite proper (every command, restarts, socat, socket://) lives elsewhere; this
+only proves the library and the virtual pump agree on the wire end to end.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from programmer import therapy
+from programmer.client import PumpClient
+from programmer.keystore import KeyStore
+from programmer.transport import open_transport
+from protocol import Role
+
+pytest.importorskip("hw_sim.serve_cmd", reason="vpump serve is not available")
+
+pytestmark = pytest.mark.integration
+
+
+def vpump(*args: str) -> list[str]:
+    return [sys.executable, "-m", "hw_sim.cli", *args]
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    process = subprocess.Popen(
+        vpump("serve", "--lockstep", "--state", str(tmp_path / "pump.nvm")),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        port_line = process.stdout.readline().split()
+        control_line = process.stdout.readline().split()
+        if port_line[:1] != ["PORT"] or control_line[:1] != ["CONTROL"]:
+            pytest.skip(f"vpump serve did not announce its port: {port_line} {control_line}")
+        yield port_line[1], control_line[1]
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+
+
+def bench(control: str, *args: str) -> None:
+    subprocess.run(vpump("ctl", "--control", control, *args), check=True, capture_output=True)
+
+
+def test_pair_fill_program_and_read_status_from_a_real_virtual_pump(
+    served: tuple[str, str], tmp_path: Path
+) -> None:
+    port, control = served
+    bench(control, "wand", "on")
+    keys = KeyStore(tmp_path / "keys.json")
+    with PumpClient(open_transport(port, timeout=1.0), keys, timeout_s=1.0) as client:
+        client.pair(Role.CLINICIAN)
+        client.open_session()
+        client.refill(0, 20_000_000, 2000)
+        staged = client.stage(therapy.continuous(500_000))
+        client.commit(staged, staged.warnings)
+        status = client.status()
+    assert status["daily_dose_ng"] == 500_000
+    assert status["rate_nl_per_day"] == 250_000  # 500 mcg/day at 2000 mcg/mL
+    assert status["reservoir_nl"] == 20_000_000
+    assert client.link.counters.stale_replies == 0
