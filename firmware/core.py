@@ -145,6 +145,7 @@ class PumpCore:
         self._battery.check(self._hal.battery.remaining_ppm(now), now)
         self._next_housekeeping = self._housekeeping_after(now)
         engine.recompile()
+        self._recompute_reminder(now)  # derived from the estimate, so not persisted: re-derive
         self._after_change(now, config_changed=True)
 
     def _apply_config(self, snap: ConfigSnapshot) -> None:

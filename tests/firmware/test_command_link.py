@@ -310,3 +310,18 @@ def test_a_retried_refill_is_applied_once() -> None:
     second = clinic.ok(MsgType.REFILL, body)
     assert first == second
     assert clinic.ok(MsgType.STATUS)["reservoir_nl"] == 10_000_000
+
+
+def test_refill_reminder_is_raised_again_after_a_power_cycle() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 2000)
+    clinic.program(continuous(500))
+    pump = clinic.bench.pump
+    day = START
+    while AlarmId.REFILL_REMINDER not in [a.alarm_id for a in pump.alarms(day)]:
+        day += DAY
+        clinic.bench.run_to(day)
+        assert day < START + 100 * DAY
+    pump.flush(day)
+    restarted = clinic.bench.power_cycle(day + 60)
+    assert AlarmId.REFILL_REMINDER in [a.alarm_id for a in restarted.alarms(day + 60)]
