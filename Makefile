@@ -4,7 +4,11 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv test lint bench demo campaign clean
+# System tools some tests use (socat pty pairs, ser2net's rfc2217 server). Installed when we are
+# root on a Debian-like machine; otherwise the tests that need them skip with the reason.
+SYSTEM_TOOLS := socat ser2net
+
+.PHONY: all venv sysdeps test lint bench demo campaign clean
 
 all: test
 
@@ -18,7 +22,17 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
-test: $(STAMP)
+sysdeps:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing"; \
+	    (timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "could not install$$missing: tests that need them will skip"; \
+	  else echo "not installed:$$missing (tests that need them will skip)"; fi; \
+	fi
+
+test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
