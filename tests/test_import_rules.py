@@ -1,0 +1,56 @@
+"""The architecture's import rules, checked on the real modules (not by reading source)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+RULES = {
+    "protocol": {"serial", "click", "firmware", "hw_sim", "programmer"},
+    "firmware": {"serial", "click", "hw_sim", "programmer"},
+    "programmer": {"firmware", "hw_sim"},
+    "hw_sim": {"programmer"},
+}
+SANS_IO = {"threading", "socket", "selectors", "asyncio", "random", "serial", "subprocess"}
+
+
+def _loaded_after_import(package: str) -> set[str]:
+    code = (
+        "import sys, importlib, pkgutil\n"
+        f"pkg = importlib.import_module({package!r})\n"
+        "for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print('\\n'.join(sorted({n.split('.')[0] for n in sys.modules})))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_each_part_imports_only_what_the_architecture_allows(package: str) -> None:
+    assert _loaded_after_import(package) & RULES[package] == set()
+
+
+def test_import_protocol_loads_no_serial_click_firmware_hw_sim_or_programmer() -> None:
+    code = "import protocol, sys; print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in {'serial','click','firmware','hw_sim','programmer'})))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", ["protocol", "firmware"])
+def test_the_sans_io_core_touches_no_threads_sockets_or_randomness(package: str) -> None:
+    # stdlib modules that other imports drag in are fine only if our own code does not use them:
+    # check our own source for direct imports instead of the interpreter's module list.
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).resolve().parents[1] / package
+    pattern = re.compile(r"^\s*(?:import|from)\s+(\w+)", re.MULTILINE)
+    used = {m for path in root.rglob("*.py") for m in pattern.findall(path.read_text())}
+    assert used & (SANS_IO | {"time", "os", "io"}) == set()
