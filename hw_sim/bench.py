@@ -44,6 +44,9 @@ class BenchPump:
             board.power_on()
         self.line_noise_ppm = 0
         self.wand = False
+        #: Set when the physical state changed in a way a restart must not lose (a refill's
+        #: syringe work, a fault): the serve loop saves the board state at once, then clears it.
+        self.checkpoint_due = False
         self._resets_seen = len(board.resets)
         self.link = self._new_link()
 
@@ -128,6 +131,7 @@ class BenchPump:
             self.line_noise_ppm = 0
         else:
             raise BenchError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+        self.checkpoint_due = True
         self._after_board_change()
 
     def corrupt(self, data: bytes) -> bytes:

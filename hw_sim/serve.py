@@ -20,6 +20,7 @@ import selectors
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ MAX_QUEUED_OUTPUT = 4 * 1024 * 1024
 PACING_BURST = 64
 #: Poll interval for ports that cannot be waited on (e.g. rfc2217:// without a file descriptor).
 POLL_INTERVAL_S = 0.01
+#: Longest wall time between saves of the hardware state while simulated time runs.
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 @dataclass
@@ -68,6 +71,7 @@ class ServeLoop:
         control: ControlServer,
         clock: SimClock,
         baud: int | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> None:
         self.bench = bench
         self.port = port
@@ -79,6 +83,9 @@ class ServeLoop:
         self._credit_at = time.monotonic()
         self._stop = False
         self.dropped_output = 0
+        self._checkpoint = checkpoint
+        self._checkpoint_at = time.monotonic()
+        self._checkpoint_sim = bench.now
 
     # -- public --------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -144,6 +151,7 @@ class ServeLoop:
                 for request in requests:
                     self._tick()
                     answer = self.bench.control(request, advance=self._advance)
+                    self._maybe_checkpoint(force=True)
                     self.control.reply(conn, answer)
                     self._tick()
                 if not alive or requests:
@@ -170,6 +178,19 @@ class ServeLoop:
             if now > self.bench.now:
                 self.bench.advance_to(now)
         self._write_output()
+        self._maybe_checkpoint()
+
+    def _maybe_checkpoint(self, force: bool = False) -> None:
+        """Save the hardware state: at once after a physical change, else at most once a second."""
+        if self._checkpoint is None:
+            return
+        wall = time.monotonic()
+        moved = self.bench.now != self._checkpoint_sim
+        due = wall - self._checkpoint_at >= CHECKPOINT_INTERVAL_S
+        if force or self.bench.checkpoint_due or (moved and due):
+            self._checkpoint()
+            self.bench.checkpoint_due = False
+            self._checkpoint_at, self._checkpoint_sim = wall, self.bench.now
 
     # -- output ----------------------------------------------------------------------------------
     def _write_output(self) -> None:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import click
 
+from firmware.hal import ResetCause
+
+from . import board_state
 from .bench import BenchPump
 from .board import VirtualBoard
 from .control import ControlServer
@@ -123,7 +126,21 @@ def serve(
         nvm = FileNvm(state, profile.hardware.nvm_size_bytes)
     except (ValueError, OSError) as exc:
         raise click.UsageError(f"--state {state}: {exc}") from exc
-    board = VirtualBoard(profile, seed, nvm, start_time=start_time)
+    hw_state_path = board_state.sidecar_path(state)
+    try:
+        saved = board_state.load(hw_state_path)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if saved is None:
+        board = VirtualBoard(profile, seed, nvm, start_time=start_time)
+        board.power_on()
+    else:  # the same pump again: its clock, reservoir, battery and catheter as they were
+        board = VirtualBoard(profile, int(saved["seed"]), nvm, start_time=int(saved["now"]))
+        try:
+            board_state.import_state(board, saved)
+        except ValueError as exc:
+            raise click.UsageError(f"{hw_state_path}: {exc}") from exc
+        board.power_on(cause=ResetCause.POWER_ON if saved.get("clean") else ResetCause.POWER_LOSS)
     bench = BenchPump(board)
     port: LinePort
     try:
@@ -137,11 +154,20 @@ def serve(
         f"{'lockstep' if lockstep else f'time-scale={time_scale:g}'}",
         file=sys.stderr,
     )
-    loop = ServeLoop(bench, port, control, SimClock.start(board.now, lockstep, time_scale), baud)
+    clock = SimClock.start(board.now, lockstep, time_scale)
+    loop = ServeLoop(
+        bench,
+        port,
+        control,
+        clock,
+        baud,
+        lambda: board_state.save(bench.board, hw_state_path, clean=False),
+    )
     try:
         loop.run()
     finally:
         board.flush()
+        board_state.save(bench.board, hw_state_path, clean=True)
         nvm.close()
         control.close()
         port.close()
