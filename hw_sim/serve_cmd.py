@@ -57,7 +57,7 @@ def default_control_path() -> Path:
     default=1,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Seed of the board's random generator (also names the device's serial number).",
+    help="Seed of the board's random generator (also names the serial number); a pump restored from --state keeps its own.",
 )
 @click.option(
     "--lockstep",
