@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from .cli_support import Options
-from .commands import alarm_cmds, log_cmds, pump_cmds, session, therapy_cmds
+from .commands import alarm_cmds, log_cmds, pump_cmds, session, therapy_cmds, trace_cmd
 from .errors import ProgrammerError as _ProgrammerError
 from .errors import PumpRefused, UncertainOutcome, exit_code_for
 from .journal import Journal
@@ -103,6 +103,7 @@ for command in (
     alarm_cmds.alarms,
     log_cmds.log,
     log_cmds.watch,
+    trace_cmd.trace,
 ):
     cli.add_command(command)
 

@@ -69,6 +69,18 @@ def days_between(start_s: int, end_s: int) -> float | None:
     return round(max(0, end_s - start_s) / SECONDS_PER_DAY, 2)
 
 
+def days_to_low_reservoir(body: Mapping[str, Any]) -> float | None:
+    """Days until the estimate reaches the alarm level; 0 once it is there or below; else None.
+
+    The pump reports no low-reservoir time once the level is passed, so "already low" is told
+    apart from "unknown" (nothing programmed) here, from the estimate itself.
+    """
+    reservoir, level = int(body["reservoir_nl"]), int(body["low_reservoir_nl"])
+    if reservoir <= level:
+        return 0.0
+    return days_between(int(body["pump_time"]), int(body["low_reservoir_time"]))
+
+
 def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
     """The ``status --json`` document from a STATUS reply body."""
     now = int(body["pump_time"])
@@ -87,7 +99,7 @@ def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
         "reservoir_capacity_ml": ml(int(body["reservoir_capacity_nl"])),
         "low_reservoir_alarm_ml": ml(int(body["low_reservoir_nl"])),
         "low_reservoir_time": iso_time(int(body["low_reservoir_time"])),
-        "days_to_low_reservoir": days_between(now, int(body["low_reservoir_time"])),
+        "days_to_low_reservoir": days_to_low_reservoir(body),
         "empty_time": iso_time(int(body["empty_time"])),
         "days_to_empty": days_between(now, int(body["empty_time"])),
         "alarms": alarms,
@@ -134,10 +146,7 @@ def status_text(doc: Mapping[str, Any]) -> str:
             f"{_value(doc['reservoir_ml'], 'mL')} of {_value(doc['reservoir_capacity_ml'], 'mL')}",
         ),
         ("low-reservoir alarm", _value(doc["low_reservoir_alarm_ml"], "mL")),
-        (
-            "low reservoir in",
-            f"{_value(doc['days_to_low_reservoir'], 'days')} ({_value(doc['low_reservoir_time'])})",
-        ),
+        ("low reservoir in", _low_reservoir_text(doc)),
         (
             "battery",
             f"{battery['remaining_pct']:g} %, replace by {_value(battery['replace_by'])}"
@@ -159,6 +168,15 @@ def status_text(doc: Mapping[str, Any]) -> str:
     if doc["mode"] == "stopped":
         text += "\nTHE PUMP IS STOPPED: no drug is delivered until `pumpctl resume`."
     return text
+
+
+def _low_reservoir_text(doc: Mapping[str, Any]) -> str:
+    days = doc["days_to_low_reservoir"]
+    if days == 0:
+        return f"now (the estimate is at or below {_value(doc['low_reservoir_alarm_ml'], 'mL')})"
+    if days is None:
+        return "- (no delivery programmed)"
+    return f"{_value(days, 'days')} ({_value(doc['low_reservoir_time'])})"
 
 
 def alarms_text(alarms: Iterable[Mapping[str, Any]]) -> str:

@@ -185,6 +185,7 @@ _FIELD_ENUMS: dict[str, type[enum.IntEnum]] = {
     "bolus_mode": TherapyMode,
     "kind": ChangeKind,
     "alarm": AlarmId,
+    "alarms": AlarmId,  # ALARMS_ACK's list of ids
     "log": LogId,
     "role": Role,
     "event": LogEvent,
@@ -204,6 +205,8 @@ def _value(name: str, value: Any) -> str:
         return value.hex() if value else "''"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if name == "bolus_mode" and value == 0:
+        return "none"
     if isinstance(value, int) and name in _FIELD_ENUMS:
         try:
             return f"{_FIELD_ENUMS[name](value).name}"
@@ -271,15 +274,16 @@ def describe_frame(frame: Frame) -> str:
         parts.append(f"version={frame.version}")
         return " ".join([*parts, f"body={frame.payload.hex()}"])
     if frame.flags & Flags.AUTH:
-        parts.append(f"auth(session={frame.session_id:#010x} counter={frame.counter})")
+        tag = frame.tag.hex() if frame.tag is not None else "none"
+        parts.append(f"auth(session={frame.session_id:#010x} counter={frame.counter} tag={tag})")
     return " ".join(parts) + " | " + describe_payload(frame)
 
 
 def format_traced(item: TracedFrame, *, show_size: bool = False) -> str:
     """One line for a traced frame or dropped run."""
     arrow = item.inferred_direction.value
-    if item.direction is Direction.UNKNOWN:
-        arrow = "?" + arrow[-1] if arrow != "??" else arrow
+    if item.direction is Direction.UNKNOWN:  # inferred: "?>" to the pump, "?<" from it
+        arrow = {"->": "?>", "<-": "?<"}.get(arrow, arrow)
     size = f" [{item.wire_size} B]" if show_size else ""
     if item.frame is None:
         reason = item.dropped.name if item.dropped is not None else "unknown"

@@ -17,6 +17,7 @@ from protocol.enums import LogId
 from ..cli_support import connected, emit, note, options
 from ..clinical import LogRecord
 from ..errors import ProgrammerError
+from ..log_events import arguments_text, decode_arguments
 from ..views import alarm_name, iso_time, mcg, ml, mode_name
 
 
@@ -27,6 +28,7 @@ def record_document(record: LogRecord) -> dict[str, Any]:
         "event": record.event_name,
         "a": record.a,
         "b": record.b,
+        "decoded": decode_arguments(record.event, record.a, record.b),
         "flags": record.flags,
         "check_ok": record.check_ok,
     }
@@ -87,7 +89,7 @@ def log(which: str, since: int | None, out: Path | None) -> None:
         return
     text = (
         "\n".join(
-            f"{d['seq']:>8}  {d['time']}  {d['event']:<26} a={d['a']} b={d['b']}"
+            f"{d['seq']:>8}  {d['time']}  {d['event']:<26} {arguments_text(d['decoded'])}".rstrip()
             + ("" if d["check_ok"] else "  [CHECK FAILED]")
             for d in documents
         )

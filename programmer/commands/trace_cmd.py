@@ -1,0 +1,103 @@
+"""``trace FILE``: a captured exchange as readable frames, one per line.
+
+Why: when a session with a pump goes wrong on a cable, the evidence is bytes - a ``spy://``
+hexdump (``pumpctl --port 'spy:///dev/ttyUSB0?file=trace.txt' ...``), a raw capture or hex text.
+This command decodes them offline with ``protocol.trace`` (no pump, no key needed): direction,
+message, seq, session fields and payload, or why a run of bytes was dropped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from protocol.catalog import MsgType
+from protocol.framing import Flags
+from protocol.trace import (
+    Direction,
+    TracedFrame,
+    decode_chunks,
+    describe_payload,
+    format_traced,
+    parse_capture,
+)
+
+from ..cli_support import emit
+
+
+def traced_document(item: TracedFrame) -> dict[str, Any]:
+    """One frame (or dropped run) of a trace as a JSON object."""
+    doc: dict[str, Any] = {
+        "direction": {
+            Direction.TO_PUMP: "to_pump",
+            Direction.FROM_PUMP: "from_pump",
+            Direction.UNKNOWN: "unknown",
+        }[item.inferred_direction],
+        "direction_inferred": item.direction is Direction.UNKNOWN,
+        "index": item.index,
+        "wire_bytes": item.wire_size,
+        "text": format_traced(item),
+    }
+    frame = item.frame
+    if frame is None:
+        doc["dropped"] = item.dropped.name.lower() if item.dropped is not None else "unknown"
+        return doc
+    try:
+        message: str = MsgType(frame.msg_type).name
+    except ValueError:
+        message = f"msg_type_{frame.msg_type}"
+    doc.update(
+        {
+            "kind": "event"
+            if frame.flags & Flags.EVENT
+            else "reply"
+            if frame.flags & Flags.RESPONSE
+            else "request",
+            "message": message,
+            "seq": frame.seq,
+            "authenticated": bool(frame.flags & Flags.AUTH),
+            "session_id": frame.session_id,
+            "counter": frame.counter,
+            "more": bool(frame.flags & Flags.MORE),
+            "payload": describe_payload(frame),
+        }
+    )
+    return doc
+
+
+@click.command()
+@click.argument("capture", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--pump-side",
+    is_flag=True,
+    help="The capture was taken on the pump's side (a spy:// log there): swap TX and RX.",
+)
+@click.option("--sizes", is_flag=True, help="Show each frame's size on the wire.")
+def trace(capture: Path, pump_side: bool, sizes: bool) -> None:
+    """Decode a capture (spy:// hexdump, hex text or raw bytes) into frames, one per line.
+
+    Needs no pump and no key: tags are shown, not verified.
+
+    \b
+    Example:
+      pumpctl --port 'spy:///dev/pts/3?file=trace.txt' status
+      pumpctl trace trace.txt
+    """
+    data = capture.read_bytes()
+    items = decode_chunks(parse_capture(data, host_is_programmer=not pump_side))
+    frames = [traced_document(item) for item in items]
+    dropped = sum(1 for f in frames if "dropped" in f)
+    text = "\n".join(format_traced(item, show_size=sizes) for item in items) or (
+        f"(no frames in {capture})"
+    )
+    emit(
+        {
+            "capture": str(capture),
+            "frames": frames,
+            "count": len(frames) - dropped,
+            "dropped": dropped,
+        },
+        text,
+    )

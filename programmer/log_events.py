@@ -1,0 +1,109 @@
+"""Log record arguments in words: ``alarm_raised alarm=refill_reminder`` instead of ``a=9 b=0``.
+
+Why: every log record carries two bare signed integers whose meaning depends on its event (an
+alarm id, a change kind, nanolitres, an error code...).  A clinician reading ``pumpctl log`` must
+not have to look those numbers up, so each event's arguments are named and converted to the
+units people read (mcg, mL, seconds) here, in one table.  Raw ``a`` and ``b`` stay in the JSON
+output for scripts; this is an addition, never a replacement.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from protocol.catalog import MsgType
+from protocol.enums import AlarmId, ChangeKind, LogEvent, Role, TherapyMode
+from protocol.errors import ErrorCode
+
+#: Reset causes as the pump logs them (a=cause of RESET); the wire carries only the number.
+RESET_CAUSES = {0: "power_on", 1: "power_loss", 2: "low_battery", 3: "watchdog"}
+
+Decoder = Callable[[int, int], dict[str, Any]]
+
+
+def _name(kind: type[enum.IntEnum], value: int) -> str:
+    try:
+        return kind(value).name.lower()
+    except ValueError:
+        return f"{kind.__name__.lower()}_{value}"
+
+
+def _mcg(ng: int) -> float:
+    return round(ng / 1000, 3)
+
+
+def _ml(nl: int) -> float:
+    return round(nl / 1_000_000, 3)
+
+
+def _therapy_changed(a: int, b: int) -> dict[str, Any]:
+    kind = _name(ChangeKind, a)
+    if a in (ChangeKind.STOPPED, ChangeKind.CONTINUOUS, ChangeKind.FLEX):
+        return {"change": kind, "daily_dose_mcg": _mcg(b)}
+    return {"change": kind, "dose_mcg": _mcg(b)}
+
+
+_DECODERS: dict[LogEvent, Decoder] = {
+    LogEvent.RESET: lambda a, b: {"cause": RESET_CAUSES.get(a, f"cause_{a}")},
+    LogEvent.THERAPY_CHANGED: _therapy_changed,
+    LogEvent.BOLUS_STARTED: lambda a, b: {"mode": _name(TherapyMode, a), "dose_mcg": _mcg(b)},
+    LogEvent.BOLUS_COMPLETED: lambda a, b: {
+        "mode": _name(TherapyMode, a),
+        "delivered_mcg": _mcg(b),
+    },
+    LogEvent.REFILL: lambda a, b: {"added_ml": _ml(a), "discrepancy_ml": _ml(b)},
+    LogEvent.PUMP_STOPPED: lambda a, b: {},
+    LogEvent.PUMP_RESUMED: lambda a, b: {},
+    LogEvent.CLOCK_CHANGED: lambda a, b: {"change_s": a},
+    LogEvent.PATIENT_BOLUS_CONFIGURED: lambda a, b: {"dose_mcg": _mcg(a), "max_per_day": b},
+    LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
+    LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
+    LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": _mcg(a), "programmed_mcg": _mcg(b)},
+    LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
+    LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
+    LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},
+    LogEvent.ALARM_TEST: lambda a, b: {},
+    LogEvent.ALARM_CONFIG_CHANGED: lambda a, b: {
+        "low_reservoir_ml": _ml(a),
+        "critical_interval_s": b,
+    },
+    LogEvent.PAIRED: lambda a, b: {"key_id": _key_id(a), "role": _name(Role, b)},
+    LogEvent.UNPAIRED: lambda a, b: {"key_id": _key_id(a)},
+    LogEvent.SESSION_OPENED: lambda a, b: {"key_id": _key_id(a), "session_id": _key_id(b)},
+    LogEvent.AUTH_FAILURE: lambda a, b: {"error": _name(ErrorCode, a), "message": _msg(b)},
+    LogEvent.PAIRING_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
+    LogEvent.LOCKOUT_STARTED: lambda a, b: {"lockout_s": a},
+    LogEvent.REQUEST_REFUSED: lambda a, b: {"error": _name(ErrorCode, a), "message": _msg(b)},
+    LogEvent.NVM_RECOVERED: lambda a, b: {"bank": a},
+}
+
+
+def _key_id(value: int) -> str:
+    """Key and session ids are unsigned 32-bit on the pump; the log stores them signed."""
+    return f"{value & 0xFFFFFFFF:#010x}"
+
+
+def _msg(value: int) -> str:
+    return _name(MsgType, value) if value else "none"
+
+
+def decode_arguments(event: int, a: int, b: int) -> dict[str, Any]:
+    """The named arguments of one log record (an empty dict for an event without any).
+
+    An unknown event keeps its raw numbers as ``{"a": a, "b": b}``.
+    """
+    try:
+        decoder = _DECODERS[LogEvent(event)]
+    except (ValueError, KeyError):
+        return {"a": a, "b": b}
+    return decoder(a, b)
+
+
+def arguments_text(arguments: dict[str, Any]) -> str:
+    """``alarm=refill_reminder``, ``added_ml=20 discrepancy_ml=0``..."""
+    return " ".join(
+        f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}"
+        for key, value in arguments.items()
+    )

@@ -1,0 +1,69 @@
+"""``pumpctl trace``: a spy:// capture or raw bytes decoded into frames, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from programmer.cli import run
+from protocol import DeviceEndpoint, DeviceInfo, ErrorCode, MsgType, Reply
+from protocol.catalog import Capability
+
+from .conftest import InProcessPump
+
+
+def trace_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
+    capsys.readouterr()
+    assert run(["--json", "trace", *extra, str(path)]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_spy_capture_of_identify_decodes_into_request_and_reply(
+    pump: InProcessPump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "trace.txt"
+    keys = tmp_path / "keys.json"
+    url = f"spy://{pump.port}?file={capture}"
+    assert run(["--port", url, "--keystore", str(keys), "--timeout", "0.5", "identify"]) == 0
+
+    doc = trace_json(capture, capsys)
+    frames = doc["frames"]
+    assert doc["count"] == 2 and doc["dropped"] == 0
+    assert [(f["direction"], f["kind"], f["message"]) for f in frames] == [
+        ("to_pump", "request", "HELLO"),
+        ("from_pump", "reply", "HELLO"),
+    ]
+    assert frames[0]["seq"] == frames[1]["seq"]
+    assert "serial_number=VP20-000042" in frames[1]["payload"]
+
+    swapped = trace_json(capture, capsys, "--pump-side")
+    assert [f["direction"] for f in swapped["frames"]] == ["from_pump", "to_pump"]
+
+
+def test_a_raw_capture_with_noise_reports_dropped_runs_and_infers_directions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = DeviceEndpoint(DeviceInfo("VP20", "VP20-000042", "1.0.0", Capability(0x7F)), bytes)
+    reply = device.send(
+        Reply(MsgType.STATUS, 7, int(ErrorCode.NOT_AUTHENTICATED), {}, "no session")
+    )
+    capture = tmp_path / "raw.bin"
+    capture.write_bytes(b"\x13\x37garbage\x00" + reply)
+
+    doc = trace_json(capture, capsys)
+    assert doc["dropped"] == 1 and doc["count"] == 1
+    decoded = doc["frames"][1]
+    assert decoded["direction"] == "from_pump" and decoded["direction_inferred"] is True
+    assert decoded["message"] == "STATUS" and decoded["seq"] == 7
+
+    capsys.readouterr()
+    assert run(["trace", str(capture)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert " dropped " in text[0]
+    assert "reply STATUS seq=7" in text[1] and "NOT_AUTHENTICATED" in text[1]
+
+
+def test_trace_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert run(["trace", str(tmp_path / "nothing.txt")]) == 2
