@@ -1,0 +1,249 @@
+"""The device under test: a virtual pump the suite starts itself, or a device on a given port.
+
+Why: labgrid and pytest-embedded's lesson - one place decides what "the device" is, tests only
+ask for it.  A ``PumpUnderTest`` is a port URL plus what else the run has: a bench control
+channel (``Bench``: wand, time, faults) and a pairing key.  Tests that need something the run
+lacks skip with the reason, instead of failing on a missing cable.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import serial
+
+from hw_sim.control import ControlError, control_call
+from protocol import Capability, MsgType, Role
+
+from .client import PumpClient, PumpKey
+
+STARTUP_TIMEOUT_S = 15.0
+NETWORK_SCHEMES = ("rfc2217://", "socket://")
+
+
+def vpump_command() -> list[str]:
+    """How to run ``vpump`` from this interpreter's environment."""
+    script = Path(sys.executable).with_name("vpump")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from hw_sim.cli import main; sys.exit(main())"]
+
+
+class VirtualPumpProcess:
+    """``vpump serve --lockstep`` in a subprocess, with its state and control socket in ``workdir``."""
+
+    def __init__(self, workdir: Path, seed: int = 1, extra: tuple[str, ...] = ()) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.state = workdir / "pump.nvm"
+        self.control = str(workdir / "bench.ctl")
+        self.stderr_path = workdir / "stderr.log"
+        self._stderr = self.stderr_path.open("wb")
+        args = ["serve", "--lockstep", "--seed", str(seed), "--state", str(self.state)]
+        self.proc = subprocess.Popen(
+            [*vpump_command(), *args, "--control", self.control, *extra],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            bufsize=0,
+        )
+        lines = self._announcement()
+        if [line.split(" ", 1)[0] for line in lines] != ["PORT", "CONTROL"]:
+            err = self.stop()
+            raise RuntimeError(f"vpump serve announced {lines!r}; stderr: {err}")
+        self.port, self.control = (line.split(" ", 1)[1] for line in lines)
+
+    def _announcement(self) -> list[str]:
+        """The first two stdout lines (``PORT <path>``, ``CONTROL <path>``), within a timeout."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        data = b""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while data.count(b"\n") < 2:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not sel.select(remaining):
+                    break
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        return data.decode(errors="replace").splitlines()[:2]
+
+    def stop(self) -> str:
+        """SIGTERM (the pump flushes its NVM), then wait; returns stderr."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._stderr.close()
+        return self.stderr_path.read_text(errors="replace")
+
+
+class Bench:
+    """The bench control channel of a device (``hw_sim.control`` JSON lines over a Unix socket)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def call(self, cmd: str, **args: Any) -> dict[str, Any]:
+        return control_call(self.path, {"cmd": cmd, **args})
+
+    def wand(self, on: bool) -> None:
+        self.call("wand", on=on)
+
+    def advance(self, seconds: int) -> int:
+        """Advance simulated time; returns the board time after the jump."""
+        return int(self.call("advance", duration=f"{seconds}s")["time"])
+
+    def fault(self, name: str, arg: str | None = None) -> None:
+        self.call("fault", name=name, **({"arg": arg} if arg is not None else {}))
+
+    def power_cycle(self) -> None:
+        self.call("power-cycle")
+
+    def hw_status(self) -> dict[str, Any]:
+        return self.call("hw-status")
+
+    def available(self) -> bool:
+        try:
+            self.call("time")
+        except ControlError:
+            return False
+        return True
+
+
+@dataclass
+class PumpUnderTest:
+    """What a test gets: where the device is, and what else the run provides."""
+
+    url: str
+    bench: Bench | None
+    key: PumpKey | None = None
+    virtual: bool = False
+    hello: dict[str, Any] = field(default_factory=dict)
+    process: VirtualPumpProcess | None = None
+    _seed: int = 0
+    _patient_key: PumpKey | None = None
+    _shared_port: Any = None
+    #: Authentication failures this run may still provoke (None: no limit, the device is fresh or
+    #: a bench can wait out the lockout).  A device without a bench locks session open after 5.
+    failure_budget: int | None = None
+
+    def client(self, seed: int | None = None) -> PumpClient:
+        """A new programmer on the device's port (close it, or use it as a context manager).
+
+        Network transports (``rfc2217://``, ``socket://``) share one connection, since each
+        connect costs a telnet negotiation; local ports are opened afresh, as a programmer would.
+        """
+        self._seed += 1
+        shared = None
+        if self.url.startswith(NETWORK_SCHEMES):
+            if self._shared_port is None:
+                self._shared_port = serial.serial_for_url(self.url, baudrate=115200, timeout=0.05)
+            shared = self._shared_port
+        return PumpClient(self.url, seed=self._seed * 7919 + (seed or 0), port=shared)
+
+    # -- what a test may require ---------------------------------------------------------------
+    def require_bench(self, why: str) -> Bench:
+        if self.bench is None:
+            pytest.skip(f"needs the bench control channel (--pump-control) to {why}")
+        return self.bench
+
+    def require_capability(self, capability: Capability) -> None:
+        if not self.hello["capabilities"] & capability:
+            pytest.skip(f"device does not announce {capability.name} in HELLO")
+
+    def require_message(self, msg: MsgType) -> None:
+        if int(msg) not in self.hello["messages"]:
+            pytest.skip(f"device does not announce {msg.name} in HELLO")
+
+    def spend_failures(self, count: int) -> None:
+        """Skip unless the test may provoke ``count`` more authentication failures."""
+        if self.failure_budget is None:
+            return
+        if count > self.failure_budget:
+            pytest.skip(
+                f"would provoke {count} authentication failure(s); without a bench this run may "
+                f"provoke only {self.failure_budget} more before the device locks session open "
+                "(pass --pump-control so the suite can wait out the lockout)"
+            )
+        self.failure_budget -= count
+
+    def clinician_key(self) -> PumpKey:
+        """A clinician pairing: the given key, else one made through the bench's wand."""
+        if self.key is None:
+            bench = self.require_bench("open the pairing window (or pass --pump-key)")
+            self.key = pair_with_wand(self, bench, Role.CLINICIAN)
+        if self.key.role is not Role.CLINICIAN:
+            pytest.skip("needs a clinician key; --pump-key holds a patient key")
+        return self.key
+
+    def patient_key(self) -> PumpKey:
+        """A patient pairing, made through the bench's wand (once per device)."""
+        if self._patient_key is None:
+            if self.key is not None and self.key.role is Role.PATIENT:
+                self._patient_key = self.key
+            else:
+                bench = self.require_bench("pair a patient key")
+                self._patient_key = pair_with_wand(self, bench, Role.PATIENT)
+        return self._patient_key
+
+    def session(self, role: Role = Role.CLINICIAN) -> PumpClient:
+        """A new client with an open session (clinician by default)."""
+        key = self.clinician_key() if role is Role.CLINICIAN else self.patient_key()
+        client = self.client()
+        client.hello()
+        client.login(key)
+        return client
+
+    def forgive_failures(self) -> None:
+        """Let the device forget recent authentication failures (bench: advance past lockout)."""
+        if self.bench is not None:
+            self.bench.advance(lockout_window_s(self) + 1)
+
+
+def pair_with_wand(pump: PumpUnderTest, bench: Bench, role: Role) -> PumpKey:
+    bench.wand(True)
+    try:
+        with pump.client() as client:
+            return client.pair(role)
+    finally:
+        bench.wand(False)
+
+
+def lockout_window_s(pump: PumpUnderTest) -> int:
+    """The lockout window to wait out: the env var CONFORMANCE_LOCKOUT_S or the 600 s default."""
+    return int(os.environ.get("CONFORMANCE_LOCKOUT_S", "600"))
+
+
+def wait_ready(url: str, attempts: int = 60) -> dict[str, Any]:
+    """HELLO with retries until the device answers; returns the HELLO body.
+
+    A port that refuses the connection (an exporter still starting) is retried too, with a
+    short back-off between attempts: readiness is probed, never assumed after a fixed sleep.
+    """
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        try:
+            client = PumpClient(url, seed=0)
+        except (serial.SerialException, OSError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+            continue
+        with client:
+            return client.probe(attempts=attempts)
