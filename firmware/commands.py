@@ -48,7 +48,7 @@ MAX_RECORDS_PER_READ = 65_535
 
 def status_body(fw: PumpFirmware, now: int) -> Body:
     s = fw.status(now)
-    bolus = s.bolus
+    bolus = s.bolus if s.bolus is not None else s.patient_bolus  # a clinician bolus replaces basal
     return {
         "pump_time": time_or_zero(s.pump_time),
         "mode": int(s.mode),

@@ -273,11 +273,6 @@ def flex_and_single_bolus(pump: PumpUnderTest) -> None:
         client.ok(MsgType.ABORT_PRESCRIPTION)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="firmware bug: STATUS.bolus_mode/bolus_remaining_ng/bolus_end_time report only a "
-    "clinician bolus; firmware/commands.py status_body ignores PumpStatus.patient_bolus",
-)
 def test_status_reports_a_running_patient_bolus(pump: PumpUnderTest) -> None:
     pump.require_capability(Capability.PATIENT_BOLUS)
     pump.require_bench("let an earlier patient bolus's lockout pass")
