@@ -84,6 +84,7 @@ class ServeLoop:
         self._stop = False
         self.dropped_output = 0
         self._checkpoint = checkpoint
+        self._port_events = selectors.EVENT_READ
         self._checkpoint_at = time.monotonic()
         self._checkpoint_sim = bench.now
 
@@ -222,8 +223,9 @@ class ServeLoop:
         if port_fd is None:
             return
         want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out and not self.baud else 0)
-        if sel.get_key(port_fd).events != want:
+        if want != self._port_events:  # modify() is a syscall: only when the interest changes
             sel.modify(port_fd, want, "port")
+            self._port_events = want
 
     def _timeout(self, port_fd: int | None) -> float | None:
         candidates: list[float] = []

@@ -41,20 +41,32 @@ class SerialTransport:
         self.url = url
         self.bytes_in = 0
         self.bytes_out = 0
+        self._timeout: float | None = port.timeout
 
     def write(self, data: bytes) -> None:
         try:
+            # no flush(): on a pty tcdrain() would wait until the pump has read the bytes
             self._port.write(data)
-            self._port.flush()
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"cannot write to {self.url}: {exc}") from exc
         self.bytes_out += len(data)
 
     def read(self, timeout_s: float) -> bytes:
         try:
-            self._port.timeout = max(0.0, timeout_s)
-            waiting = self._port.in_waiting
-            data = bytes(self._port.read(max(1, waiting)))
+            timeout_s = max(0.0, timeout_s)
+            current = self._timeout if self._timeout is not None else 0.0
+            # pyserial reconfigures the tty on every assignment, so the timeout changes only when
+            # it must grow or shrinks below half: a read ends at the first byte anyway, and the
+            # caller's deadline is rechecked after every read.
+            if timeout_s > current or timeout_s < current / 2:
+                self._port.timeout = self._timeout = timeout_s
+            port = self._port
+            waiting = port.in_waiting
+            data = bytes(port.read(max(1, waiting)))
+            if data and not waiting:  # woke on the first byte: take the rest that came with it
+                more = port.in_waiting
+                if more:
+                    data += bytes(port.read(more))
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"lost the link on {self.url}: {exc}") from exc
         self.bytes_in += len(data)
