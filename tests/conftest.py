@@ -1,12 +1,23 @@
-"""Command-line options of the conformance suite (tests/conformance): which device to judge.
+"""Root conftest: the conformance suite's options, and hypothesis settings for every suite.
 
-Kept here, in the root conftest, because pytest reads options only from the rootdir's conftest
-and plugins; everything else about the suite lives in tests/conformance/.
+The options live here because pytest reads options only from the rootdir's conftest and plugins;
+everything else about the suite lives in tests/conformance/.
+
+Hypothesis: no per-example deadline (a loaded two-core CI machine makes timing noise, and
+pytest-timeout already bounds every test); under CI (``CI=true``) the examples are derandomized,
+so a CI run is reproducible and a failure there is a real one, not a lucky draw.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
+
+settings.register_profile("default", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
