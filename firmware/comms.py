@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.catalog import Capability, MsgType
 from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
 from protocol.enums import CRITICAL_ALARMS, LogEvent
-from protocol.errors import ErrorCode, Refusal
+from protocol.errors import ErrorCategory, ErrorCode, Refusal, category_of
 from protocol.events import (
     NEED_DATA,
     FrameRejected,
@@ -56,18 +56,8 @@ CAPABILITIES = (
     | Capability.BRIDGE_BOLUS
     | Capability.PRIMING_BOLUS
 )
-_AUTH_CODES = frozenset(
-    {
-        ErrorCode.BAD_TAG,
-        ErrorCode.REPLAYED_COUNTER,
-        ErrorCode.UNKNOWN_SESSION,
-        ErrorCode.NOT_AUTHENTICATED,
-        ErrorCode.ROLE_NOT_PERMITTED,
-        ErrorCode.UNKNOWN_KEY,
-        ErrorCode.PAIRING_FAILED,
-    }
-)
-_PAIRING_CODES = frozenset(
+#: Authentication-range refusals that are pairing refusals (audited as such), not attack signs.
+_PAIRING_REFUSALS = frozenset(
     {
         ErrorCode.PAIRING_WINDOW_CLOSED,
         ErrorCode.PAIRING_LOCKED_OUT,
@@ -184,10 +174,10 @@ class CommandLink:
 
     def _audit_rejection(self, event: FrameRejected, now: int) -> None:
         msg_type = event.msg_type or 0
-        if event.code in _AUTH_CODES:
-            self.fw.audit(LogEvent.AUTH_FAILURE, int(event.code), msg_type, now)
-        elif event.code in _PAIRING_CODES:
+        if event.code in _PAIRING_REFUSALS:
             self.fw.audit(LogEvent.PAIRING_REFUSED, int(event.code), msg_type, now)
+        elif category_of(event.code) is ErrorCategory.AUTHENTICATION:
+            self.fw.audit(LogEvent.AUTH_FAILURE, int(event.code), msg_type, now)
         else:
             self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
 

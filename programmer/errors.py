@@ -19,7 +19,7 @@ exception outside this tree propagate with its traceback, because it is a bug.
 
 from __future__ import annotations
 
-from protocol.errors import ERROR_TABLE, ErrorCode
+from protocol.errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
 
 
 class ProgrammerError(Exception):
@@ -85,31 +85,13 @@ class UncertainOutcome(ProgrammerError):
         self.what = what
 
 
-#: Reply codes that are about pairing or authentication: exit code 3 rather than 1.
-AUTH_CODES = frozenset(
-    {
-        ErrorCode.NOT_AUTHENTICATED,
-        ErrorCode.BAD_TAG,
-        ErrorCode.REPLAYED_COUNTER,
-        ErrorCode.UNKNOWN_SESSION,
-        ErrorCode.ROLE_NOT_PERMITTED,
-        ErrorCode.PAIRING_WINDOW_CLOSED,
-        ErrorCode.PAIRING_LOCKED_OUT,
-        ErrorCode.PAIRING_FAILED,
-        ErrorCode.UNKNOWN_KEY,
-        ErrorCode.NO_PAIRING_IN_PROGRESS,
-        ErrorCode.KEY_STORE_FULL,
-    }
-)
-
-
 def refusal(code: int, reason: str, what: str = "") -> ProgrammerError:
     """The exception for a pump's certain refusal with ``code``."""
     try:
         known: ErrorCode | int = ErrorCode(code)
     except ValueError:
         known = code
-    if known in AUTH_CODES:
+    if category_of(code) is ErrorCategory.AUTHENTICATION:  # exit code 3 rather than 1
         name = known.name if isinstance(known, ErrorCode) else str(code)
         hint = _AUTH_HINTS.get(known, "")
         prefix = f"{what}: " if what else ""

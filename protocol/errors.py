@@ -79,6 +79,31 @@ class ErrorCode(enum.IntEnum):
     MEMORY_ERROR = 97
 
 
+class ErrorCategory(enum.Enum):
+    """What kind of failure a code is; the numbering keeps each kind in its own range."""
+
+    SUCCESS = "success"
+    FRAME = "frame or message shape"  # 1-15: the peer's frame was unusable
+    AUTHENTICATION = "authentication or pairing"  # 16-31
+    REQUEST = "request handling"  # 32-47: two-phase commit, idempotency, busy
+    CLINICAL = "clinical validation"  # 48-95: understood and refused, nothing changed
+    INTERNAL = "the pump's own failure"  # 96-: outcome may be unknown
+
+
+def category_of(code: int) -> ErrorCategory:
+    if code == 0:
+        return ErrorCategory.SUCCESS
+    for upper, category in (
+        (16, ErrorCategory.FRAME),
+        (32, ErrorCategory.AUTHENTICATION),
+        (48, ErrorCategory.REQUEST),
+        (96, ErrorCategory.CLINICAL),
+    ):
+        if code < upper:
+            return category
+    return ErrorCategory.INTERNAL
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorSpec:
     """One row of the error table."""
@@ -91,6 +116,10 @@ class ErrorSpec:
     @property
     def name(self) -> str:
         return self.code.name
+
+    @property
+    def category(self) -> ErrorCategory:
+        return category_of(self.code)
 
 
 def _row(
