@@ -45,8 +45,12 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m hw_sim.demo
 
+# Full-size reliability campaigns (tests/reliability, docs/RELIABILITY.md); `make test` runs them
+# bounded.  Sizes: CAMPAIGN_<NAME>=N overrides one; CAMPAIGN_SEED draws another reproducible mix.
 campaign: $(STAMP)
-	CAMPAIGN=full $(BIN)/python -m pytest -q -m slow tests
+	-$(BIN)/python -m pip install --quiet atheris
+	CAMPAIGN=full $(BIN)/python -m pytest -q -m slow -n 2 --dist loadgroup -p no:randomly \
+		--timeout 3600 tests/reliability
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,222 @@
+"""Shared machinery of the reliability campaigns: real pumps, programmers, sizes and figures.
+
+Why: every campaign needs the same few things - a ``vpump serve`` process it may kill, a paired
+programmer, a campaign size that is small in ``make test`` and large in ``make campaign``, and
+one JSON line of figures at the end.  Readiness is awaited (the PORT/CONTROL lines), never slept
+for, and every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hw_sim.control import control_call
+from programmer.client import PumpClient
+from programmer.keystore import KeyStore
+from programmer.transport import open_transport
+from protocol import Role
+
+FIGURES_PROPERTY = "campaign_figures"
+START_DEADLINE_S = 20.0
+PAGE_SIZE = 4096
+
+
+def full_campaign() -> bool:
+    """True under ``make campaign`` (``CAMPAIGN=full``)."""
+    return os.environ.get("CAMPAIGN", "").lower() == "full"
+
+
+def campaign_size(name: str, bounded: int, full: int) -> int:
+    """How many points/operations a campaign runs: ``CAMPAIGN_<NAME>=N`` overrides both."""
+    override = os.environ.get(f"CAMPAIGN_{name.upper()}")
+    if override:
+        return int(override)
+    return full if full_campaign() else bounded
+
+
+def campaign_seed(default: int) -> int:
+    """The campaign's seed: ``CAMPAIGN_SEED`` for a different, still reproducible, draw."""
+    return int(os.environ.get("CAMPAIGN_SEED", default))
+
+
+def report_figures(
+    record_property: Callable[[str, object], None], campaign: str, figures: dict[str, Any]
+) -> str:
+    """Print the campaign's one JSON line and attach it to the test report."""
+    line = json.dumps(
+        {"campaign": campaign, "size": "full" if full_campaign() else "bounded", **figures},
+        sort_keys=True,
+    )
+    print(line)
+    record_property(FIGURES_PROPERTY, line)
+    return line
+
+
+def short_dir(prefix: str) -> Path:
+    """A short private directory (Unix socket paths must stay under ~100 bytes)."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+class ServedPump:
+    """``vpump serve`` as a real process on a fresh pty; it can be killed and started again."""
+
+    def __init__(
+        self,
+        state: Path,
+        *,
+        seed: int = 1,
+        lockstep: bool = True,
+        time_scale: float | None = None,
+        baud: int | None = None,
+    ) -> None:
+        self.state = state
+        self.seed = seed
+        self.lockstep = lockstep
+        self.time_scale = time_scale
+        self.baud = baud
+        self._sockets = short_dir("vprel")
+        self.control = str(self._sockets / "ctl")
+        self.port = ""
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> ServedPump:
+        argv = [sys.executable, "-m", "hw_sim.cli", "serve", "--state", str(self.state)]
+        argv += ["--seed", str(self.seed), "--control", self.control]
+        if self.lockstep:
+            argv.append("--lockstep")
+        if self.time_scale is not None:
+            argv += ["--time-scale", str(self.time_scale)]
+        if self.baud is not None:
+            argv += ["--baud", str(self.baud)]
+        env = dict(os.environ)
+        env["XDG_STATE_HOME"] = str(self._sockets)
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        self.process = process
+        assert process.stdout is not None
+        lines = _read_lines(process.stdout.fileno(), 2, START_DEADLINE_S)
+        port, control = lines[0].split(), lines[1].split()
+        if port[:1] != ["PORT"] or control[:1] != ["CONTROL"]:
+            self.kill()
+            raise RuntimeError(f"vpump serve did not announce PORT/CONTROL: {lines}")
+        self.port = port[1]
+        self.starts += 1
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def bench(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        return control_call(self.control, {"cmd": cmd, **fields}, timeout=30.0)
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no goodbye - the supply is cut."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGKILL)
+        self._reap()
+
+    def stop(self) -> None:
+        """SIGTERM: the pump flushes its state and exits 0."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+        self._reap()
+
+    def _reap(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+    def rss_kb(self) -> int:
+        """Resident set size of the pump process (VmRSS from /proc), in KiB."""
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise RuntimeError("no VmRSS line")
+
+    def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            os.unlink(self.control)
+        with contextlib.suppress(OSError):
+            self._sockets.rmdir()
+
+
+@contextlib.contextmanager
+def served_pump(state: Path, **options: Any) -> Iterator[ServedPump]:
+    pump = ServedPump(state, **options).start()
+    try:
+        yield pump
+    finally:
+        pump.close()
+
+
+def _read_lines(fd: int, count: int, deadline_s: float) -> list[str]:
+    selector = selectors.DefaultSelector()
+    selector.register(fd, selectors.EVENT_READ)
+    buffer = b""
+    end = time.monotonic() + deadline_s
+    try:
+        while buffer.count(b"\n") < count:
+            remaining = end - time.monotonic()
+            if remaining <= 0 or not selector.select(remaining):
+                raise TimeoutError(f"vpump serve announced only {buffer!r}")
+            chunk = os.read(fd, PAGE_SIZE)
+            if not chunk:
+                raise EOFError(f"vpump serve exited after {buffer!r}")
+            buffer += chunk
+    finally:
+        selector.close()
+    return buffer.decode().splitlines()[:count]
+
+
+def open_client(
+    port: str, keystore: KeyStore, *, timeout_s: float = 0.5, retries: int = 2
+) -> PumpClient:
+    transport = open_transport(port, timeout=timeout_s)
+    return PumpClient(transport, keystore, timeout_s=timeout_s, retries=retries)
+
+
+def pair(pump: ServedPump, keystore: KeyStore, role: Role = Role.CLINICIAN) -> None:
+    """Pair a programmer key of ``role`` (the wand is placed for it, then taken away)."""
+    pump.bench("wand", on=True)
+    try:
+        with open_client(pump.port, keystore) as client:
+            client.pair(role)
+    finally:
+        pump.bench("wand", on=False)
+
+
+def fill_and_program(client: PumpClient, daily_dose_ng: int = 400_000) -> None:
+    """The first clinic visit: fill 20 mL at 500 mcg/mL, start continuous therapy."""
+    from programmer import therapy
+
+    client.refill(0, 20_000_000, 500)
+    staged = client.stage(therapy.continuous(daily_dose_ng))
+    client.commit(staged, staged.warnings)
