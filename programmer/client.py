@@ -325,7 +325,21 @@ class PumpClient(ClinicalCommands):
         attempts = 0
         while True:
             attempts += 1
-            reply = self._round_trip(msg, body)
+            seq = self.link.next_seq()
+            try:
+                self.link.send(self.endpoint.send(Request(msg, dict(body), seq)))
+            except LinkError as exc:  # not sent now; certain only if no earlier attempt left
+                if attempts == 1:
+                    raise
+                raise self._uncertain(
+                    rid, msg, f"the link was lost during a retry ({exc})"
+                ) from exc
+            try:
+                reply = self.link.wait_reply(msg, seq, self.timeout_s)
+            except LinkError as exc:  # the request left: it may have run before the link died
+                raise self._uncertain(
+                    rid, msg, f"the link was lost after it was sent ({exc})"
+                ) from exc
             if reply is not None and reply.authenticated and error_spec(reply.status).certain:
                 return reply.status, reply.body, reply.reason
             if reply is None and attempts <= self.retries:

@@ -284,24 +284,33 @@ def _check_session_inputs(
 
 
 def session_open_proof(
-    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes
+    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes, role: int
 ) -> bytes:
-    """Device's proof in the SESSION_OPEN reply.
+    """Device's proof in the SESSION_OPEN reply; it covers the role, so nobody on the line can
+    make a patient programmer believe it holds a clinician session.
 
-    HMAC-SHA256(pairing_key, "ITBP open" || u32 key_id || u32 session_id || nonce_p || nonce_d)[:16]
+    HMAC-SHA256(pairing_key, "ITBP open" || u32 key_id || u32 session_id || nonce_p || nonce_d
+    || u8 role)[:16]
     """
     _check_session_inputs(pairing_key, session_id, nonce_p, nonce_d)
     if not 0 <= key_id <= 0xFFFF_FFFF:
         raise LocalProtocolError(f"key_id {key_id} is not a u32")
-    message = OPEN_LABEL + _OPEN_IDS.pack(key_id, session_id) + nonce_p + nonce_d
+    _check_role(role)
+    message = OPEN_LABEL + _OPEN_IDS.pack(key_id, session_id) + nonce_p + nonce_d + bytes([role])
     return _hmac_sha256(pairing_key, message)[:PROOF_SIZE]
 
 
 def verify_session_open_proof(
-    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes, proof: bytes
+    pairing_key: bytes,
+    key_id: int,
+    session_id: int,
+    nonce_p: bytes,
+    nonce_d: bytes,
+    role: int,
+    proof: bytes,
 ) -> bool:
     """Programmer side: constant-time check of the SESSION_OPEN reply's proof."""
-    expected = session_open_proof(pairing_key, key_id, session_id, nonce_p, nonce_d)
+    expected = session_open_proof(pairing_key, key_id, session_id, nonce_p, nonce_d, role)
     return hmac.compare_digest(expected, proof)
 
 

@@ -407,7 +407,9 @@ class DeviceEndpoint:
             session_id = int.from_bytes(self._entropy(4), "big")
         nonce_d = self._entropy(16)
         nonce_p = body["programmer_nonce"]
-        proof = session_open_proof(pairing.key, pairing.key_id, session_id, nonce_p, nonce_d)
+        proof = session_open_proof(
+            pairing.key, pairing.key_id, session_id, nonce_p, nonce_d, int(pairing.role)
+        )
         payload = encode_reply(
             spec.msg,
             ErrorCode.OK,

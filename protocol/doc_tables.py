@@ -153,7 +153,7 @@ FIELD_NOTES: dict[str, str] = {
 CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
     (MsgType.PAIR_CONFIRM, "reply.device_proof"): "HMAC-SHA256(confirm_key, 'device' || th)[:16]",
     (MsgType.SESSION_OPEN, "reply.device_proof"): "HMAC-SHA256(pairing_key, 'ITBP open' || "
-    "u32 key_id || u32 session_id || nonce_p || nonce_d)[:16]",
+    "u32 key_id || u32 session_id || nonce_p || nonce_d || u8 role)[:16]",
     (MsgType.SESSION_OPEN, "reply.role"): "Role bound to the key at pairing",
     (MsgType.UNPAIR, "request.key_id"): "key to forget; 0 = the key of this session",
     (MsgType.ALARMS_ACK, "request.alarms"): "AlarmId values to acknowledge; empty = all",

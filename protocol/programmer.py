@@ -219,12 +219,19 @@ class ProgrammerEndpoint:
         if not reply.ok or pending is None:
             return
         body: dict[str, Any] = reply.body
+        if body["role"] not in (Role.CLINICIAN, Role.PATIENT):
+            reason = f"pump announced unknown role {body['role']}"
+            self._events.append(
+                FrameRejected(ErrorCode.MALFORMED_PAYLOAD, reason, reply.msg, reply.seq)
+            )
+            return
         if not verify_session_open_proof(
             pending.pairing_key,
             pending.key_id,
             body["session_id"],
             pending.nonce,
             body["device_nonce"],
+            body["role"],
             body["device_proof"],
         ):
             self._events.append(

@@ -291,13 +291,14 @@ def session_vectors() -> list[tuple[str, Any]]:
     pairing = dict(pairing_vectors())
     key = pairing["pairing_key"]
     keys = SessionKeys.derive(key, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D)
-    proof = session_open_proof(key, pairing["key_id"], SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D)
+    proof = session_open_proof(key, pairing["key_id"], SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D, ROLE)
     return [
         ("pairing_key", key),
         ("key_id", pairing["key_id"]),
         ("session_id", SESSION_ID),
         ("programmer_nonce", OPEN_NONCE_P),
         ("device_nonce", OPEN_NONCE_D),
+        ("role", int(ROLE)),
         ("device_proof", proof),
         ("key_p2d", keys.key_p2d),
         ("key_d2p", keys.key_d2p),

@@ -105,10 +105,11 @@ def spec_pairing(
 
 
 def spec_session(
-    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes
+    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes, role: int
 ) -> tuple[bytes, bytes, bytes]:
     ids = struct.pack(">II", key_id, session_id)
-    proof = hmac.new(pairing_key, b"ITBP open" + ids + nonce_p + nonce_d, hashlib.sha256).digest()
+    message = b"ITBP open" + ids + nonce_p + nonce_d + bytes([role])
+    proof = hmac.new(pairing_key, message, hashlib.sha256).digest()
     info = b"ITBP session" + struct.pack(">I", session_id)
     okm = HKDF(hashes.SHA256(), 64, nonce_p + nonce_d, info).derive(pairing_key)
     return proof[:16], okm[:32], okm[32:]
@@ -131,12 +132,12 @@ def test_pairing_follows_the_wire_spec_key_schedule(
         assert secrets.role == role
 
 
-@given(keys32, st.integers(0, 0x7FFF_FFFF), session_ids, nonces, nonces)
+@given(keys32, st.integers(0, 0x7FFF_FFFF), session_ids, nonces, nonces, roles)
 def test_session_open_follows_the_wire_spec(
-    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes
+    pairing_key: bytes, key_id: int, session_id: int, nonce_p: bytes, nonce_d: bytes, role: Role
 ) -> None:
-    proof, key_p2d, key_d2p = spec_session(pairing_key, key_id, session_id, nonce_p, nonce_d)
-    assert session_open_proof(pairing_key, key_id, session_id, nonce_p, nonce_d) == proof
+    proof, key_p2d, key_d2p = spec_session(pairing_key, key_id, session_id, nonce_p, nonce_d, role)
+    assert session_open_proof(pairing_key, key_id, session_id, nonce_p, nonce_d, role) == proof
     assert SessionKeys.derive(pairing_key, session_id, nonce_p, nonce_d) == SessionKeys(
         key_p2d, key_d2p
     )
@@ -173,9 +174,9 @@ def test_pairing_known_answer_vector() -> None:
 def test_session_known_answer_vector() -> None:
     secrets, _ = pair()
     proof = session_open_proof(
-        secrets.pairing_key, secrets.key_id, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D
+        secrets.pairing_key, secrets.key_id, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D, Role.CLINICIAN
     )
-    assert proof.hex() == "0daf61dc062678f85eab152a1aa4d0c9"
+    assert proof.hex() == "ee3fdda0386f44bff9bf48f2dfd82f15"
     keys = SessionKeys.derive(secrets.pairing_key, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D)
     assert keys.key_p2d.hex() == "3dc1607c1e3d48b2b44b012df193529c6fe713470af73c71bdcf1532a8696780"
     assert keys.key_d2p.hex() == "ec38a964b515868a366e2a33eecb5a74a8fe147d278854060ab98144cd7e9b4c"
@@ -320,14 +321,15 @@ def test_session_keys_differ_per_direction_nonce_and_session_id() -> None:
 
 def test_session_open_proof_verifies_only_for_its_exact_inputs() -> None:
     secrets, _ = pair()
-    args = (secrets.pairing_key, secrets.key_id, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D)
+    args = (secrets.pairing_key, secrets.key_id, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D, 2)
     proof = session_open_proof(*args)
     assert verify_session_open_proof(*args, proof)
     assert not verify_session_open_proof(*args, proof[:15])
     assert not verify_session_open_proof(bytes(32), *args[1:], proof)
     assert not verify_session_open_proof(args[0], args[1] ^ 1, *args[2:], proof)
     assert not verify_session_open_proof(*args[:2], SESSION_ID + 1, *args[3:], proof)
-    assert not verify_session_open_proof(*args[:3], OPEN_NONCE_D, OPEN_NONCE_P, proof)
+    assert not verify_session_open_proof(*args[:3], OPEN_NONCE_D, OPEN_NONCE_P, 2, proof)
+    assert not verify_session_open_proof(*args[:5], 1, proof)  # a forged role does not verify
 
 
 def test_session_inputs_of_the_wrong_size_are_refused() -> None:
@@ -336,7 +338,7 @@ def test_session_inputs_of_the_wrong_size_are_refused() -> None:
     with pytest.raises(LocalProtocolError):
         SessionKeys.derive(bytes(32), 1, OPEN_NONCE_P, bytes(15))
     with pytest.raises(LocalProtocolError):
-        session_open_proof(bytes(32), 1, 2**32, OPEN_NONCE_P, OPEN_NONCE_D)
+        session_open_proof(bytes(32), 1, 2**32, OPEN_NONCE_P, OPEN_NONCE_D, 1)
 
 
 # --- tags -------------------------------------------------------------------------------------

@@ -250,7 +250,7 @@ def test_session_vectors_follow_the_formulas_the_document_gives() -> None:
     sid, key_id = _v("session", "session_id"), _v("session", "key_id")
     nonce_p, nonce_d = _v("session", "programmer_nonce"), _v("session", "device_nonce")
     ids = key_id.to_bytes(4, "big") + sid.to_bytes(4, "big")
-    proof = _hmac(key, b"ITBP open" + ids + nonce_p + nonce_d)[:16]
+    proof = _hmac(key, b"ITBP open" + ids + nonce_p + nonce_d + bytes([_v("session", "role")]))[:16]
     assert proof == _v("session", "device_proof")
     okm = _hkdf(key, nonce_p + nonce_d, b"ITBP session" + sid.to_bytes(4, "big"))
     assert (okm[:32], okm[32:]) == (_v("session", "key_p2d"), _v("session", "key_d2p"))

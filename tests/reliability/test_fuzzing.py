@@ -123,7 +123,6 @@ def _shared_pump() -> tuple[BenchPump, InProcessProgrammer]:
     return _PUMP_FOR_HYPOTHESIS["pump"], _PUMP_FOR_HYPOTHESIS["programmer"]
 
 
-HYPOTHESIS_FIGURES = FuzzFigures()
 EXAMPLES = 3_000 if full_campaign() else 150
 
 
@@ -149,26 +148,28 @@ def forged_frames(draw: st.DrawFn) -> bytes:
     )
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=not full_campaign(),
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(st.lists(st.one_of(forged_frames(), st.binary(max_size=200)), min_size=1, max_size=8))
-def test_hypothesis_frames_and_noise_never_crash_or_change_the_pump(chunks: list[bytes]) -> None:
-    pump, _programmer = _shared_pump()
-    for chunk in chunks:
-        feed_pump(pump, chunk, HYPOTHESIS_FIGURES)
-    _assert_clean(HYPOTHESIS_FIGURES)
+def test_hypothesis_frames_and_noise_never_crash_or_change_the_pump(
+    record_property: Callable[[str, object], None],
+) -> None:
+    """Hypothesis drives the frames; the figures of the whole run are reported at its end."""
+    figures = FuzzFigures()
 
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=not full_campaign(),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(st.lists(st.one_of(forged_frames(), st.binary(max_size=200)), min_size=1, max_size=8))
+    def run(chunks: list[bytes]) -> None:
+        pump, _programmer = _shared_pump()
+        for chunk in chunks:
+            feed_pump(pump, chunk, figures)
+        _assert_clean(figures)
 
-def test_hypothesis_fuzzing_figures(record_property: Callable[[str, object], None]) -> None:
-    """Reports what the hypothesis run above tried (it runs first: same module, file order)."""
-    if HYPOTHESIS_FIGURES.frames == 0:
-        pytest.skip("the hypothesis fuzz test did not run in this process")
-    _report(record_property, "fuzz_device_hypothesis", HYPOTHESIS_FIGURES, 0)
-    _assert_clean(HYPOTHESIS_FIGURES)
+    run()
+    _report(record_property, "fuzz_device_hypothesis", figures, 0)
+    _assert_clean(figures)
 
 
 # -- the programmer --------------------------------------------------------------------------------
@@ -234,7 +235,6 @@ def test_mutated_pump_frames_never_crash_or_fool_the_programmer(
     rng = random.Random(seed)
     targets = _programmer_targets(seed)
     figures = FuzzFigures()
-    known_role_crashes = 0
     per_target = count // len(targets)
     for name, (build, corpus) in targets.items():
         endpoint = build()
@@ -251,11 +251,6 @@ def test_mutated_pump_frames_never_crash_or_fool_the_programmer(
                 events = []
                 while (event := endpoint.next_event()) is not NEED_DATA:
                     events.append(event)
-            except ValueError as exc:
-                if "is not a valid Role" not in str(exc):
-                    raise
-                known_role_crashes += 1  # pinned by the xfail test at the end of this module
-                continue
             except Exception as exc:
                 figures.crashes += 1
                 figures.note(f"crash ({name})", frame, exc)
@@ -274,7 +269,6 @@ def test_mutated_pump_frames_never_crash_or_fool_the_programmer(
         "fuzz_programmer_mutation",
         figures,
         seed,
-        known_defect_unknown_role_crashes=known_role_crashes,
     )
     _assert_clean(figures)
 
@@ -363,12 +357,6 @@ def _session_open_reply_with_role(role_byte: int) -> tuple[ProgrammerEndpoint, b
     return ep, encoded(inner[:-1] + bytes([role_byte]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol bug: ProgrammerEndpoint raises ValueError ('33 is not a valid Role') out of "
-    "next_event for a SESSION_OPEN reply with an unknown role byte (protocol/programmer.py, "
-    "Role(body['role']) after the proof check); the role is not covered by the device proof",
-)
 def test_a_session_open_reply_with_an_unknown_role_is_rejected_not_raised() -> None:
     endpoint, reply = _session_open_reply_with_role(33)
     endpoint.receive_data(reply)
@@ -379,12 +367,6 @@ def test_a_session_open_reply_with_an_unknown_role_is_rejected_not_raised() -> N
     assert not any(isinstance(e, SessionOpened) for e in events)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="protocol gap: the role in the SESSION_OPEN reply is not covered by device_proof, so "
-    "anyone on the line can tell a patient programmer it holds a clinician session (the pump "
-    "still enforces the real role)",
-)
 def test_a_session_open_reply_with_a_forged_role_is_not_believed() -> None:
     endpoint, reply = _session_open_reply_with_role(int(Role.CLINICIAN))
     endpoint.receive_data(reply)

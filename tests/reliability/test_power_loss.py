@@ -99,7 +99,6 @@ class PowerFigures:
     torn_banks_recovered: int = 0
     torn_prescriptions: int = 0
     misreported_outcomes: int = 0
-    link_lost_reported_certain: int = 0
     delivered_went_back: int = 0
     unpersisted_delivery_lost_ng: int = 0
     seq_reused: int = 0
@@ -232,7 +231,6 @@ def test_power_loss_at_random_moments_loses_and_tears_nothing(
             "torn_banks_recovered": figures.torn_banks_recovered,
             "torn_prescriptions": figures.torn_prescriptions,
             "misreported_outcomes": figures.misreported_outcomes,
-            "known_defect_link_lost_reported_certain": figures.link_lost_reported_certain,
             "delivered_went_back": figures.delivered_went_back,
             "unpersisted_delivery_lost_ng": figures.unpersisted_delivery_lost_ng,
             "seq_reused": figures.seq_reused,
@@ -300,12 +298,6 @@ def _one_point(
     return done, op, raised
 
 
-def link_lost_after_send(raised: BaseException | None) -> bool:
-    """The programmer's known defect: a port that dies after a request went out is reported as
-    a certain LinkError instead of an uncertain outcome (see test_programmer_faults.py)."""
-    return isinstance(raised, LinkError) and "lost the link" in str(raised)
-
-
 def _check_outcome(
     client: PumpClient,
     model: ClinicModel,
@@ -326,15 +318,12 @@ def _check_outcome(
     logged, expected = watch.effects[op.kind], model.effects[op.kind]
     if actual == (model.version, model.daily_dose_ng) and logged == expected:
         return
-    if link_lost_after_send(raised) and logged == expected + 1:
-        figures.link_lost_reported_certain += 1
-    else:
-        figures.misreported_outcomes += 1
-        figures.problems.append(
-            f"{op.kind}: pump holds {actual} with {logged} logged effects; the programmer "
-            f"concluded {(model.version, model.daily_dose_ng)} with {expected} "
-            f"({type(raised).__name__}: {raised})"
-        )
+    figures.misreported_outcomes += 1
+    figures.problems.append(
+        f"{op.kind}: pump holds {actual} with {logged} logged effects; the programmer "
+        f"concluded {(model.version, model.daily_dose_ng)} with {expected} "
+        f"({type(raised).__name__}: {raised})"
+    )
     # follow the pump from here on, so one misreport is counted once
     model.version, model.daily_dose_ng = actual
     model.effects[op.kind] = logged

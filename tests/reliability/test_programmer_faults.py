@@ -222,12 +222,6 @@ class ReplyLostThenPortGone:
         self.inner.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="programmer bug: a port that dies after a state-changing request was sent is "
-    "reported as a certain LinkError (exit 4, journal entry removed) instead of an "
-    "UncertainOutcome; the pump had executed the request",
-)
 def test_a_port_lost_after_the_commit_was_sent_is_an_uncertain_outcome(tmp_path: Path) -> None:
     from programmer import therapy
     from programmer.client import PumpClient
