@@ -182,6 +182,10 @@ class CommandLink:
             self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
 
     def _on_request(self, req: Request, now: int) -> None:
+        if req.request_id is not None:
+            # write-ahead: the endpoint holds this request as pending; persisted before it runs,
+            # a reset in the middle leaves "interrupted", never a false "never seen"
+            self._persist_security(now)
         try:
             if req.msg is MsgType.LOG_READ:
                 self._stream_log(req)

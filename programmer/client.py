@@ -368,6 +368,8 @@ class PumpClient(ClinicalCommands):
             answer = self._call(MsgType.REQUEST_STATUS, {"request_id": rid}, what="request status")
         except (LinkError, AuthenticationError) as exc:
             raise self._uncertain(rid, msg, str(exc)) from exc
+        if answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+            raise self._uncertain(rid, msg, _INTERRUPTED_WHY)
         if answer["state"] != RequestState.COMPLETED:
             return None
         if answer["msg_type"] != msg:
@@ -402,6 +404,8 @@ class PumpClient(ClinicalCommands):
                 payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
                 status, _body, reason = decode_reply(pending.msg, payload)
                 resolved = ResolvedRequest(pending, True, status, reason)
+            elif answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+                resolved = ResolvedRequest(pending, None, reason=_INTERRUPTED_WHY)
             else:
                 resolved = ResolvedRequest(pending, False)
             self.journal.remove(pending.serial_number, pending.request_id)
@@ -414,6 +418,12 @@ class PumpClient(ClinicalCommands):
     def request_status(self, request_id: int) -> dict[str, Any]:
         """REQUEST_STATUS for any request id (state, msg_type, status, reply bytes)."""
         return self._call(MsgType.REQUEST_STATUS, {"request_id": request_id})
+
+
+_INTERRUPTED_WHY = (
+    "a reset of the pump interrupted it while it was being carried out, so the pump itself "
+    "cannot tell whether it took effect"
+)
 
 
 def _rejection_text(events: list[Any]) -> str:

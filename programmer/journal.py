@@ -107,12 +107,14 @@ class ResolvedRequest:
     """What became of a journalled request, learnt from the pump."""
 
     pending: PendingRequest
-    executed: bool
+    executed: bool | None  # None: interrupted by a reset of the pump, so nobody can tell
     status: int = 0
     reason: str = ""
 
     def describe(self) -> str:
         rid = f"request {self.pending.request_id:#010x} ({self.pending.description})"
+        if self.executed is None:
+            return f"{rid}: {self.reason}; check `pumpctl status` and the therapy log before acting"
         if not self.executed:
             return f"{rid}: the pump has no record of it; it did not take effect"
         if self.status == 0:

@@ -105,6 +105,8 @@ class RequestState(enum.IntEnum):
 
     UNKNOWN = 0  # not in the pump's cache: never received (it did not run), or evicted long ago
     COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
+    INTERRUPTED = 2  # a reset came while it was being carried out: it may have taken effect
+    IN_PROGRESS = 3  # being carried out right now: ask again
 
 
 ALL_ROLES = frozenset({Role.CLINICIAN, Role.PATIENT})

@@ -311,21 +311,23 @@ class DeviceEndpoint:
                     raise _Rejected(
                         ErrorCode.REQUEST_ID_REUSED, f"request id {rid} was used before"
                     )
+                if cached.pending:
+                    first = self._in_flight_seq(rid)
+                    if first is None:  # pending from before a reset: never run it again
+                        raise _Rejected(
+                            ErrorCode.REQUEST_INTERRUPTED,
+                            f"a reset interrupted request {rid}; read the pump's state",
+                        )
+                    # a retry overtook the reply: answer it too when the first completes
+                    self._duplicates.setdefault(first, []).append(frame.seq)
+                    return
                 self._outgoing += self._reply_bytes(
                     spec.msg, frame.seq, cached.reply_payload, authenticated=True
                 )
                 return
             if handler is None:
-                for seq, (other_rid, other_digest) in self._in_flight.items():
-                    if other_rid == rid:
-                        if other_digest != digest:
-                            raise _Rejected(
-                                ErrorCode.REQUEST_ID_REUSED, f"request id {rid} is in use"
-                            )
-                        # a retry overtook the reply: answer it too when the first completes
-                        self._duplicates.setdefault(seq, []).append(frame.seq)
-                        return
                 self._in_flight[frame.seq] = (rid, digest)
+                self.cache.put(rid, CachedOutcome(frame.msg_type, digest, b""))  # written ahead
         if handler is not None:
             handler(self, spec, frame, body, role, now)
             return
@@ -459,12 +461,19 @@ class DeviceEndpoint:
             self._events.append(SessionClosed(self.session.session_id))
             self.session = None
 
+    def _in_flight_seq(self, request_id: int) -> int | None:
+        return next((seq for seq, (rid, _) in self._in_flight.items() if rid == request_id), None)
+
     def _request_status(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
         cached = self.cache.get(body["request_id"])
         if cached is None:
             answer = {"state": RequestState.UNKNOWN, "msg_type": 0, "status": 0, "reply": b""}
+        elif cached.pending:
+            running = self._in_flight_seq(body["request_id"]) is not None
+            state = RequestState.IN_PROGRESS if running else RequestState.INTERRUPTED
+            answer = {"state": state, "msg_type": cached.msg_type, "status": 0, "reply": b""}
         else:
             answer = {
                 "state": RequestState.COMPLETED,

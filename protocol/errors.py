@@ -49,6 +49,7 @@ class ErrorCode(enum.IntEnum):
     WARNINGS_NOT_ACKNOWLEDGED = 35
     BUSY = 36
     REQUEST_ID_REUSED = 37
+    REQUEST_INTERRUPTED = 38
     # -- clinical validation (nothing changed) --
     DOSE_ABOVE_HARD_LIMIT = 48
     RATE_ABOVE_MAXIMUM = 49
@@ -184,6 +185,12 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             retryable=True,
         ),
         _row(E.REQUEST_ID_REUSED, "request id already used for a different request"),
+        _row(
+            E.REQUEST_INTERRUPTED,
+            "a reset interrupted this request while the pump carried it out; it may or may not "
+            "have taken effect: read the pump's state before anything else",
+            certain=False,
+        ),
         _row(E.DOSE_ABOVE_HARD_LIMIT, "daily dose above the drug library's hard limit"),
         _row(E.RATE_ABOVE_MAXIMUM, "flow rate above the device profile's maximum"),
         _row(E.RATE_BELOW_MINIMUM, "flow rate below the device profile's minimum"),

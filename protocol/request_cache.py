@@ -5,6 +5,11 @@ request again with the same request id, or asks REQUEST_STATUS; either way the p
 this cache and never executes the request twice.  The cache is bounded (oldest evicted first) and
 serialisable, so the firmware persists it with the rest of its security state.
 
+The entry is written *ahead*, pending, before the pump carries the request out, and completed
+with the reply afterwards; the firmware persists both.  A reset between the two leaves a pending
+entry: the pump then knows it was interrupted and says so (REQUEST_INTERRUPTED, and the state
+INTERRUPTED in REQUEST_STATUS) instead of wrongly answering "never seen".
+
 A request id reused for a *different* request (another message type or other fields) is refused
 with REQUEST_ID_REUSED instead of being answered with an unrelated reply.
 """
@@ -24,7 +29,12 @@ _ENTRY_HEAD = struct.Struct(">IB8sH")
 class CachedOutcome:
     msg_type: int
     digest: bytes  # 8 bytes of SHA-256 over msg_type and payload
-    reply_payload: bytes  # status + body, exactly as first sent
+    reply_payload: bytes  # status + body, exactly as first sent; empty while still pending
+
+    @property
+    def pending(self) -> bool:
+        """Written ahead, before the request was carried out, and not completed since."""
+        return not self.reply_payload
 
     @property
     def status(self) -> int:

@@ -59,6 +59,8 @@ NOT_PROVOKABLE = {
     ErrorCode.END_OF_SERVICE: "needs years of battery drain (scenario tests cover it)",
     ErrorCode.INTERNAL_ERROR: "a firmware fault",
     ErrorCode.MEMORY_ERROR: "an NVM failure during a request",
+    ErrorCode.REQUEST_INTERRUPTED: "needs a reset in the middle of a request (the firmware's "
+    "power-cut tests and the power-loss campaign provoke it)",
 }
 
 Case = Callable[[PumpUnderTest, PumpClient], Any]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from typing import Any
 
@@ -325,3 +326,42 @@ def test_refill_reminder_is_raised_again_after_a_power_cycle() -> None:
     pump.flush(day)
     restarted = clinic.bench.power_cycle(day + 60)
     assert AlarmId.REFILL_REMINDER in [a.alarm_id for a in restarted.alarms(day + 60)]
+
+
+def test_a_power_cut_anywhere_in_a_refill_never_leaves_a_false_never_seen() -> None:
+    """Cut the power at many points while a REFILL is carried out; after the reboot REQUEST_STATUS
+    may say completed or interrupted, and may say "never seen" only if nothing changed."""
+    from .conftest import PowerCut
+
+    outcomes = set()
+    for tear in range(0, 6000, 150):
+        clinic = Clinic()
+        body = {
+            "request_id": 4242,
+            "withdrawn_nl": 0,
+            "added_nl": 7_000_000,
+            "concentration_mcg_per_ml": 500,
+        }
+        clinic.bench.hal.nvm.bytes_written = 0
+        clinic.bench.hal.nvm.tear_after = tear
+        frame = clinic.prog.send(Request(MsgType.REFILL, body, clinic._next_seq()))
+        with contextlib.suppress(PowerCut):
+            clinic.link.receive_data(frame, clinic.now)
+        clinic.bench.power_cycle(clinic.now + 1)
+        clinic.link = CommandLink(clinic.bench.pump, clinic.bench.hal)
+        clinic.prog.close_session()
+        pairing = next(iter(clinic.link.endpoint.pairings.values()))
+        clinic._exchange(
+            clinic.prog.open_session(
+                pairing.key_id, pairing.key, clinic.rng.randbytes(16), clinic._next_seq()
+            )
+        )
+        state = clinic.ok(MsgType.REQUEST_STATUS, {"request_id": 4242})["state"]
+        filled = clinic.ok(MsgType.STATUS)["reservoir_nl"] == 7_000_000
+        outcomes.add((state, filled))
+        if state == 0:  # never seen
+            assert not filled, (
+                f"tear at {tear}: the refill took effect but the pump says never seen"
+            )
+    assert (1, True) in outcomes  # some cuts came after the whole request
+    assert (2, True) in outcomes or (2, False) in outcomes  # and some in the middle of it

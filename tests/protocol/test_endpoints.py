@@ -299,3 +299,22 @@ def test_hello_from_a_new_programmer_is_readable_while_a_dead_session_is_open() 
     newcomer.device = link.device
     (reply,) = replies(newcomer.request(MsgType.HELLO))
     assert reply.ok and not reply.authenticated
+
+
+def test_a_request_pending_at_a_reset_is_reported_interrupted_and_never_run_again() -> None:
+    link = LinkPair()
+    link.paired_session()
+    frame = link.programmer.send(Request(MsgType.STOP, {"request_id": 88}, link.next_seq()))
+    link.device.receive_data(frame)
+    assert isinstance(link.device.next_event(link.now), Request)  # handed over, not yet answered
+    state = link.device.export_state()  # what the firmware persisted before carrying it out
+    rebooted = DeviceEndpoint(link.device.info, link.rng.randbytes)
+    rebooted.import_state(state)
+    link.device = rebooted
+    key_id, key = next(iter((p.key_id, p.key) for p in rebooted.pairings.values()))
+    link.open(key_id, key)
+    (status,) = replies(link.request(MsgType.REQUEST_STATUS, {"request_id": 88}))
+    assert status.body["state"] == 2  # RequestState.INTERRUPTED
+    (again,) = replies(link.request(MsgType.STOP, {"request_id": 88}))
+    assert again.status == ErrorCode.REQUEST_INTERRUPTED
+    assert link.executed == []

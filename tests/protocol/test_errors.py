@@ -20,10 +20,13 @@ def test_categories_follow_the_number_ranges() -> None:
     assert category_of(ErrorCode.MEMORY_ERROR) is ErrorCategory.INTERNAL
 
 
-def test_only_the_pumps_own_failures_leave_the_outcome_uncertain() -> None:
+def test_only_the_pumps_own_failures_and_interrupted_requests_leave_the_outcome_uncertain() -> None:
     uncertain = {code for code, spec in ERROR_TABLE.items() if not spec.certain}
-    assert uncertain == {ErrorCode.INTERNAL_ERROR, ErrorCode.MEMORY_ERROR}
-    assert all(ERROR_TABLE[c].category is ErrorCategory.INTERNAL for c in uncertain)
+    assert uncertain == {
+        ErrorCode.INTERNAL_ERROR,
+        ErrorCode.MEMORY_ERROR,
+        ErrorCode.REQUEST_INTERRUPTED,
+    }
 
 
 def test_an_unknown_code_from_a_newer_peer_is_treated_as_an_uncertain_internal_error() -> None:
