@@ -232,11 +232,10 @@ class ServeLoop:
         if self._out and self.baud:
             missing = max(0.0, 1.0 - self._credit)
             candidates.append(missing * 10 / self.baud)
-        nxt = self.bench.next_event_time()
-        if nxt is not None:
-            wait = self.clock.seconds_until(nxt)
-            if wait is not None:
-                candidates.append(wait)
+        if not self.clock.lockstep:  # in lockstep only the bench moves time: nothing falls due
+            nxt = self.bench.next_event_time()
+            if nxt is not None:
+                candidates.append(self.clock.seconds_until(nxt) or 0.0)
         if port_fd is None:
             candidates.append(POLL_INTERVAL_S)
         return min(candidates) if candidates else None
