@@ -7,72 +7,28 @@ the rest, and sequence numbers are per log, start at 1 and are never reused: the
 the highest number found in NVM after a power cycle (records are written through to NVM as they
 are appended).  When a ring is full the oldest record is dropped.
 
-Record layout (big-endian, 24 bytes)::
-
-    seq u32 | time u32 (pump time) | event u16 | flags u16 | a i32 | b i32 | check u32
-
-``check`` is the CRC-32C of the first 20 bytes.
+The record type itself (24 bytes with a CRC-32C check) is ``protocol.log_record.LogRecord``:
+the pump, the wire and the programmer share it.
 """
 
 from __future__ import annotations
 
-import struct
 from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from protocol.crc import crc32c
 from protocol.enums import LogEvent, LogId
+from protocol.log_record import LOG_RECORD_SIZE, LogRecord, clamp_i32, clamp_u32
 
-LOG_RECORD_SIZE = 24
-_BODY = struct.Struct(">IIHHii")
-_I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
-
-
-def clamp_i32(value: int) -> int:
-    """Arguments are signed 32-bit on the wire; larger values saturate."""
-    return max(_I32_MIN, min(_I32_MAX, value))
-
-
-def clamp_u32(value: int) -> int:
-    return max(0, min(0xFFFF_FFFF, value))
-
-
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    seq: int
-    time: int
-    event: int
-    flags: int
-    a: int
-    b: int
-    check: int
-
-    @classmethod
-    def create(cls, seq: int, time: int, event: int, a: int, b: int, flags: int = 0) -> LogRecord:
-        """A record with arguments saturated to their wire ranges and its check computed."""
-        time, a, b, event = clamp_u32(time), clamp_i32(int(a)), clamp_i32(int(b)), int(event)
-        body = _BODY.pack(seq, time, event, flags, a, b)
-        return cls(seq, time, event, flags, a, b, crc32c(body))
-
-    def pack(self) -> bytes:
-        body = _BODY.pack(self.seq, self.time, self.event, self.flags, self.a, self.b)
-        return body + struct.pack(">I", self.check)
-
-    @classmethod
-    def unpack(cls, data: bytes) -> LogRecord:
-        """Parse 24 bytes; raises ValueError on a wrong length or a failed check."""
-        if len(data) != LOG_RECORD_SIZE:
-            raise ValueError(f"log record must be {LOG_RECORD_SIZE} bytes, got {len(data)}")
-        (check,) = struct.unpack_from(">I", data, 20)
-        if crc32c(data[:20]) != check:
-            raise ValueError("log record check failed")
-        seq, time, event, flags, a, b = _BODY.unpack_from(data, 0)
-        return cls(seq, time, event, flags, a, b, check)
-
-    @property
-    def is_valid(self) -> bool:
-        return crc32c(self.pack()[:20]) == self.check
+__all__ = [
+    "LOG_RECORD_SIZE",
+    "EventLog",
+    "LogInfo",
+    "LogRecord",
+    "LogRing",
+    "clamp_i32",
+    "clamp_u32",
+]
 
 
 @dataclass(frozen=True, slots=True)

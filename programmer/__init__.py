@@ -7,8 +7,10 @@ Start with ``open_transport(url)`` and ``PumpClient(transport, KeyStore())``: ``
 by ``programmer.units``.
 """
 
+from protocol.log_record import LogRecord
+
 from .client import PumpClient
-from .clinical import LogRecord, StagedSummary
+from .clinical import StagedSummary
 from .errors import (
     AuthenticationError,
     LinkError,

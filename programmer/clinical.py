@@ -9,15 +9,14 @@ bounded by the line rate, not by round trips.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from protocol.catalog import MsgType
-from protocol.crc import crc32c
-from protocol.enums import AlarmId, LogEvent, LogId
+from protocol.enums import AlarmId, LogId
 from protocol.events import Notification, Request
+from protocol.log_record import LogRecord
 
 from .errors import LinkError, refusal
 from .exchange import Exchange
@@ -48,35 +47,6 @@ class StagedSummary:
             int(body["low_reservoir_time"]),
             int(body["warnings"]),
         )
-
-
-_RECORD = struct.Struct(">IIHHii")
-
-
-@dataclass(frozen=True, slots=True)
-class LogRecord:
-    """One log record as the pump stores it, with its per-record check verified."""
-
-    seq: int
-    time: int
-    event: int
-    flags: int
-    a: int
-    b: int
-    check_ok: bool
-
-    @classmethod
-    def parse(cls, raw: bytes) -> LogRecord:
-        seq, time, event, flags, a, b = _RECORD.unpack_from(raw)
-        check = int.from_bytes(raw[20:24], "big")
-        return cls(seq, time, event, flags, a, b, crc32c(raw[:20]) == check)
-
-    @property
-    def event_name(self) -> str:
-        try:
-            return LogEvent(self.event).name.lower()
-        except ValueError:
-            return f"event_{self.event}"
 
 
 ProgressCallback = Callable[[int, int], None]  # (records so far, records expected)

@@ -13,9 +13,9 @@ import click
 
 from protocol.catalog import MsgType
 from protocol.enums import LogId
+from protocol.log_record import LogRecord
 
 from ..cli_support import connected, emit, note, options
-from ..clinical import LogRecord
 from ..errors import ProgrammerError
 from ..log_events import arguments_text, decode_arguments
 from ..views import alarm_name, iso_time, mcg, ml, mode_name
