@@ -54,7 +54,7 @@ from firmware.safety import (
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
 from firmware.therapy import ActiveBolus, TherapyEngine
-from firmware.units import DAY_S, MAX_PUMP_TIME, volume_nl_for_mass
+from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
 
@@ -99,6 +99,11 @@ class PumpFirmware(PumpCore):
             bridge_from_mcg_per_ml=self._bridge_from,
             start_pending=self._start_pending,
             titration=self._titration,
+            patient_bolus_allowance_ng=(
+                self._patient_cfg.dose_ng * self._patient_cfg.max_per_day
+                if self._patient_cfg.enabled
+                else 0
+            ),
         )
 
     def _bolus_info(self, bolus: ActiveBolus | None) -> BolusInfo | None:
@@ -138,7 +143,12 @@ class PumpFirmware(PumpCore):
         rate = segment.rate_nl_per_day
         if segment.bolus is not None:
             rate += segment.bolus.volume_nl * DAY_S // segment.bolus.duration_s
-        basal_dose = 0 if engine.basal_stopped else program_dose_at(engine.program, pump_now)
+        if engine.halted or engine.basal_stopped:
+            basal_dose = 0
+        elif engine.safe_reason is not None:  # the safe rate, whatever was programmed
+            basal_dose = mass_ng_for_volume(rate, res.concentration_mcg_per_ml)
+        else:
+            basal_dose = program_dose_at(engine.program, pump_now)
         eri = self._battery.eri_time
         return PumpStatus(
             mode=engine.mode(),

@@ -85,6 +85,7 @@ class SafetyContext:
     bridge_from_mcg_per_ml: int  # old concentration awaiting a bridge bolus, 0 if none
     start_pending: bool  # next basal prescription is a start (fill from empty)
     titration: tuple[TitrationEntry, ...]
+    patient_bolus_allowance_ng: int = 0  # dose x max per 24 h while patient bolus is enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +263,14 @@ def _validate_basal(
     if daily > profile.drug.hard_max_daily_dose_ng:
         raise _refuse(
             ErrorCode.DOSE_ABOVE_HARD_LIMIT, f"daily total {daily} ng is above the hard limit"
+        )
+    worst_day = daily + ctx.patient_bolus_allowance_ng
+    if worst_day > profile.drug.hard_max_daily_dose_ng:
+        raise _refuse(
+            ErrorCode.DOSE_ABOVE_HARD_LIMIT,
+            f"daily total {daily} ng plus the enabled patient boluses "
+            f"({ctx.patient_bolus_allowance_ng} ng) is above the hard limit: "
+            "reduce the patient-bolus allowance first",
         )
     warnings, kind = _titration(daily, ctx, profile)
     if daily > profile.drug.soft_max_daily_dose_ng:

@@ -78,7 +78,7 @@ def _parse(layout: Any, payload: bytes, what: str | Callable[[], str]) -> dict[s
             return fast.decode(payload)
         except (ValueError, struct.error) as exc:
             raise RemoteProtocolError(
-                f"malformed {what}: {exc}", ErrorCode.MALFORMED_PAYLOAD
+                f"malformed {_text(what)}: {exc}", ErrorCode.MALFORMED_PAYLOAD
             ) from exc
     try:
         parsed = _compiled(layout).parse(payload)

@@ -177,7 +177,7 @@ def encode_frame(
             + payload
         )
         body += compute_tag(tag_key, body)
-    return _cobs_encode(body + _CRC.pack(crc32c(body))) + DELIMITER
+    return seal_frame(body)
 
 
 def parse_frame(decoded: bytes, max_frame: int = MAX_FRAME) -> Frame:

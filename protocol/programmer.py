@@ -21,7 +21,7 @@ from .catalog import CATALOG, Direction, MsgType
 from .codec import decode_reply, decode_request, encode_request
 from .crypto import PairingInitiator, PairingSecrets, SessionKeys, verify_session_open_proof
 from .enums import Role
-from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from .errors import ErrorCode, LocalProtocolError, ProtocolError, RemoteProtocolError
 from .events import (
     NEED_DATA,
     Event,
@@ -169,7 +169,9 @@ class ProgrammerEndpoint:
 
     def _after_reply(self, reply: Reply) -> None:
         if reply.msg is MsgType.HELLO and reply.ok:
-            self.serial_number = str(reply.body["serial_number"])
+            serial = str(reply.body["serial_number"])
+            # bound into the pairing transcript, which takes printable ASCII only
+            self.serial_number = serial if serial.isascii() and serial.isprintable() else None
         elif (
             reply.msg is MsgType.PAIR_BEGIN and self._initiator and reply.seq == self._initiator[0]
         ):
@@ -189,7 +191,7 @@ class ProgrammerEndpoint:
             self._secrets = initiator.complete(
                 reply.body["device_public"], reply.body["device_nonce"], self.serial_number
             )
-        except RemoteProtocolError as exc:
+        except ProtocolError as exc:  # a malformed key, nonce or serial from the pump
             self._events.append(
                 FrameRejected(ErrorCode.PAIRING_FAILED, str(exc), reply.msg, reply.seq)
             )

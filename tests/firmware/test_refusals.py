@@ -209,3 +209,25 @@ def test_bolus_in_progress_and_motor_fault_and_end_of_service_refuse_programming
     with pytest.raises(Refusal) as caught:
         pump.stage(Continuous(100_000), T + 2 * HOUR)
     assert caught.value.code is ErrorCode.MOTOR_FAULT
+
+
+def test_a_basal_increase_cannot_push_basal_plus_patient_boluses_over_the_hard_limit() -> None:
+    """The hard daily limit binds basal and the enabled patient-bolus allowance together, whichever
+    of the two is changed last."""
+    from firmware.prescription import Continuous, PatientBolusConfig
+
+    from .conftest import DAY, START, Bench
+
+    bench = Bench()
+    pump = bench.pump
+    pump.refill(0, 20_000_000, 2000, START)
+    staged = pump.stage(Continuous(1_000_000), START)
+    pump.commit(staged.staged_hash, staged.active_version, True, START)
+    pump.configure_patient_bolus(PatientBolusConfig(True, 100_000, 600, 12, 3600), START)  # 2.2 mg
+    later = START + 2 * DAY
+    bench.run_to(later)
+    with pytest.raises(Refusal) as refused:
+        pump.stage(Continuous(2_100_000), later)  # 2.1 mg + 1.2 mg of boluses > 3 mg hard limit
+    assert refused.value.code == ErrorCode.DOSE_ABOVE_HARD_LIMIT
+    pump.configure_patient_bolus(PatientBolusConfig(False, 100_000, 600, 12, 3600), later)
+    assert pump.stage(Continuous(2_100_000), later).daily_dose_ng == 2_100_000
