@@ -182,7 +182,7 @@ def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Bo
     try:
         chosen = [AlarmId(i) for i in ids] if ids else None
     except ValueError as exc:
-        raise Refusal(ErrorCode.INVALID_ARGUMENT, f"unknown alarm id in {ids}") from exc
+        raise Refusal(ErrorCode.INVALID_ARGUMENT, "unknown alarm id in the list") from exc
     return {"acknowledged": min(fw.acknowledge_alarms(chosen, now), 255)}
 
 

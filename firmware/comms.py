@@ -41,6 +41,7 @@ from .commands import (
     StagingMemo,
     log_id,
 )
+from .nvm_layout import SECURITY_BLOB_MAX
 from .wire_mapping import time_or_zero
 
 if TYPE_CHECKING:
@@ -85,7 +86,9 @@ class CommandLink:
             lockout_s=profile.auth_lockout_s,
             pairing_window_s=profile.pairing_window_s,
         )
-        self.endpoint = DeviceEndpoint(info, hal.entropy.random_bytes, policy)
+        self.endpoint = DeviceEndpoint(
+            info, hal.entropy.random_bytes, policy, max_state_bytes=SECURITY_BLOB_MAX
+        )
         self._memo = StagingMemo()
         self._telemetry_interval = 0
         self._next_telemetry: int | None = None

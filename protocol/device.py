@@ -108,8 +108,10 @@ class DeviceEndpoint:
         info: DeviceInfo,
         entropy: Callable[[int], bytes],
         policy: SecurityPolicy | None = None,
+        max_state_bytes: int = 2048,
     ) -> None:
         self.info = info
+        self.max_state_bytes = max_state_bytes
         self.policy = policy or SecurityPolicy()
         self._entropy = entropy
         self._decoder = FrameDecoder()
@@ -186,11 +188,16 @@ class DeviceEndpoint:
 
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
+        """Pairings, lockout and request cache as bytes of at most ``max_state_bytes``: the
+        oldest completed cache entries are dropped to fit (pairings and pending entries never)."""
         parts = [struct.pack(">BBI", _STATE_VERSION, len(self.pairings), self.locked_until)]
         for p in sorted(self.pairings.values(), key=lambda p: p.key_id):
             parts.append(struct.pack(">IB32s", p.key_id, int(p.role), p.key))
-        parts.append(self.cache.to_bytes())
-        return b"".join(parts)
+        head = b"".join(parts)
+        cache = self.cache.to_bytes()
+        while len(head) + len(cache) > self.max_state_bytes and self.cache.evict_oldest_completed():
+            cache = self.cache.to_bytes()
+        return head + cache
 
     def import_state(self, data: bytes) -> None:
         """Restore pairings, request cache and lockout; ValueError on malformed data."""

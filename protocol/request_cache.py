@@ -62,6 +62,14 @@ class RequestCache:
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    def evict_oldest_completed(self) -> bool:
+        """Drop the oldest completed entry (pending ones must survive); False if there is none."""
+        for rid, outcome in self._entries.items():
+            if not outcome.pending:
+                del self._entries[rid]
+                return True
+        return False
+
     def to_bytes(self) -> bytes:
         parts = [struct.pack(">B", len(self._entries))]
         for rid, e in self._entries.items():

@@ -365,3 +365,14 @@ def test_a_power_cut_anywhere_in_a_refill_never_leaves_a_false_never_seen() -> N
             )
     assert (1, True) in outcomes  # some cuts came after the whole request
     assert (2, True) in outcomes or (2, False) in outcomes  # and some in the middle of it
+
+
+def test_the_security_record_always_fits_its_nvm_bank_whatever_a_peer_sends() -> None:
+    from firmware.nvm_layout import SECURITY_BLOB_MAX
+
+    clinic = Clinic(Role.PATIENT)
+    for _ in range(60):  # refusals with long bodies fill the request cache
+        (reply,) = clinic.request(MsgType.ALARMS_ACK, {"alarms": [200] * 255})
+        assert reply.status == ErrorCode.INVALID_ARGUMENT
+    assert len(clinic.link.endpoint.export_state()) <= SECURITY_BLOB_MAX
+    assert clinic.bench.pump.get_security_blob() == clinic.link.endpoint.export_state()

@@ -318,3 +318,15 @@ def test_a_request_pending_at_a_reset_is_reported_interrupted_and_never_run_agai
     (again,) = replies(link.request(MsgType.STOP, {"request_id": 88}))
     assert again.status == ErrorCode.REQUEST_INTERRUPTED
     assert link.executed == []
+
+
+def test_exported_security_state_fits_its_budget_dropping_the_oldest_answers_first() -> None:
+    link = LinkPair()
+    link.paired_session()
+    for rid in range(1, 30):
+        link.request(MsgType.STOP, {"request_id": rid})
+    link.device.max_state_bytes = 300
+    state = link.device.export_state()
+    assert len(state) <= 300
+    assert link.device.cache.get(29) is not None and link.device.cache.get(1) is None
+    assert len(link.device.pairings) == 1  # pairings are never dropped
