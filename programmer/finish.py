@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from protocol.catalog import StageWarning
@@ -83,8 +84,8 @@ class FinishView:
 def _text(value: Any) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:g}"
+    if isinstance(value, float):  # exact decimal, never rounded to 6 significant figures
+        return format(Decimal(repr(value)).normalize(), "f")
     return str(value)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from protocol.enums import ChangeKind
 
 from .errors import UsageError
+from .units import format_mcg
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_FLEX_STEPS = 13
@@ -130,14 +131,19 @@ def flex(
     }
 
 
+def _mcg(ng: int) -> str:
+    """Exact micrograms (no rounding: the clinician confirms what will be committed)."""
+    return format_mcg(int(ng)).removesuffix(" mcg")
+
+
 def describe_change(change: Mapping[str, Any]) -> str:
     """One line for people: "continuous 400 mcg/day", "flex: mon-sun 3 steps"..."""
     kind = ChangeKind(change["kind"])
     params = change.get("params", {})
     if kind is ChangeKind.CONTINUOUS:
-        return f"continuous {params['daily_dose_ng'] / 1000:g} mcg/day"
+        return f"continuous {_mcg(params['daily_dose_ng'])} mcg/day"
     if kind is ChangeKind.SINGLE_BOLUS:
-        return f"single bolus {params['dose_ng'] / 1000:g} mcg over {params['duration_s']} s"
+        return f"single bolus {_mcg(params['dose_ng'])} mcg over {params['duration_s']} s"
     if kind in (ChangeKind.PRIMING_BOLUS, ChangeKind.BRIDGE_BOLUS):
         label = "priming" if kind is ChangeKind.PRIMING_BOLUS else "bridge"
         return f"{label} bolus for a {params['catheter_length_mm'] / 10:g} cm catheter"
@@ -150,7 +156,7 @@ def describe_change(change: Mapping[str, Any]) -> str:
                 continue
             text = ", ".join(
                 f"{s['start_minute'] // 60:02d}:{s['start_minute'] % 60:02d}="
-                f"{s['daily_dose_ng'] / 1000:g}"
+                f"{_mcg(s['daily_dose_ng'])}"
                 for s in steps
             )
             label = "every day" if len(days) == 7 else ",".join(days)

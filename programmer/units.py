@@ -37,7 +37,7 @@ _DURATION_S = {
     "days": 86400,
 }
 _LENGTH_MM = {"mm": 1, "cm": 10}
-_PER_DAY = {"day", "d", "24h"}
+_PER_DAY = {"day", "d"}
 
 MAX_DAILY_DOSE_NG = 20_000 * 1000  # 20 mg/day: far above any published intrathecal dose
 MAX_BOLUS_NG = 5_000 * 1000
