@@ -34,7 +34,7 @@ from firmware.safety import (
     ValidatedChange,
 )
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
-from firmware.units import DAY_S, start_of_day
+from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 
 
@@ -277,7 +277,7 @@ class PumpCore:
         engine.account_strokes(completed, self._segment_conc)
         if completed < due:
             engine.stalled = True
-            engine.bolus = engine.patient_bolus = None
+            self._cancel_boluses(t)
             return True
         return False
 
@@ -291,7 +291,7 @@ class PumpCore:
         eos = self._battery.eos_time
         if eos is not None and t >= eos and not self._battery.eos_reached:
             self._battery.eos_reached = engine.end_of_service = True
-            engine.bolus = engine.patient_bolus = None
+            self._cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
         persist_due = t - self._last_persist >= self.profile.persist_interval_s
@@ -364,6 +364,24 @@ class PumpCore:
         self._pb_grants = [g for g in self._pb_grants if g > t - DAY_S]
         self._next_housekeeping = self._housekeeping_after(t)
 
+    def _cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:
+        """End a bolus early: log what it really delivered up to ``t``, then drop it."""
+        if bolus is None:
+            return
+        engine = self._engine
+        delivered_nl = bolus.timed.cumulative(t) // DAY_S
+        mass = mass_ng_for_volume(delivered_nl, bolus.concentration_mcg_per_ml)
+        self._log.append(LogEvent.BOLUS_COMPLETED, self._clock.pump_time(t), bolus.mode, mass)
+        if bolus is engine.bolus:
+            engine.bolus = None
+        if bolus is engine.patient_bolus:
+            engine.patient_bolus = None
+
+    def _cancel_boluses(self, t: int) -> None:
+        engine = self._engine
+        self._cancel_bolus(engine.bolus, t)
+        self._cancel_bolus(engine.patient_bolus, t)
+
     def _finish_bolus(self, bolus: ActiveBolus, t: int) -> None:
         engine = self._engine
         if bolus is engine.bolus:
@@ -384,7 +402,7 @@ class PumpCore:
         empty = res.is_filled and res.is_empty
         if empty and engine.safe_reason is None and not engine.halted:
             engine.safe_reason = AlarmId.RESERVOIR_EMPTY
-            engine.bolus = engine.patient_bolus = None
+            self._cancel_boluses(now)
             self._log.append(
                 LogEvent.SAFE_MINIMUM_ENTERED, self._clock.pump_time(now), AlarmId.RESERVOIR_EMPTY
             )

@@ -232,9 +232,13 @@ class PumpFirmware(PumpCore):
         return preview
 
     def _apply_to_engine(self, engine: TherapyEngine, validated: ValidatedChange, now: int) -> None:
+        """Apply a change to ``engine`` (the live one, or a preview copy): no logging here."""
         change = validated.change
+        engine.bolus = None  # a new prescription replaces a running clinician bolus
+        if isinstance(change, Stopped):
+            engine.patient_bolus = None  # nothing flows: it cannot finish
         if isinstance(change, Stopped | Continuous | Flex):
-            engine.program, engine.suspended, engine.bolus = change, False, None
+            engine.program, engine.suspended = change, False
             if isinstance(change, Continuous | Flex) and engine.safe_reason is not None:
                 engine.safe_reason = None  # a clinician re-established therapy
             return
@@ -277,6 +281,10 @@ class PumpFirmware(PumpCore):
         change = validated.change
         engine.version += 1
         self._staged = None
+        # boluses the change ends are logged with what they really delivered
+        self._cancel_bolus(engine.bolus, now)
+        if not isinstance(validated.change, Continuous | Flex):
+            self._cancel_bolus(engine.patient_bolus, now)
         self._apply_to_engine(engine, validated, now)
         if isinstance(change, Continuous | Flex):
             self._memory_error = False  # latched until a clinician re-establishes therapy
@@ -424,12 +432,7 @@ class PumpFirmware(PumpCore):
         """Stop delivery at once (cancels boluses); PUMP_STOPPED sounds until resumed."""
         now = self._catch_up(now)
         engine = self._engine
-        for bolus in (engine.bolus, engine.patient_bolus):
-            if bolus is not None:
-                delivered = bolus.timed.cumulative(now) // DAY_S
-                mass = delivered * bolus.concentration_mcg_per_ml // 1000
-                self._log_now(LogEvent.BOLUS_COMPLETED, now, bolus.mode, mass)
-        engine.bolus = engine.patient_bolus = None
+        self._cancel_boluses(now)
         engine.suspended = True
         self._commit_point(now)
         self._log_now(LogEvent.PUMP_STOPPED, now)

@@ -376,3 +376,29 @@ def test_the_security_record_always_fits_its_nvm_bank_whatever_a_peer_sends() ->
         assert reply.status == ErrorCode.INVALID_ARGUMENT
     assert len(clinic.link.endpoint.export_state()) <= SECURITY_BLOB_MAX
     assert clinic.bench.pump.get_security_blob() == clinic.link.endpoint.export_state()
+
+
+def test_a_bolus_cut_short_is_logged_with_what_it_delivered_not_its_dose() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 500)
+    clinic.program(continuous(400))
+    cfg = {
+        "enabled": True,
+        "dose_ng": 50_000,
+        "duration_s": 3600,
+        "max_per_day": 4,
+        "lockout_s": 3 * HOUR,
+    }
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
+    clinic.now += 60
+    clinic.program({"kind": int(ChangeKind.STOPPED), "params": {}})
+    clinic.now += 2 * HOUR
+    clinic.link.receive_data(b"", clinic.now)
+    completed = [
+        r
+        for r in clinic.bench.pump.log_read(LogId.THERAPY, 0, 200)
+        if r.event == LogEvent.BOLUS_COMPLETED
+    ]
+    assert len(completed) == 1
+    assert 0 < completed[0].b < 50_000 / 30  # about a minute of a one-hour 50 mcg bolus
