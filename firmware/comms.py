@@ -67,6 +67,9 @@ _PAIRING_REFUSALS = frozenset(
     }
 )
 MIN_TELEMETRY_INTERVAL_S = 1
+#: Refused frames logged one by one per error code and window; the rest are counted.
+AUDIT_BURST = 16
+AUDIT_WINDOW_S = 3600
 
 
 class CommandLink:
@@ -92,6 +95,8 @@ class CommandLink:
         self._memo = StagingMemo()
         self._telemetry_interval = 0
         self._next_telemetry: int | None = None
+        self._audit_window: dict[int, tuple[int, int]] = {}  # code -> (window start, records)
+        self._suppressed: dict[int, int] = {}  # code -> refusals counted, not logged
         #: Called after every answered request (the bench uses it to do a refill's syringe work).
         self.after_request: Callable[[Request, Reply], None] | None = None
         self.load_security_state()
@@ -176,6 +181,20 @@ class CommandLink:
             self._persist_security(now)
 
     def _audit_rejection(self, event: FrameRejected, now: int) -> None:
+        """One audit record per refused frame, up to AUDIT_BURST per code and window; beyond
+        that a count, written as one REJECTIONS_SUPPRESSED record when the window ends or before
+        anyone reads a log - so a flood of junk cannot push the pairing and session records out
+        of the bounded audit ring, and every refusal is still accounted for."""
+        code = int(event.code)
+        start, used = self._audit_window.get(code, (now, 0))
+        if now - start >= AUDIT_WINDOW_S:
+            self.flush_suppressed(now)
+            start, used = now, 0
+        if used >= AUDIT_BURST:
+            self._suppressed[code] = self._suppressed.get(code, 0) + 1
+            self._audit_window[code] = (start, used)
+            return
+        self._audit_window[code] = (start, used + 1)
         msg_type = event.msg_type or 0
         if event.code in _PAIRING_REFUSALS:
             self.fw.audit(LogEvent.PAIRING_REFUSED, int(event.code), msg_type, now)
@@ -184,7 +203,16 @@ class CommandLink:
         else:
             self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
 
+    def flush_suppressed(self, now: int) -> None:
+        """Write the counts of refusals that were not logged one by one."""
+        for code, count in sorted(self._suppressed.items()):
+            self.fw.audit(LogEvent.REJECTIONS_SUPPRESSED, code, count, now)
+        self._suppressed.clear()
+        self._audit_window.clear()
+
     def _on_request(self, req: Request, now: int) -> None:
+        if req.msg in (MsgType.LOG_READ, MsgType.LOG_INFO):
+            self.flush_suppressed(now)  # a reader sees every refusal accounted for
         if req.request_id is not None:
             # write-ahead: the endpoint holds this request as pending; persisted before it runs,
             # a reset in the middle leaves "interrupted", never a false "never seen"

@@ -76,6 +76,7 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.PAIRING_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.LOCKOUT_STARTED: lambda a, b: {"lockout_s": a},
     LogEvent.REQUEST_REFUSED: lambda a, b: {"error": _name(ErrorCode, a), "message": _msg(b)},
+    LogEvent.REJECTIONS_SUPPRESSED: lambda a, b: {"error": _name(ErrorCode, a), "count": b},
     LogEvent.NVM_RECOVERED: lambda a, b: {"bank": a},
 }
 

@@ -105,3 +105,6 @@ class LogEvent(enum.IntEnum):
     LOCKOUT_STARTED = 69  # a=lockout seconds
     REQUEST_REFUSED = 70  # a=ErrorCode, b=message type
     NVM_RECOVERED = 71  # a=bank used
+    REJECTIONS_SUPPRESSED = (
+        72  # a=ErrorCode, b=how many more refusals of it were not logged one by one
+    )

@@ -402,3 +402,27 @@ def test_a_bolus_cut_short_is_logged_with_what_it_delivered_not_its_dose() -> No
     ]
     assert len(completed) == 1
     assert 0 < completed[0].b < 50_000 / 30  # about a minute of a one-hour 50 mcg bolus
+
+
+def test_a_flood_of_junk_frames_cannot_push_pairing_records_out_of_the_audit_log() -> None:
+    from protocol.framing import encode_frame
+
+    clinic = Clinic()
+    for seq in range(500):  # unknown message type, no session: refused every time
+        clinic.link.receive_data(encode_frame(0x7F, seq, b""), clinic.now)
+    info = clinic.ok(MsgType.LOG_INFO, {"log": LogId.AUDIT})  # reading flushes the counts
+    records = clinic.bench.pump.log_read(LogId.AUDIT, 0, 1000)
+    events = [r.event for r in records]
+    assert LogEvent.PAIRED in events and LogEvent.SESSION_OPENED in events
+    refused = sum(
+        1
+        for r in records
+        if r.event == LogEvent.REQUEST_REFUSED and r.a == ErrorCode.UNKNOWN_MESSAGE
+    )
+    counted = sum(
+        r.b
+        for r in records
+        if r.event == LogEvent.REJECTIONS_SUPPRESSED and r.a == ErrorCode.UNKNOWN_MESSAGE
+    )
+    assert refused + counted == 500  # every refusal accounted for
+    assert info["count"] < 64  # the ring (capacity 64 here) never filled with junk

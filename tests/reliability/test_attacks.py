@@ -275,7 +275,9 @@ def _audit_check(
     audited: Counter[int] = Counter()
     for raw in records:
         event, a = int.from_bytes(raw[8:10], "big"), int.from_bytes(raw[12:16], "big", signed=True)
-        if event in AUDITED:
+        if event == LogEvent.REJECTIONS_SUPPRESSED:  # a count of refusals not logged one by one
+            audited[a] += int.from_bytes(raw[16:20], "big", signed=True)
+        elif event in AUDITED:
             audited[a] += 1
     missing: Counter[str] = Counter(
         {
