@@ -116,6 +116,8 @@ def for_prescription(
         "concentration_mcg_per_ml": int(status["concentration_mcg_per_ml"]),
         "low_reservoir_date": iso_date(int(status["low_reservoir_time"])),
         "days_to_low_reservoir": days_between(now, int(status["low_reservoir_time"])),
+        # the pump's refill date is when the low-reservoir alarm would sound
+        "next_refill_date": iso_date(int(status["low_reservoir_time"])),
     }
     new = {
         "therapy": describe_change(change),
@@ -137,7 +139,7 @@ def for_prescription(
         new["concentration_mcg_per_ml"],
     )
     view.add("low-reservoir date", current["low_reservoir_date"], new["low_reservoir_date"])
-    view.add("next refill date", None, new["next_refill_date"])
+    view.add("next refill date", current["next_refill_date"], new["next_refill_date"])
     if summary.duration_s:
         view.add("bolus duration (s)", None, summary.duration_s)
     view.warnings = warning_names(summary.warnings)
