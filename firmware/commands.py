@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from protocol.catalog import MsgType, RefillFlag
-from protocol.enums import AlarmId, LogId
+from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
 
 from .wire_mapping import (
@@ -196,17 +196,8 @@ def _alarms_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) ->
     return {}
 
 
-def log_id(value: int) -> LogId:
-    try:
-        return LogId(value)
-    except ValueError as exc:
-        raise Refusal(
-            ErrorCode.UNKNOWN_LOG, f"log {value} is not therapy (1), alarm (2) or audit (3)"
-        ) from exc
-
-
 def _log_info(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
-    info = fw.log_info(log_id(body["log"]))
+    info = fw.log_info(body["log"])  # the pump refuses an unknown log (UNKNOWN_LOG)
     return {
         "first_seq": info.first_seq,
         "next_seq": info.next_seq,

@@ -39,7 +39,6 @@ from .commands import (
     MAX_RECORDS_PER_READ,
     RECORDS_PER_FRAME,
     StagingMemo,
-    log_id,
 )
 from .nvm_layout import SECURITY_BLOB_MAX
 from .wire_mapping import time_or_zero
@@ -271,7 +270,8 @@ class CommandLink:
 
         The frames go out back to back: a download is bounded by the line rate, not round trips.
         """
-        log = log_id(req.body["log"])
+        log = int(req.body["log"])
+        self.fw.log_info(log)  # refuses an unknown log before any frame goes out
         cursor = int(req.body["cursor"])
         remaining = min(int(req.body["max_count"]), MAX_RECORDS_PER_READ)
         while True:

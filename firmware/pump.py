@@ -524,10 +524,11 @@ class PumpFirmware(PumpCore):
                 ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm or audit"
             ) from None
 
-    def log_info(self, log: LogId) -> LogInfo:
+    def log_info(self, log: LogId | int) -> LogInfo:
+        """Sequence range of a log; Refusal UNKNOWN_LOG for a number that is not a log."""
         return self._log.rings[self._ring(log)].info()
 
-    def log_read(self, log: LogId, cursor_seq: int, max_count: int) -> list[LogRecord]:
+    def log_read(self, log: LogId | int, cursor_seq: int, max_count: int) -> list[LogRecord]:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
         return self._log.rings[self._ring(log)].read(cursor_seq, max_count)
 
