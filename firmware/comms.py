@@ -80,7 +80,8 @@ class CommandLink:
             model=profile.model,
             serial_number=firmware.identity.serial_number,
             firmware_version=profile.firmware_version,
-            capabilities=CAPABILITIES,
+            capabilities=CAPABILITIES
+            | (Capability.INSECURE_TEST_KEYS if hal.entropy.deterministic else Capability(0)),
             max_pairings=profile.max_pairings,
         )
         policy = SecurityPolicy(

@@ -71,8 +71,15 @@ class TelemetryPort(Protocol):
 
 
 class EntropySource(Protocol):
-    """Random bytes for nonces and keys.  The virtual board draws them from its seeded generator,
-    so a simulated session is reproducible; a real device would use its TRNG."""
+    """Random bytes for private keys, nonces and session ids: a cryptographic source (a real
+    device's TRNG, the virtual board's ``os.urandom``), never the simulation's seeded generator.
+
+    ``deterministic`` is True only for an insecure test source whose output follows from a seed
+    (golden transcripts); the firmware then announces ``Capability.INSECURE_TEST_KEYS`` in HELLO.
+    """
+
+    @property
+    def deterministic(self) -> bool: ...
 
     def random_bytes(self, count: int) -> bytes: ...
 

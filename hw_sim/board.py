@@ -12,8 +12,10 @@ events of that second run by (priority, insertion order).  A clinician action at
 the pump as it is after its own work at ``t`` - the same rule as every clinical API call, which
 starts with ``run_until(now)``.
 
-One ``random.Random(seed)`` feeds every model (motor noise, entropy, corruption, scenario draws),
-so a seed, a profile and the inputs fix every output.
+One ``random.Random(seed)`` feeds every physical model (motor noise, corruption, scenario draws),
+so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
+the entropy HAL reads ``os.urandom`` (``hw_sim.entropy``), unless a test passes the loudly
+insecure seeded DRBG on purpose.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from firmware.pump import DeviceIdentity, PumpFirmware
 from hw_sim.battery import PrimaryCell
 from hw_sim.buzzer import RecordingBuzzer
 from hw_sim.catheter import Catheter
-from hw_sim.entropy import SeededEntropy
+from hw_sim.entropy import SystemEntropy
 from hw_sim.motor import PeristalticMotor
 from hw_sim.nvm_file import MemoryNvm, NvmImage, PowerCut
 from hw_sim.profiles import LoadedProfile
@@ -70,6 +72,7 @@ class VirtualBoard:
         *,
         serial_number: str | None = None,
         catheter_length_cm: int | None = None,
+        entropy: EntropySource | None = None,
     ) -> None:
         device, hw = profile.device, profile.hardware
         self.profile = profile
@@ -99,7 +102,8 @@ class VirtualBoard:
         self.buzzer = RecordingBuzzer()
         self.nvm: NvmStorage = MemoryNvm(hw.nvm_size_bytes) if nvm is None else nvm
         self.telemetry = BufferedTelemetry(on_bytes_sent=self.battery.on_bytes)
-        self.entropy = SeededEntropy(self.rng)
+        #: Keys and nonces: the OS CSPRNG unless a test passes ``InsecureTestEntropy`` on purpose.
+        self.entropy: EntropySource = SystemEntropy() if entropy is None else entropy
         prefix = device.model.replace("-", "")
         self.identity = DeviceIdentity(serial_number or f"{prefix}-{seed % 1_000_000:06d}")
         # The firmware's view: each field type-checked against its HAL protocol.

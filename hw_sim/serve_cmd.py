@@ -19,11 +19,17 @@ from . import board_state
 from .bench import BenchPump
 from .board import VirtualBoard
 from .control import ControlServer
+from .entropy import InsecureTestEntropy
 from .nvm_file import FileNvm
 from .ports import LinePort, PtyPort, SerialUrlPort
 from .profiles import ProfileError, load_profile
 from .serve import ServeLoop, SimClock, announce
 from .timeparse import DEFAULT_START_TIME
+
+INSECURE_TEST_KEYS_BANNER = (
+    "vpump: WARNING: --insecure-test-keys: keys and nonces follow from the seed; anyone who "
+    "knows it can take over this pump. For golden-transcript tests only."
+)
 
 
 def default_state_path(profile_name: str, seed: int) -> Path:
@@ -88,6 +94,13 @@ def default_control_path() -> Path:
     help="Unix socket of the bench control channel (default: a fresh path, printed on the CONTROL line).",
 )
 @click.option(
+    "--insecure-test-keys",
+    is_flag=True,
+    help="TESTS ONLY, INSECURE: draw keys, nonces and session ids from a DRBG keyed by --seed "
+    "instead of the OS, for byte-identical golden transcripts. Anyone who knows the seed (the "
+    "serial number shows it) can compute every key. Announced in HELLO; pumpctl warns.",
+)
+@click.option(
     "--start-time",
     default=DEFAULT_START_TIME,
     show_default=True,
@@ -104,6 +117,7 @@ def serve(
     baud: int | None,
     control_path: Path | None,
     start_time: int,
+    insecure_test_keys: bool,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
@@ -131,11 +145,15 @@ def serve(
         saved = board_state.load(hw_state_path)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    board_seed = seed if saved is None else int(saved["seed"])
+    entropy = InsecureTestEntropy(board_seed) if insecure_test_keys else None
     if saved is None:
-        board = VirtualBoard(profile, seed, nvm, start_time=start_time)
+        board = VirtualBoard(profile, seed, nvm, start_time=start_time, entropy=entropy)
         board.power_on()
     else:  # the same pump again: its clock, reservoir, battery and catheter as they were
-        board = VirtualBoard(profile, int(saved["seed"]), nvm, start_time=int(saved["now"]))
+        board = VirtualBoard(
+            profile, board_seed, nvm, start_time=int(saved["now"]), entropy=entropy
+        )
         try:
             board_state.import_state(board, saved)
         except ValueError as exc:
@@ -154,6 +172,8 @@ def serve(
         f"{'lockstep' if lockstep else f'time-scale={time_scale:g}'}",
         file=sys.stderr,
     )
+    if insecure_test_keys:
+        print(INSECURE_TEST_KEYS_BANNER, file=sys.stderr)
     clock = SimClock.start(board.now, lockstep, time_scale)
     loop = ServeLoop(
         bench,

@@ -98,6 +98,7 @@ def make_client() -> PumpClient:
         transport, opts.keystore_obj(), timeout_s=opts.timeout_s, retries=opts.retries
     )
     client.on_resolved = _on_resolved
+    client.on_warning = note
     return client
 
 

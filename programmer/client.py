@@ -24,7 +24,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from protocol.catalog import CATALOG, MsgType, RequestState
+from protocol.catalog import CATALOG, Capability, MsgType, RequestState
 from protocol.codec import decode_reply
 from protocol.enums import Role
 from protocol.errors import ErrorCode, error_spec
@@ -91,6 +91,8 @@ class PumpClient(ClinicalCommands):
         self.retries_used = 0
         self.uncertain_outcomes = 0
         self.on_resolved: Callable[[ResolvedRequest], None] | None = None
+        #: Called with a warning about the pump a person must see (e.g. insecure test keys).
+        self.on_warning: Callable[[str], None] | None = None
 
     # -- identity, pairing, session --------------------------------------------------------------
     @property
@@ -114,7 +116,15 @@ class PumpClient(ClinicalCommands):
                 raise
             self._take_over_stale_session()
             self.identity = self._call(MsgType.HELLO, what="identify")
+        if self.insecure_test_keys and self.on_warning is not None:
+            self.on_warning(INSECURE_TEST_KEYS_WARNING.format(self.identity["serial_number"]))
         return self.identity
+
+    @property
+    def insecure_test_keys(self) -> bool:
+        """True if the pump announced that its keys follow from a seed (test mode)."""
+        caps = int(self.identity["capabilities"]) if self.identity else 0
+        return bool(caps & Capability.INSECURE_TEST_KEYS)
 
     def _answered_in_a_stale_session(self) -> bool:
         """True if the pump sealed its HELLO replies in a session we do not hold.
@@ -419,6 +429,11 @@ class PumpClient(ClinicalCommands):
         """REQUEST_STATUS for any request id (state, msg_type, status, reply bytes)."""
         return self._call(MsgType.REQUEST_STATUS, {"request_id": request_id})
 
+
+INSECURE_TEST_KEYS_WARNING = (
+    "WARNING: pump {} runs in INSECURE TEST-KEY MODE: its keys and nonces follow from a seed, so "
+    "anyone can compute them. Use it for tests only, never with a patient."
+)
 
 _INTERRUPTED_WHY = (
     "a reset of the pump interrupted it while it was being carried out, so the pump itself "

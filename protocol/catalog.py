@@ -83,6 +83,8 @@ class Capability(enum.IntFlag):
     LOG_STREAM = 1 << 4
     BRIDGE_BOLUS = 1 << 5
     PRIMING_BOLUS = 1 << 6
+    #: Not a feature, a warning: keys and nonces follow from a seed (test mode, never clinical).
+    INSECURE_TEST_KEYS = 1 << 31
 
 
 class StageWarning(enum.IntFlag):

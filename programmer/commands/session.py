@@ -42,6 +42,7 @@ def identify() -> None:
         "pairing_window_open": hello["pairing_window_open"],
         "paired_keys": hello["paired_keys"],
         "paired_with_this_programmer": stored is not None,
+        "insecure_test_keys": client.insecure_test_keys,
     }
     text = "\n".join(f"{k:<28} {v}" for k, v in doc.items())
     emit(doc, text)

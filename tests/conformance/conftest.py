@@ -30,9 +30,11 @@ class Launcher:
         self.count = itertools.count(1)
         self.running: list[VirtualPumpProcess] = []
 
-    def start(self, seed: int | None = None) -> PumpUnderTest:
+    def start(self, seed: int | None = None, extra: tuple[str, ...] = ()) -> PumpUnderTest:
         n = next(self.count)
-        proc = VirtualPumpProcess(self.base / f"p{n}", seed=seed if seed is not None else n)
+        proc = VirtualPumpProcess(
+            self.base / f"p{n}", seed=seed if seed is not None else n, extra=extra
+        )
         self.running.append(proc)
         pump = PumpUnderTest(proc.port, Bench(proc.control), virtual=True, process=proc)
         pump.hello = wait_ready(proc.port)

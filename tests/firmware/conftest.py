@@ -146,6 +146,8 @@ class FakeTelemetry:
 
 
 class FakeEntropy:
+    deterministic = True  # seeded: these unit tests never face an attacker
+
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
 

@@ -9,6 +9,7 @@ import pytest
 from firmware.hal import ResetCause, TonePattern
 from firmware.prescription import Continuous
 from hw_sim.board import VirtualBoard
+from hw_sim.entropy import InsecureTestEntropy
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
@@ -183,10 +184,27 @@ def test_telemetry_bytes_are_buffered_for_the_link_and_cost_battery() -> None:
     assert board.battery.used_nas(T0) - before == 3 * PROFILE.hardware.charge_per_telemetry_byte_nas
 
 
-def test_entropy_is_reproducible_from_the_seed() -> None:
-    first = VirtualBoard(PROFILE, 9, start_time=T0).entropy.random_bytes(32)
-    again = VirtualBoard(PROFILE, 9, start_time=T0).entropy.random_bytes(32)
-    assert first == again and len(first) == 32
+def test_key_entropy_never_follows_from_the_seed() -> None:
+    """Two boards of one seed share their physics, never their key material."""
+    first = VirtualBoard(PROFILE, 9, start_time=T0)
+    again = VirtualBoard(PROFILE, 9, start_time=T0)
+    assert not first.entropy.deterministic
+    assert first.entropy.random_bytes(32) != again.entropy.random_bytes(32)
+    assert first.rng.random() == again.rng.random()
+
+
+def test_the_insecure_test_mode_is_reproducible_and_apart_from_the_physics() -> None:
+    """The test DRBG repeats for one seed, differs between seeds, and draws nothing from the
+    physics generator (a session no longer shifts motor noise)."""
+    boards = [
+        VirtualBoard(PROFILE, seed, start_time=T0, entropy=InsecureTestEntropy(seed))
+        for seed in (9, 9, 10)
+    ]
+    keys = [b.entropy.random_bytes(32) for b in boards]
+    assert boards[0].entropy.deterministic
+    assert keys[0] == keys[1] != keys[2] and len(keys[0]) == 32
+    plain = VirtualBoard(PROFILE, 9, start_time=T0)
+    assert boards[0].rng.getstate() == plain.rng.getstate()
 
 
 def test_clear_removes_the_injected_faults() -> None:
