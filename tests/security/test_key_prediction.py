@@ -22,19 +22,17 @@ where it must fail.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from programmer.exchange import Exchange
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol.catalog import Capability, MsgType
 from protocol.codec import encode_request
-from protocol.device import DeviceEndpoint, DeviceInfo
+from protocol.device import DeviceEndpoint, DeviceInfo, Pairing
 from protocol.enums import Role
 from protocol.errors import ErrorCode
 from protocol.events import NEED_DATA, Reply, Request
@@ -42,72 +40,17 @@ from protocol.framing import encode_frame
 from protocol.programmer import ProgrammerEndpoint
 from tests.integration.harness import ServedPump, served_pump, xdg_env
 
+from .key_attacks import (
+    observed_outputs,
+    pair_begin_body,
+    predicted_pairing_key,
+    seed_stream_hit,
+)
+
 pytestmark = pytest.mark.timeout(120)
 
 SEED = 42
 SERIAL = "VP20-000042"
-SESSION_OPENS = 125  # 125 x (1 + 4) = 625 outputs: one more than the state, to check the clone
-
-
-# -- the attacker's tools ------------------------------------------------------------------------
-def untemper(y: int) -> int:
-    """Invert MT19937's output tempering: the state word behind one 32-bit output (each
-    xor-shift is undone by iterating it until every bit is fixed)."""
-    y ^= y >> 18
-    y ^= (y << 15) & 0xEFC60000
-    x = y
-    for _ in range(32):
-        x = y ^ ((x << 7) & 0x9D2C5680)
-    x &= 0xFFFFFFFF
-    z = x
-    for _ in range(32):
-        z = x ^ (z >> 11)
-    return z & 0xFFFFFFFF
-
-
-def clone_mersenne_twister(outputs: list[int]) -> random.Random:
-    """A generator in the state that follows 624 consecutive outputs (the last ones given)."""
-    state = [untemper(y) for y in outputs[-624:]]
-    clone = random.Random()
-    clone.setstate((3, (*state, 624), None))
-    return clone
-
-
-def words_of(data: bytes) -> list[int]:
-    """The 32-bit generator outputs behind ``randbytes``: little-endian words, first word first."""
-    return [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
-
-
-def public_of(private: bytes) -> bytes:
-    return (
-        X25519PrivateKey.from_private_bytes(private)
-        .public_key()
-        .public_bytes(Encoding.Raw, PublicFormat.Raw)
-    )
-
-
-def observed_outputs(session_open: Callable[[], Reply]) -> list[int]:
-    """What 125 SESSION_OPEN replies give away: session id and device nonce as outputs."""
-    outputs: list[int] = []
-    for _ in range(SESSION_OPENS):
-        body = session_open().body
-        outputs += words_of(int(body["session_id"]).to_bytes(4, "big"))
-        outputs += words_of(bytes(body["device_nonce"]))
-    return outputs
-
-
-def predicted_pairing_key(outputs: list[int]) -> tuple[bool, bytes]:
-    """Clone from the first 624 outputs; (did it predict output 625?, next pairing's public)."""
-    clone = clone_mersenne_twister(outputs[:624])
-    predicts_next = clone.getrandbits(32) == outputs[624]
-    return predicts_next, public_of(clone.randbytes(32))
-
-
-def seed_stream_hit(serial: str, nonce: bytes, private_of: bytes) -> bool:
-    """The serial-number attack: is the nonce in the seed's stream, its private key before it?"""
-    stream = random.Random(int(serial.split("-")[1])).randbytes(1 << 16)
-    at = stream.find(nonce)
-    return at >= 32 and public_of(stream[at - 32 : at]) == private_of
 
 
 # -- the old design, in process: the attacks work ------------------------------------------------
@@ -117,7 +60,7 @@ class _InProcessPump:
     def __init__(self) -> None:
         info = DeviceInfo("VP-20", SERIAL, "1.0.0", Capability.PAIRING)
         self.device = DeviceEndpoint(info, random.Random(SEED).randbytes)
-        self.device.pairings[7] = _pairing(7)
+        self.device.pairings[7] = Pairing(7, Role.CLINICIAN, bytes(32))
         self.device.open_pairing_window(0)
         self.seq = 0
 
@@ -133,25 +76,10 @@ class _InProcessPump:
         return reply
 
 
-def _pairing(key_id: int) -> object:
-    from protocol.device import Pairing
-
-    return Pairing(key_id, Role.CLINICIAN, bytes(32))
-
-
-def _pair_begin_body() -> dict[str, object]:
-    private = bytes(range(32))
-    return {
-        "role": int(Role.CLINICIAN),
-        "programmer_public": public_of(private),
-        "programmer_nonce": bytes(16),
-    }
-
-
 def test_the_attacks_work_against_a_mersenne_twister_pump() -> None:
     """Positive control: against the old design both attacks recover the pump's private key."""
     first = _InProcessPump()
-    begin = first.ask(MsgType.PAIR_BEGIN, _pair_begin_body())
+    begin = first.ask(MsgType.PAIR_BEGIN, pair_begin_body())
     assert seed_stream_hit(SERIAL, begin.body["device_nonce"], begin.body["device_public"])
 
     second = _InProcessPump()
@@ -160,7 +88,7 @@ def test_the_attacks_work_against_a_mersenne_twister_pump() -> None:
     )
     predicts_next, public = predicted_pairing_key(outputs)
     assert predicts_next
-    assert public == second.ask(MsgType.PAIR_BEGIN, _pair_begin_body()).body["device_public"]
+    assert public == second.ask(MsgType.PAIR_BEGIN, pair_begin_body()).body["device_public"]
 
 
 # -- the real pump: the attacks fail ---------------------------------------------------------------
@@ -196,7 +124,7 @@ def test_the_serial_number_does_not_give_away_the_pairing_key(pump: ServedPump) 
     wire = _Wire(pump.port)
     try:
         wire.ask(MsgType.HELLO, {})
-        begin = wire.ask(MsgType.PAIR_BEGIN, _pair_begin_body())
+        begin = wire.ask(MsgType.PAIR_BEGIN, pair_begin_body())
     finally:
         wire.close()
     assert begin.ok, begin
@@ -217,7 +145,7 @@ def test_125_session_open_replies_do_not_predict_the_next_pairing_key(pump: Serv
         predicts_next, public = predicted_pairing_key(outputs)
         pump.bench("wand", on=True)
         wire.ask(MsgType.HELLO, {})
-        begin = wire.ask(MsgType.PAIR_BEGIN, _pair_begin_body())
+        begin = wire.ask(MsgType.PAIR_BEGIN, pair_begin_body())
     finally:
         wire.close()
     assert begin.ok, begin
