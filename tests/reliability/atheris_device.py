@@ -20,7 +20,7 @@ with atheris.instrument_imports():
     from tests.reliability.inprocess import captured_clinic, pump_fingerprint
     from tests.reliability.mutators import carries_genuine_frame
 
-PUMP, PROGRAMMER = captured_clinic(3)
+PUMP, PROGRAMMER = captured_clinic(3, test_keys=True)
 CORPUS = PROGRAMMER.capture.to_pump
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hw_sim.bench import BenchPump
 from hw_sim.board import VirtualBoard
+from hw_sim.entropy import InsecureTestEntropy
 from hw_sim.nvm_file import MemoryNvm
 from hw_sim.profiles import load_profile
 from protocol import (
@@ -38,9 +39,12 @@ def split_frames(wire: bytes) -> list[bytes]:
     return [part + b"\x00" for part in wire.split(b"\x00") if part]
 
 
-def make_pump(seed: int = 11) -> BenchPump:
+def make_pump(seed: int = 11, *, test_keys: bool = False) -> BenchPump:
+    """A fresh pump; ``test_keys`` draws its key material from the seeded test DRBG, so that a
+    captured session (and every mutant of it) repeats exactly for one seed."""
     profile = load_profile("vp20")
-    board = VirtualBoard(profile, seed, MemoryNvm(profile.hardware.nvm_size_bytes))
+    entropy = InsecureTestEntropy(seed) if test_keys else None
+    board = VirtualBoard(profile, seed, MemoryNvm(profile.hardware.nvm_size_bytes), entropy=entropy)
     return BenchPump(board)
 
 
@@ -172,9 +176,11 @@ def clinic_session(programmer: InProcessProgrammer) -> None:
     p.ok(MsgType.STATUS)
 
 
-def captured_clinic(seed: int = 11) -> tuple[BenchPump, InProcessProgrammer]:
+def captured_clinic(
+    seed: int = 11, *, test_keys: bool = False
+) -> tuple[BenchPump, InProcessProgrammer]:
     """A paired pump after a full clinic session; the programmer holds the capture."""
-    pump = make_pump(seed)
+    pump = make_pump(seed, test_keys=test_keys)
     programmer = InProcessProgrammer(pump, seed)
     programmer.pair()
     programmer.open_session()
