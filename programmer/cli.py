@@ -23,6 +23,7 @@ from .commands import alarm_cmds, log_cmds, pump_cmds, session, therapy_cmds, tr
 from .errors import ProgrammerError as _ProgrammerError
 from .errors import PumpRefused, UncertainOutcome, exit_code_for
 from .journal import Journal
+from .terminal import safe_json, safe_output
 
 EPILOG = """Exit codes: 0 done, 1 refused by the pump, 2 usage, 3 pairing/authentication,
 4 link or timeout (nothing changed), 5 uncertain outcome (check the pump).
@@ -135,13 +136,13 @@ def run(args: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         if opts.json:
-            click.echo(json.dumps(error_document(exc, exc.exit_code), indent=2))
+            click.echo(safe_json(json.dumps(error_document(exc, exc.exit_code), indent=2)))
         return exc.exit_code
     except _ProgrammerError as exc:
         code = exit_code_for(exc)
-        click.echo(f"pumpctl: {exc}", err=True)
+        click.echo(safe_output(f"pumpctl: {exc}"), err=True)
         if opts.json:
-            click.echo(json.dumps(error_document(exc, code), indent=2, default=str))
+            click.echo(safe_json(json.dumps(error_document(exc, code), indent=2, default=str)))
         return code
     except KeyboardInterrupt:
         return _interrupted(opts)
