@@ -65,6 +65,15 @@ pumpctl --json status"""
     help="Attempts after the first (state-changing ones reuse their request id).",
 )
 @click.option("--ack-warnings", is_flag=True, help="Acknowledge soft-limit warnings.")
+@click.option(
+    "--wait-lock",
+    envvar="PUMP_WAIT_LOCK",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="If another programmer is using this pump, wait up to SECONDS for it to finish "
+    "instead of refusing at once.  Default: $PUMP_WAIT_LOCK or 0.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -75,16 +84,20 @@ def cli(
     timeout: float,
     retries: int,
     ack_warnings: bool,
+    wait_lock: float,
 ) -> None:
     """Pair with, interrogate and program an intrathecal baclofen pump.
 
     Every command that changes the pump shows the Finish view (current and new settings side by
-    side) and asks to confirm; --yes confirms for scripts.
+    side) and asks to confirm; --yes confirms for scripts.  One programmer at a time talks to a
+    pump: a second one is refused (exit 4) with the holder's pid and command, or waits with
+    --wait-lock.
     """
     opts = ctx.ensure_object(Options)
     opts.port, opts.json, opts.yes = port, json_output, yes
     opts.keystore, opts.timeout_s, opts.retries = keystore, timeout, retries
     opts.ack_warnings = opts.ack_warnings or ack_warnings
+    opts.wait_lock_s = wait_lock
 
 
 for command in (

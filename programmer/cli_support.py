@@ -42,6 +42,7 @@ class Options:
     timeout_s: float = 1.0
     retries: int = 2
     ack_warnings: bool = False
+    wait_lock_s: float = 0.0
     resolved: list[dict[str, Any]] = field(default_factory=list)
 
     def keystore_obj(self) -> KeyStore:
@@ -94,7 +95,9 @@ def _on_resolved(resolved: ResolvedRequest) -> None:
 
 def make_client() -> PumpClient:
     opts = options()
-    transport = open_transport(opts.port or "", timeout=opts.timeout_s)
+    transport = open_transport(
+        opts.port or "", timeout=opts.timeout_s, wait_lock_s=opts.wait_lock_s
+    )
     client = PumpClient(
         transport, opts.keystore_obj(), timeout_s=opts.timeout_s, retries=opts.retries
     )
