@@ -14,6 +14,7 @@ on a jump of more than 15 minutes either way, which needs confirmation or --yes.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_clock_sync_warns_when_the_clock_moves_back_a_lot(pump: ServedPump) -> N
     assert unconfirmed.code == 2, unconfirmed
     synced = pump.pumpctl("--yes", "clock", "sync")
     assert synced.code == 0, synced
-    assert "WARNING: the pump clock moves BACK by 70 d" in synced.out
+    assert re.search(r"WARNING: the pump clock moves BACK by (69|70) d", synced.out), synced
     assert "log records written after this carry earlier times" in synced.out
     assert abs(pump_time(pump) - time.time()) < 60
 
@@ -125,7 +126,7 @@ def test_clock_sync_warns_when_the_clock_moves_forward_a_lot(pump: ServedPump) -
     synced = pump.pumpctl("--json", "--yes", "clock", "sync")
     assert synced.code == 0, synced
     warnings = synced.json["finish"]["warnings"]
-    assert len(warnings) == 1 and "moves FORWARD by 3 h" in warnings[0], warnings
+    assert len(warnings) == 1 and re.search(r"moves FORWARD by (2 h 59 min|3 h)", warnings[0])
 
 
 def test_clock_sync_of_a_small_drift_has_no_warning(pump: ServedPump) -> None:
