@@ -131,3 +131,23 @@ def test_safe_wire_walks_bodies() -> None:
         "n": 3,
         "raw": b"\x1b",
     }
+
+
+def test_pumpctl_trace_of_a_forged_capture_prints_no_raw_escapes(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    from protocol.catalog import MsgType
+    from protocol.framing import Flags, encode_frame
+
+    from .forged_pump import reply_for
+
+    capture = tmp_path / "capture.bin"
+    for mode in ("refuse", "identity"):
+        frame = encode_frame(MsgType.HELLO, 7, reply_for(mode, MsgType.HELLO), Flags.RESPONSE)
+        capture.write_bytes(frame)
+        for args in (("trace", str(capture)), ("--json", "trace", str(capture))):
+            result = run_pumpctl(None, *args, env=env)
+            assert result.code == 0, result
+            _assert_no_raw_controls(result.out + result.err)
+            if "--json" in args:
+                assert result.json["count"] == 1
