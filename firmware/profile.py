@@ -48,6 +48,19 @@ class AlarmSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClockLimits:
+    """The pump times SET_CLOCK accepts (Unix seconds, UTC), both ends included.
+
+    A clock set before any pump of the model existed, or so late that the 32-bit pump time would
+    run out during the pump's service life, is refused (CLOCK_INVALID): log times going back to
+    1970, or every later time frozen at 2^32 - 1, would make the therapy log meaningless.
+    """
+
+    earliest_pump_time_s: int  # no pump of this model existed before this date
+    latest_pump_time_s: int  # leaves more than a service life of 32-bit pump time after it
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceProfile:
     model: str  # e.g. "VP-20"
     firmware_version: str
@@ -71,3 +84,4 @@ class DeviceProfile:
     drug: DrugLibrary
     patient_bolus: PatientBolusLimits
     alarms: AlarmSettings
+    clock: ClockLimits

@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from firmware.alarms import AlarmEvent, AlarmState
+from firmware.clock import date_text, u32_as_i32
 from firmware.core import PumpCore, Staged
 from firmware.delivery import TimedBolus
 from firmware.eventlog import LogInfo, LogRecord
@@ -455,15 +456,34 @@ class PumpFirmware(PumpCore):
         self._log_now(LogEvent.PUMP_RESUMED, now)
 
     def set_clock(self, pump_time: int, now: int) -> None:
-        """Set the pump's date and time; deadlines in board time do not move."""
+        """Set the pump's date and time; deadlines in board time do not move.
+
+        Only times within the profile's clock limits are accepted (CLOCK_INVALID otherwise).
+        The CLOCK_CHANGED record is stamped with the new time and carries the change (a) and
+        the previous pump time (b, its 32 bits in the signed field), so both stay in the log.
+        """
         now = self._catch_up(now)
+        limits = self.profile.clock
         if not 0 <= pump_time <= MAX_PUMP_TIME:
             raise Refusal(ErrorCode.CLOCK_INVALID, f"pump time must be 0..{MAX_PUMP_TIME}")
-        delta = pump_time - self._clock.pump_time(now)
+        if pump_time < limits.earliest_pump_time_s:
+            raise Refusal(
+                ErrorCode.CLOCK_INVALID,
+                f"the date {date_text(pump_time)} is before {date_text(limits.earliest_pump_time_s)}"
+                ", the earliest this pump accepts: set the clock to today's date and time",
+            )
+        if pump_time > limits.latest_pump_time_s:
+            raise Refusal(
+                ErrorCode.CLOCK_INVALID,
+                f"the date {date_text(pump_time)} is after {date_text(limits.latest_pump_time_s)}"
+                ", the latest this pump accepts: set the clock to today's date and time",
+            )
+        previous = self._clock.pump_time(now)
+        delta = pump_time - previous
         self._clock.offset_s = pump_time - now
         self._next_housekeeping = self._housekeeping_after(now)
         self._commit_point(now)
-        self._log_now(LogEvent.CLOCK_CHANGED, now, delta)
+        self._log_now(LogEvent.CLOCK_CHANGED, now, delta, u32_as_i32(previous))
 
     def set_wand(self, present: bool, now: int) -> None:
         """The programmer head is over the pump (or not); pairing logic uses it later."""

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from firmware.profile import AlarmSettings, DeviceProfile, DrugLibrary, PatientBolusLimits
+from firmware.profile import (
+    AlarmSettings,
+    ClockLimits,
+    DeviceProfile,
+    DrugLibrary,
+    PatientBolusLimits,
+)
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -46,7 +52,12 @@ class LoadedProfile:
 
 
 # TOML table -> dataclass it fills.  ``device`` holds DeviceProfile's scalar fields.
-_NESTED = {"drug": DrugLibrary, "patient_bolus": PatientBolusLimits, "alarms": AlarmSettings}
+_NESTED = {
+    "drug": DrugLibrary,
+    "patient_bolus": PatientBolusLimits,
+    "alarms": AlarmSettings,
+    "clock": ClockLimits,
+}
 
 
 def available_profiles() -> list[str]:
@@ -200,3 +211,9 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
     need(a.noncritical_interval_s > 0, "[alarms] noncritical_interval_s", "must be positive")
     need(hardware.battery_capacity_nas > 0, "[hardware] battery_capacity_nas", "must be positive")
     need(hardware.nvm_size_bytes > 0, "[hardware] nvm_size_bytes", "must be positive")
+    c = device.clock
+    need(
+        0 < c.earliest_pump_time_s < c.latest_pump_time_s < 0xFFFF_FFFF,
+        "[clock] latest_pump_time_s",
+        "must lie after earliest_pump_time_s (> 0) and before 2^32 - 1",
+    )

@@ -23,6 +23,7 @@ from .commands import alarm_cmds, log_cmds, pump_cmds, session, therapy_cmds, tr
 from .errors import ProgrammerError as _ProgrammerError
 from .errors import PumpRefused, UncertainOutcome, exit_code_for
 from .journal import Journal
+from .terminal import safe_json, safe_output
 
 EPILOG = """Exit codes: 0 done, 1 refused by the pump, 2 usage, 3 pairing/authentication,
 4 link or timeout (nothing changed), 5 uncertain outcome (check the pump).
@@ -64,6 +65,15 @@ pumpctl --json status"""
     help="Attempts after the first (state-changing ones reuse their request id).",
 )
 @click.option("--ack-warnings", is_flag=True, help="Acknowledge soft-limit warnings.")
+@click.option(
+    "--wait-lock",
+    envvar="PUMP_WAIT_LOCK",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    metavar="SECONDS",
+    help="If another programmer is using this pump, wait up to SECONDS for it to finish "
+    "instead of refusing at once.  Default: $PUMP_WAIT_LOCK or 0.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -74,16 +84,20 @@ def cli(
     timeout: float,
     retries: int,
     ack_warnings: bool,
+    wait_lock: float,
 ) -> None:
     """Pair with, interrogate and program an intrathecal baclofen pump.
 
     Every command that changes the pump shows the Finish view (current and new settings side by
-    side) and asks to confirm; --yes confirms for scripts.
+    side) and asks to confirm; --yes confirms for scripts.  One programmer at a time talks to a
+    pump: a second one is refused (exit 4) with the holder's pid and command, or waits with
+    --wait-lock.
     """
     opts = ctx.ensure_object(Options)
     opts.port, opts.json, opts.yes = port, json_output, yes
     opts.keystore, opts.timeout_s, opts.retries = keystore, timeout, retries
     opts.ack_warnings = opts.ack_warnings or ack_warnings
+    opts.wait_lock_s = wait_lock
 
 
 for command in (
@@ -135,13 +149,13 @@ def run(args: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         if opts.json:
-            click.echo(json.dumps(error_document(exc, exc.exit_code), indent=2))
+            click.echo(safe_json(json.dumps(error_document(exc, exc.exit_code), indent=2)))
         return exc.exit_code
     except _ProgrammerError as exc:
         code = exit_code_for(exc)
-        click.echo(f"pumpctl: {exc}", err=True)
+        click.echo(safe_output(f"pumpctl: {exc}"), err=True)
         if opts.json:
-            click.echo(json.dumps(error_document(exc, code), indent=2, default=str))
+            click.echo(safe_json(json.dumps(error_document(exc, code), indent=2, default=str)))
         return code
     except KeyboardInterrupt:
         return _interrupted(opts)

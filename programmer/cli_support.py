@@ -25,6 +25,7 @@ from .errors import PumpRefused, UsageError
 from .finish import FinishView
 from .journal import ResolvedRequest
 from .keystore import KeyStore
+from .terminal import safe_json, safe_output
 from .transport import open_transport
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,6 +42,7 @@ class Options:
     timeout_s: float = 1.0
     retries: int = 2
     ack_warnings: bool = False
+    wait_lock_s: float = 0.0
     resolved: list[dict[str, Any]] = field(default_factory=list)
 
     def keystore_obj(self) -> KeyStore:
@@ -57,12 +59,12 @@ def options() -> Options:
 
 def say(text: str) -> None:
     """Human text: stdout normally, stderr when stdout is reserved for the JSON document."""
-    click.echo(text, err=options().json)
+    click.echo(safe_output(text), err=options().json)
 
 
 def note(text: str) -> None:
     """Side remarks, warnings and progress: always stderr."""
-    click.echo(text, err=True)
+    click.echo(safe_output(text), err=True)
 
 
 def emit(document: dict[str, Any], text: str | None = None) -> None:
@@ -72,9 +74,9 @@ def emit(document: dict[str, Any], text: str | None = None) -> None:
         document = {"ok": True, **document}
         if opts.resolved:
             document["resolved_requests"] = opts.resolved
-        click.echo(json.dumps(document, indent=2, sort_keys=True, default=str))
+        click.echo(safe_json(json.dumps(document, indent=2, sort_keys=True, default=str)))
     elif text is not None:
-        click.echo(text)
+        click.echo(safe_output(text))
 
 
 def _on_resolved(resolved: ResolvedRequest) -> None:
@@ -93,7 +95,9 @@ def _on_resolved(resolved: ResolvedRequest) -> None:
 
 def make_client() -> PumpClient:
     opts = options()
-    transport = open_transport(opts.port or "", timeout=opts.timeout_s)
+    transport = open_transport(
+        opts.port or "", timeout=opts.timeout_s, wait_lock_s=opts.wait_lock_s
+    )
     client = PumpClient(
         transport, opts.keystore_obj(), timeout_s=opts.timeout_s, retries=opts.retries
     )

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from protocol.errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
 
+from .terminal import safe_text
+
 
 class ProgrammerError(Exception):
     """Base of every error the programmer raises on purpose."""
@@ -35,7 +37,7 @@ class PumpRefused(ProgrammerError):
 
     def __init__(self, code: ErrorCode | int, reason: str, what: str = "") -> None:
         self.code = code
-        self.reason = reason
+        self.reason = reason = safe_text(reason)  # the pump's words: wire text, never raw
         self.what = what
         name = code.name if isinstance(code, ErrorCode) else f"error {code}"
         prefix = f"{what}: " if what else ""
@@ -86,7 +88,8 @@ class UncertainOutcome(ProgrammerError):
 
 
 def refusal(code: int, reason: str, what: str = "") -> ProgrammerError:
-    """The exception for a pump's certain refusal with ``code``."""
+    """The exception for a pump's certain refusal with ``code`` (``reason`` is wire text)."""
+    reason = safe_text(reason)
     try:
         known: ErrorCode | int = ErrorCode(code)
     except ValueError:

@@ -6,6 +6,10 @@ reply is accepted only if both its sequence number and its message type match th
 waiting for; anything else is counted as stale and discarded.  Unsolicited notifications (telemetry,
 alarm events) are queued for whoever iterates them, never mistaken for replies.
 
+Wire text: every string in an accepted reply or event (serial number, model, firmware version,
+refusal reason...) is escaped here, where it enters the programmer, so no escape sequence from
+the line can reach a terminal (``programmer.terminal``).
+
 Time: the only clock is ``time.monotonic`` for deadlines; reads block in the transport with the
 time left, so waiting costs no CPU.
 """
@@ -16,7 +20,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from protocol.catalog import MsgType
 from protocol.errors import ErrorCode
@@ -31,6 +35,7 @@ from protocol.events import (
 )
 from protocol.programmer import ProgrammerEndpoint
 
+from .terminal import safe_text, safe_wire
 from .transport import Transport
 
 SideEvent = PairingCode | PairingCompleted | SessionOpened | FrameRejected
@@ -80,12 +85,13 @@ class Exchange:
             while (event := self.endpoint.next_event()) is not NEED_DATA:
                 if isinstance(event, Reply):
                     if event.msg is msg and event.seq == seq:
-                        return event
+                        return _safe_reply(event)
                     self.counters.stale_replies += 1
                 elif isinstance(event, Notification):
                     self.counters.notifications += 1
-                    self.notifications.append(event)
+                    self.notifications.append(_safe_notification(event))
                 elif isinstance(event, FrameRejected):
+                    event = replace(event, reason=safe_text(event.reason))
                     if event.msg_type == msg and event.seq == seq:
                         self.side_events.append(event)  # e.g. a pairing proof that fails
                         if event.code is ErrorCode.UNKNOWN_SESSION:
@@ -113,7 +119,7 @@ class Exchange:
                 self.endpoint.receive_data(self.transport.read(remaining))
             elif isinstance(event, Notification):
                 self.counters.notifications += 1
-                return event
+                return _safe_notification(event)
             elif isinstance(event, Reply):
                 self.counters.stale_replies += 1
             elif isinstance(event, FrameRejected):
@@ -123,3 +129,12 @@ class Exchange:
     def take_side_events(self) -> list[SideEvent]:
         events, self.side_events = self.side_events, []
         return events
+
+
+def _safe_reply(reply: Reply) -> Reply:
+    """The reply with every string from the wire escaped for a terminal (``terminal``)."""
+    return replace(reply, body=safe_wire(reply.body), reason=safe_text(reply.reason))
+
+
+def _safe_notification(event: Notification) -> Notification:
+    return replace(event, body=safe_wire(event.body))

@@ -17,7 +17,8 @@ from protocol.catalog import StageWarning
 
 from .clinical import StagedSummary
 from .therapy import describe_change
-from .views import days_between, iso_date, mcg, ml
+from .units import format_duration
+from .views import days_between, iso_date, iso_time, mcg, ml
 
 STOP_WARNING = (
     "The pump will STOP delivering baclofen and stays stopped until `pumpctl resume`. "
@@ -207,4 +208,42 @@ def for_settings(
         view.current[key] = current
         view.new[key] = new
     view.warnings = list(warnings or [])
+    return view
+
+
+#: A clock change larger than this (either direction) is a warning in the Finish view.
+LARGE_CLOCK_JUMP_S = 15 * 60
+
+
+def clock_jump_warning(pump_time: int, new_time: int) -> str | None:
+    """The Finish-view warning for moving the pump clock by more than 15 minutes, else None."""
+    jump = new_time - pump_time
+    if abs(jump) <= LARGE_CLOCK_JUMP_S:
+        return None
+    size = format_duration(abs(jump))
+    if jump < 0:
+        return (
+            f"the pump clock moves BACK by {size} (from {iso_time(pump_time)} to "
+            f"{iso_time(new_time)}): log records written after this carry earlier times than "
+            "those before it, and today's flex steps and daily limits repeat; check that this "
+            "computer's clock is right"
+        )
+    return (
+        f"the pump clock moves FORWARD by {size} (from {iso_time(pump_time)} to "
+        f"{iso_time(new_time)}): flex steps and reminders fall due at the new times; check that "
+        "this computer's clock is right"
+    )
+
+
+def for_clock(pump_time: int, new_time: int) -> FinishView:
+    """The pump's time now and after the change, with a warning on a large jump."""
+    warning = clock_jump_warning(pump_time, new_time)
+    view = for_settings(
+        "set the pump clock",
+        [
+            ("pump time", iso_time(pump_time), iso_time(new_time)),
+            ("difference (s)", "", new_time - pump_time),
+        ],
+        [warning] if warning else [],
+    )
     return view

@@ -17,6 +17,8 @@ from protocol.catalog import MsgType
 from protocol.enums import AlarmId, ChangeKind, LogEvent, Role, TherapyMode
 from protocol.errors import ErrorCode
 
+from .views import iso_time
+
 #: Reset causes as the pump logs them (a=cause of RESET); the wire carries only the number.
 RESET_CAUSES = {0: "power_on", 1: "power_loss", 2: "low_battery", 3: "watchdog"}
 
@@ -56,7 +58,10 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.REFILL: lambda a, b: {"added_ml": _ml(a), "discrepancy_ml": _ml(b)},
     LogEvent.PUMP_STOPPED: lambda a, b: {},
     LogEvent.PUMP_RESUMED: lambda a, b: {},
-    LogEvent.CLOCK_CHANGED: lambda a, b: {"change_s": a},
+    LogEvent.CLOCK_CHANGED: lambda a, b: {
+        "change_s": a,
+        **({"previous_time": _time(b)} if b else {}),
+    },
     LogEvent.PATIENT_BOLUS_CONFIGURED: lambda a, b: {"dose_mcg": _mcg(a), "max_per_day": b},
     LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
@@ -79,6 +84,11 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.REJECTIONS_SUPPRESSED: lambda a, b: {"error": _name(ErrorCode, a), "count": b},
     LogEvent.NVM_RECOVERED: lambda a, b: {"bank": a},
 }
+
+
+def _time(value: int) -> str | None:
+    """A pump time the log carries in a signed argument (its 32 bits); None for 0."""
+    return iso_time(value & 0xFFFFFFFF)
 
 
 def _key_id(value: int) -> str:

@@ -6,19 +6,31 @@ adapter, or a pump behind a remote serial server, so the port is a pyserial URL
 ``spy:///dev/pts/3`` for a hex-dump trace) and nothing above this module knows which.
 
 Trade-offs: reads block in the kernel (``select`` inside pyserial) with a timeout, so an idle
-programmer uses no CPU; a local device is opened ``exclusive`` (an advisory lock) so two
-programmers cannot interleave frames on one line.  pyserial's POSIX back-end already puts a tty
-into raw mode (no echo, no ^C, no CR/LF translation), which a pty slave needs.
+programmer uses no CPU; before any port is opened the programmer takes its own lock on the pump
+link (``portlock``: per device path, per inner port of ``spy://``, per host:port of
+``socket://`` and ``rfc2217://``) so two programmers cannot interleave frames on one line, and a
+local device is also opened ``exclusive`` (pyserial's advisory lock, which other programs
+honour).  pyserial's POSIX back-end already puts a tty into raw mode (no echo, no ^C, no CR/LF
+translation), which a pty slave needs.
+
+A ``spy://...?file=PATH`` trace holds pairing public values, nonces and tags, so its file is
+created 0600 (pyserial would create it 0644 with a plain ``open``): the programmer creates or
+tightens it itself, refusing a symlink, and opens the port under umask 077.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import stat
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
 
 import serial
 
-from .errors import LinkError
+from .errors import LinkError, UsageError
+from .portlock import PortLock, acquire
 
 
 class Transport(Protocol):
@@ -36,9 +48,10 @@ class Transport(Protocol):
 class SerialTransport:
     """A pyserial port behind the ``Transport`` protocol."""
 
-    def __init__(self, port: Any, url: str) -> None:
+    def __init__(self, port: Any, url: str, lock: PortLock | None = None) -> None:
         self._port = port
         self.url = url
+        self.lock = lock
         self.bytes_in = 0
         self.bytes_out = 0
         self._timeout: float | None = port.timeout
@@ -75,6 +88,8 @@ class SerialTransport:
     def close(self) -> None:
         with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> SerialTransport:
         return self
@@ -83,16 +98,33 @@ class SerialTransport:
         self.close()
 
 
-def open_transport(url: str, baud: int = 115200, timeout: float = 1.0) -> SerialTransport:
+def open_transport(
+    url: str, baud: int = 115200, timeout: float = 1.0, wait_lock_s: float = 0.0
+) -> SerialTransport:
     """Open ``url`` (any pyserial URL or device path) as a raw 8N1 port.
 
-    ``timeout`` is the default read timeout in seconds.  Raises LinkError if the port cannot be
-    opened (missing, busy, refused), which is certain: nothing was sent.
+    ``timeout`` is the default read timeout in seconds.  The pump link is locked first
+    (``portlock``); if another programmer holds it, wait up to ``wait_lock_s``.  Raises LinkError
+    if the port cannot be opened (in use, missing, busy, refused), which is certain: nothing was
+    sent.
     """
     if not url:
         raise LinkError("no port given: pass --port URL or set PUMP_PORT")
-    is_local_device = "://" not in url
+    lock = acquire(url, wait_lock_s)
     try:
+        port = _open_port(url, baud, timeout, lock.key.startswith("dev:"))
+    except BaseException:
+        lock.release()
+        raise
+    return SerialTransport(port, url, lock)
+
+
+def _open_port(url: str, baud: int, timeout: float, is_local_device: bool) -> Any:
+    old_umask: int | None = None
+    try:
+        if url.lower().startswith("spy://"):
+            prepare_spy_file(url)
+            old_umask = os.umask(0o077)  # whatever pyserial creates is private too
         port = serial.serial_for_url(url, do_not_open=True)
         port.baudrate = baud
         port.bytesize = serial.EIGHTBITS
@@ -104,5 +136,53 @@ def open_transport(url: str, baud: int = 115200, timeout: float = 1.0) -> Serial
             port.exclusive = True
         port.open()
     except (serial.SerialException, OSError, ValueError) as exc:
-        raise LinkError(f"cannot open {url}: {exc}") from exc
-    return SerialTransport(port, url)
+        raise LinkError(f"cannot open {url}: {_open_failure(url, exc)}") from exc
+    finally:
+        if old_umask is not None:
+            os.umask(old_umask)
+    return port
+
+
+def _open_failure(url: str, exc: BaseException) -> str:
+    """pyserial's error in words (its raw lock error names no one and suggests nothing)."""
+    text = str(exc)
+    if "exclusively lock" in text or getattr(exc, "errno", None) == errno.EBUSY:
+        return (
+            "the port is in use by another program (it holds the port's exclusive lock); "
+            "nothing was sent.  Close that program (a terminal emulator, another programmer) "
+            "and try again"
+        )
+    if "No such file or directory" in text:
+        return "no such port (is the pump running, and is this the path it printed?)"
+    return text
+
+
+def spy_file(url: str) -> str | None:
+    """The ``file=`` option of a ``spy://`` URL, as pyserial's spy handler reads it."""
+    values = parse_qs(urlsplit(url).query, True).get("file")
+    return values[0] if values else None
+
+
+def prepare_spy_file(url: str) -> None:
+    """Create (or tighten) a ``spy://`` trace file with mode 0600 before pyserial opens it."""
+    path = spy_file(url)
+    if path is None:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UsageError(
+                f"the trace file {path} is a symbolic link; the trace holds pairing values, "
+                "nonces and tags, so it is written only to a regular file: choose another path"
+            ) from None
+        raise UsageError(f"cannot create the trace file {path}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"the trace file {path} is not a regular file: choose another path")
+        if st.st_uid != os.geteuid():
+            raise UsageError(f"the trace file {path} belongs to another user: choose another path")
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)

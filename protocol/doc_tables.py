@@ -182,7 +182,10 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.REFILL: "a = added nL, b = discrepancy nL (withdrawn - expected)",
     LogEvent.PUMP_STOPPED: "-",
     LogEvent.PUMP_RESUMED: "-",
-    LogEvent.CLOCK_CHANGED: "a = change in s (signed, saturated to 32 bits)",
+    LogEvent.CLOCK_CHANGED: (
+        "a = change in s (signed, saturated to 32 bits), b = previous pump time (Unix s, its 32 "
+        "bits in the signed field); the record's time is the new pump time"
+    ),
     LogEvent.PATIENT_BOLUS_CONFIGURED: "a = dose ng, b = max per day",
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",

@@ -85,7 +85,7 @@ class LogEvent(enum.IntEnum):
     REFILL = 5  # a=added nL, b=discrepancy nL (signed: withdrawn - expected)
     PUMP_STOPPED = 6
     PUMP_RESUMED = 7
-    CLOCK_CHANGED = 8  # a=change in seconds (signed, clamped to 32 bits)
+    CLOCK_CHANGED = 8  # a=change in seconds (signed, clamped), b=previous pump time (u32 bits)
     PATIENT_BOLUS_CONFIGURED = 9  # a=dose ng, b=max per day
     PATIENT_BOLUS_REFUSED = 10  # a=ErrorCode
     SAFE_MINIMUM_ENTERED = 11  # a=AlarmId cause

@@ -18,6 +18,7 @@ from protocol.log_record import LogRecord
 from ..cli_support import connected, emit, note, options
 from ..errors import ProgrammerError
 from ..log_events import arguments_text, decode_arguments
+from ..terminal import safe_output
 from ..views import alarm_name, iso_time, mcg, ml, mode_name
 
 
@@ -167,7 +168,7 @@ def watch(interval: int, count: int | None, duration: float | None) -> None:
                 doc = event_document(event.msg, event.body)
                 events.append(doc)
                 if not json_mode:
-                    click.echo(event_text(doc))
+                    click.echo(safe_output(event_text(doc)))
         except KeyboardInterrupt:
             pass
         finally:

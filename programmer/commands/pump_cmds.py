@@ -17,7 +17,7 @@ from ..cli_support import (
     require_confirmation_possible,
 )
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
-from ..finish import STOP_WARNING, for_refill, for_settings
+from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
 from ..therapy import describe_change
 from ..units import format_duration, format_mcg
 from ..views import iso_time, ml, mode_name, status_document
@@ -191,22 +191,21 @@ def clock() -> None:
 def clock_sync() -> None:
     """Set the pump clock to this computer's time (UTC).
 
+    The Finish view warns when the clock moves by more than 15 minutes either way (log times
+    going backwards, flex steps repeating or skipped); confirm it or pass --yes.  The pump
+    refuses dates outside its accepted range (CLOCK_INVALID).
+
     Example: pumpctl --port /dev/pts/3 --yes clock sync
     """
     require_confirmation_possible()
     with connected() as client:
         pump_time = int(client.status()["pump_time"])
         now = int(time.time())
-        view = for_settings(
-            "set the pump clock",
-            [
-                ("pump time", iso_time(pump_time), iso_time(now)),
-                ("difference (s)", "", now - pump_time),
-            ],
-        )
+        view = for_clock(pump_time, now)  # warns on a jump of more than 15 minutes
         if not confirm(view):
             raise declined()
-        previous = client.set_clock(int(time.time()))
+        now = int(time.time())  # the time of writing, not of showing (a confirmation takes time)
+        previous = client.set_clock(now)
     emit(
         {
             "previous_time": iso_time(previous),

@@ -11,7 +11,13 @@ import pytest
 
 from firmware.hal import ResetCause, TonePattern
 from firmware.nvm_layout import required_nvm_size
-from firmware.profile import AlarmSettings, DeviceProfile, DrugLibrary, PatientBolusLimits
+from firmware.profile import (
+    AlarmSettings,
+    ClockLimits,
+    DeviceProfile,
+    DrugLibrary,
+    PatientBolusLimits,
+)
 from firmware.pump import DeviceIdentity, PumpFirmware
 
 START = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday
@@ -70,6 +76,7 @@ def make_profile(**overrides: object) -> DeviceProfile:
             noncritical_interval_s=HOUR,
             refill_reminder_default_s=7 * DAY,
         ),
+        clock=ClockLimits(earliest_pump_time_s=1_577_836_800, latest_pump_time_s=3_786_912_000),
     )
     values.update(overrides)
     return DeviceProfile(**values)  # type: ignore[arg-type]

@@ -65,6 +65,7 @@ def test_key_store_location_follows_xdg_config_home(
 def test_damaged_key_store_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     path.write_text("{not json")
+    path.chmod(0o600)  # a group/world-readable store is refused before it is parsed
     with pytest.raises(UsageError, match=r"keys\.json"):
         KeyStore(path).get("VP20-000001")
     path.write_text(json.dumps({"pumps": {"VP20-000001": {"key_id": 1, "role": "x", "key": ""}}}))
