@@ -1,0 +1,1 @@
+"""Regression tests of the security findings of issue 9, one file per finding."""
