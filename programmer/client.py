@@ -11,8 +11,11 @@ Why: this is where the lessons of the insulin-pump tools live.  Theory of operat
 * When the retries are spent, or the pump answers with an *unauthenticated* refusal (anyone on
   the line could forge one, and a rebooted pump no longer knows our session), the outcome is
   uncertain.  Before anything else is sent the client asks ``REQUEST_STATUS(request_id)``,
-  reopening the session if needed.  "Never seen" makes it certain nothing happened (and the
-  request may be sent again with the same id); "completed" yields the original answer.  If the
+  reopening the session if needed.  "Completed" yields the original answer; "evicted" (the pump
+  received it but its cache no longer holds the outcome) stays uncertain.  "Not recalled" makes
+  it certain nothing happened (and the request may be sent again with the same id) only if the
+  pump would still recall it: sent with the session's key, and fewer than ``RECALLED_PER_KEY``
+  requests sent after it (the journal counts them); otherwise it stays uncertain too.  If the
   pump cannot be asked, the journal entry stays and ``UncertainOutcome`` says what to check.
 * The next session with the same pump resolves the journal first (``open_session``), before any
   other command, and reports what became of each entry in ``resolved``.
@@ -37,6 +40,7 @@ from protocol.events import (
     SessionOpened,
 )
 from protocol.programmer import ProgrammerEndpoint
+from protocol.request_cache import RECALLED_PER_KEY
 
 from .clinical import ClinicalCommands
 from .errors import (
@@ -131,8 +135,8 @@ class PumpClient(ClinicalCommands):
     def _take_over_stale_session(self, max_keys: int = 3) -> None:
         """Open a session with a stored key (replacing the stale one), without knowing the serial.
 
-        Tries at most ``max_keys`` stored keys, so unknown-key failures stay below the pump's
-        lockout threshold.  Raises LinkError if none opens.
+        Tries at most ``max_keys`` stored keys (older pumps counted unknown keys towards a
+        lockout).  Raises LinkError if none opens.
         """
         for serial in self.keystore.serials()[:max_keys]:
             stored = self.keystore.get(serial)
@@ -304,8 +308,10 @@ class PumpClient(ClinicalCommands):
         what = what or msg.name.lower()
         self._ensure_session()
         rid = self.new_request_id()
-        pending = PendingRequest(self.serial_number, rid, msg, what, now_iso())
-        self.journal.record(pending)
+        session = self.endpoint.session
+        key_id = session.key_id if session is not None else None
+        pending = PendingRequest(self.serial_number, rid, msg, what, now_iso(), key_id)
+        pending = self.journal.record(pending)
         try:
             status, reply_body, reason = self._settle(
                 msg, {"request_id": rid, **(body or {})}, what
@@ -363,19 +369,37 @@ class PumpClient(ClinicalCommands):
             )
 
     def _ask_fate(self, rid: int, msg: MsgType) -> Outcome | None:
-        """REQUEST_STATUS: the original outcome, None if the pump never saw it, or raise."""
+        """REQUEST_STATUS: the original outcome, None if the pump certainly never saw it, or
+        raise ``UncertainOutcome``."""
         try:
             answer = self._call(MsgType.REQUEST_STATUS, {"request_id": rid}, what="request status")
         except (LinkError, AuthenticationError) as exc:
             raise self._uncertain(rid, msg, str(exc)) from exc
-        if answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+        state = answer["state"]
+        if state in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
             raise self._uncertain(rid, msg, _INTERRUPTED_WHY)
-        if answer["state"] != RequestState.COMPLETED:
-            return None
+        if state == RequestState.UNKNOWN:
+            if self._never_received(self.journal.get(self.serial_number, rid)):
+                return None
+            raise self._uncertain(rid, msg, _NOT_RECALLED_WHY)
+        if state != RequestState.COMPLETED:  # EVICTED, or a state from a newer pump
+            raise self._uncertain(rid, msg, _EVICTED_WHY)
         if answer["msg_type"] != msg:
             raise self._uncertain(rid, msg, "the pump remembers this id for another message")
         payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
         return decode_reply(msg, payload)
+
+    def _never_received(self, pending: PendingRequest | None) -> bool:
+        """Does the pump's UNKNOWN prove that ``pending`` never reached it?  Only if the pump
+        still recalls every request id this programmer sent since with the same key: it recalls
+        the last RECALLED_PER_KEY ids of each key (docs/PROTOCOL.md section 5)."""
+        if pending is None or pending.key_id is None:
+            return False
+        session = self.endpoint.session
+        if session is None or session.key_id != pending.key_id:
+            return False  # re-paired since: the old key's record is gone
+        later = self.journal.sent_after(pending)
+        return later is not None and later < RECALLED_PER_KEY
 
     def _uncertain(self, rid: int, msg: MsgType, why: str) -> UncertainOutcome:
         serial = self.identity["serial_number"] if self.identity else "?"
@@ -400,14 +424,22 @@ class PumpClient(ClinicalCommands):
                 )
             except (LinkError, AuthenticationError) as exc:
                 raise self._uncertain(pending.request_id, pending.msg, str(exc)) from exc
-            if answer["state"] == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
+            state = answer["state"]
+            if state == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
                 payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
                 status, _body, reason = decode_reply(pending.msg, payload)
                 resolved = ResolvedRequest(pending, True, status, reason)
-            elif answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+            elif state in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
                 resolved = ResolvedRequest(pending, None, reason=_INTERRUPTED_WHY)
-            else:
+            elif state == RequestState.UNKNOWN and self._never_received(pending):
                 resolved = ResolvedRequest(pending, False)
+            elif state == RequestState.UNKNOWN:
+                resolved = ResolvedRequest(pending, None, reason=_NOT_RECALLED_WHY)
+            elif state == RequestState.COMPLETED:
+                why = "the pump remembers this request id for another message"
+                resolved = ResolvedRequest(pending, None, reason=why)
+            else:  # EVICTED, or a state this programmer does not know
+                resolved = ResolvedRequest(pending, None, reason=_EVICTED_WHY)
             self.journal.remove(pending.serial_number, pending.request_id)
             found.append(resolved)
             if self.on_resolved is not None:
@@ -423,6 +455,16 @@ class PumpClient(ClinicalCommands):
 _INTERRUPTED_WHY = (
     "a reset of the pump interrupted it while it was being carried out, so the pump itself "
     "cannot tell whether it took effect"
+)
+_EVICTED_WHY = (
+    "the pump received it, but its outcome has left the pump's request cache since (later "
+    "requests, perhaps from another programmer, took its place), so whether it took effect is "
+    "unknown: check the pump"
+)
+_NOT_RECALLED_WHY = (
+    "the pump has no record of it, but that no longer proves it never arrived (the pump "
+    f"recalls only the last {RECALLED_PER_KEY} request ids of each key, and this programmer "
+    "sent more since or was paired again), so whether it took effect is unknown: check the pump"
 )
 
 

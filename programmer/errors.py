@@ -106,7 +106,10 @@ _AUTH_HINTS: dict[ErrorCode | int, str] = {
     ),
     ErrorCode.UNKNOWN_KEY: " (the pump no longer knows this programmer: pair again)",
     ErrorCode.ROLE_NOT_PERMITTED: " (this programmer's key has a role that may not do this)",
-    ErrorCode.PAIRING_LOCKED_OUT: " (too many failures: wait for the lockout to end)",
+    ErrorCode.PAIRING_LOCKED_OUT: (
+        " (too many failed pairings: place the programmer head over the pump again,"
+        " e.g. `vpump ctl wand off` then `wand on`, or wait for the lockout to end)"
+    ),
 }
 
 
