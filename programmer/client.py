@@ -27,9 +27,9 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from protocol.catalog import CATALOG, MsgType, RequestState
-from protocol.codec import decode_reply
-from protocol.enums import Role
+from protocol.catalog import CATALOG, Capability, MsgType, RequestState
+from protocol.codec import decode_reply, encode_request
+from protocol.enums import ChangeKind, Role
 from protocol.errors import ErrorCode, error_spec
 from protocol.events import (
     FrameRejected,
@@ -39,12 +39,14 @@ from protocol.events import (
     Request,
     SessionOpened,
 )
+from protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION
 from protocol.programmer import ProgrammerEndpoint
 from protocol.request_cache import RECALLED_PER_KEY
 
 from .clinical import ClinicalCommands
 from .errors import (
     AuthenticationError,
+    IncompatiblePump,
     LinkError,
     ProgrammerError,
     UncertainOutcome,
@@ -66,6 +68,21 @@ SESSION_LOST = frozenset(
     }
 )
 
+
+#: Messages that need a capability bit of HELLO on top of being listed in ``messages``.
+NEEDS_CAPABILITY: dict[MsgType, Capability] = {
+    MsgType.PAIR_BEGIN: Capability.PAIRING,
+    MsgType.PAIR_CONFIRM: Capability.PAIRING,
+    MsgType.PATIENT_BOLUS_CONFIG: Capability.PATIENT_BOLUS,
+    MsgType.PATIENT_BOLUS_REQUEST: Capability.PATIENT_BOLUS,
+    MsgType.TELEMETRY_SUBSCRIBE: Capability.TELEMETRY,
+}
+#: Prescription changes that need a capability bit.
+CHANGE_NEEDS_CAPABILITY: dict[ChangeKind, Capability] = {
+    ChangeKind.FLEX: Capability.FLEX,
+    ChangeKind.BRIDGE_BOLUS: Capability.BRIDGE_BOLUS,
+    ChangeKind.PRIMING_BOLUS: Capability.PRIMING_BOLUS,
+}
 
 Outcome = tuple[int, dict[str, Any], str]
 
@@ -90,6 +107,7 @@ class PumpClient(ClinicalCommands):
         self.endpoint = ProgrammerEndpoint()
         self.link = Exchange(transport, self.endpoint)
         self.identity: dict[str, Any] | None = None
+        self._identifying = False
         self.role: Role | None = None
         self.resolved: list[ResolvedRequest] = []
         self.retries_used = 0
@@ -109,8 +127,14 @@ class PumpClient(ClinicalCommands):
         return self.endpoint.session is not None
 
     def identify(self) -> dict[str, Any]:
-        """HELLO: model, serial number, firmware, protocol range, pairing window state."""
+        """HELLO: model, serial number, firmware, protocol range, pairing window state.
+
+        Raises ``IncompatiblePump`` if the pump speaks no protocol version this programmer
+        speaks; from then on every request is checked against what the pump announced
+        (``messages``, ``capabilities``, ``max_payload``) before it is sent.
+        """
         self.link.take_side_events()
+        self._identifying = True  # the stale-session take-over below runs before any HELLO
         try:
             self.identity = self._call(MsgType.HELLO, what="identify")
         except LinkError:
@@ -118,7 +142,69 @@ class PumpClient(ClinicalCommands):
                 raise
             self._take_over_stale_session()
             self.identity = self._call(MsgType.HELLO, what="identify")
+        finally:
+            self._identifying = False
+        self._check_version(self.identity, "identify")
         return self.identity
+
+    @staticmethod
+    def _check_version(identity: Mapping[str, Any], what: str) -> None:
+        low, high = int(identity["protocol_min"]), int(identity["protocol_max"])
+        if not low <= PROTOCOL_VERSION <= high:
+            raise IncompatiblePump(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"pump {identity['serial_number']} speaks protocol versions {low}..{high}, "
+                f"this programmer speaks version {PROTOCOL_VERSION} only; nothing was sent",
+                what,
+            )
+
+    @property
+    def max_payload(self) -> int:
+        """The largest request payload this pump accepts (its HELLO, capped by ours)."""
+        announced = int(self.identity["max_payload"]) if self.identity else MAX_PAYLOAD
+        return min(announced, MAX_PAYLOAD)
+
+    def _check_announced(self, msg: MsgType, body: Mapping[str, Any], what: str = "") -> None:
+        """Refuse, before anything is sent, a request the pump's HELLO rules out."""
+        if msg is MsgType.HELLO or self._identifying:
+            return
+        if self.identity is None:
+            self.identify()
+        assert self.identity is not None
+        what = what or msg.name.lower()
+        self._check_version(self.identity, what)
+        serial = self.identity["serial_number"]
+        if int(msg) not in self.identity["messages"]:
+            raise IncompatiblePump(
+                ErrorCode.UNKNOWN_MESSAGE,
+                f"pump {serial} does not announce {msg.name} in its HELLO; nothing was sent",
+                what,
+            )
+        announced = int(self.identity["capabilities"])  # unknown bits of newer pumps kept
+        needed = NEEDS_CAPABILITY.get(msg)
+        change = body.get("change")
+        if msg is MsgType.STAGE_PRESCRIPTION and isinstance(change, Mapping):
+            try:
+                needed = CHANGE_NEEDS_CAPABILITY.get(ChangeKind(int(change["kind"])))
+            except (KeyError, ValueError):
+                needed = None
+        if needed is not None and not announced & int(needed):
+            raise IncompatiblePump(
+                ErrorCode.UNKNOWN_MESSAGE,
+                f"pump {serial} does not announce the {needed.name} capability in its HELLO; "
+                "nothing was sent",
+                what,
+            )
+
+    def _check_size(self, msg: MsgType, body: Mapping[str, Any], what: str) -> None:
+        size = len(encode_request(msg, dict(body)))
+        if size > self.max_payload:
+            raise IncompatiblePump(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"the request is {size} bytes and pump accepts at most {self.max_payload} "
+                "(max_payload in its HELLO); nothing was sent",
+                what or msg.name.lower(),
+            )
 
     def _answered_in_a_stale_session(self) -> bool:
         """True if the pump sealed its HELLO replies in a session we do not hold.
@@ -219,6 +305,7 @@ class PumpClient(ClinicalCommands):
         self, msg: MsgType, build: Callable[[int], bytes], what: str, *, retry: bool = True
     ) -> list[Any]:
         """One unauthenticated handshake step; the endpoint's side events that came with it."""
+        self._check_announced(msg, {}, what)
         for _attempt in range(self.retries + 1 if retry else 1):
             seq = self.link.next_seq()
             self.link.take_side_events()
@@ -263,6 +350,8 @@ class PumpClient(ClinicalCommands):
         """A request that changes nothing: retried freely; the success body or an exception."""
         what = what or msg.name.lower()
         body = body or {}
+        self._check_announced(msg, body, what)
+        self._check_size(msg, body, what)
         reopened = False
         attempt = 0
         while attempt <= self.retries:
@@ -306,6 +395,8 @@ class PumpClient(ClinicalCommands):
     ) -> dict[str, Any]:
         """A state-changing request: executed at most once, outcome made certain or reported."""
         what = what or msg.name.lower()
+        self._check_announced(msg, body or {}, what)
+        self._check_size(msg, {"request_id": 1, **(body or {})}, what)
         self._ensure_session()
         rid = self.new_request_id()
         session = self.endpoint.session
@@ -373,7 +464,7 @@ class PumpClient(ClinicalCommands):
         raise ``UncertainOutcome``."""
         try:
             answer = self._call(MsgType.REQUEST_STATUS, {"request_id": rid}, what="request status")
-        except (LinkError, AuthenticationError) as exc:
+        except (LinkError, AuthenticationError, IncompatiblePump) as exc:
             raise self._uncertain(rid, msg, str(exc)) from exc
         state = answer["state"]
         if state in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
@@ -422,7 +513,7 @@ class PumpClient(ClinicalCommands):
                     {"request_id": pending.request_id},
                     what="resolve earlier request",
                 )
-            except (LinkError, AuthenticationError) as exc:
+            except (LinkError, AuthenticationError, IncompatiblePump) as exc:
                 raise self._uncertain(pending.request_id, pending.msg, str(exc)) from exc
             state = answer["state"]
             if state == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
