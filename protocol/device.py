@@ -194,9 +194,10 @@ class DeviceEndpoint:
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
         """Pairings, lockout (with the failure count) and request cache as bytes of at most
-        ``max_state_bytes``: the oldest completed cache entries are dropped to fit (pairings,
-        pending entries and the record of evicted request ids never); a dropped entry is an
-        eviction like any other, so its request id is still recalled."""
+        ``max_state_bytes``: the oldest cache entries are dropped to fit (never pairings, the
+        request being carried out, or the record of evicted request ids).  A dropped entry is
+        an eviction like any other: its request id is still recalled (EVICTED), so dropping a
+        pending one is as safe as keeping it (INTERRUPTED) - both say "it may have run"."""
         failures = list(self._failures)[-255:]
         parts = [
             struct.pack(
