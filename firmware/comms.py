@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from protocol.catalog import Capability, MsgType
-from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
+from protocol.device import LOCKOUT_FAILURES, DeviceEndpoint, DeviceInfo, SecurityPolicy
 from protocol.enums import CRITICAL_ALARMS, LogEvent
 from protocol.errors import ErrorCategory, ErrorCode, Refusal, category_of
 from protocol.events import (
@@ -116,7 +116,10 @@ class CommandLink:
     # -- inputs ------------------------------------------------------------------------------------
     def set_wand(self, present: bool, now: int) -> None:
         if present:
-            self.endpoint.open_pairing_window(now)
+            locked = self.endpoint.locked(now)
+            self.endpoint.open_pairing_window(now)  # proximity lifts a pairing lockout
+            if locked:
+                self._persist_security(now)
         else:
             self.endpoint.close_pairing_window()
         self.fw.set_wand(present, now)
@@ -163,6 +166,8 @@ class CommandLink:
             self._on_request(event, now)
         elif isinstance(event, FrameRejected):
             self._audit_rejection(event, now)
+            if event.code in LOCKOUT_FAILURES:
+                self._persist_security(now)  # the failure count survives a power cycle
         elif isinstance(event, PairingCompleted):
             self.fw.audit(LogEvent.PAIRED, event.key_id, int(event.role), now)
             self._persist_security(now)

@@ -77,8 +77,8 @@ class DeviceProfile:
     eos_after_eri_s: int  # 90 days
     log_capacity: int  # records per log ring (therapy, alarm, audit each)
     max_pairings: int
-    auth_failures_before_lockout: int
-    auth_lockout_s: int
+    auth_failures_before_lockout: int  # failed pairings (only those) that lock pairing
+    auth_lockout_s: int  # pairing locked this long; a wand placement lifts it sooner
     pairing_window_s: int  # how long a wand placement keeps the pairing window open
     persist_interval_s: int  # longest time delivered totals may go unpersisted
     drug: DrugLibrary

@@ -4,8 +4,8 @@ Why: scripts, CI runs and people drive the pump through this command, so its nam
 JSON keys and exit codes are stable.  This module is only the group, its global options and the
 mapping of exceptions to exit codes; each command family lives in ``programmer/commands/``.
 
-Exit codes: 0 done; 1 refused by the pump; 2 usage (bad option or unit, no confirmation, declined);
-3 pairing or authentication; 4 link or timeout, certain nothing changed; 5 uncertain outcome not
+Exit codes: 0 done; 1 refused by the pump (or not supported by it, per its HELLO); 2 usage (bad
+option or unit, no confirmation, declined); 3 pairing or authentication; 4 link or timeout, certain nothing changed; 5 uncertain outcome not
 resolved (the message says what to check).
 """
 
@@ -25,7 +25,7 @@ from .errors import PumpRefused, UncertainOutcome, exit_code_for
 from .journal import Journal
 from .terminal import safe_json, safe_output
 
-EPILOG = """Exit codes: 0 done, 1 refused by the pump, 2 usage, 3 pairing/authentication,
+EPILOG = """Exit codes: 0 done, 1 refused by (or not supported by) the pump, 2 usage, 3 pairing,
 4 link or timeout (nothing changed), 5 uncertain outcome (check the pump).
 
 Example session:  export PUMP_PORT=/dev/pts/3;  pumpctl identify;  pumpctl pair;

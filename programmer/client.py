@@ -11,8 +11,11 @@ Why: this is where the lessons of the insulin-pump tools live.  Theory of operat
 * When the retries are spent, or the pump answers with an *unauthenticated* refusal (anyone on
   the line could forge one, and a rebooted pump no longer knows our session), the outcome is
   uncertain.  Before anything else is sent the client asks ``REQUEST_STATUS(request_id)``,
-  reopening the session if needed.  "Never seen" makes it certain nothing happened (and the
-  request may be sent again with the same id); "completed" yields the original answer.  If the
+  reopening the session if needed.  "Completed" yields the original answer; "evicted" (the pump
+  received it but its cache no longer holds the outcome) stays uncertain.  "Not recalled" makes
+  it certain nothing happened (and the request may be sent again with the same id) only if the
+  pump would still recall it: sent with the session's key, and fewer than ``RECALLED_PER_KEY``
+  requests sent after it (the journal counts them); otherwise it stays uncertain too.  If the
   pump cannot be asked, the journal entry stays and ``UncertainOutcome`` says what to check.
 * The next session with the same pump resolves the journal first (``open_session``), before any
   other command, and reports what became of each entry in ``resolved``.
@@ -25,8 +28,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from protocol.catalog import CATALOG, Capability, MsgType, RequestState
-from protocol.codec import decode_reply
-from protocol.enums import Role
+from protocol.codec import decode_reply, encode_request
+from protocol.enums import ChangeKind, Role
 from protocol.errors import ErrorCode, error_spec
 from protocol.events import (
     FrameRejected,
@@ -36,11 +39,14 @@ from protocol.events import (
     Request,
     SessionOpened,
 )
+from protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION
 from protocol.programmer import ProgrammerEndpoint
+from protocol.request_cache import RECALLED_PER_KEY
 
 from .clinical import ClinicalCommands
 from .errors import (
     AuthenticationError,
+    IncompatiblePump,
     LinkError,
     ProgrammerError,
     UncertainOutcome,
@@ -62,6 +68,21 @@ SESSION_LOST = frozenset(
     }
 )
 
+
+#: Messages that need a capability bit of HELLO on top of being listed in ``messages``.
+NEEDS_CAPABILITY: dict[MsgType, Capability] = {
+    MsgType.PAIR_BEGIN: Capability.PAIRING,
+    MsgType.PAIR_CONFIRM: Capability.PAIRING,
+    MsgType.PATIENT_BOLUS_CONFIG: Capability.PATIENT_BOLUS,
+    MsgType.PATIENT_BOLUS_REQUEST: Capability.PATIENT_BOLUS,
+    MsgType.TELEMETRY_SUBSCRIBE: Capability.TELEMETRY,
+}
+#: Prescription changes that need a capability bit.
+CHANGE_NEEDS_CAPABILITY: dict[ChangeKind, Capability] = {
+    ChangeKind.FLEX: Capability.FLEX,
+    ChangeKind.BRIDGE_BOLUS: Capability.BRIDGE_BOLUS,
+    ChangeKind.PRIMING_BOLUS: Capability.PRIMING_BOLUS,
+}
 
 Outcome = tuple[int, dict[str, Any], str]
 
@@ -86,6 +107,7 @@ class PumpClient(ClinicalCommands):
         self.endpoint = ProgrammerEndpoint()
         self.link = Exchange(transport, self.endpoint)
         self.identity: dict[str, Any] | None = None
+        self._identifying = False
         self.role: Role | None = None
         self.resolved: list[ResolvedRequest] = []
         self.retries_used = 0
@@ -107,8 +129,14 @@ class PumpClient(ClinicalCommands):
         return self.endpoint.session is not None
 
     def identify(self) -> dict[str, Any]:
-        """HELLO: model, serial number, firmware, protocol range, pairing window state."""
+        """HELLO: model, serial number, firmware, protocol range, pairing window state.
+
+        Raises ``IncompatiblePump`` if the pump speaks no protocol version this programmer
+        speaks; from then on every request is checked against what the pump announced
+        (``messages``, ``capabilities``, ``max_payload``) before it is sent.
+        """
         self.link.take_side_events()
+        self._identifying = True  # the stale-session take-over below runs before any HELLO
         try:
             self.identity = self._call(MsgType.HELLO, what="identify")
         except LinkError:
@@ -116,6 +144,9 @@ class PumpClient(ClinicalCommands):
                 raise
             self._take_over_stale_session()
             self.identity = self._call(MsgType.HELLO, what="identify")
+        finally:
+            self._identifying = False
+        self._check_version(self.identity, "identify")
         if self.insecure_test_keys and self.on_warning is not None:
             self.on_warning(INSECURE_TEST_KEYS_WARNING.format(self.identity["serial_number"]))
         return self.identity
@@ -125,6 +156,65 @@ class PumpClient(ClinicalCommands):
         """True if the pump announced that its keys follow from a seed (test mode)."""
         caps = int(self.identity["capabilities"]) if self.identity else 0
         return bool(caps & Capability.INSECURE_TEST_KEYS)
+
+    @staticmethod
+    def _check_version(identity: Mapping[str, Any], what: str) -> None:
+        low, high = int(identity["protocol_min"]), int(identity["protocol_max"])
+        if not low <= PROTOCOL_VERSION <= high:
+            raise IncompatiblePump(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"pump {identity['serial_number']} speaks protocol versions {low}..{high}, "
+                f"this programmer speaks version {PROTOCOL_VERSION} only; nothing was sent",
+                what,
+            )
+
+    @property
+    def max_payload(self) -> int:
+        """The largest request payload this pump accepts (its HELLO, capped by ours)."""
+        announced = int(self.identity["max_payload"]) if self.identity else MAX_PAYLOAD
+        return min(announced, MAX_PAYLOAD)
+
+    def _check_announced(self, msg: MsgType, body: Mapping[str, Any], what: str = "") -> None:
+        """Refuse, before anything is sent, a request the pump's HELLO rules out."""
+        if msg is MsgType.HELLO or self._identifying:
+            return
+        if self.identity is None:
+            self.identify()
+        assert self.identity is not None
+        what = what or msg.name.lower()
+        self._check_version(self.identity, what)
+        serial = self.identity["serial_number"]
+        if int(msg) not in self.identity["messages"]:
+            raise IncompatiblePump(
+                ErrorCode.UNKNOWN_MESSAGE,
+                f"pump {serial} does not announce {msg.name} in its HELLO; nothing was sent",
+                what,
+            )
+        announced = int(self.identity["capabilities"])  # unknown bits of newer pumps kept
+        needed = NEEDS_CAPABILITY.get(msg)
+        change = body.get("change")
+        if msg is MsgType.STAGE_PRESCRIPTION and isinstance(change, Mapping):
+            try:
+                needed = CHANGE_NEEDS_CAPABILITY.get(ChangeKind(int(change["kind"])))
+            except (KeyError, ValueError):
+                needed = None
+        if needed is not None and not announced & int(needed):
+            raise IncompatiblePump(
+                ErrorCode.UNKNOWN_MESSAGE,
+                f"pump {serial} does not announce the {needed.name} capability in its HELLO; "
+                "nothing was sent",
+                what,
+            )
+
+    def _check_size(self, msg: MsgType, body: Mapping[str, Any], what: str) -> None:
+        size = len(encode_request(msg, dict(body)))
+        if size > self.max_payload:
+            raise IncompatiblePump(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"the request is {size} bytes and pump accepts at most {self.max_payload} "
+                "(max_payload in its HELLO); nothing was sent",
+                what or msg.name.lower(),
+            )
 
     def _answered_in_a_stale_session(self) -> bool:
         """True if the pump sealed its HELLO replies in a session we do not hold.
@@ -141,8 +231,8 @@ class PumpClient(ClinicalCommands):
     def _take_over_stale_session(self, max_keys: int = 3) -> None:
         """Open a session with a stored key (replacing the stale one), without knowing the serial.
 
-        Tries at most ``max_keys`` stored keys, so unknown-key failures stay below the pump's
-        lockout threshold.  Raises LinkError if none opens.
+        Tries at most ``max_keys`` stored keys (older pumps counted unknown keys towards a
+        lockout).  Raises LinkError if none opens.
         """
         for serial in self.keystore.serials()[:max_keys]:
             stored = self.keystore.get(serial)
@@ -225,6 +315,7 @@ class PumpClient(ClinicalCommands):
         self, msg: MsgType, build: Callable[[int], bytes], what: str, *, retry: bool = True
     ) -> list[Any]:
         """One unauthenticated handshake step; the endpoint's side events that came with it."""
+        self._check_announced(msg, {}, what)
         for _attempt in range(self.retries + 1 if retry else 1):
             seq = self.link.next_seq()
             self.link.take_side_events()
@@ -269,6 +360,8 @@ class PumpClient(ClinicalCommands):
         """A request that changes nothing: retried freely; the success body or an exception."""
         what = what or msg.name.lower()
         body = body or {}
+        self._check_announced(msg, body, what)
+        self._check_size(msg, body, what)
         reopened = False
         attempt = 0
         while attempt <= self.retries:
@@ -312,10 +405,14 @@ class PumpClient(ClinicalCommands):
     ) -> dict[str, Any]:
         """A state-changing request: executed at most once, outcome made certain or reported."""
         what = what or msg.name.lower()
+        self._check_announced(msg, body or {}, what)
+        self._check_size(msg, {"request_id": 1, **(body or {})}, what)
         self._ensure_session()
         rid = self.new_request_id()
-        pending = PendingRequest(self.serial_number, rid, msg, what, now_iso())
-        self.journal.record(pending)
+        session = self.endpoint.session
+        key_id = session.key_id if session is not None else None
+        pending = PendingRequest(self.serial_number, rid, msg, what, now_iso(), key_id)
+        pending = self.journal.record(pending)
         try:
             status, reply_body, reason = self._settle(
                 msg, {"request_id": rid, **(body or {})}, what
@@ -373,19 +470,37 @@ class PumpClient(ClinicalCommands):
             )
 
     def _ask_fate(self, rid: int, msg: MsgType) -> Outcome | None:
-        """REQUEST_STATUS: the original outcome, None if the pump never saw it, or raise."""
+        """REQUEST_STATUS: the original outcome, None if the pump certainly never saw it, or
+        raise ``UncertainOutcome``."""
         try:
             answer = self._call(MsgType.REQUEST_STATUS, {"request_id": rid}, what="request status")
-        except (LinkError, AuthenticationError) as exc:
+        except (LinkError, AuthenticationError, IncompatiblePump) as exc:
             raise self._uncertain(rid, msg, str(exc)) from exc
-        if answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+        state = answer["state"]
+        if state in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
             raise self._uncertain(rid, msg, _INTERRUPTED_WHY)
-        if answer["state"] != RequestState.COMPLETED:
-            return None
+        if state == RequestState.UNKNOWN:
+            if self._never_received(self.journal.get(self.serial_number, rid)):
+                return None
+            raise self._uncertain(rid, msg, _NOT_RECALLED_WHY)
+        if state != RequestState.COMPLETED:  # EVICTED, or a state from a newer pump
+            raise self._uncertain(rid, msg, _EVICTED_WHY)
         if answer["msg_type"] != msg:
             raise self._uncertain(rid, msg, "the pump remembers this id for another message")
         payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
         return decode_reply(msg, payload)
+
+    def _never_received(self, pending: PendingRequest | None) -> bool:
+        """Does the pump's UNKNOWN prove that ``pending`` never reached it?  Only if the pump
+        still recalls every request id this programmer sent since with the same key: it recalls
+        the last RECALLED_PER_KEY ids of each key (docs/PROTOCOL.md section 5)."""
+        if pending is None or pending.key_id is None:
+            return False
+        session = self.endpoint.session
+        if session is None or session.key_id != pending.key_id:
+            return False  # re-paired since: the old key's record is gone
+        later = self.journal.sent_after(pending)
+        return later is not None and later < RECALLED_PER_KEY
 
     def _uncertain(self, rid: int, msg: MsgType, why: str) -> UncertainOutcome:
         serial = self.identity["serial_number"] if self.identity else "?"
@@ -408,16 +523,24 @@ class PumpClient(ClinicalCommands):
                     {"request_id": pending.request_id},
                     what="resolve earlier request",
                 )
-            except (LinkError, AuthenticationError) as exc:
+            except (LinkError, AuthenticationError, IncompatiblePump) as exc:
                 raise self._uncertain(pending.request_id, pending.msg, str(exc)) from exc
-            if answer["state"] == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
+            state = answer["state"]
+            if state == RequestState.COMPLETED and answer["msg_type"] == pending.msg:
                 payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
                 status, _body, reason = decode_reply(pending.msg, payload)
                 resolved = ResolvedRequest(pending, True, status, reason)
-            elif answer["state"] in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
+            elif state in (RequestState.INTERRUPTED, RequestState.IN_PROGRESS):
                 resolved = ResolvedRequest(pending, None, reason=_INTERRUPTED_WHY)
-            else:
+            elif state == RequestState.UNKNOWN and self._never_received(pending):
                 resolved = ResolvedRequest(pending, False)
+            elif state == RequestState.UNKNOWN:
+                resolved = ResolvedRequest(pending, None, reason=_NOT_RECALLED_WHY)
+            elif state == RequestState.COMPLETED:
+                why = "the pump remembers this request id for another message"
+                resolved = ResolvedRequest(pending, None, reason=why)
+            else:  # EVICTED, or a state this programmer does not know
+                resolved = ResolvedRequest(pending, None, reason=_EVICTED_WHY)
             self.journal.remove(pending.serial_number, pending.request_id)
             found.append(resolved)
             if self.on_resolved is not None:
@@ -438,6 +561,16 @@ INSECURE_TEST_KEYS_WARNING = (
 _INTERRUPTED_WHY = (
     "a reset of the pump interrupted it while it was being carried out, so the pump itself "
     "cannot tell whether it took effect"
+)
+_EVICTED_WHY = (
+    "the pump received it, but its outcome has left the pump's request cache since (later "
+    "requests, perhaps from another programmer, took its place), so whether it took effect is "
+    "unknown: check the pump"
+)
+_NOT_RECALLED_WHY = (
+    "the pump has no record of it, but that no longer proves it never arrived (the pump "
+    f"recalls only the last {RECALLED_PER_KEY} request ids of each key, and this programmer "
+    "sent more since or was paired again), so whether it took effect is unknown: check the pump"
 )
 
 

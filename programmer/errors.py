@@ -6,6 +6,8 @@ is one of these classes, and the class alone decides the exit code::
 
     ProgrammerError                 (base; never raised itself)
      +-- PumpRefused           1    the pump understood and refused (carries ErrorCode + reason)
+     |    +-- IncompatiblePump      not sent: the pump's HELLO does not announce it (protocol
+     |                              version, message, capability, frame size)
      +-- UsageError            2    bad command line, bad unit, declined confirmation
      |    +-- UnitError             a value without its unit or with the wrong one
      +-- AuthenticationError   3    pairing failed, no key, key unknown to the pump, role refused
@@ -44,6 +46,20 @@ class PumpRefused(ProgrammerError):
         meaning = ERROR_TABLE[code].meaning if isinstance(code, ErrorCode) else ""
         detail = reason or meaning
         super().__init__(f"{prefix}pump refused: {name}: {detail}")
+
+
+class IncompatiblePump(PumpRefused):
+    """Not sent: what the pump announced in HELLO rules it out, so nothing changed.
+
+    No common protocol version, a message or capability the pump does not announce (flex
+    schedules, patient boluses...), or a request larger than the pump's ``max_payload``.  The
+    code is the one the pump itself would have answered with.
+    """
+
+    def __init__(self, code: ErrorCode, reason: str, what: str = "") -> None:
+        super().__init__(code, reason, what)
+        prefix = f"{what}: " if what else ""
+        self.args = (f"{prefix}not supported by this pump ({code.name}): {reason}",)
 
 
 class UsageError(ProgrammerError):
@@ -109,7 +125,10 @@ _AUTH_HINTS: dict[ErrorCode | int, str] = {
     ),
     ErrorCode.UNKNOWN_KEY: " (the pump no longer knows this programmer: pair again)",
     ErrorCode.ROLE_NOT_PERMITTED: " (this programmer's key has a role that may not do this)",
-    ErrorCode.PAIRING_LOCKED_OUT: " (too many failures: wait for the lockout to end)",
+    ErrorCode.PAIRING_LOCKED_OUT: (
+        " (too many failed pairings: place the programmer head over the pump again,"
+        " e.g. `vpump ctl wand off` then `wand on`, or wait for the lockout to end)"
+    ),
 }
 
 

@@ -7,11 +7,17 @@ once the outcome is certain, so even a programmer killed between send and reply 
 the next session with the same pump asks ``REQUEST_STATUS`` for every entry before anything else.
 
 The journal lives next to the key store (``unresolved.json``, mode 0600, atomic replace).
+
+It also counts, per pump, the state-changing requests this programmer has sent (``sent``), and
+each entry remembers that count and the pairing key it was sent with.  The pump recalls the ids
+of only the last ``RECALLED_PER_KEY`` requests of each key, so its "no record of it" proves that
+a request never arrived only if fewer than that many were sent with the same key after it
+(``sent_after``); otherwise the outcome stays unknown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,15 +40,22 @@ class PendingRequest:
     msg: MsgType
     description: str
     sent_at: str  # ISO 8601, this computer's clock
+    key_id: int | None = None  # the pairing key of the session it was sent in
+    ordinal: int | None = None  # this programmer's count of requests sent to the pump, with it
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        entry: dict[str, Any] = {
             "serial_number": self.serial_number,
             "request_id": self.request_id,
             "msg": self.msg.name,
             "description": self.description,
             "sent_at": self.sent_at,
         }
+        if self.key_id is not None:
+            entry["key_id"] = self.key_id
+        if self.ordinal is not None:
+            entry["ordinal"] = self.ordinal
+        return entry
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> PendingRequest:
@@ -53,6 +66,8 @@ class PendingRequest:
                 MsgType[str(entry["msg"])],
                 str(entry.get("description", "")),
                 str(entry.get("sent_at", "")),
+                _optional_int(entry.get("key_id")),
+                _optional_int(entry.get("ordinal")),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise UsageError(f"unresolved-request journal entry is damaged ({exc})") from None
@@ -72,34 +87,59 @@ class Journal:
     def beside(cls, keystore_path: Path) -> Journal:
         return cls(keystore_path.parent / JOURNAL_NAME)
 
-    def entries(self, serial_number: str | None = None) -> list[PendingRequest]:
+    def _load(self) -> tuple[list[PendingRequest], dict[str, int]]:
         document = read_json(self.path)
         if document is None:
-            return []
+            return [], {}
         items = [PendingRequest.from_json(e) for e in document.get("pending", [])]
+        sent = document.get("sent", {})
+        if not isinstance(sent, dict):
+            raise UsageError("unresolved-request journal is damaged (sent is not a map)")
+        return items, {str(k): int(v) for k, v in sent.items()}
+
+    def entries(self, serial_number: str | None = None) -> list[PendingRequest]:
+        items, _sent = self._load()
         if serial_number is None:
             return items
         return [e for e in items if e.serial_number == serial_number]
 
-    def _write(self, items: list[PendingRequest]) -> None:
-        if not items and not self.path.exists():
-            return
-        write_private_json(self.path, {"version": 1, "pending": [e.to_json() for e in items]})
+    def get(self, serial_number: str, request_id: int) -> PendingRequest | None:
+        return next((e for e in self.entries(serial_number) if e.request_id == request_id), None)
 
-    def record(self, pending: PendingRequest) -> None:
+    def sent_after(self, pending: PendingRequest) -> int | None:
+        """How many requests this programmer sent to the pump after ``pending`` (None: unknown,
+        an entry written before the journal counted)."""
+        if pending.ordinal is None:
+            return None
+        _items, sent = self._load()
+        return max(0, sent.get(pending.serial_number, 0) - pending.ordinal)
+
+    def _write(self, items: list[PendingRequest], sent: dict[str, int]) -> None:
+        if not items and not sent and not self.path.exists():
+            return
+        document = {"version": 1, "pending": [e.to_json() for e in items], "sent": sent}
+        write_private_json(self.path, document)
+
+    def record(self, pending: PendingRequest) -> PendingRequest:
+        """Journal ``pending`` before it is sent; returns it with its ordinal."""
+        items, sent = self._load()
         items = [
             e
-            for e in self.entries()
+            for e in items
             if (e.serial_number, e.request_id) != (pending.serial_number, pending.request_id)
         ]
+        if pending.ordinal is None:
+            sent[pending.serial_number] = sent.get(pending.serial_number, 0) + 1
+            pending = replace(pending, ordinal=sent[pending.serial_number])
         items.append(pending)
-        self._write(items)
+        self._write(items, sent)
+        return pending
 
     def remove(self, serial_number: str, request_id: int) -> None:
-        items = self.entries()
+        items, sent = self._load()
         kept = [e for e in items if (e.serial_number, e.request_id) != (serial_number, request_id)]
         if len(kept) != len(items):
-            self._write(kept)
+            self._write(kept, sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +147,7 @@ class ResolvedRequest:
     """What became of a journalled request, learnt from the pump."""
 
     pending: PendingRequest
-    executed: bool | None  # None: interrupted by a reset of the pump, so nobody can tell
+    executed: bool | None  # None: nobody can tell (interrupted, evicted, too old to prove)
     status: int = 0
     reason: str = ""
 
@@ -121,6 +161,10 @@ class ResolvedRequest:
             return f"{rid}: it DID take effect (completed successfully)"
         code = _code_name(self.status)
         return f"{rid}: the pump refused it ({code}: {self.reason}); nothing changed"
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _code_name(status: int) -> str:

@@ -105,10 +105,11 @@ class RefillFlag(enum.IntFlag):
 class RequestState(enum.IntEnum):
     """REQUEST_STATUS answer: what became of a request id."""
 
-    UNKNOWN = 0  # not in the pump's cache: never received (it did not run), or evicted long ago
+    UNKNOWN = 0  # not among the ids the pump recalls: none of this key's last 16 requests
     COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
     INTERRUPTED = 2  # a reset came while it was being carried out: it may have taken effect
     IN_PROGRESS = 3  # being carried out right now: ask again
+    EVICTED = 4  # it reached the pump, whose cache no longer holds the outcome: check the pump
 
 
 ALL_ROLES = frozenset({Role.CLINICIAN, Role.PATIENT})
@@ -423,7 +424,8 @@ CATALOG: dict[MsgType, MessageSpec] = {
             M.REQUEST_STATUS,
             strict("request_id" / u32),
             strict("state" / u8, "msg_type" / u8, "status" / u16, "reply" / c.GreedyBytes),
-            "what became of a request id: never seen (it did not execute) or its original answer",
+            "what became of a request id: its original answer, evicted (it reached the pump), or "
+            "not recalled",
             roles=ALL_ROLES,
         ),
     )

@@ -50,18 +50,17 @@ from .framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, Frame, FrameDecoder, 
 from .request_cache import CachedOutcome, RequestCache, request_digest
 from .session import AuthSession
 
-#: Failures that count towards the pairing/session lockout.
-_AUTH_FAILURES = frozenset(
-    {
-        ErrorCode.BAD_TAG,
-        ErrorCode.REPLAYED_COUNTER,
-        ErrorCode.UNKNOWN_SESSION,
-        ErrorCode.PAIRING_FAILED,
-        ErrorCode.UNKNOWN_KEY,
-    }
-)
-_PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM, MsgType.SESSION_OPEN})
-_STATE_VERSION = 1
+#: Failures that count towards the lockout: only a failed pairing exchange (PAIR_BEGIN or
+#: PAIR_CONFIRM), whose 6-digit confirmation code is the one low-entropy secret of the protocol.
+#: Tag, counter, session and key failures are audited but lock nothing: a 128-bit tag or a paired
+#: key cannot be guessed, so counting them buys nothing and would let anyone on the line lock the
+#: clinician out (five frames with an invented session id used to lock SESSION_OPEN, and so STOP).
+LOCKOUT_FAILURES = frozenset({ErrorCode.PAIRING_FAILED})
+#: What a lockout locks: the pairing exchange only.  SESSION_OPEN with a paired key never is.
+_PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM})
+#: Security state layout: 1 had no failure count and no request-id record; 2 adds both.
+_STATE_VERSION = 2
+_STATE_VERSIONS = frozenset({1, 2})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +144,11 @@ class DeviceEndpoint:
 
     # -- bench inputs --------------------------------------------------------------------------
     def open_pairing_window(self, now: int) -> None:
+        """The programmer head was placed over the pump (bench).  Proximity also lifts a pairing
+        lockout in force: only someone at the patient's side can do that."""
         self._window_until = now + self.policy.pairing_window_s
+        if now < self.locked_until:
+            self.locked_until = 0
 
     def close_pairing_window(self) -> None:
         self._window_until = 0
@@ -181,36 +184,56 @@ class DeviceEndpoint:
         out = self._reply_bytes(event.msg, event.seq, payload, authenticated=True, more=event.more)
         if flight is not None:
             rid, digest = flight
-            self.cache.put(rid, CachedOutcome(int(event.msg), digest, payload))
+            prior = self.cache.get(rid)
+            key_id = prior.key_id if prior is not None else self._session_key_id()
+            self.cache.put(rid, CachedOutcome(int(event.msg), digest, payload, key_id))
             for seq in self._duplicates.pop(event.seq, []):
                 out += self._reply_bytes(event.msg, seq, payload, authenticated=True)
         return out
 
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
-        """Pairings, lockout and request cache as bytes of at most ``max_state_bytes``: the
-        oldest completed cache entries are dropped to fit (pairings and pending entries never)."""
-        parts = [struct.pack(">BBI", _STATE_VERSION, len(self.pairings), self.locked_until)]
+        """Pairings, lockout (with the failure count) and request cache as bytes of at most
+        ``max_state_bytes``: the oldest cache entries are dropped to fit (never pairings, the
+        request being carried out, or the record of evicted request ids).  A dropped entry is
+        an eviction like any other: its request id is still recalled (EVICTED), so dropping a
+        pending one is as safe as keeping it (INTERRUPTED) - both say "it may have run"."""
+        failures = list(self._failures)[-255:]
+        parts = [
+            struct.pack(
+                ">BBIB", _STATE_VERSION, len(self.pairings), self.locked_until, len(failures)
+            ),
+            b"".join(struct.pack(">I", t) for t in failures),
+        ]
         for p in sorted(self.pairings.values(), key=lambda p: p.key_id):
             parts.append(struct.pack(">IB32s", p.key_id, int(p.role), p.key))
         head = b"".join(parts)
+        self.cache.retain_keys(set(self.pairings))
         cache = self.cache.to_bytes()
-        while len(head) + len(cache) > self.max_state_bytes and self.cache.evict_oldest_completed():
+        running = [rid for rid, _ in self._in_flight.values()]
+        while len(head) + len(cache) > self.max_state_bytes and self.cache.evict_oldest(running):
             cache = self.cache.to_bytes()
         return head + cache
 
     def import_state(self, data: bytes) -> None:
-        """Restore pairings, request cache and lockout; ValueError on malformed data."""
-        if len(data) < 6 or data[0] != _STATE_VERSION:
+        """Restore pairings, request cache and lockout; ValueError on malformed data.  Reads
+        the current layout and version 1 (no failure count, no record of evicted ids)."""
+        if len(data) < 6 or data[0] not in _STATE_VERSIONS:
             raise ValueError("unknown security state version")
-        _, count, locked_until = struct.unpack_from(">BBI", data)
-        pos, pairings = 6, {}
+        version, count, locked_until = struct.unpack_from(">BBI", data)
+        pos, failures = 6, deque[int]()
+        if version >= 2:
+            (n_failures,) = struct.unpack_from(">B", data, pos)
+            failures.extend(struct.unpack_from(f">{n_failures}I", data, pos + 1))
+            pos += 1 + 4 * n_failures
+        pairings = {}
         for _ in range(count):
             key_id, role, key = struct.unpack_from(">IB32s", data, pos)
             pos += 37
             pairings[key_id] = Pairing(key_id, Role(role), key)
-        cache, _used = RequestCache.from_bytes(data[pos:])
+        cache, _used = RequestCache.from_bytes(data[pos:], legacy=version < 2)
         self.pairings, self.cache, self.locked_until = pairings, cache, locked_until
+        self._failures = failures
         self.session = None  # sessions never survive a reset: fresh nonces, fresh keys
 
     # -- frame handling --------------------------------------------------------------------------
@@ -267,8 +290,17 @@ class DeviceEndpoint:
         payload = _error_payload(code, reason)
         self._outgoing += self._reply_bytes(msg, frame.seq, payload, authenticated=verified)
         self._events.append(FrameRejected(code, reason, msg, frame.seq))
-        if code in _AUTH_FAILURES:
+        if code in LOCKOUT_FAILURES and msg in _PAIRING_GATED:
             self._count_failure(now)
+
+    @property
+    def failure_count(self) -> int:
+        """Failed pairing exchanges counted towards the next lockout (persisted)."""
+        return len(self._failures)
+
+    def locked(self, now: int) -> bool:
+        """True while pairing is locked out."""
+        return now < self.locked_until
 
     def _count_failure(self, now: int) -> None:
         horizon = now - self.policy.lockout_s
@@ -303,7 +335,8 @@ class DeviceEndpoint:
         if spec.msg in _PAIRING_GATED and now < self.locked_until:
             raise _Rejected(
                 ErrorCode.PAIRING_LOCKED_OUT,
-                f"locked for {self.locked_until - now} s after repeated authentication failures",
+                f"pairing locked for {self.locked_until - now} s after repeated failed pairings; "
+                "place the programmer head over the pump again to lift it",
             )
         handler = _INTERNAL.get(spec.msg)
         if spec.state_changing:
@@ -313,6 +346,12 @@ class DeviceEndpoint:
                 raise _Rejected(ErrorCode.INVALID_ARGUMENT, "request_id 0 is reserved")
             digest = request_digest(frame.msg_type, frame.payload)
             cached = self.cache.get(rid)
+            if cached is None and self.cache.evicted(rid):
+                raise _Rejected(
+                    ErrorCode.REQUEST_EVICTED,
+                    f"request {rid} reached the pump before and its outcome is no longer "
+                    "remembered; read the pump's state",
+                )
             if cached is not None:
                 if cached.msg_type != frame.msg_type or cached.digest != digest:
                     raise _Rejected(
@@ -334,7 +373,10 @@ class DeviceEndpoint:
                 return
             if handler is None:
                 self._in_flight[frame.seq] = (rid, digest)
-                self.cache.put(rid, CachedOutcome(frame.msg_type, digest, b""))  # written ahead
+                # written ahead, under the key of the session that sent it
+                self.cache.put(
+                    rid, CachedOutcome(frame.msg_type, digest, b"", self._session_key_id())
+                )
         if handler is not None:
             handler(self, spec, frame, body, role, now)
             return
@@ -458,15 +500,16 @@ class DeviceEndpoint:
         payload = encode_reply(spec.msg, ErrorCode.OK, {})
         rid = request_id_of(spec.msg, frame.payload)
         assert rid is not None
-        self.cache.put(
-            rid,
-            CachedOutcome(frame.msg_type, request_digest(frame.msg_type, frame.payload), payload),
-        )
+        digest = request_digest(frame.msg_type, frame.payload)
+        self.cache.put(rid, CachedOutcome(frame.msg_type, digest, payload, self.session.key_id))
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=True)
         self._events.append(Unpaired(key_id))
         if key_id == self.session.key_id:
             self._events.append(SessionClosed(self.session.session_id))
             self.session = None
+
+    def _session_key_id(self) -> int:
+        return self.session.key_id if self.session is not None else 0
 
     def _in_flight_seq(self, request_id: int) -> int | None:
         return next((seq for seq, (rid, _) in self._in_flight.items() if rid == request_id), None)
@@ -476,7 +519,11 @@ class DeviceEndpoint:
     ) -> None:
         cached = self.cache.get(body["request_id"])
         if cached is None:
-            answer = {"state": RequestState.UNKNOWN, "msg_type": 0, "status": 0, "reply": b""}
+            # EVICTED: it reached the pump, its outcome is forgotten; UNKNOWN: not among the
+            # request ids this pump recalls (see request_cache for what that proves)
+            evicted = self.cache.evicted(body["request_id"])
+            state = RequestState.EVICTED if evicted else RequestState.UNKNOWN
+            answer = {"state": state, "msg_type": 0, "status": 0, "reply": b""}
         elif cached.pending:
             running = self._in_flight_seq(body["request_id"]) is not None
             state = RequestState.IN_PROGRESS if running else RequestState.INTERRUPTED

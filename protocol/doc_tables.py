@@ -158,8 +158,14 @@ CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
     (MsgType.UNPAIR, "request.key_id"): "key to forget; 0 = the key of this session",
     (MsgType.ALARMS_ACK, "request.alarms"): "AlarmId values to acknowledge; empty = all",
     (MsgType.ALARMS_ACK, "reply.acknowledged"): "number of alarms acknowledged",
-    (MsgType.REQUEST_STATUS, "reply.msg_type"): "MsgType of the original request (0 if UNKNOWN)",
-    (MsgType.REQUEST_STATUS, "reply.status"): "ErrorCode of the original reply (0 if UNKNOWN)",
+    (
+        MsgType.REQUEST_STATUS,
+        "reply.msg_type",
+    ): "MsgType of the original request (0 if UNKNOWN or EVICTED)",
+    (
+        MsgType.REQUEST_STATUS,
+        "reply.status",
+    ): "ErrorCode of the original reply (0 unless COMPLETED)",
     (MsgType.TELEMETRY_SUBSCRIBE, "reply.interval_s"): "s between events as granted by the pump",
     (MsgType.REFILL, "request.concentration_mcg_per_ml"): "mcg/mL of the drug added",
     (MsgType.LOG_INFO, "request.log"): "LogId",

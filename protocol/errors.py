@@ -50,6 +50,7 @@ class ErrorCode(enum.IntEnum):
     BUSY = 36
     REQUEST_ID_REUSED = 37
     REQUEST_INTERRUPTED = 38
+    REQUEST_EVICTED = 39
     # -- clinical validation (nothing changed) --
     DOSE_ABOVE_HARD_LIMIT = 48
     RATE_ABOVE_MAXIMUM = 49
@@ -189,6 +190,12 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             E.REQUEST_INTERRUPTED,
             "a reset interrupted this request while the pump carried it out; it may or may not "
             "have taken effect: read the pump's state before anything else",
+            certain=False,
+        ),
+        _row(
+            E.REQUEST_EVICTED,
+            "this request id reached the pump before and its outcome has left the request cache; "
+            "it may or may not have taken effect and is not carried out again: read the pump's state",
             certain=False,
         ),
         _row(E.DOSE_ABOVE_HARD_LIMIT, "daily dose above the drug library's hard limit"),

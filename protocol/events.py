@@ -114,7 +114,7 @@ class Unpaired:
 
 @dataclass(frozen=True, slots=True)
 class LockoutStarted:
-    until: int  # device time when pairing and session open are allowed again
+    until: int  # device time when pairing is allowed again (a wand placement lifts it sooner)
 
 
 Event = (

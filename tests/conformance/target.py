@@ -140,7 +140,8 @@ class PumpUnderTest:
     _patient_key: PumpKey | None = None
     _shared_port: Any = None
     #: Authentication failures this run may still provoke (None: no limit, the device is fresh or
-    #: a bench can wait out the lockout).  A device without a bench locks session open after 5.
+    #: a bench can wait out the lockout).  Kept for devices that still count failures other than
+    #: failed pairings (which this suite now refuses: test_auth.py).
     failure_budget: int | None = None
 
     def client(self, seed: int | None = None) -> PumpClient:

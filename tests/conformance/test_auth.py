@@ -1,7 +1,8 @@
 """Authentication: nothing but HELLO without a session, pairing only in the wand window, and
 inside a session every frame verified - session id, then tag, then counter - so forged,
 replayed, rolled-back and foreign frames are refused with distinct codes and never move the
-replay window.  Repeated failures lock pairing and session open out."""
+replay window.  Repeated failed pairings lock pairing out (a wand placement lifts it); no
+failure ever locks SESSION_OPEN with a paired key."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from protocol.layouts import LogRecordLayout
 
 from .client import PumpClient
 from .messages import minimal_body
-from .target import PumpUnderTest, lockout_window_s
+from .target import PumpUnderTest
 
 AUTH_REQUESTS = [m for m, s in CATALOG.items() if s.direction is Direction.REQUEST and s.auth]
 CLINICIAN_ONLY = [
@@ -236,8 +237,11 @@ def test_a_patient_key_may_read_status_and_alarms(pump: PumpUnderTest) -> None:
 
 
 @pytest.mark.timeout(60)
-def test_repeated_failures_lock_out_pairing_and_session_open(isolated_pump: PumpUnderTest) -> None:
-    bench = isolated_pump.require_bench("wait out the lockout afterwards")
+def test_failed_session_opens_and_forged_frames_never_lock_out_a_paired_key(
+    isolated_pump: PumpUnderTest,
+) -> None:
+    """Unknown keys and invented sessions are refused and audited but lock nothing: counting
+    them would let anyone on the line lock the clinician out (and STOP with it)."""
     key = isolated_pump.clinician_key()
     with isolated_pump.client() as client:
         client.hello()
@@ -247,14 +251,46 @@ def test_repeated_failures_lock_out_pairing_and_session_open(isolated_pump: Pump
         for _ in range(8):
             seq = client.raw(MsgType.SESSION_OPEN, encode_request(MsgType.SESSION_OPEN, body))
             codes.append(client.wait_rejection(seq).status)
-        assert ErrorCode.UNKNOWN_KEY in codes and codes[-1] == ErrorCode.PAIRING_LOCKED_OUT
-        good = {"key_id": key.key_id, "programmer_nonce": bytes(range(16))}
-        seq = client.raw(MsgType.SESSION_OPEN, encode_request(MsgType.SESSION_OPEN, good))
-        assert client.wait_rejection(seq).status == ErrorCode.PAIRING_LOCKED_OUT
+        assert codes == [ErrorCode.UNKNOWN_KEY] * 8
+        for counter in range(8):
+            seq = sealed(client, MsgType.STATUS, session_id=0x0BAD_5E55, counter=counter + 1)
+            assert client.wait_rejection(seq).status == ErrorCode.UNKNOWN_SESSION
         assert client.request(MsgType.STATUS).ok, "an established session keeps working"
-        assert LogEvent.LOCKOUT_STARTED in audit_events(client, 0)
-    bench.advance(lockout_window_s(isolated_pump) + 1)
+        assert LogEvent.AUTH_FAILURE in audit_events(client, 0)
+        assert LogEvent.LOCKOUT_STARTED not in audit_events(client, 0)
     with isolated_pump.client() as client:
         client.hello()
-        client.login(key)
-        assert client.request(MsgType.STATUS).ok
+        client.login(key)  # at once: SESSION_OPEN with a paired key is never locked
+        assert client.request(MsgType.STOP, {"request_id": client.request_id()}).ok
+
+
+@pytest.mark.timeout(60)
+def test_repeated_failed_pairings_lock_pairing_until_the_wand_is_placed_again(
+    isolated_pump: PumpUnderTest,
+) -> None:
+    bench = isolated_pump.require_bench("open the pairing window")
+    key = isolated_pump.clinician_key()
+    bench.wand(True)
+    try:
+        with isolated_pump.client() as client:
+            client.hello()
+            statuses = []
+            for _ in range(6):
+                begun = client.begin_pairing(Role.CLINICIAN)
+                if not begun.ok:
+                    statuses.append(begun.status)
+                    continue
+                forged = encode_request(MsgType.PAIR_CONFIRM, {"programmer_proof": bytes(16)})
+                seq = client.raw(MsgType.PAIR_CONFIRM, forged)
+                statuses.append(client.wait_rejection(seq).status)
+            assert ErrorCode.PAIRING_FAILED in statuses
+            assert statuses[-1] == ErrorCode.PAIRING_LOCKED_OUT
+            client.login(key)  # pairing is locked, a paired key is not
+            assert LogEvent.LOCKOUT_STARTED in audit_events(client, 0)
+        bench.wand(False)
+        bench.wand(True)  # proximity lifts the lockout
+        with isolated_pump.client() as client:
+            client.hello()
+            assert client.begin_pairing(Role.CLINICIAN).ok
+    finally:
+        bench.wand(False)

@@ -8,7 +8,17 @@ from typing import Any
 
 import pytest
 
-from protocol import ERROR_TABLE, AlarmId, ErrorCode, LogEvent, LogId, MsgType, Role, StageWarning
+from protocol import (
+    ERROR_TABLE,
+    AlarmId,
+    ErrorCode,
+    LogEvent,
+    LogId,
+    MsgType,
+    RequestState,
+    Role,
+    StageWarning,
+)
 from protocol.layouts import LogRecordLayout
 
 from .client import PumpClient
@@ -50,6 +60,7 @@ PROVOKED_ELSEWHERE = {
     ErrorCode.UNKNOWN_LOG,
     ErrorCode.NOT_STOPPED,
     ErrorCode.KEY_STORE_FULL,  # test_the_key_store_refuses_a_pairing_beyond_its_capacity
+    ErrorCode.REQUEST_EVICTED,  # test_an_evicted_request_id_is_refused_and_never_run_again
 }
 # Codes no wire input can provoke on a healthy device, and why.
 NOT_PROVOKABLE = {
@@ -289,6 +300,22 @@ def test_refusal_has_its_code_and_changes_nothing(
         assert reply.authenticated and reply.reason
         assert ERROR_TABLE[code].certain
         assert client.ok(MsgType.READ_PRESCRIPTION) == before
+
+
+def test_an_evicted_request_id_is_refused_and_never_run_again(fresh_pump: PumpUnderTest) -> None:
+    """A request id whose outcome has left the request cache (40 later requests) is still
+    recalled: REQUEST_STATUS says EVICTED, and the request is refused (uncertain: the first one
+    did run), never carried out a second time (docs/PROTOCOL.md section 5)."""
+    with fresh_pump.session() as client:
+        rid = client.request_id()
+        client.ok(MsgType.ALARMS_ACK, {"request_id": rid, "alarms": []})
+        for _ in range(40):
+            client.ok(MsgType.ALARMS_ACK, {"request_id": client.request_id(), "alarms": []})
+        status = client.ok(MsgType.REQUEST_STATUS, {"request_id": rid})
+        assert status["state"] == RequestState.EVICTED
+        again = client.request(MsgType.ALARMS_ACK, {"request_id": rid, "alarms": []})
+        assert again.status == ErrorCode.REQUEST_EVICTED and again.authenticated
+        assert not ERROR_TABLE[ErrorCode.REQUEST_EVICTED].certain
 
 
 def test_the_key_store_refuses_a_pairing_beyond_its_capacity(fresh_pump: PumpUnderTest) -> None:

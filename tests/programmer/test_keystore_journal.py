@@ -77,8 +77,9 @@ def test_journal_records_and_removes_pending_requests_per_pump(tmp_path: Path) -
     journal = Journal.beside(tmp_path / "keys.json")
     first = PendingRequest("VP20-000001", 11, MsgType.STOP, "stop pump", "t")
     second = PendingRequest("VP40-000002", 12, MsgType.REFILL, "refill", "t")
-    journal.record(first)
-    journal.record(second)
+    first = journal.record(first)  # with its ordinal: requests sent to that pump so far
+    second = journal.record(second)
+    assert (first.ordinal, second.ordinal) == (1, 1)
     assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
     assert journal.entries("VP20-000001") == [first]
     journal.remove("VP20-000001", 11)

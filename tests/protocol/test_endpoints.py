@@ -169,17 +169,36 @@ def test_a_forged_frame_never_moves_the_replay_window() -> None:
     assert session.window.last == before
 
 
-def test_repeated_auth_failures_lock_out_pairing_and_session_open() -> None:
+def test_repeated_failed_pairings_lock_out_pairing_but_never_session_open() -> None:
+    """Only the low-entropy pairing exchange counts and is locked (tests/security/test_lockout.py
+    has the attack); unknown keys on SESSION_OPEN are refused and reported, never counted."""
     link = LinkPair()
     key_id, key, _ = link.pair()
     for _ in range(link.device.policy.failures_before_lockout):
         link.open(0x0BAD, bytes(32))
+    assert not any(isinstance(e, LockoutStarted) for e in link.device_events)
+    link.device.open_pairing_window(link.now)
+    for attempt in range(link.device.policy.failures_before_lockout):
+        link.roundtrip(
+            link.programmer.begin_pairing(Role.CLINICIAN, bytes(range(32)), bytes(16), 20 + attempt)
+        )
+        forged = encode_frame(
+            MsgType.PAIR_CONFIRM,
+            40 + attempt,
+            encode_request(MsgType.PAIR_CONFIRM, {"programmer_proof": bytes(16)}),
+        )
+        link.roundtrip(forged)
     assert any(isinstance(e, LockoutStarted) for e in link.device_events)
-    (reply,) = replies(link.open(key_id, key))
+    (reply,) = replies(
+        link.roundtrip(
+            link.programmer.begin_pairing(Role.CLINICIAN, bytes(range(32)), bytes(16), 60)
+        )
+    )
     assert reply.status == ErrorCode.PAIRING_LOCKED_OUT
-    link.now += link.device.policy.lockout_s
     (reply,) = replies(link.open(key_id, key))
     assert reply.ok
+    link.now += link.device.policy.lockout_s
+    assert not link.device.locked(link.now)
 
 
 def test_duplicate_state_changing_request_executes_once_and_gets_the_same_reply() -> None:

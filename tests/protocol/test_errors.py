@@ -20,12 +20,13 @@ def test_categories_follow_the_number_ranges() -> None:
     assert category_of(ErrorCode.MEMORY_ERROR) is ErrorCategory.INTERNAL
 
 
-def test_only_the_pumps_own_failures_and_interrupted_requests_leave_the_outcome_uncertain() -> None:
+def test_only_the_pumps_own_failures_and_interrupted_or_evicted_requests_are_uncertain() -> None:
     uncertain = {code for code, spec in ERROR_TABLE.items() if not spec.certain}
     assert uncertain == {
         ErrorCode.INTERNAL_ERROR,
         ErrorCode.MEMORY_ERROR,
         ErrorCode.REQUEST_INTERRUPTED,
+        ErrorCode.REQUEST_EVICTED,
     }
 
 

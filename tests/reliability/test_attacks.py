@@ -290,19 +290,20 @@ def _audit_check(
 
 
 def test_lockout_after_brute_force_is_in_the_audit_log() -> None:
-    """Five failed confirmations lock pairing out; the lockout itself is audited."""
+    """Five failed confirmations lock pairing out (not session open); the lockout is audited."""
     pump, clinician = captured_clinic(3)
     pump.set_wand(True)
     rng = random.Random(3)
+
+    def begin(intruder: InProcessProgrammer) -> bytes:
+        return intruder.endpoint.begin_pairing(
+            Role.CLINICIAN, rng.randbytes(32), rng.randbytes(16), intruder.next_seq()
+        )
+
     for _ in range(5):
         intruder = InProcessProgrammer(pump, rng.randrange(2**31))
         intruder.endpoint.serial_number = clinician.endpoint.serial_number
-        pump.receive(
-            intruder.endpoint.begin_pairing(
-                Role.CLINICIAN, rng.randbytes(32), rng.randbytes(16), intruder.next_seq()
-            ),
-            pump.now,
-        )
+        pump.receive(begin(intruder), pump.now)
         pump.take_output()
         pump.receive(
             encode_frame(
@@ -313,17 +314,17 @@ def test_lockout_after_brute_force_is_in_the_audit_log() -> None:
             pump.now,
         )
         pump.take_output()
-    events = clinician.exchange(
-        clinician.endpoint.open_session(
-            clinician.key_id, clinician.pairing_key, rng.randbytes(16), clinician.next_seq()
-        )
-    )
-    rejected = [e for e in events if isinstance(e, FrameRejected | Reply)]
+    intruder = InProcessProgrammer(pump, rng.randrange(2**31))
+    intruder.endpoint.serial_number = clinician.endpoint.serial_number
+    events = intruder.exchange(begin(intruder))
     assert any(
         getattr(e, "status", getattr(e, "code", None)) == ErrorCode.PAIRING_LOCKED_OUT
-        for e in rejected
+        for e in events
+        if isinstance(e, FrameRejected | Reply)
     ), events
     assert not any(isinstance(e, PairingCompleted) for e in events)
+    clinician.open_session()  # a paired key is never locked out
+    assert clinician.ok(MsgType.STATUS)["prescription_version"] >= 1
     fw = pump.board.firmware
     audit = fw.log_read(LogId.AUDIT, 1, 1000)
     assert any(r.event == LogEvent.LOCKOUT_STARTED for r in audit)
