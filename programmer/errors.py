@@ -107,6 +107,14 @@ _AUTH_HINTS: dict[ErrorCode | int, str] = {
     ErrorCode.UNKNOWN_KEY: " (the pump no longer knows this programmer: pair again)",
     ErrorCode.ROLE_NOT_PERMITTED: " (this programmer's key has a role that may not do this)",
     ErrorCode.PAIRING_LOCKED_OUT: " (too many failures: wait for the lockout to end)",
+    ErrorCode.PAIRING_BUSY: (
+        " (another pairing is waiting at the pump: if it is not yours, reject it there with"
+        " `vpump ctl pairing reject`, then pair again)"
+    ),
+    ErrorCode.PAIRING_REJECTED: " (nothing was stored; pair again if it was a mistake)",
+    ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED: (
+        " (a clinician must first run `pumpctl pairings authorize-patient`)"
+    ),
 }
 
 
