@@ -587,8 +587,7 @@ class DeviceEndpoint:
             proof,
             ErrorCode.PAIRING_AWAITING_CONFIRMATION,
             {},
-            f"the pump shows code {pending.secrets.format_code()}: the person at the pump must "
-            "accept it; send PAIR_CONFIRM again",
+            "the person at the pump must accept the code it shows; send PAIR_CONFIRM again",
         )
         self._answer_decision(spec, frame, waiting)
 
