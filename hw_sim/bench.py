@@ -149,12 +149,14 @@ class BenchPump:
             "role": None,
             "programmer_id": None,
             "replaces_key_id": None,
+            "accepted": False,
             "auto_accept": self.auto_accept_pairing,
             "patient_pairing_authorized": endpoint.patient_pairing_authorized(now),
         }
         if pending is not None:
             doc.update(
                 state="awaiting_acceptance" if pending.confirmed else "awaiting_programmer",
+                accepted=pending.accepted,
                 code=pending.code,
                 role=pending.role.name.lower(),
                 programmer_id=pending.programmer_id,

@@ -115,8 +115,10 @@ def _pairing_text(doc: dict[str, Any]) -> str:
             f"shows the same code, else `vpump ctl pairing reject`{auto}"
         )
     if state == "awaiting_programmer":
+        accepted = "accepted here, " if doc.get("accepted") else ""
         return (
-            f"code {doc['code']} ({doc['role']} key): waiting for the programmer to confirm{auto}"
+            f"code {doc['code']} ({doc['role']} key): {accepted}waiting for the programmer to "
+            f"confirm{auto}"
         )
     return f"none waiting{auto}"
 
@@ -149,7 +151,13 @@ def pairing_status(ctx: click.Context) -> None:
 def pairing_accept(ctx: click.Context, code: str) -> None:
     """Accept the waiting pairing; CODE is the code the programmer shows, typed in."""
     answer = _call(ctx, {"cmd": "pairing", "action": "accept", "code": code})
-    _emit(ctx, answer, "pairing accepted: the key is stored, the pairing window is closed")
+    _emit(
+        ctx,
+        answer,
+        "pairing accepted: the key is stored, the pairing window is closed"
+        if answer.get("state") == "none"
+        else "code accepted: the key is stored when the programmer confirms",
+    )
 
 
 @pairing.command("reject")

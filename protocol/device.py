@@ -115,6 +115,7 @@ class _PendingPairing:
     begun_at: int
     replaces: int  # key id of this programmer's previous pairing, 0 = none
     confirmed: bool = False  # the programmer's proof verified
+    accepted: bool = False  # the person at the pump accepted the code (before the proof came)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,30 +205,30 @@ class DeviceEndpoint:
         if p is None:
             return None
         code = p.secrets.format_code()
-        return PairingPending(code, p.role, p.programmer_id, p.confirmed, p.replaces)
+        return PairingPending(code, p.role, p.programmer_id, p.confirmed, p.replaces, p.accepted)
 
     def patient_pairing_authorized(self, now: int) -> bool:
         return now < self._patient_authorized_until
 
-    def accept_pairing(self, code: str, now: int) -> Pairing:
+    def accept_pairing(self, code: str, now: int) -> Pairing | None:
         """The person at the pump accepts ``code`` (typed as the programmer shows it).
 
-        Raises PairingDecisionError, storing nothing, if no pairing waits, the programmer has
-        not proved its keys yet, or ``code`` is not the pump's code.
+        Returns the stored pairing, or None if the programmer has not proved its keys yet (the
+        key is then stored as soon as its PAIR_CONFIRM verifies).  Raises PairingDecisionError,
+        storing nothing, if no pairing waits or ``code`` is not the pump's code.
         """
         p = self._live_pending(now)
         if p is None:
             raise PairingDecisionError("no pairing is waiting for acceptance")
-        if not p.confirmed:
-            raise PairingDecisionError(
-                "the programmer has not confirmed its keys yet: answer its code prompt first"
-            )
         digits = "".join(ch for ch in code if not ch.isspace())
         if digits != f"{p.secrets.confirmation_code:06d}":
             raise PairingDecisionError(
                 "that code is not the one the pump shows: nothing stored (a programmer showing a "
                 "different code is not talking to this pump directly: reject the pairing)"
             )
+        if not p.confirmed:
+            p.accepted = True
+            return None
         return self._store_pending(p, now)
 
     def reject_pairing(self, now: int) -> None:
@@ -577,7 +578,7 @@ class DeviceEndpoint:
                     pending.replaces,
                 )
             )
-        if self.auto_accept_pairing:
+        if self.auto_accept_pairing or pending.accepted:
             with contextlib.suppress(PairingDecisionError):  # refused: the decision says why
                 self._store_pending(pending, now)
             assert self._decided is not None
@@ -624,6 +625,7 @@ class DeviceEndpoint:
             },
         )
         self.session = None  # one session at a time; the reply is sent in the clear
+        self._decided = None  # a programmer with a session knows how its pairing ended
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=False)
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
         self.session = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)

@@ -109,6 +109,7 @@ class PairingPending:
     programmer_id: int
     confirmed: bool
     replaces_key_id: int = 0
+    accepted: bool = False  # accepted at the pump before the programmer's proof arrived
 
 
 @dataclass(frozen=True, slots=True)

@@ -208,7 +208,13 @@ def pair(pump: ServedPump, keystore: KeyStore, role: Role = Role.CLINICIAN) -> N
     pump.bench("wand", on=True)
     try:
         with open_client(pump.port, keystore) as client:
-            client.pair(role)
+            # the person at the bench accepts the code the programmer shows
+            client.pair(
+                role,
+                on_waiting=lambda code: pump.bench(
+                    "pairing", action="accept", code=code.replace(" ", "")
+                ),
+            )
     finally:
         pump.bench("wand", on=False)
 
