@@ -514,8 +514,8 @@ class DeviceEndpoint:
                 return
             raise _Rejected(
                 ErrorCode.PAIRING_BUSY,
-                f"a {pending.role.name.lower()} pairing is waiting on the pump (code "
-                f"{pending.secrets.format_code()}); accept or reject it there first",
+                f"a {pending.role.name.lower()} pairing is waiting on the pump; "
+                "accept or reject it there first",
             )
         asked = Role(body["role"])
         if asked is Role.PATIENT and not self.patient_pairing_authorized(now):
