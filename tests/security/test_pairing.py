@@ -404,3 +404,17 @@ def test_list_and_revoke_through_pumpctl_against_a_real_vpump_serve(served: Serv
     assert ("paired", "patient") in seen and ("unpaired", "patient") in seen
     assert ("patient_pairing_authorized", None) in seen
     assert ("pairing_refused", None) in seen  # the unauthorised patient PAIR_BEGIN
+
+
+def test_the_programmer_id_is_made_once_and_kept_in_the_key_store(tmp_path: Path) -> None:
+    """Re-pairing is recognised by the programmer id: it must stay the same across pairings,
+    key store rewrites and removals, and differ between key stores."""
+    from programmer.keystore import KeyStore, StoredKey
+
+    store = KeyStore(tmp_path / "keys.json")
+    first = store.programmer_id()
+    assert 0 < first < 1 << 64
+    store.put(StoredKey("VP20-000001", 5, Role.CLINICIAN, b"k" * 32, "now"))
+    store.remove("VP20-000001")
+    assert KeyStore(tmp_path / "keys.json").programmer_id() == first
+    assert KeyStore(tmp_path / "other.json").programmer_id() != first
