@@ -54,6 +54,7 @@ def serve(workdir: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
             str(workdir / "pump.nvm"),
             "--control",
             str(workdir / "bench.ctl"),
+            "--auto-accept-pairing",  # a scripted rig: nobody at the bench accepts the code
             *extra,
         ],
         stdout=subprocess.PIPE,

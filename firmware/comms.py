@@ -27,6 +27,9 @@ from protocol.events import (
     LockoutStarted,
     Notification,
     PairingCompleted,
+    PairingPending,
+    PairingRejected,
+    PatientPairingAuthorized,
     Reply,
     Request,
     SessionClosed,
@@ -63,6 +66,8 @@ _PAIRING_REFUSALS = frozenset(
         ErrorCode.PAIRING_LOCKED_OUT,
         ErrorCode.NO_PAIRING_IN_PROGRESS,
         ErrorCode.KEY_STORE_FULL,
+        ErrorCode.PAIRING_BUSY,
+        ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,
     }
 )
 MIN_TELEMETRY_INTERVAL_S = 1
@@ -72,7 +77,9 @@ AUDIT_WINDOW_S = 3600
 
 
 class CommandLink:
-    def __init__(self, firmware: PumpFirmware, hal: Hal) -> None:
+    def __init__(
+        self, firmware: PumpFirmware, hal: Hal, *, auto_accept_pairing: bool = False
+    ) -> None:
         self.fw = firmware
         self.hal = hal
         profile = firmware.profile
@@ -90,7 +97,11 @@ class CommandLink:
             pairing_window_s=profile.pairing_window_s,
         )
         self.endpoint = DeviceEndpoint(
-            info, hal.entropy.random_bytes, policy, max_state_bytes=SECURITY_BLOB_MAX
+            info,
+            hal.entropy.random_bytes,
+            policy,
+            max_state_bytes=SECURITY_BLOB_MAX,
+            auto_accept_pairing=auto_accept_pairing,
         )
         self._memo = StagingMemo()
         self._telemetry_interval = 0
@@ -99,6 +110,9 @@ class CommandLink:
         self._suppressed: dict[int, int] = {}  # code -> refusals counted, not logged
         #: Called after every answered request (the bench uses it to do a refill's syringe work).
         self.after_request: Callable[[Request, Reply], None] | None = None
+        #: Called with one line of text for the pump's side of pairing (the code to compare,
+        #: accepted, rejected): the bench prints it on its console.
+        self.on_pairing: Callable[[str], None] | None = None
         self.load_security_state()
 
     # -- persistence -------------------------------------------------------------------------------
@@ -122,7 +136,27 @@ class CommandLink:
                 self._persist_security(now)
         else:
             self.endpoint.close_pairing_window()
+        self.drain_events(now)
         self.fw.set_wand(present, now)
+
+    def accept_pairing(self, code: str, now: int) -> None:
+        """The person at the pump accepts the code it shows; PairingDecisionError if not."""
+        try:
+            self.endpoint.accept_pairing(code, now)
+        finally:
+            self.drain_events(now)
+
+    def reject_pairing(self, now: int) -> None:
+        try:
+            self.endpoint.reject_pairing(now)
+        finally:
+            self.drain_events(now)
+
+    def drain_events(self, now: int) -> None:
+        while (event := self.endpoint.next_event(now)) is not NEED_DATA:
+            self._flush()
+            self._on_event(event, now)
+        self._flush()
 
     def receive_data(self, data: bytes, now: int) -> None:
         self.fw.run_until(now)
@@ -171,8 +205,35 @@ class CommandLink:
         elif isinstance(event, PairingCompleted):
             self.fw.audit(LogEvent.PAIRED, event.key_id, int(event.role), now)
             self._persist_security(now)
+            self._pairing_notice(
+                f"pairing accepted: {event.role.name.lower()} key {event.key_id:#010x} stored"
+                + (f", replacing {event.replaced_key_id:#010x}" if event.replaced_key_id else "")
+                + "; pairing window closed"
+            )
+        elif isinstance(event, PairingPending):
+            auto = event.confirmed and self.endpoint.auto_accept_pairing
+            self._pairing_notice(
+                f"PAIRING CODE {event.code} ({event.role.name.lower()} key): auto-accepted "
+                "(--auto-accept-pairing: nobody compared it)"
+                if auto
+                else _pending_text(event)
+            )
+        elif isinstance(event, PairingRejected):
+            self.fw.audit(LogEvent.PAIRING_REJECTED, int(event.role), int(event.code), now)
+            self._pairing_notice(
+                f"pairing of a {event.role.name.lower()} key ended, nothing stored: {event.reason}"
+            )
+        elif isinstance(event, PatientPairingAuthorized):
+            self.fw.audit(
+                LogEvent.PATIENT_PAIRING_AUTHORIZED, event.key_id, max(0, event.until - now), now
+            )
+            self._pairing_notice(
+                f"clinician key {event.key_id:#010x} authorised one patient pairing "
+                f"for {max(0, event.until - now)} s"
+            )
         elif isinstance(event, Unpaired):
-            self.fw.audit(LogEvent.UNPAIRED, event.key_id, 0, now)
+            role = 0 if event.role is None else int(event.role)
+            self.fw.audit(LogEvent.UNPAIRED, event.key_id, role, now)
             self._persist_security(now)
         elif isinstance(event, SessionOpened):
             self.fw.audit(
@@ -184,6 +245,10 @@ class CommandLink:
         elif isinstance(event, LockoutStarted):
             self.fw.audit(LogEvent.LOCKOUT_STARTED, max(0, event.until - now), 0, now)
             self._persist_security(now)
+
+    def _pairing_notice(self, text: str) -> None:
+        if self.on_pairing is not None:
+            self.on_pairing(text)
 
     def _audit_rejection(self, event: FrameRejected, now: int) -> None:
         """One audit record per refused frame, up to AUDIT_BURST per code and window; beyond
@@ -294,3 +359,15 @@ class CommandLink:
             self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, body, more=not last)))
             if last:
                 return
+
+
+def _pending_text(event: PairingPending) -> str:
+    role = event.role.name.lower()
+    replaces = f", replaces key {event.replaces_key_id:#010x}" if event.replaces_key_id else ""
+    if not event.confirmed:
+        return f"pairing begun: {role} key, code {event.code}{replaces}"
+    digits = event.code.replace(" ", "")
+    return (
+        f"PAIRING CODE {event.code} ({role} key{replaces}): if the programmer shows the same "
+        f"code, accept it with `vpump ctl pairing accept {digits}`, else `vpump ctl pairing reject`"
+    )

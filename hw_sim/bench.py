@@ -17,6 +17,7 @@ from typing import Any
 
 from firmware.comms import CommandLink
 from protocol.catalog import MsgType
+from protocol.device import PairingDecisionError
 from protocol.events import Reply, Request
 
 from .board import VirtualBoard
@@ -38,8 +39,19 @@ class BenchError(ValueError):
 
 
 class BenchPump:
-    def __init__(self, board: VirtualBoard) -> None:
+    def __init__(
+        self,
+        board: VirtualBoard,
+        *,
+        auto_accept_pairing: bool = False,
+        console: Callable[[str], None] | None = None,
+    ) -> None:
         self.board = board
+        #: Scripted rigs only: the pump stores a pairing key without anyone accepting its code.
+        self.auto_accept_pairing = auto_accept_pairing
+        #: Where the pump's side of pairing is shown (the confirmation code); `vpump serve`
+        #: prints it on stderr.
+        self.console = console
         if not board.powered:
             board.power_on()
         self.line_noise_ppm = 0
@@ -79,8 +91,11 @@ class BenchPump:
         return self.board.telemetry.drain(max_bytes)
 
     def _new_link(self) -> CommandLink:
-        link = CommandLink(self.board.firmware, self.board.hal)
+        link = CommandLink(
+            self.board.firmware, self.board.hal, auto_accept_pairing=self.auto_accept_pairing
+        )
         link.after_request = self._after_request
+        link.on_pairing = self._show
         if self.wand:
             link.set_wand(True, self.board.now)
         return link
@@ -100,10 +115,54 @@ class BenchPump:
                 request.body["added_nl"], request.body["concentration_mcg_per_ml"], now
             )
 
+    def _show(self, text: str) -> None:
+        if self.console is not None:
+            self.console(text)
+
     # -- the bench's hands ---------------------------------------------------------------------------
     def set_wand(self, on: bool) -> None:
         self.wand = on
         self.link.set_wand(on, self.board.now)
+
+    def accept_pairing(self, code: str) -> None:
+        """Accept the waiting pairing: ``code`` is the code the programmer shows, typed in."""
+        try:
+            self.link.accept_pairing(code, self.board.now)
+        except PairingDecisionError as exc:
+            raise BenchError(str(exc)) from None
+
+    def reject_pairing(self) -> None:
+        try:
+            self.link.reject_pairing(self.board.now)
+        except PairingDecisionError as exc:
+            raise BenchError(str(exc)) from None
+
+    def pairing_status(self) -> dict[str, Any]:
+        """What the pump's side of pairing shows: the waiting pairing and its code."""
+        endpoint = self.link.endpoint
+        now = self.board.now
+        pending = endpoint.pending_pairing(now)
+        self.link.drain_events(now)  # a pairing that just timed out is audited
+        doc: dict[str, Any] = {
+            "state": "none",
+            "code": None,
+            "role": None,
+            "programmer_id": None,
+            "replaces_key_id": None,
+            "accepted": False,
+            "auto_accept": self.auto_accept_pairing,
+            "patient_pairing_authorized": endpoint.patient_pairing_authorized(now),
+        }
+        if pending is not None:
+            doc.update(
+                state="awaiting_acceptance" if pending.confirmed else "awaiting_programmer",
+                accepted=pending.accepted,
+                code=pending.code,
+                role=pending.role.name.lower(),
+                programmer_id=pending.programmer_id,
+                replaces_key_id=pending.replaces_key_id or None,
+            )
+        return doc
 
     def power_cycle(self) -> None:
         self.board.power_cycle(self.board.now)
@@ -150,7 +209,8 @@ class BenchPump:
         endpoint = self.link.endpoint
         status["wand"] = self.wand
         status["pairing_window_open"] = endpoint.pairing_window_open(self.board.now)
-        status["pairing_code"] = endpoint.pairing_code
+        status["pairing_code"] = endpoint.pairing_code  # the last code shown
+        status["pairing"] = self.pairing_status()
         status["paired_keys"] = len(endpoint.pairings)
         status["line_noise_ppm"] = self.line_noise_ppm
         status["frames_dropped"] = {r.name.lower(): n for r, n in endpoint.decoder.dropped.items()}
@@ -179,6 +239,15 @@ class BenchPump:
             if cmd == "power-cycle":
                 self.power_cycle()
                 return {"ok": True, "time": self.board.now}
+            if cmd == "pairing":
+                action = request.get("action")
+                if action == "accept":
+                    self.accept_pairing(str(request.get("code", "")))
+                elif action == "reject":
+                    self.reject_pairing()
+                elif action != "status":
+                    raise BenchError(f"unknown pairing action {action!r}: accept, reject, status")
+                return {"ok": True, **self.pairing_status()}
             if cmd == "hw-status":
                 return {"ok": True, **self.hw_status()}
             if cmd == "time":

@@ -48,6 +48,7 @@ def ctl(ctx: click.Context, control: str, as_json: bool) -> None:
     \b
     Examples:
       vpump ctl --control /tmp/vpump-123.ctl wand on
+      vpump ctl --control /tmp/vpump-123.ctl pairing accept 123456
       vpump ctl --control /tmp/vpump-123.ctl advance 72d
       vpump ctl --control /tmp/vpump-123.ctl fault over-infusion 15
       vpump ctl --control /tmp/vpump-123.ctl hw-status --json
@@ -100,6 +101,73 @@ def power_cycle(ctx: click.Context) -> None:
     _emit(ctx, answer, "power cycled")
 
 
+def _pairing_text(doc: dict[str, Any]) -> str:
+    """One line for the pump's side of pairing (what a real pump would show on its display)."""
+    state = doc.get("state", "none")
+    auto = "  [AUTO-ACCEPT: codes are not compared]" if doc.get("auto_accept") else ""
+    if state == "awaiting_acceptance":
+        replaces = (
+            f", replaces key {doc['replaces_key_id']:#010x}" if doc["replaces_key_id"] else ""
+        )
+        return (
+            f"code {doc['code']} ({doc['role']} key{replaces}) waiting: "
+            f"`vpump ctl pairing accept {str(doc['code']).replace(' ', '')}` if the programmer "
+            f"shows the same code, else `vpump ctl pairing reject`{auto}"
+        )
+    if state == "awaiting_programmer":
+        accepted = "accepted here, " if doc.get("accepted") else ""
+        return (
+            f"code {doc['code']} ({doc['role']} key): {accepted}waiting for the programmer to "
+            f"confirm{auto}"
+        )
+    return f"none waiting{auto}"
+
+
+@ctl.group()
+def pairing() -> None:
+    """The pump's side of pairing: compare the code, then accept or reject it.
+
+    \b
+    The pump stores a programmer's key only when the person at the pump accepts the code the
+    programmer shows (numeric comparison).  A different code means someone is in the middle:
+    reject it.
+      vpump ctl pairing status
+      vpump ctl pairing accept 123456
+      vpump ctl pairing reject
+    """
+
+
+@pairing.command("status")
+@click.pass_context
+def pairing_status(ctx: click.Context) -> None:
+    """The waiting pairing and its code, if any."""
+    answer = _call(ctx, {"cmd": "pairing", "action": "status"})
+    _emit(ctx, answer, f"pairing: {_pairing_text(answer)}")
+
+
+@pairing.command("accept")
+@click.argument("code")
+@click.pass_context
+def pairing_accept(ctx: click.Context, code: str) -> None:
+    """Accept the waiting pairing; CODE is the code the programmer shows, typed in."""
+    answer = _call(ctx, {"cmd": "pairing", "action": "accept", "code": code})
+    _emit(
+        ctx,
+        answer,
+        "pairing accepted: the key is stored, the pairing window is closed"
+        if answer.get("state") == "none"
+        else "code accepted: the key is stored when the programmer confirms",
+    )
+
+
+@pairing.command("reject")
+@click.pass_context
+def pairing_reject(ctx: click.Context) -> None:
+    """Reject the waiting pairing: nothing is stored; the window stays open for a new try."""
+    answer = _call(ctx, {"cmd": "pairing", "action": "reject"})
+    _emit(ctx, answer, "pairing rejected: nothing stored")
+
+
 @ctl.command("hw-status")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
@@ -114,4 +182,5 @@ def hw_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"delivered (true)   {answer['delivered_nl'] / 1e6:.3f} mL")
     click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")
     click.echo(f"pairing window     {'open' if answer['pairing_window_open'] else 'closed'}")
+    click.echo(f"pairing            {_pairing_text(answer.get('pairing', {}))}")
     click.echo(f"tones              {len(answer['tones'])}")

@@ -8,12 +8,14 @@ docs first.  Everything runs as separate processes through the public CLIs (``vp
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -30,6 +32,39 @@ def _step(title: str, argv: list[str], env: dict[str, str]) -> None:
     result = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, timeout=120, check=False)
     if result.returncode != 0:
         raise SystemExit(f"demo: step failed with exit code {result.returncode}: {shown}")
+
+
+def _pair(pumpctl: list[str], ctl: list[str], env: dict[str, str]) -> None:
+    """``pumpctl pair`` waits until the person at the pump accepts the code it shows."""
+    argv = [*pumpctl, "pair", "--role", "clinician"]
+    shown = " ".join(shlex.quote(a) for a in [Path(argv[0]).name, *argv[1:]])
+    print("\n\033[1m== Pair as a clinician (compare the code with the pump's)\033[0m", flush=True)
+    print(f"$ {shown}", flush=True)
+    pairing = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    code = ""
+    deadline = time.monotonic() + 60
+    while not code and pairing.poll() is None and time.monotonic() < deadline:
+        status = subprocess.run(
+            [*ctl, "--json", "pairing", "status"], env=env, capture_output=True, text=True
+        )
+        if status.returncode == 0 and json.loads(status.stdout)["state"] == "awaiting_acceptance":
+            code = str(json.loads(status.stdout)["code"]).replace(" ", "")
+        else:
+            time.sleep(0.2)
+    if not code:
+        pairing.kill()
+        raise SystemExit("demo: the pump never showed a pairing code")
+    print(
+        f"\nThe pump shows the code {code[:3]} {code[3:]}: the same as the programmer's.",
+        flush=True,
+    )
+    _step(
+        "Accept the code at the pump (the person at the bench)",
+        [*ctl, "pairing", "accept", code],
+        env,
+    )
+    if pairing.wait(timeout=60) != 0:
+        raise SystemExit(f"demo: step failed with exit code {pairing.returncode}: {shown}")
 
 
 def main() -> None:
@@ -58,11 +93,7 @@ def main() -> None:
         ctl = [_tool("vpump"), "ctl", "--control", control]
         _step("Who is there?", [*pumpctl, "identify"], env)
         _step("Hold the programmer head over the pump", [*ctl, "wand", "on"], env)
-        _step(
-            "Pair as a clinician (compare the code with the pump's)",
-            [*pumpctl, "pair", "--role", "clinician"],
-            env,
-        )
+        _pair(pumpctl, ctl, env)
         _step(
             "Fill the empty pump: 20 mL of 2000 mcg/mL",
             [

@@ -107,6 +107,13 @@ def default_control_path() -> Path:
     type=int,
     help="Board time (Unix seconds) of a new pump's first power-on.",
 )
+@click.option(
+    "--auto-accept-pairing",
+    is_flag=True,
+    help="UNSAFE, scripted rigs only: store a pairing key as soon as the programmer proves it, "
+    "without anyone comparing the code at the pump (`vpump ctl pairing accept CODE`); a man in "
+    "the middle would get a key.",
+)
 def serve(
     profile_name: str,
     state_path: Path | None,
@@ -118,11 +125,13 @@ def serve(
     control_path: Path | None,
     start_time: int,
     insecure_test_keys: bool,
+    auto_accept_pairing: bool,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
     Prints `PORT <path>` then `CONTROL <path>` as its first two lines, then serves the telemetry
-    protocol on PORT and the bench on CONTROL.
+    protocol on PORT and the bench on CONTROL.  The pump's side of pairing (the confirmation
+    code to compare, then `vpump ctl pairing accept CODE`) is printed on stderr.
 
     \b
     Examples:
@@ -159,7 +168,7 @@ def serve(
         except ValueError as exc:
             raise click.UsageError(f"{hw_state_path}: {exc}") from exc
         board.power_on(cause=ResetCause.POWER_ON if saved.get("clean") else ResetCause.POWER_LOSS)
-    bench = BenchPump(board)
+    bench = BenchPump(board, auto_accept_pairing=auto_accept_pairing, console=_console_line)
     port: LinePort
     try:
         port = SerialUrlPort(port_url, baud or 115200) if port_url else PtyPort()
@@ -174,6 +183,11 @@ def serve(
     )
     if insecure_test_keys:
         print(INSECURE_TEST_KEYS_BANNER, file=sys.stderr)
+    if auto_accept_pairing:
+        _console_line(
+            "WARNING: --auto-accept-pairing: pairing keys are stored without anyone comparing "
+            "the confirmation code at the pump (scripted rigs only)"
+        )
     clock = SimClock.start(board.now, lockstep, time_scale)
     loop = ServeLoop(
         bench,
@@ -192,3 +206,8 @@ def serve(
         control.close()
         port.close()
     print("vpump: state flushed, bye", file=sys.stderr)
+
+
+def _console_line(text: str) -> None:
+    """One line on the pump's console (stderr): what a real pump would show on its display."""
+    print(f"vpump: {text}", file=sys.stderr, flush=True)

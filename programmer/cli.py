@@ -19,7 +19,15 @@ from typing import Any
 import click
 
 from .cli_support import Options
-from .commands import alarm_cmds, log_cmds, pump_cmds, session, therapy_cmds, trace_cmd
+from .commands import (
+    alarm_cmds,
+    log_cmds,
+    pairing_cmds,
+    pump_cmds,
+    session,
+    therapy_cmds,
+    trace_cmd,
+)
 from .errors import ProgrammerError as _ProgrammerError
 from .errors import PumpRefused, UncertainOutcome, exit_code_for
 from .journal import Journal
@@ -104,6 +112,7 @@ for command in (
     session.identify,
     session.pair,
     session.unpair,
+    pairing_cmds.pairings,
     session.status,
     therapy_cmds.program,
     therapy_cmds.bolus,

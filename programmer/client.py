@@ -24,6 +24,7 @@ Why: this is where the lessons of the insulin-pump tools live.  Theory of operat
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -250,35 +251,88 @@ class PumpClient(ClinicalCommands):
         )
 
     def pair(
-        self, role: Role = Role.CLINICIAN, show_code: Callable[[str], bool] | None = None
+        self,
+        role: Role = Role.CLINICIAN,
+        show_code: Callable[[str], bool] | None = None,
+        *,
+        on_waiting: Callable[[str], None] | None = None,
+        confirm_timeout_s: float = 120.0,
+        poll_interval_s: float = 0.25,
     ) -> StoredKey:
         """Pair with the pump (its pairing window must be open) and store the key.
 
         ``show_code`` receives the 6-digit confirmation code ("123 456"); it returns False if the
-        code the pump shows differs, which cancels before the pump stores anything.
+        code the pump shows differs, which cancels before the pump stores anything.  Then the
+        pump waits for the person at the pump to accept the same code: ``on_waiting`` is told
+        once, and PAIR_CONFIRM is asked again every ``poll_interval_s`` until the pump stores
+        the key, refuses, or ``confirm_timeout_s`` passes (nothing stored).
         """
         serial = self.serial_number
+        private, nonce = self._entropy(32), self._entropy(16)  # a retry repeats the same begin
+        programmer_id = self.keystore.programmer_id()
         begin = self._handshake(
             MsgType.PAIR_BEGIN,
-            lambda seq: self.endpoint.begin_pairing(
-                role, self._entropy(32), self._entropy(16), seq
-            ),
+            lambda seq: self.endpoint.begin_pairing(role, private, nonce, seq, programmer_id),
             "pair",
         )
         code = next((e.code for e in begin if isinstance(e, PairingCode)), None)
         if code is None:
             raise AuthenticationError(f"pairing failed: {_rejection_text(begin)}")
         if show_code is not None and not show_code(code):
-            raise UsageError("pairing cancelled: the confirmation codes did not match")
-        confirm = self._handshake(
-            MsgType.PAIR_CONFIRM, self.endpoint.confirm_pairing, "pair", retry=False
-        )
-        done = next((e for e in confirm if isinstance(e, PairingCompleted)), None)
-        if done is None:
-            raise AuthenticationError(f"pairing failed: {_rejection_text(confirm)}")
+            raise UsageError(
+                "pairing cancelled: the confirmation codes did not match; nothing was stored "
+                "(reject the pairing at the pump too: `vpump ctl pairing reject`)"
+            )
+        done = self._confirm_pairing(code, on_waiting, confirm_timeout_s, poll_interval_s)
         stored = StoredKey(serial, done.key_id, done.role, done.pairing_key, now_iso())
         self.keystore.put(stored)
         return stored
+
+    def _confirm_pairing(
+        self,
+        code: str,
+        on_waiting: Callable[[str], None] | None,
+        confirm_timeout_s: float,
+        poll_interval_s: float,
+    ) -> PairingCompleted:
+        """PAIR_CONFIRM until the pump answers with its proof (the code was accepted there)."""
+        deadline = time.monotonic() + confirm_timeout_s
+        told, lost = False, 0
+        while True:
+            seq = self.link.next_seq()
+            self.link.take_side_events()
+            self.link.send(self.endpoint.confirm_pairing(seq))
+            reply = self.link.wait_reply(MsgType.PAIR_CONFIRM, seq, self.timeout_s)
+            if reply is None:  # asking again is safe: the pump answers a decided pairing again
+                self.retries_used += 1
+                lost += 1
+                if lost > self.retries:
+                    raise LinkError(
+                        "pair: no answer from the pump (PAIR_CONFIRM); this programmer stored "
+                        "no key: pair again"
+                    )
+                continue
+            lost = 0
+            events: list[Any] = self.link.take_side_events()
+            if reply.status == ErrorCode.PAIRING_AWAITING_CONFIRMATION:
+                if not told and on_waiting is not None:
+                    on_waiting(code)
+                told = True
+                if time.monotonic() >= deadline:
+                    raise AuthenticationError(
+                        f"pair: the code {code} was not accepted at the pump within "
+                        f"{confirm_timeout_s:g} s; nothing was stored (reject it at the pump, "
+                        "or pair again)",
+                        ErrorCode.PAIRING_AWAITING_CONFIRMATION,
+                    )
+                time.sleep(poll_interval_s)
+                continue
+            if not reply.ok:
+                raise refusal(reply.status, reply.reason, "pair")
+            done = next((e for e in events if isinstance(e, PairingCompleted)), None)
+            if done is None:
+                raise AuthenticationError(f"pairing failed: {_rejection_text(events)}")
+            return done
 
     def open_session(self) -> Role:
         """Open an authenticated session with the stored key, then resolve the journal."""

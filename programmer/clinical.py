@@ -174,6 +174,15 @@ class ClinicalCommands:
             what="configure alarms",
         )
 
+    def pairings(self) -> dict[str, Any]:
+        """PAIRINGS_LIST (clinician): max_pairings and each key's id, role, programmer, time."""
+        return self._call(MsgType.PAIRINGS_LIST, what="list pairings")
+
+    def authorize_patient_pairing(self) -> int:
+        """PATIENT_PAIRING_AUTHORIZE (clinician): one patient key may pair; returns valid-until."""
+        body = self._change(MsgType.PATIENT_PAIRING_AUTHORIZE, what="authorise patient pairing")
+        return int(body["valid_until_time"])
+
     def unpair_key(self, key_id: int = 0) -> None:
         """UNPAIR a key on the pump (0: this session's own key)."""
         self._change(MsgType.UNPAIR, {"key_id": key_id}, what="unpair")

@@ -129,6 +129,14 @@ _AUTH_HINTS: dict[ErrorCode | int, str] = {
         " (too many failed pairings: place the programmer head over the pump again,"
         " e.g. `vpump ctl wand off` then `wand on`, or wait for the lockout to end)"
     ),
+    ErrorCode.PAIRING_BUSY: (
+        " (another pairing is waiting at the pump: if it is not yours, reject it there with"
+        " `vpump ctl pairing reject`, then pair again)"
+    ),
+    ErrorCode.PAIRING_REJECTED: " (nothing was stored; pair again if it was a mistake)",
+    ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED: (
+        " (a clinician must first run `pumpctl pairings authorize-patient`)"
+    ),
 }
 
 

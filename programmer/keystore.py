@@ -11,8 +11,12 @@ keys.json`` (``~/.config/...`` when unset); ``--keystore PATH`` overrides it.
 
 Layout::
 
-    {"version": 1, "pumps": {"VP20-000001": {"key_id": 123, "role": "clinician",
-                                             "key": "<64 hex digits>", "paired_at": "..."}}}
+    {"version": 1, "programmer_id": 1234567890123,
+     "pumps": {"VP20-000001": {"key_id": 123, "role": "clinician",
+                               "key": "<64 hex digits>", "paired_at": "..."}}}
+
+``programmer_id`` is a random non-zero u64 made on first use and sent in PAIR_BEGIN: a pump this
+programmer pairs with again replaces its earlier key instead of filling a new slot.
 """
 
 from __future__ import annotations
@@ -241,8 +245,21 @@ class KeyStore:
             raise UsageError(f"{self.path}: 'pumps' is not an object")
         return pumps
 
-    def _save(self, pumps: Mapping[str, Any]) -> None:
-        write_private_json(self.path, {"version": _FORMAT_VERSION, "pumps": dict(pumps)})
+    def _save(self, pumps: Mapping[str, Any], programmer_id: int | None = None) -> None:
+        document: dict[str, Any] = {"version": _FORMAT_VERSION, "pumps": dict(pumps)}
+        programmer_id = programmer_id or _programmer_id_of(read_json(self.path) or {})
+        if programmer_id:
+            document["programmer_id"] = programmer_id
+        write_private_json(self.path, document)
+
+    def programmer_id(self) -> int:
+        """This programmer's identity towards pumps (random, made and stored on first use)."""
+        existing = _programmer_id_of(read_json(self.path) or {})
+        if existing:
+            return existing
+        new = secrets.randbits(64) or 1
+        self._save(self._load(), programmer_id=new)
+        return new
 
     def get(self, serial_number: str) -> StoredKey | None:
         """The key for a pump, or None if this programmer is not paired with it."""
@@ -265,3 +282,10 @@ class KeyStore:
 
     def serials(self) -> list[str]:
         return sorted(self._load())
+
+
+def _programmer_id_of(document: Mapping[str, Any]) -> int:
+    value = document.get("programmer_id")
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1 << 64:
+        return value
+    return 0

@@ -75,7 +75,10 @@ _DECODERS: dict[LogEvent, Decoder] = {
         "critical_interval_s": b,
     },
     LogEvent.PAIRED: lambda a, b: {"key_id": _key_id(a), "role": _name(Role, b)},
-    LogEvent.UNPAIRED: lambda a, b: {"key_id": _key_id(a)},
+    LogEvent.UNPAIRED: lambda a, b: {
+        "key_id": _key_id(a),
+        **({"role": _name(Role, b)} if b else {}),
+    },
     LogEvent.SESSION_OPENED: lambda a, b: {"key_id": _key_id(a), "session_id": _key_id(b)},
     LogEvent.AUTH_FAILURE: lambda a, b: {"error": _name(ErrorCode, a), "message": _msg(b)},
     LogEvent.PAIRING_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
@@ -83,6 +86,8 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.REQUEST_REFUSED: lambda a, b: {"error": _name(ErrorCode, a), "message": _msg(b)},
     LogEvent.REJECTIONS_SUPPRESSED: lambda a, b: {"error": _name(ErrorCode, a), "count": b},
     LogEvent.NVM_RECOVERED: lambda a, b: {"bank": a},
+    LogEvent.PAIRING_REJECTED: lambda a, b: {"role": _name(Role, a), "error": _name(ErrorCode, b)},
+    LogEvent.PATIENT_PAIRING_AUTHORIZED: lambda a, b: {"key_id": _key_id(a), "valid_s": b},
 }
 
 

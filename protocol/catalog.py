@@ -45,6 +45,8 @@ class MsgType(enum.IntEnum):
     SESSION_OPEN = 0x04
     SESSION_CLOSE = 0x05
     UNPAIR = 0x06
+    PAIRINGS_LIST = 0x07
+    PATIENT_PAIRING_AUTHORIZE = 0x08
     STATUS = 0x10
     READ_PRESCRIPTION = 0x11
     STAGE_PRESCRIPTION = 0x12
@@ -214,9 +216,15 @@ CATALOG: dict[MsgType, MessageSpec] = {
         ),
         _req(
             M.PAIR_BEGIN,
-            strict("role" / u8, "programmer_public" / c.Bytes(32), "programmer_nonce" / Bytes16),
+            strict(
+                "role" / u8,
+                "programmer_public" / c.Bytes(32),
+                "programmer_nonce" / Bytes16,
+                "programmer_id" / u64,
+            ),
             strict("device_public" / c.Bytes(32), "device_nonce" / Bytes16),
-            "start pairing (only while the wand window is open): X25519 public keys and nonces",
+            "start pairing (only while the wand window is open; a patient key only after a "
+            "clinician's PATIENT_PAIRING_AUTHORIZE): X25519 public keys and nonces",
             auth=False,
             roles=ALL_ROLES,
         ),
@@ -224,7 +232,9 @@ CATALOG: dict[MsgType, MessageSpec] = {
             M.PAIR_CONFIRM,
             strict("programmer_proof" / Bytes16),
             strict("key_id" / u32, "device_proof" / Bytes16),
-            "finish pairing: both sides prove they derived the same keys; the pump stores the key",
+            "finish pairing: both sides prove they derived the same keys; the pump stores the key "
+            "once the person at the pump accepts the code (PAIRING_AWAITING_CONFIRMATION until "
+            "then: send it again)",
             auth=False,
             roles=ALL_ROLES,
         ),
@@ -246,6 +256,32 @@ CATALOG: dict[MsgType, MessageSpec] = {
             "forget a pairing (key_id 0: the key of this session)",
             changes=True,
             roles=ALL_ROLES,
+        ),
+        _req(
+            M.PAIRINGS_LIST,
+            Empty,
+            strict(
+                "max_pairings" / u8,
+                "pairings"
+                / c.PrefixedArray(
+                    u8,
+                    c.Struct(
+                        "key_id" / u32,
+                        "role" / u8,
+                        "programmer_id" / u64,
+                        "paired_time" / u32,
+                    ),
+                ),
+            ),
+            "list the pump's pairing keys (clinician)",
+        ),
+        _req(
+            M.PATIENT_PAIRING_AUTHORIZE,
+            strict(RequestId),
+            strict("valid_until_time" / u32),
+            "allow one patient key to pair (clinician): valid until a patient pairing completes "
+            "or valid_until_time",
+            changes=True,
         ),
         _req(M.STATUS, Empty, _STATUS_REPLY, "read the pump's state", roles=ALL_ROLES),
         _req(

@@ -11,17 +11,27 @@ role and not already executed.  Theory of operation:
    failure is answered with an error reply (authenticated only if the frame itself verified) and
    reported as ``FrameRejected`` so the firmware can write it to the audit log.  Authentication
    failures count towards a lockout of pairing and session open.
-3. The endpoint itself answers HELLO, pairing, session open/close, UNPAIR and REQUEST_STATUS.
+3. The endpoint itself answers HELLO, pairing, session open/close, UNPAIR, PAIRINGS_LIST,
+   PATIENT_PAIRING_AUTHORIZE and REQUEST_STATUS.
 4. A state-changing request whose request id is in the cache is answered from the cache (never
    re-executed); otherwise it is handed to the firmware as a ``Request`` event.
 5. The firmware answers with ``send(Reply(...))``, which returns the wire bytes; replies the
    endpoint makes itself accumulate in ``data_to_send()`` (aioquic's pattern).
+
+Pairing (docs/PROTOCOL.md section 2): only while the wand window is open; one pairing at a time
+(a second PAIR_BEGIN is refused with PAIRING_BUSY, never replaces the first); a patient key only
+after a clinician session's PATIENT_PAIRING_AUTHORIZE; the key is stored only when the person at
+the pump accepts the code (``accept_pairing``; ``auto_accept_pairing`` for scripted rigs), and
+the window closes after that one pairing.  A programmer that pairs again with the same
+``programmer_id`` replaces its key instead of taking a new slot.
 
 Security state (pairings, request cache, lockout) is exported as bytes for the firmware's NVM.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import struct
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +50,9 @@ from .events import (
     LockoutStarted,
     Notification,
     PairingCompleted,
+    PairingPending,
+    PairingRejected,
+    PatientPairingAuthorized,
     Reply,
     Request,
     SessionClosed,
@@ -58,9 +71,11 @@ from .session import AuthSession
 LOCKOUT_FAILURES = frozenset({ErrorCode.PAIRING_FAILED})
 #: What a lockout locks: the pairing exchange only.  SESSION_OPEN with a paired key never is.
 _PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM})
-#: Security state layout: 1 had no failure count and no request-id record; 2 adds both.
+#: Security state layout.  1: pairings (key id, role, key), lockout end, request cache.  2 adds
+#: the lockout's failure count, each pairing's programmer_id and paired_time, and the cache's
+#: key ids and record of evicted request ids.  Version 1 is still read.
 _STATE_VERSION = 2
-_STATE_VERSIONS = frozenset({1, 2})
+_PAIRING_RECORD = {1: struct.Struct(">IB32s"), 2: struct.Struct(">IB32sQI")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +92,8 @@ class SecurityPolicy:
     failures_before_lockout: int = 5
     lockout_s: int = 600
     pairing_window_s: int = 300
+    #: A PAIR_BEGIN whose PAIR_CONFIRM has not verified within this time no longer blocks others.
+    pairing_confirm_s: int = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +101,35 @@ class Pairing:
     key_id: int
     role: Role
     key: bytes = field(repr=False)
+    programmer_id: int = 0  # 0: anonymous (or paired before the pump recorded it)
+    paired_time: int = 0  # pump time the key was stored; 0: not recorded
 
 
 @dataclass
 class _PendingPairing:
     secrets: PairingSecrets
     role: Role
+    programmer_id: int
+    begin_payload: bytes  # an identical PAIR_BEGIN (a retry) gets the same answer
+    reply: dict[str, Any]
+    begun_at: int
+    replaces: int  # key id of this programmer's previous pairing, 0 = none
+    confirmed: bool = False  # the programmer's proof verified
+    accepted: bool = False  # the person at the pump accepted the code (before the proof came)
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """How the last pairing ended, for the programmer still polling with PAIR_CONFIRM."""
+
+    proof: bytes
+    status: ErrorCode
+    body: dict[str, Any]
+    reason: str
+
+
+class PairingDecisionError(ValueError):
+    """A bench decision (accept, reject) that cannot be carried out."""
 
 
 class _Rejected(Exception):
@@ -108,6 +148,7 @@ class DeviceEndpoint:
         entropy: Callable[[int], bytes],
         policy: SecurityPolicy | None = None,
         max_state_bytes: int = 2048,
+        auto_accept_pairing: bool = False,
     ) -> None:
         self.info = info
         self.max_state_bytes = max_state_bytes
@@ -128,6 +169,11 @@ class DeviceEndpoint:
         self._duplicates: dict[int, list[int]] = {}  # seq in flight -> seqs of its retries
         self._event_seq = 0
         self.pairing_code: str | None = None  # last code shown on the "pump side"
+        #: Scripted rigs only: store a key as soon as the programmer's proof verifies, without
+        #: the person at the pump accepting the code (a man in the middle would get a key).
+        self.auto_accept_pairing = auto_accept_pairing
+        self._decided: _Decision | None = None
+        self._patient_authorized_until = 0
 
     # -- the byte side -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -152,10 +198,100 @@ class DeviceEndpoint:
 
     def close_pairing_window(self) -> None:
         self._window_until = 0
-        self._pending_pairing = None
+        self._drop_pending(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
 
     def pairing_window_open(self, now: int) -> bool:
         return now < self._window_until
+
+    def pending_pairing(self, now: int) -> PairingPending | None:
+        """The pairing waiting for the person at the pump (what the pump's side shows)."""
+        p = self._live_pending(now)
+        if p is None:
+            return None
+        code = p.secrets.format_code()
+        return PairingPending(code, p.role, p.programmer_id, p.confirmed, p.replaces, p.accepted)
+
+    def patient_pairing_authorized(self, now: int) -> bool:
+        return now < self._patient_authorized_until
+
+    def accept_pairing(self, code: str, now: int) -> Pairing | None:
+        """The person at the pump accepts ``code`` (typed as the programmer shows it).
+
+        Returns the stored pairing, or None if the programmer has not proved its keys yet (the
+        key is then stored as soon as its PAIR_CONFIRM verifies).  Raises PairingDecisionError,
+        storing nothing, if no pairing waits or ``code`` is not the pump's code.
+        """
+        p = self._live_pending(now)
+        if p is None:
+            raise PairingDecisionError("no pairing is waiting for acceptance")
+        digits = "".join(ch for ch in code if not ch.isspace())
+        if digits != f"{p.secrets.confirmation_code:06d}":
+            raise PairingDecisionError(
+                "that code is not the one the pump shows: nothing stored (a programmer showing a "
+                "different code is not talking to this pump directly: reject the pairing)"
+            )
+        if not p.confirmed:
+            p.accepted = True
+            return None
+        return self._store_pending(p, now)
+
+    def reject_pairing(self, now: int) -> None:
+        """The person at the pump rejects the waiting pairing; the window stays open."""
+        if self._live_pending(now) is None:
+            raise PairingDecisionError("no pairing is waiting")
+        self._drop_pending(ErrorCode.PAIRING_REJECTED, "the code was rejected at the pump")
+
+    def _live_pending(self, now: int) -> _PendingPairing | None:
+        p = self._pending_pairing
+        if p is None:
+            return None
+        if not self.pairing_window_open(now):
+            self._drop_pending(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
+            return None
+        if not p.confirmed and now >= p.begun_at + self.policy.pairing_confirm_s:
+            self._drop_pending(
+                ErrorCode.NO_PAIRING_IN_PROGRESS,
+                f"no PAIR_CONFIRM within {self.policy.pairing_confirm_s} s of PAIR_BEGIN",
+            )
+            return None
+        return p
+
+    def _drop_pending(self, code: ErrorCode, reason: str) -> None:
+        p, self._pending_pairing = self._pending_pairing, None
+        if p is None:
+            return
+        self._decided = _Decision(p.secrets.programmer_proof(), code, {}, reason)
+        self._events.append(PairingRejected(p.role, code, reason))
+
+    def _store_pending(self, p: _PendingPairing, now: int) -> Pairing:
+        """Store the accepted pairing; the window closes: one pairing per window."""
+        if p.role is Role.PATIENT and not self.patient_pairing_authorized(now):
+            self._drop_pending(
+                ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED, "the clinician's authorisation expired"
+            )
+            raise PairingDecisionError("the clinician's authorisation for a patient key expired")
+        replaced = self.pairings.pop(p.replaces, None) if p.replaces else None
+        if replaced is None and len(self.pairings) >= self.info.max_pairings:
+            self._drop_pending(ErrorCode.KEY_STORE_FULL, "the pump holds no more pairings")
+            raise PairingDecisionError("the pump holds no more pairings; unpair one first")
+        key_id = p.secrets.key_id
+        pairing = Pairing(key_id, p.role, p.secrets.pairing_key, p.programmer_id, now)
+        self.pairings[key_id] = pairing
+        if p.role is Role.PATIENT:
+            self._patient_authorized_until = 0  # one authorisation, one patient key
+        self._pending_pairing = None
+        self._window_until = 0
+        body = {"key_id": key_id, "device_proof": p.secrets.device_proof()}
+        self._decided = _Decision(p.secrets.programmer_proof(), ErrorCode.OK, body, "")
+        if replaced is not None:
+            self._events.append(Unpaired(replaced.key_id, replaced.role))
+            if self.session is not None and self.session.key_id == replaced.key_id:
+                self._events.append(SessionClosed(self.session.session_id))
+                self.session = None
+        self._events.append(
+            PairingCompleted(key_id, p.role, p.secrets.pairing_key, p.replaces if replaced else 0)
+        )
+        return pairing
 
     # -- events --------------------------------------------------------------------------------
     def next_event(self, now: int) -> Event | object:
@@ -205,8 +341,9 @@ class DeviceEndpoint:
             ),
             b"".join(struct.pack(">I", t) for t in failures),
         ]
+        record = _PAIRING_RECORD[_STATE_VERSION]
         for p in sorted(self.pairings.values(), key=lambda p: p.key_id):
-            parts.append(struct.pack(">IB32s", p.key_id, int(p.role), p.key))
+            parts.append(record.pack(p.key_id, int(p.role), p.key, p.programmer_id, p.paired_time))
         head = b"".join(parts)
         self.cache.retain_keys(set(self.pairings))
         cache = self.cache.to_bytes()
@@ -217,8 +354,9 @@ class DeviceEndpoint:
 
     def import_state(self, data: bytes) -> None:
         """Restore pairings, request cache and lockout; ValueError on malformed data.  Reads
-        the current layout and version 1 (no failure count, no record of evicted ids)."""
-        if len(data) < 6 or data[0] not in _STATE_VERSIONS:
+        the current layout and version 1 (no failure count, anonymous pairings, no record of
+        evicted ids)."""
+        if len(data) < 6 or data[0] not in _PAIRING_RECORD:
             raise ValueError("unknown security state version")
         version, count, locked_until = struct.unpack_from(">BBI", data)
         pos, failures = 6, deque[int]()
@@ -226,11 +364,11 @@ class DeviceEndpoint:
             (n_failures,) = struct.unpack_from(">B", data, pos)
             failures.extend(struct.unpack_from(f">{n_failures}I", data, pos + 1))
             pos += 1 + 4 * n_failures
-        pairings = {}
+        pairings, record = {}, _PAIRING_RECORD[version]
         for _ in range(count):
-            key_id, role, key = struct.unpack_from(">IB32s", data, pos)
-            pos += 37
-            pairings[key_id] = Pairing(key_id, Role(role), key)
+            key_id, role, key, *rest = record.unpack_from(data, pos)
+            pos += record.size
+            pairings[key_id] = Pairing(key_id, Role(role), key, *rest)
         cache, _used = RequestCache.from_bytes(data[pos:], legacy=version < 2)
         self.pairings, self.cache, self.locked_until = pairings, cache, locked_until
         self._failures = failures
@@ -310,7 +448,7 @@ class DeviceEndpoint:
         if len(self._failures) >= self.policy.failures_before_lockout:
             self._failures.clear()
             self.locked_until = now + self.policy.lockout_s
-            self._pending_pairing = None
+            self._drop_pending(ErrorCode.PAIRING_LOCKED_OUT, "pairing locked out")
             self._events.append(LockoutStarted(self.locked_until))
 
     def _reply_bytes(
@@ -413,7 +551,33 @@ class DeviceEndpoint:
             )
         if body["role"] not in (Role.CLINICIAN, Role.PATIENT):
             raise _Rejected(ErrorCode.INVALID_ARGUMENT, f"unknown role {body['role']}")
-        if len(self.pairings) >= self.info.max_pairings:
+        pending = self._live_pending(now)
+        if pending is not None:
+            if pending.begin_payload == frame.payload:  # our answer was lost: the same again
+                self._answer(spec, frame, pending.reply)
+                return
+            raise _Rejected(
+                ErrorCode.PAIRING_BUSY,
+                f"a {pending.role.name.lower()} pairing is waiting on the pump; "
+                "accept or reject it there first",
+            )
+        asked = Role(body["role"])
+        if asked is Role.PATIENT and not self.patient_pairing_authorized(now):
+            raise _Rejected(
+                ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,
+                "a clinician session must authorise a patient pairing first "
+                "(PATIENT_PAIRING_AUTHORIZE, `pumpctl pairings authorize-patient`)",
+            )
+        programmer_id = int(body["programmer_id"])
+        replaces = next(
+            (
+                p.key_id
+                for p in self.pairings.values()
+                if programmer_id and p.programmer_id == programmer_id
+            ),
+            0,
+        )
+        if not replaces and len(self.pairings) >= self.info.max_pairings:
             raise _Rejected(ErrorCode.KEY_STORE_FULL, f"{len(self.pairings)} keys paired already")
         responder = PairingResponder(self._entropy(32), self._entropy(16), self.info.serial_number)
         try:
@@ -422,30 +586,63 @@ class DeviceEndpoint:
             )
         except RemoteProtocolError as exc:
             raise _Rejected(ErrorCode.PAIRING_FAILED, str(exc)) from exc
-        self._pending_pairing = _PendingPairing(secrets, Role(body["role"]))
-        self.pairing_code = secrets.format_code()
-        self._answer(
-            spec, frame, {"device_public": responder.public, "device_nonce": responder.nonce}
+        reply = {"device_public": responder.public, "device_nonce": responder.nonce}
+        self._pending_pairing = _PendingPairing(
+            secrets, asked, programmer_id, bytes(frame.payload), reply, now, replaces
         )
+        self._decided = None
+        self.pairing_code = secrets.format_code()
+        self._events.append(
+            PairingPending(self.pairing_code, asked, programmer_id, False, replaces)
+        )
+        self._answer(spec, frame, reply)
 
     def _pair_confirm(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
-        pending = self._pending_pairing
+        proof = bytes(body["programmer_proof"])
+        pending = self._live_pending(now)
         if pending is None:
+            decided = self._decided
+            if decided is not None and hmac.compare_digest(decided.proof, proof):
+                self._answer_decision(spec, frame, decided)  # a poll after the decision
+                return
             raise _Rejected(ErrorCode.NO_PAIRING_IN_PROGRESS, "send PAIR_BEGIN first")
-        if not self.pairing_window_open(now):
-            self._pending_pairing = None
-            raise _Rejected(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
-        self._pending_pairing = None
-        if not pending.secrets.verify_programmer_proof(body["programmer_proof"]):
+        if not pending.secrets.verify_programmer_proof(proof):
+            # the pending pairing stays: a forged confirmation must not cancel the clinician's
             raise _Rejected(ErrorCode.PAIRING_FAILED, "programmer proof does not verify")
-        key_id = pending.secrets.key_id
-        self.pairings[key_id] = Pairing(key_id, pending.role, pending.secrets.pairing_key)
-        self._events.append(PairingCompleted(key_id, pending.role, pending.secrets.pairing_key))
-        self._answer(
-            spec, frame, {"key_id": key_id, "device_proof": pending.secrets.device_proof()}
+        if not pending.confirmed:
+            pending.confirmed = True
+            self._events.append(
+                PairingPending(
+                    pending.secrets.format_code(),
+                    pending.role,
+                    pending.programmer_id,
+                    True,
+                    pending.replaces,
+                )
+            )
+        if self.auto_accept_pairing or pending.accepted:
+            with contextlib.suppress(PairingDecisionError):  # refused: the decision says why
+                self._store_pending(pending, now)
+            assert self._decided is not None
+            self._answer_decision(spec, frame, self._decided)
+            return
+        waiting = _Decision(
+            proof,
+            ErrorCode.PAIRING_AWAITING_CONFIRMATION,
+            {},
+            "the person at the pump must accept the code it shows; send PAIR_CONFIRM again",
         )
+        self._answer_decision(spec, frame, waiting)
+
+    def _answer_decision(self, spec: MessageSpec, frame: Frame, decided: _Decision) -> None:
+        """Answer PAIR_CONFIRM with a pairing's state; polls are not audited one by one."""
+        if decided.status is ErrorCode.OK:
+            self._answer(spec, frame, decided.body)
+            return
+        payload = _error_payload(decided.status, decided.reason)
+        self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=False)
 
     def _session_open(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
@@ -472,6 +669,7 @@ class DeviceEndpoint:
             },
         )
         self.session = None  # one session at a time; the reply is sent in the clear
+        self._decided = None  # a programmer with a session knows how its pairing ended
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=False)
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
         self.session = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)
@@ -496,17 +694,44 @@ class DeviceEndpoint:
             raise _Rejected(ErrorCode.ROLE_NOT_PERMITTED, "a patient key may unpair only itself")
         if key_id not in self.pairings:
             raise _Rejected(ErrorCode.UNKNOWN_KEY, f"key {key_id:#010x} is not paired")
-        del self.pairings[key_id]
-        payload = encode_reply(spec.msg, ErrorCode.OK, {})
-        rid = request_id_of(spec.msg, frame.payload)
-        assert rid is not None
-        digest = request_digest(frame.msg_type, frame.payload)
-        self.cache.put(rid, CachedOutcome(frame.msg_type, digest, payload, self.session.key_id))
-        self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=True)
-        self._events.append(Unpaired(key_id))
+        forgotten = self.pairings.pop(key_id)
+        self._answer_change(spec, frame, {})
+        self._events.append(Unpaired(key_id, forgotten.role))
         if key_id == self.session.key_id:
             self._events.append(SessionClosed(self.session.session_id))
             self.session = None
+
+    def _answer_change(self, spec: MessageSpec, frame: Frame, body: dict[str, Any]) -> None:
+        """Success reply of a state-changing request the endpoint handles: cached, sealed."""
+        payload = encode_reply(spec.msg, ErrorCode.OK, body)
+        rid = request_id_of(spec.msg, frame.payload)
+        assert rid is not None
+        digest = request_digest(frame.msg_type, frame.payload)
+        self.cache.put(rid, CachedOutcome(frame.msg_type, digest, payload, self._session_key_id()))
+        self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=True)
+
+    def _pairings_list(
+        self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
+    ) -> None:
+        pairings = [
+            {
+                "key_id": p.key_id,
+                "role": int(p.role),
+                "programmer_id": p.programmer_id,
+                "paired_time": p.paired_time,
+            }
+            for p in sorted(self.pairings.values(), key=lambda p: p.key_id)
+        ]
+        self._answer(spec, frame, {"max_pairings": self.info.max_pairings, "pairings": pairings})
+
+    def _patient_pairing_authorize(
+        self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
+    ) -> None:
+        assert self.session is not None
+        until = now + self.policy.pairing_window_s
+        self._patient_authorized_until = until
+        self._answer_change(spec, frame, {"valid_until_time": until})
+        self._events.append(PatientPairingAuthorized(self.session.key_id, until))
 
     def _session_key_id(self) -> int:
         return self.session.key_id if self.session is not None else 0
@@ -552,5 +777,7 @@ _INTERNAL: dict[MsgType, _Handler] = {
     MsgType.SESSION_OPEN: DeviceEndpoint._session_open,
     MsgType.SESSION_CLOSE: DeviceEndpoint._session_close,
     MsgType.UNPAIR: DeviceEndpoint._unpair,
+    MsgType.PAIRINGS_LIST: DeviceEndpoint._pairings_list,
+    MsgType.PATIENT_PAIRING_AUTHORIZE: DeviceEndpoint._patient_pairing_authorize,
     MsgType.REQUEST_STATUS: DeviceEndpoint._request_status,
 }

@@ -109,6 +109,11 @@ FIELD_NOTES: dict[str, str] = {
     "programmer_proof": "HMAC-SHA256(confirm_key, 'programmer' || th)[:16]",
     "device_proof": "the pump's proof (see the message)",
     "key_id": "31-bit pairing key id",
+    "programmer_id": "random u64 naming the programmer (kept in its key store); a new pairing "
+    "with the same non-zero id replaces that programmer's key; 0 = anonymous",
+    "max_pairings": "pairing keys the pump can hold",
+    "paired_time": "pump time (s) the key was stored; 0 = before the pump recorded it",
+    "valid_until_time": "pump time (s) until which one patient pairing may begin",
     "session_id": "random, non-zero; appears in the header of every session frame",
     "prescription_version": "version of the active prescription (increments on every commit)",
     "version": "prescription version",
@@ -202,13 +207,15 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.ALARM_TEST: "-",
     LogEvent.ALARM_CONFIG_CHANGED: "a = low reservoir nL, b = critical interval s",
     LogEvent.PAIRED: "a = key id, b = Role",
-    LogEvent.UNPAIRED: "a = key id",
+    LogEvent.UNPAIRED: "a = key id, b = Role (revoked, unpaired or replaced by a re-pairing)",
     LogEvent.SESSION_OPENED: "a = key id, b = session id",
     LogEvent.AUTH_FAILURE: "a = ErrorCode, b = message type",
     LogEvent.PAIRING_REFUSED: "a = ErrorCode",
     LogEvent.LOCKOUT_STARTED: "a = lockout s",
     LogEvent.REQUEST_REFUSED: "a = ErrorCode, b = message type",
     LogEvent.NVM_RECOVERED: "a = NVM bank used",
+    LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
+    LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
 }
 
 _INT_TYPES = {

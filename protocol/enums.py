@@ -98,7 +98,7 @@ class LogEvent(enum.IntEnum):
     ALARM_CONFIG_CHANGED = 36  # a=low reservoir nL, b=critical interval s
     # audit log
     PAIRED = 64  # a=key id, b=Role
-    UNPAIRED = 65  # a=key id
+    UNPAIRED = 65  # a=key id, b=Role (0 in records written before pairing audit had it)
     SESSION_OPENED = 66  # a=key id, b=session id
     AUTH_FAILURE = 67  # a=ErrorCode, b=message type
     PAIRING_REFUSED = 68  # a=ErrorCode
@@ -108,3 +108,5 @@ class LogEvent(enum.IntEnum):
     REJECTIONS_SUPPRESSED = (
         72  # a=ErrorCode, b=how many more refusals of it were not logged one by one
     )
+    PAIRING_REJECTED = 80  # a=Role asked for, b=ErrorCode why (PAIRING_REJECTED: at the pump)
+    PATIENT_PAIRING_AUTHORIZED = 81  # a=key id of the clinician, b=seconds it stays valid

@@ -42,6 +42,10 @@ class ErrorCode(enum.IntEnum):
     UNKNOWN_KEY = 24
     NO_PAIRING_IN_PROGRESS = 25
     KEY_STORE_FULL = 26
+    PAIRING_BUSY = 27
+    PAIRING_AWAITING_CONFIRMATION = 28
+    PAIRING_REJECTED = 29
+    PATIENT_PAIRING_NOT_AUTHORIZED = 30
     # -- request handling and two-phase commit --
     NOTHING_STAGED = 32
     STALE_VERSION = 33
@@ -173,6 +177,21 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.UNKNOWN_KEY, "key id is not paired with this pump"),
         _row(E.NO_PAIRING_IN_PROGRESS, "pair-confirm without a pair-begin in this window"),
         _row(E.KEY_STORE_FULL, "the pump holds no more pairings; unpair one first"),
+        _row(
+            E.PAIRING_BUSY,
+            "another programmer's pairing is waiting on the pump; finish or reject it there first",
+            retryable=True,
+        ),
+        _row(
+            E.PAIRING_AWAITING_CONFIRMATION,
+            "proof verified; the person at the pump has not accepted the code yet: ask again",
+            retryable=True,
+        ),
+        _row(E.PAIRING_REJECTED, "the person at the pump rejected the confirmation code"),
+        _row(
+            E.PATIENT_PAIRING_NOT_AUTHORIZED,
+            "a patient key may pair only after a clinician session authorised it",
+        ),
         _row(E.NOTHING_STAGED, "commit or abort with no staged change"),
         _row(E.STALE_VERSION, "commit names an active version that is no longer current"),
         _row(E.HASH_MISMATCH, "commit names a staged hash that is not the staged change's"),

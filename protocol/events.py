@@ -93,6 +93,40 @@ class PairingCompleted:
     key_id: int
     role: Role
     pairing_key: bytes = field(repr=False)
+    replaced_key_id: int = 0  # device side: the same programmer's previous key, now forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class PairingPending:
+    """Device side: a pairing waits for the person at the pump.
+
+    ``confirmed`` is False when PAIR_BEGIN has been answered (the code exists) and True once the
+    programmer's proof verified: the key is stored only when the bench accepts ``code``.
+    """
+
+    code: str  # "123 456", as the programmer shows it
+    role: Role
+    programmer_id: int
+    confirmed: bool
+    replaces_key_id: int = 0
+    accepted: bool = False  # accepted at the pump before the programmer's proof arrived
+
+
+@dataclass(frozen=True, slots=True)
+class PairingRejected:
+    """Device side: a pairing that got as far as a code ended without a stored key."""
+
+    role: Role
+    code: ErrorCode  # PAIRING_REJECTED (at the pump), PAIRING_WINDOW_CLOSED, ...
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPairingAuthorized:
+    """Device side: a clinician session allowed one patient pairing until ``until``."""
+
+    key_id: int  # the clinician's key
+    until: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +144,7 @@ class SessionClosed:
 @dataclass(frozen=True, slots=True)
 class Unpaired:
     key_id: int
+    role: Role | None = None  # the forgotten key's role (device side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +159,9 @@ Event = (
     | FrameRejected
     | PairingCode
     | PairingCompleted
+    | PairingPending
+    | PairingRejected
+    | PatientPairingAuthorized
     | SessionOpened
     | SessionClosed
     | Unpaired

@@ -88,8 +88,14 @@ class ProgrammerEndpoint:
             return self.session.seal(request.msg, request.seq, payload, Flags(0))
         return encode_frame(request.msg, request.seq, payload)
 
-    def begin_pairing(self, role: Role, private_bytes: bytes, nonce: bytes, seq: int) -> bytes:
-        """PAIR_BEGIN; HELLO must have been answered first (the serial number is bound in)."""
+    def begin_pairing(
+        self, role: Role, private_bytes: bytes, nonce: bytes, seq: int, programmer_id: int = 0
+    ) -> bytes:
+        """PAIR_BEGIN; HELLO must have been answered first (the serial number is bound in).
+
+        ``programmer_id`` (random, kept by the programmer) lets the pump replace this
+        programmer's earlier key instead of filling a new slot; 0 pairs anonymously.
+        """
         if self.serial_number is None:
             raise LocalProtocolError(
                 "send HELLO before pairing: the serial number is bound into the keys"
@@ -97,7 +103,12 @@ class ProgrammerEndpoint:
         initiator = PairingInitiator(private_bytes, nonce, int(role))
         self._initiator = (seq, initiator)
         self._secrets = None
-        body = {"role": int(role), "programmer_public": initiator.public, "programmer_nonce": nonce}
+        body = {
+            "role": int(role),
+            "programmer_public": initiator.public,
+            "programmer_nonce": nonce,
+            "programmer_id": programmer_id,
+        }
         return self.send(Request(MsgType.PAIR_BEGIN, body, seq))
 
     def confirm_pairing(self, seq: int) -> bytes:
@@ -199,6 +210,8 @@ class ProgrammerEndpoint:
         self._events.append(PairingCode(self._secrets.format_code()))
 
     def _pair_confirm_reply(self, reply: Reply) -> None:
+        if reply.status == ErrorCode.PAIRING_AWAITING_CONFIRMATION:
+            return  # the person at the pump has not accepted yet: confirm_pairing() again
         secrets, self._secrets, self._confirm_seq = self._secrets, None, None
         if not reply.ok or secrets is None:
             return

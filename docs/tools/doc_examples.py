@@ -182,22 +182,32 @@ def build_examples() -> list[Example]:
     conv.exchange(
         "pair-begin", "PAIR_BEGIN", prog.begin_pairing(ROLE, PROGRAMMER_PRIVATE, PAIR_NONCE_P, 3)
     )
-    conv.exchange("pair-confirm", "PAIR_CONFIRM", prog.confirm_pairing(4))
+    conv.exchange(
+        "pair-confirm-waiting",
+        "PAIR_CONFIRM before the code is accepted at the pump",
+        prog.confirm_pairing(4),
+        note="the proof verified; PAIRING_AWAITING_CONFIRMATION until the person at the pump "
+        "accepts the code: the programmer sends PAIR_CONFIRM again (a new seq)",
+    )
+    pending = dev.pending_pairing(NOW)
+    assert pending is not None
+    dev.accept_pairing(pending.code, NOW)  # the person at the pump
+    conv.exchange("pair-confirm", "PAIR_CONFIRM", prog.confirm_pairing(5))
     ((key_id, pairing),) = dev.pairings.items()
     conv.exchange(
         "session-open",
         "SESSION_OPEN",
-        prog.open_session(key_id, pairing.key, OPEN_NONCE_P, 5),
+        prog.open_session(key_id, pairing.key, OPEN_NONCE_P, 6),
     )
     conv.keys = SessionKeys.derive(pairing.key, SESSION_ID, OPEN_NONCE_P, OPEN_NONCE_D)
     conv.exchange(
         "status",
         "STATUS",
-        prog.send(Request(MsgType.STATUS, {}, 6)),
-        [Reply(MsgType.STATUS, 6, 0, STATUS_BODY)],
+        prog.send(Request(MsgType.STATUS, {}, 7)),
+        [Reply(MsgType.STATUS, 7, 0, STATUS_BODY)],
     )
     change = {"kind": int(ChangeKind.CONTINUOUS), "params": {"daily_dose_ng": 400_000}}
-    stage = Request(MsgType.STAGE_PRESCRIPTION, {"request_id": 0x1001, "change": change}, 7)
+    stage = Request(MsgType.STAGE_PRESCRIPTION, {"request_id": 0x1001, "change": change}, 8)
     staged_hash = hashlib.sha256(repr(change).encode()).digest()[:16]
     summary = {
         "staged_hash": staged_hash,
@@ -213,14 +223,14 @@ def build_examples() -> list[Example]:
         "stage-continuous",
         "STAGE_PRESCRIPTION (continuous 400 mcg/day)",
         prog.send(stage),
-        [Reply(MsgType.STAGE_PRESCRIPTION, 7, 0, summary)],
+        [Reply(MsgType.STAGE_PRESCRIPTION, 8, 0, summary)],
     )
     commit = {"request_id": 0x1002, "staged_hash": staged_hash, "active_version": 3}
     conv.exchange(
         "commit",
         "COMMIT_PRESCRIPTION",
-        prog.send(Request(MsgType.COMMIT_PRESCRIPTION, {**commit, "ack_warnings": 0}, 8)),
-        [Reply(MsgType.COMMIT_PRESCRIPTION, 8, 0, {"version": 4})],
+        prog.send(Request(MsgType.COMMIT_PRESCRIPTION, {**commit, "ack_warnings": 0}, 9)),
+        [Reply(MsgType.COMMIT_PRESCRIPTION, 9, 0, {"version": 4})],
     )
     records = [
         _log_record(41, NOW - 3_600, LogEvent.REFILL, 18_000_000, -150_000),
@@ -230,10 +240,10 @@ def build_examples() -> list[Example]:
     conv.exchange(
         "log-read",
         "LOG_READ",
-        prog.send(Request(MsgType.LOG_READ, {"log": 1, "cursor": 41, "max_count": 3}, 9)),
+        prog.send(Request(MsgType.LOG_READ, {"log": 1, "cursor": 41, "max_count": 3}, 10)),
         [
-            Reply(MsgType.LOG_READ, 9, 0, {"records": records[:2], "next_cursor": 43}, more=True),
-            Reply(MsgType.LOG_READ, 9, 0, {"records": records[2:], "next_cursor": 44}),
+            Reply(MsgType.LOG_READ, 10, 0, {"records": records[:2], "next_cursor": 43}, more=True),
+            Reply(MsgType.LOG_READ, 10, 0, {"records": records[2:], "next_cursor": 44}),
         ],
     )
     alarm = {"alarm": 1, "raised": True, "critical": False, "time": NOW + 60}

@@ -54,15 +54,27 @@ def identify() -> None:
     type=click.Choice(["clinician", "patient"]),
     default="clinician",
     show_default=True,
-    help="The role bound to the key: a patient key may only read and ask for patient boluses.",
+    help="The role bound to the key: a patient key may only read and ask for patient boluses "
+    "(it needs a clinician's `pumpctl pairings authorize-patient` first).",
 )
-def pair(role: str) -> None:
+@click.option(
+    "--confirm-timeout",
+    type=click.FloatRange(min=1, max=3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the code to be accepted at the pump.",
+)
+def pair(role: str, confirm_timeout: float) -> None:
     """Pair this programmer with the pump and store the key.
 
     The pump accepts pairing only while the programmer head is over it (its pairing window is
-    open).  Both sides show the same 6-digit confirmation code; compare them.  On a terminal
-    you are asked whether they match; with --yes or without a terminal the code is printed on
-    stderr and pairing proceeds.
+    open), one pairing per window.  Both sides show the same 6-digit confirmation code; compare
+    them.  On a terminal you are asked whether they match; with --yes or without a terminal the
+    code is printed on stderr and pairing proceeds.  The pump stores the key only when the
+    person at the pump accepts the code there (on the virtual pump: `vpump ctl pairing accept
+    CODE`); pumpctl waits for that up to --confirm-timeout.  Pairing again from the same
+    programmer replaces its earlier key on the pump.  A patient key needs a clinician's
+    `pumpctl pairings authorize-patient` first.
 
     Example: pumpctl --port /dev/pts/3 pair --role clinician
     """
@@ -74,8 +86,16 @@ def pair(role: str) -> None:
             return True
         return click.confirm("Does the pump show the same code?", default=True, err=True)
 
+    def waiting(code: str) -> None:
+        note(
+            f"Waiting for the code {code} to be accepted at the pump "
+            f"(`vpump ctl pairing accept {code.replace(' ', '')}`)..."
+        )
+
     with connected(session=False) as client:
-        stored = client.pair(Role[role.upper()], show_code)
+        stored = client.pair(
+            Role[role.upper()], show_code, on_waiting=waiting, confirm_timeout_s=confirm_timeout
+        )
     doc = {
         "serial_number": stored.serial_number,
         "key_id": stored.key_id,

@@ -25,6 +25,7 @@ import serial
 from protocol import (
     CATALOG,
     NEED_DATA,
+    ErrorCode,
     FrameRejected,
     MsgType,
     Notification,
@@ -299,22 +300,41 @@ class PumpClient:
         )
         return self.wait_reply(MsgType.PAIR_BEGIN, seq)
 
-    def pair(self, role: Role) -> PumpKey:
-        """Pair (the wand window must be open); returns the new key."""
+    def pair(
+        self, role: Role, accept: Callable[[str], None] | None = None, timeout: float = 60.0
+    ) -> PumpKey:
+        """Pair (the wand window must be open); returns the new key.
+
+        ``accept`` plays the person at the pump (given the code without its space); without it
+        somebody must accept the code at the device within ``timeout``.
+        """
         if self.endpoint.serial_number is None:
             self.hello()
         begun = self.begin_pairing(role)
         assert begun.ok, f"PAIR_BEGIN refused: {begun.status} {begun.reason}\n{self.trace()}"
-        return self.finish_pairing()
+        return self.finish_pairing(accept, timeout)
 
-    def finish_pairing(self) -> PumpKey:
-        """PAIR_CONFIRM after an accepted PAIR_BEGIN; checks the device's proof."""
+    def finish_pairing(
+        self, accept: Callable[[str], None] | None = None, timeout: float = 60.0
+    ) -> PumpKey:
+        """PAIR_CONFIRM after an accepted PAIR_BEGIN, asked again while the device answers
+        PAIRING_AWAITING_CONFIRMATION; checks the device's proof."""
         code = self.wait_for(lambda e: isinstance(e, PairingCode), what="pairing code")
         assert len(code.code) == 7
         self.pairing_code = code.code
-        seq = self.next_seq()
-        self.write(self.endpoint.confirm_pairing(seq))
-        confirmed = self.wait_reply(MsgType.PAIR_CONFIRM, seq)
+        deadline = time.monotonic() + timeout
+        while True:
+            seq = self.next_seq()
+            self.write(self.endpoint.confirm_pairing(seq))
+            confirmed = self.wait_reply(MsgType.PAIR_CONFIRM, seq)
+            if confirmed.status != ErrorCode.PAIRING_AWAITING_CONFIRMATION:
+                break
+            assert time.monotonic() < deadline, f"code never accepted at the pump\n{self.trace()}"
+            if accept is not None:
+                accept(code.code.replace(" ", ""))
+                accept = None
+            else:
+                time.sleep(0.2)
         assert confirmed.ok, f"PAIR_CONFIRM refused: {confirmed.reason}\n{self.trace()}"
         done: PairingCompleted = self.wait_for(
             lambda e: isinstance(e, PairingCompleted | FrameRejected), what="pairing result"

@@ -118,6 +118,14 @@ class Bench:
     def hw_status(self) -> dict[str, Any]:
         return self.call("hw-status")
 
+    def accept_pairing(self, code: str) -> None:
+        """The person at the pump accepts the code the programmer shows."""
+        self.call("pairing", action="accept", code=code)
+
+    def reject_pairing(self) -> None:
+        """The person at the pump rejects the waiting pairing."""
+        self.call("pairing", action="reject")
+
     def available(self) -> bool:
         try:
             self.call("time")
@@ -218,10 +226,15 @@ class PumpUnderTest:
 
 
 def pair_with_wand(pump: PumpUnderTest, bench: Bench, role: Role) -> PumpKey:
+    """Pair as a clinic does: wand over the pump, the code accepted at the pump; a patient key
+    after a clinician session authorised it (PATIENT_PAIRING_AUTHORIZE)."""
+    if role is Role.PATIENT:
+        with pump.session(Role.CLINICIAN) as clinician:
+            clinician.ok(MsgType.PATIENT_PAIRING_AUTHORIZE)
     bench.wand(True)
     try:
         with pump.client() as client:
-            return client.pair(role)
+            return client.pair(role, accept=bench.accept_pairing)
     finally:
         bench.wand(False)
 

@@ -80,14 +80,42 @@ def test_pairing_shows_the_same_code_on_both_sides_and_opens_a_session(
     bench.wand(True)
     with fresh_pump.client() as client:
         assert client.hello()["pairing_window_open"]
-        key = client.pair(Role.CLINICIAN)
+        key = client.pair(Role.CLINICIAN, accept=bench.accept_pairing)
         shown = bench.hw_status().get("pairing_code")  # our bench shows the pump's display
         if shown is not None:
             assert shown == client.pairing_code
+        assert not client.hello()["pairing_window_open"]  # one pairing per window
         client.login(key)
         assert client.ok(MsgType.STATUS)["pump_time"] > 0
         assert client.hello()["paired_keys"] == 1
     bench.wand(False)
+
+
+def test_a_second_pairing_waits_and_a_rejected_code_stores_nothing(
+    fresh_pump: PumpUnderTest,
+) -> None:
+    """One pairing at a time; the key is stored only once the code is accepted at the pump."""
+    bench = fresh_pump.require_bench("open the pairing window and reject a code")
+    bench.wand(True)
+    try:
+        with fresh_pump.client() as first:
+            first.hello()
+            assert first.begin_pairing(Role.CLINICIAN).ok
+            seq = first.next_seq()
+            first.write(first.endpoint.confirm_pairing(seq))
+            waiting = first.wait_reply(MsgType.PAIR_CONFIRM, seq)
+            assert waiting.status == ErrorCode.PAIRING_AWAITING_CONFIRMATION
+            again_seq = first.next_seq()
+            again = first.endpoint.confirm_pairing(again_seq)  # the first pairing's next poll
+            busy = first.begin_pairing(Role.CLINICIAN)  # another programmer's keys
+            assert busy.status == ErrorCode.PAIRING_BUSY  # the first pairing is not replaced
+            bench.reject_pairing()
+            first.write(again)
+            rejected = first.wait_reply(MsgType.PAIR_CONFIRM, again_seq)
+            assert rejected.status == ErrorCode.PAIRING_REJECTED
+            assert first.hello()["paired_keys"] == 0
+    finally:
+        bench.wand(False)
 
 
 def test_pairing_with_a_wrong_proof_fails_and_stores_no_key(isolated_pump: PumpUnderTest) -> None:
@@ -274,16 +302,13 @@ def test_repeated_failed_pairings_lock_pairing_until_the_wand_is_placed_again(
     try:
         with isolated_pump.client() as client:
             client.hello()
+            assert client.begin_pairing(Role.CLINICIAN).ok
             statuses = []
-            for _ in range(6):
-                begun = client.begin_pairing(Role.CLINICIAN)
-                if not begun.ok:
-                    statuses.append(begun.status)
-                    continue
+            for _ in range(6):  # forged proofs against the one pending pairing (it is kept)
                 forged = encode_request(MsgType.PAIR_CONFIRM, {"programmer_proof": bytes(16)})
                 seq = client.raw(MsgType.PAIR_CONFIRM, forged)
                 statuses.append(client.wait_rejection(seq).status)
-            assert ErrorCode.PAIRING_FAILED in statuses
+            assert statuses[:5] == [ErrorCode.PAIRING_FAILED] * 5
             assert statuses[-1] == ErrorCode.PAIRING_LOCKED_OUT
             client.login(key)  # pairing is locked, a paired key is not
             assert LogEvent.LOCKOUT_STARTED in audit_events(client, 0)

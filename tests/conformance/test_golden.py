@@ -38,7 +38,7 @@ def record_session(pump: PumpUnderTest) -> tuple[str, list[tuple[str, bytes]]]:
         client.hello()
         client.wait_rejection(client.raw(MsgType.STATUS, b""))  # refused: no session yet
         pump.bench.wand(True)
-        key = client.pair(Role.CLINICIAN)
+        key = client.pair(Role.CLINICIAN, accept=pump.bench.accept_pairing)
         pump.bench.wand(False)
         client.login(key)
         client.ok(MsgType.STATUS)

@@ -70,12 +70,33 @@ def hello(pump: PumpUnderTest) -> None:
         assert client.hello()["serial_number"] == pump.hello["serial_number"]
 
 
-@scenario(MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM, MsgType.UNPAIR)
+@scenario(
+    MsgType.PAIR_BEGIN,
+    MsgType.PAIR_CONFIRM,
+    MsgType.UNPAIR,
+    MsgType.PATIENT_PAIRING_AUTHORIZE,
+    MsgType.PAIRINGS_LIST,
+)
 def pair_and_unpair(pump: PumpUnderTest) -> None:
     pump.require_capability(Capability.PAIRING)
     bench = pump.require_bench("open the pairing window")
+    with pump.session(Role.CLINICIAN) as clinician:  # no patient key without a clinician's word
+        bench.wand(True)
+        try:
+            with pump.client() as remote:
+                remote.hello()
+                refused = remote.begin_pairing(Role.PATIENT)
+                assert refused.status == ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED
+        finally:
+            bench.wand(False)
+        until = clinician.ok(MsgType.PATIENT_PAIRING_AUTHORIZE)["valid_until_time"]
+        assert until > clinician.ok(MsgType.STATUS)["pump_time"]
     key = pair_with_wand(pump, bench, Role.PATIENT)
     assert key.role is Role.PATIENT and 0 < key.key_id <= 0x7FFF_FFFF
+    with pump.session(Role.CLINICIAN) as clinician:
+        listed = {p["key_id"]: p for p in clinician.ok(MsgType.PAIRINGS_LIST)["pairings"]}
+        assert listed[key.key_id]["role"] == Role.PATIENT
+        assert listed[pump.clinician_key().key_id]["role"] == Role.CLINICIAN
     with pump.client() as client:
         paired = client.hello()["paired_keys"]
         client.login(key)

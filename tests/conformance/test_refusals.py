@@ -61,6 +61,10 @@ PROVOKED_ELSEWHERE = {
     ErrorCode.NOT_STOPPED,
     ErrorCode.KEY_STORE_FULL,  # test_the_key_store_refuses_a_pairing_beyond_its_capacity
     ErrorCode.REQUEST_EVICTED,  # test_an_evicted_request_id_is_refused_and_never_run_again
+    ErrorCode.PAIRING_BUSY,  # test_auth: test_a_second_pairing_waits_and_a_rejected_code_...
+    ErrorCode.PAIRING_AWAITING_CONFIRMATION,  # the same
+    ErrorCode.PAIRING_REJECTED,  # the same
+    ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,  # test_messages: pair_and_unpair
 }
 # Codes no wire input can provoke on a healthy device, and why.
 NOT_PROVOKABLE = {
@@ -320,17 +324,17 @@ def test_an_evicted_request_id_is_refused_and_never_run_again(fresh_pump: PumpUn
 
 def test_the_key_store_refuses_a_pairing_beyond_its_capacity(fresh_pump: PumpUnderTest) -> None:
     bench = fresh_pump.require_bench("open the pairing window")
-    bench.wand(True)
     try:
         with fresh_pump.client() as client:
             client.hello()
             codes = []
             for _ in range(12):
-                begun = client.begin_pairing(Role.PATIENT)
+                bench.wand(True)  # one pairing per window: the wand is placed again each time
+                begun = client.begin_pairing(Role.CLINICIAN)  # anonymous: a new slot each time
                 if not begun.ok:
                     codes.append(begun.status)
                     break
-                client.finish_pairing()
+                client.finish_pairing(bench.accept_pairing)
             assert codes == [ErrorCode.KEY_STORE_FULL]
     finally:
         bench.wand(False)

@@ -20,6 +20,7 @@ from protocol import (
     LogId,
     MsgType,
     Notification,
+    PairingCode,
     PairingCompleted,
     ProgrammerEndpoint,
     Reply,
@@ -63,13 +64,22 @@ class Clinic:
         return self.seq
 
     def _pair(self, role: Role) -> None:
+        """Pair like a clinic: the person at the pump accepts the code; a patient key after a
+        clinician session authorised it."""
         self.request(MsgType.HELLO)
+        if role is Role.PATIENT:
+            self._pair(Role.CLINICIAN)
+            self.request(MsgType.PATIENT_PAIRING_AUTHORIZE, {"request_id": 999})
+            self.prog.close_session()
         self.link.set_wand(True, self.now)
-        self._exchange(
+        events = self._exchange(
             self.prog.begin_pairing(
                 role, self.rng.randbytes(32), self.rng.randbytes(16), self._next_seq()
             )
         )
+        code = next(e.code for e in events if isinstance(e, PairingCode))
+        self._exchange(self.prog.confirm_pairing(self._next_seq()))
+        self.link.accept_pairing(code, self.now)
         events = self._exchange(self.prog.confirm_pairing(self._next_seq()))
         done = next(e for e in events if isinstance(e, PairingCompleted))
         self._exchange(
@@ -124,6 +134,8 @@ def test_every_request_in_the_catalog_has_a_handler() -> None:
         MsgType.SESSION_OPEN,
         MsgType.SESSION_CLOSE,
         MsgType.UNPAIR,
+        MsgType.PAIRINGS_LIST,
+        MsgType.PATIENT_PAIRING_AUTHORIZE,
         MsgType.REQUEST_STATUS,
     }
     requests = {m for m, s in CATALOG.items() if s.direction is Direction.REQUEST}

@@ -251,12 +251,43 @@ class ServedPump:
     def pumpctl(self, *args: str, port: str | None = None, **options: Any) -> Result:
         return run_pumpctl(port or self.port, *args, env=self.env, **options)
 
-    def pair(self, role: str = "clinician") -> Result:
+    def pair(self, role: str = "clinician", *options: str) -> Result:
+        """``pumpctl [OPTIONS] --json pair --role ROLE`` as a clinic does it: the wand over the
+        pump, and the person at the pump typing in the code the programmer shows."""
         self.bench("wand", on=True)
-        result = self.pumpctl("--json", "pair", "--role", role)
-        self.bench("wand", on=False)
+        try:
+            result = self.pair_accepting(role, *options)
+        finally:
+            self.bench("wand", on=False)
         assert result.code == 0, result
         return result
+
+    def pair_accepting(self, role: str, *options: str, accept: bool = True) -> Result:
+        """``pumpctl pair`` in the background; once it prints its confirmation code, that code
+        is accepted at the pump (``vpump ctl pairing accept``; rejected if not ``accept``)."""
+        args = (*options, "--json", "pair", "--role", role)
+        argv = [*PUMPCTL, "--port", self.port, "--timeout", "0.5", "--retries", "1", *args]
+        process = subprocess.Popen(
+            argv,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None
+        seen = []
+        for line in process.stderr:  # ends when pumpctl exits
+            seen.append(line)
+            found = re.search(r"Confirmation code: (\d{3}) (\d{3})", line)
+            if found:
+                if accept:
+                    self.bench("pairing", action="accept", code=found[1] + found[2])
+                else:
+                    self.bench("pairing", action="reject")
+                break
+        out, err = process.communicate(timeout=COMMAND_DEADLINE_S)
+        return Result(args, process.returncode, out, "".join(seen) + err)
 
 
 @contextlib.contextmanager

@@ -81,7 +81,10 @@ def test_pair_stores_a_private_key_under_the_xdg_config_directory(pump: ServedPu
 
 
 def test_a_patient_key_reads_but_cannot_program(pump: ServedPump) -> None:
-    pump.pair("patient")
+    clinic = str(pump.workdir / "clinic-keys.json")  # the clinician's programmer
+    pump.pair("clinician", "--keystore", clinic)
+    ok(pump, "--keystore", clinic, "pairings", "authorize-patient")
+    pump.pair("patient")  # the patient's remote
     assert status(pump)["mode"] == "stopped"
     refused = pump.pumpctl("--json", "--yes", "program", "continuous", "--dose", "400mcg/day")
     assert refused.code == 3, refused

@@ -272,7 +272,9 @@ class InProcessPump:
         self.app = app or FakePumpApp()
         self.faults = LinkFaults()
         info = DeviceInfo("VP20", SERIAL, "1.0.0", Capability(0x7F))
-        self.device = DeviceEndpoint(info, os.urandom)
+        # a scripted rig: the pump stores a key without a person accepting the code (the
+        # pump-side acceptance itself is tested in tests/security/test_pairing.py)
+        self.device = DeviceEndpoint(info, os.urandom, auto_accept_pairing=True)
         self.lock = threading.Lock()
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)

@@ -59,7 +59,11 @@ def test_pair_fill_program_and_read_status_from_a_real_virtual_pump(
     bench(control, "wand", "on")
     keys = KeyStore(tmp_path / "keys.json")
     with PumpClient(open_transport(port, timeout=1.0), keys, timeout_s=1.0) as client:
-        client.pair(Role.CLINICIAN)
+        # the person at the bench accepts the code the programmer shows
+        client.pair(
+            Role.CLINICIAN,
+            on_waiting=lambda code: bench(control, "pairing", "accept", code.replace(" ", "")),
+        )
         client.open_session()
         client.refill(0, 20_000_000, 2000)
         staged = client.stage(therapy.continuous(500_000))

@@ -105,6 +105,13 @@ class LinkPair:
         return self.roundtrip(self.programmer.send(Request(msg, body or {}, self.next_seq())))
 
     def pair(self, role: Role = Role.CLINICIAN) -> tuple[int, bytes, str]:
+        """Pair like a clinic: the person at the pump accepts the code the programmer shows.
+
+        A patient key is first authorised by a clinician session (a clinician key is paired
+        for that if the pump has none authorising yet).
+        """
+        if role is Role.PATIENT and not self.device.patient_pairing_authorized(self.now):
+            self.authorize_patient()
         self.request(MsgType.HELLO)
         self.device.open_pairing_window(self.now)
         events = self.roundtrip(
@@ -114,8 +121,20 @@ class LinkPair:
         )
         code = next(e.code for e in events if type(e).__name__ == "PairingCode")
         events = self.roundtrip(self.programmer.confirm_pairing(self.next_seq()))
+        assert not any(type(e).__name__ == "PairingCompleted" for e in events)  # not yet
+        self.device.accept_pairing(code, self.now)  # the person at the pump compares, accepts
+        events = self.roundtrip(self.programmer.confirm_pairing(self.next_seq()))
         done = next(e for e in events if type(e).__name__ == "PairingCompleted")
         return done.key_id, done.pairing_key, code
+
+    def authorize_patient(self) -> None:
+        """A clinician session sends PATIENT_PAIRING_AUTHORIZE, then closes."""
+        key_id, key, _ = self.pair(Role.CLINICIAN)
+        self.open(key_id, key)
+        self.request(
+            MsgType.PATIENT_PAIRING_AUTHORIZE, {"request_id": self.rng.randrange(1, 2**32)}
+        )
+        self.programmer.close_session()
 
     def open(self, key_id: int, key: bytes) -> list[object]:
         return self.roundtrip(

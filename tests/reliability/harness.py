@@ -203,12 +203,28 @@ def open_client(
     return PumpClient(transport, keystore, timeout_s=timeout_s, retries=retries)
 
 
-def pair(pump: ServedPump, keystore: KeyStore, role: Role = Role.CLINICIAN) -> None:
-    """Pair a programmer key of ``role`` (the wand is placed for it, then taken away)."""
+def pair(
+    pump: ServedPump,
+    keystore: KeyStore,
+    role: Role = Role.CLINICIAN,
+    *,
+    authorized_by: KeyStore | None = None,
+) -> None:
+    """Pair a programmer key of ``role`` (the wand is placed for it, then taken away); a patient
+    key is first authorised in a session of the clinician key store ``authorized_by``."""
     pump.bench("wand", on=True)
     try:
+        if authorized_by is not None:
+            with open_client(pump.port, authorized_by) as clinician:
+                clinician.authorize_patient_pairing()
         with open_client(pump.port, keystore) as client:
-            client.pair(role)
+            # the person at the bench accepts the code the programmer shows
+            client.pair(
+                role,
+                on_waiting=lambda code: pump.bench(
+                    "pairing", action="accept", code=code.replace(" ", "")
+                ),
+            )
     finally:
         pump.bench("wand", on=False)
 

@@ -25,6 +25,7 @@ from protocol import (
     LogId,
     MsgType,
     Notification,
+    PairingCode,
     PairingCompleted,
     ProgrammerEndpoint,
     Reply,
@@ -87,14 +88,29 @@ class InProcessProgrammer:
         self.seq = (self.seq + 1) & 0xFFFF
         return self.seq
 
-    def pair(self, role: Role = Role.CLINICIAN) -> None:
+    def pair(
+        self, role: Role = Role.CLINICIAN, authorizer: InProcessProgrammer | None = None
+    ) -> None:
+        """Pair as a clinic does: the person at the pump accepts the code; a patient key after
+        a clinician session (``authorizer``'s, else a new clinician key's) authorised it."""
+        endpoint = self.pump.link.endpoint
+        if role is Role.PATIENT and not endpoint.patient_pairing_authorized(self.pump.now):
+            clinician = authorizer or InProcessProgrammer(self.pump, self.rng.randrange(2**31))
+            if authorizer is None:
+                clinician.pair()
+            clinician.open_session()
+            clinician.ok(MsgType.PATIENT_PAIRING_AUTHORIZE)
+            clinician.endpoint.close_session()
         self.pump.set_wand(True)
         self.request(MsgType.HELLO)
-        self.exchange(
+        events = self.exchange(
             self.endpoint.begin_pairing(
                 role, self.rng.randbytes(32), self.rng.randbytes(16), self.next_seq()
             )
         )
+        code = next(e.code for e in events if isinstance(e, PairingCode))
+        self.exchange(self.endpoint.confirm_pairing(self.next_seq()))  # the pump waits
+        self.pump.accept_pairing(code)  # the person at the pump: the same code, accepted
         events = self.exchange(self.endpoint.confirm_pairing(self.next_seq()))
         done = next(e for e in events if isinstance(e, PairingCompleted))
         self.key_id, self.pairing_key = done.key_id, done.pairing_key

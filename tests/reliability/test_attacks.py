@@ -146,7 +146,7 @@ def test_attacks_are_refused_audited_and_the_pump_stays_responsive(
 
         # 3. a patient key sending clinician commands
         patient = InProcessProgrammer(pump, seed + 1)
-        patient.pair(Role.PATIENT)
+        patient.pair(Role.PATIENT, authorizer=clinician)
         patient.open_session()
         clinician_only = [
             (MsgType.STAGE_PRESCRIPTION, {"change": continuous(2_900_000)}),

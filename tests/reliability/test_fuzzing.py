@@ -34,6 +34,7 @@ from protocol import (
     NEED_DATA,
     MsgType,
     Notification,
+    PairingCode,
     PairingCompleted,
     ProgrammerEndpoint,
     Reply,
@@ -189,8 +190,10 @@ def _programmer_targets(
     p.ok(MsgType.HELLO)
     serial = p.endpoint.serial_number
     private, nonce, begin_seq = p.rng.randbytes(32), p.rng.randbytes(16), p.next_seq()
-    p.exchange(p.endpoint.begin_pairing(Role.CLINICIAN, private, nonce, begin_seq))
+    begun = p.exchange(p.endpoint.begin_pairing(Role.CLINICIAN, private, nonce, begin_seq))
     begin_reply = p.capture.to_programmer[-1]
+    p.exchange(p.endpoint.confirm_pairing(p.next_seq()))  # the pump waits for the person
+    pump.accept_pairing(next(e.code for e in begun if isinstance(e, PairingCode)))
     confirm_seq = p.next_seq()
     events = p.exchange(p.endpoint.confirm_pairing(confirm_seq))
     done = next(e for e in events if isinstance(e, PairingCompleted))

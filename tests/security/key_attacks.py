@@ -86,4 +86,5 @@ def pair_begin_body() -> dict[str, object]:
         "role": int(Role.CLINICIAN),
         "programmer_public": public_of(private),
         "programmer_nonce": bytes(16),
+        "programmer_id": 0,
     }

@@ -68,7 +68,7 @@ def test_a_bolus_evicted_by_the_patients_remote_is_never_reported_as_not_execute
     remote_keys = KeyStore(tmp_path / "remote" / "keys.json")
     with served_pump(tmp_path / "pump.nvm") as pump:
         pair(pump, clinic_keys, Role.CLINICIAN)
-        pair(pump, remote_keys, Role.PATIENT)
+        pair(pump, remote_keys, Role.PATIENT, authorized_by=clinic_keys)
         with open_client(pump.port, clinic_keys) as clinician:
             fill_and_program(clinician)
             staged = clinician.stage(therapy.single_bolus(50_000, 3600))
