@@ -6,7 +6,12 @@ they are the bench's hands.  They travel over a Unix socket beside the pty, one 
 line each way, so tests, ``vpump ctl`` and other tools in any language can drive the bench.
 
 Request: ``{"cmd": "wand", "on": true}``.  Reply: ``{"ok": true, ...}`` or
-``{"ok": false, "error": "..."}``.  Commands are documented in ``BenchPump.control``.
+``{"ok": false, "error": "..."}``.  Commands are documented in ``BenchPump.control``.  A
+connection may carry several requests, answered in order; it is closed after ``IDLE_TIMEOUT_S``
+without a complete request.
+
+The bench's hands are powerful (the wand opens the pairing window), so the socket is the
+user's alone: mode 0600, by default in a private directory (see ``ControlServer``).
 """
 
 from __future__ import annotations

@@ -137,3 +137,47 @@ def test_a_hello_flood_neither_delays_a_session_nor_outlives_itself(
     )
     assert max(status_s) < TIMEOUT_S
     assert alarm_s < ALARM_DEADLINE_S
+
+
+# -- the parts, in process ------------------------------------------------------------------------
+
+
+def test_the_bucket_answers_a_burst_then_a_steady_rate_in_pump_time() -> None:
+    from protocol.ratelimit import TokenBucket
+
+    bucket = TokenBucket(per_s=2, burst=4)
+    assert [bucket.take(100) for _ in range(6)] == [True] * 4 + [False] * 2
+    assert bucket.dropped == 2
+    assert [bucket.take(101) for _ in range(3)] == [True, True, False]
+    assert bucket.take(50) is False  # time going back earns nothing
+    bucket.refill()
+    assert bucket.take(50) is True
+
+
+def test_session_frames_overtake_waiting_hello_replies_and_frames_stay_whole() -> None:
+    from hw_sim.telemetry import BufferedTelemetry
+
+    hello = [encode_frame(MsgType.HELLO, seq, b"x" * 60) for seq in range(30)]
+    session = encode_frame(MsgType.STATUS, 1, b"s" * 40)
+    port = BufferedTelemetry(low_priority_max_bytes=4 * len(hello[0]))
+    port.send(b"".join(hello), low_priority=True)  # one chunk of 30 frames: only 4 are kept
+    first = port.drain(10)  # a HELLO reply has started to leave ...
+    port.send(session)
+    rest = port.drain()
+    assert first + rest[: len(hello[0]) - 10] == hello[26]  # ... and is finished first
+    assert rest[len(hello[0]) - 10 :] == session + b"".join(hello[27:])
+    assert port.dropped_bytes() == {"normal": 0, "low_priority": 26 * len(hello[0])}
+
+
+def test_hello_replies_are_low_priority_and_a_flood_is_cut_to_the_budget() -> None:
+    from hw_sim.bench import BenchPump
+    from hw_sim.board import VirtualBoard
+    from hw_sim.profiles import load_profile
+    from protocol.ratelimit import UNAUTHENTICATED_BURST
+
+    pump = BenchPump(VirtualBoard(load_profile("vp20"), 1, None))
+    flood = b"".join(encode_frame(MsgType.HELLO, seq, b"") for seq in range(500))
+    pump.receive(flood, pump.now)
+    assert pump.link.endpoint.unauthenticated.dropped == 500 - UNAUTHENTICATED_BURST
+    assert pump.hw_status()["unauthenticated_dropped"] == 500 - UNAUTHENTICATED_BURST
+    assert pump.pending_output() <= 1024  # a few replies wait, never a backlog
