@@ -218,6 +218,14 @@ class ServeLoop:
     def _write_output(self) -> None:
         """Write what the line takes now; only that much leaves the telemetry buffer, so what
         waits there keeps its priority order (``_out`` holds at most one burst)."""
+        if self.baud:
+            self._write_burst()
+            return
+        while self._write_burst() == OUTPUT_CHUNK:  # the port takes more: keep going
+            pass
+
+    def _write_burst(self) -> int:
+        """One write of at most a burst; the number of bytes the port took."""
         budget = OUTPUT_CHUNK
         if self.baud:
             now = time.monotonic()
@@ -227,16 +235,17 @@ class ServeLoop:
             self._credit_at = now
             budget = int(self._credit)
             if budget <= 0:
-                return
+                return 0
         if len(self._out) < budget and self.bench.pending_output():
             self._out += self.bench.corrupt(self.bench.take_output(budget - len(self._out)))
         if not self._out:
-            return
+            return 0
         written = self.port.write(bytes(self._out[:budget]))
         if written > 0:
             del self._out[:written]
             if self.baud:
                 self._credit -= written
+        return max(0, written)
 
     def _set_write_interest(self, sel: selectors.BaseSelector, port_fd: int | None) -> None:
         if port_fd is None:
