@@ -10,7 +10,7 @@ Each ``send`` carries whole frames; the queues hold them one frame each (split a
 delimiter), and a frame that has started to leave is finished before any other, so frames of
 the two classes are never interleaved on the line.
 
-Bounds: the low-priority queue keeps at most ``LOW_PRIORITY_MAX_BYTES`` (eight HELLO replies,
+Bounds: the low-priority queue keeps at most ``LOW_PRIORITY_MAX_BYTES`` (a dozen HELLO replies,
 about 90 ms of a 115 200 baud line); a new chunk pushes the oldest waiting ones out, so what is
 sent is the freshest answer and never a backlog.  The normal queue holds only what an
 authenticated programmer asked for (the largest is one LOG_READ stream) and alarm events; it is
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 
 from protocol.framing import DELIMITER
 
-#: Low-priority bytes kept waiting: about eight HELLO replies (about 130 bytes each).
+#: Low-priority bytes kept waiting: about a dozen HELLO replies (75 bytes each).
 LOW_PRIORITY_MAX_BYTES = 1024
 #: Normal bytes kept waiting: room for the longest log download a session can ask for.
 NORMAL_MAX_BYTES = 4 * 1024 * 1024

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 #: Unauthenticated requests answered at once, after a quiet spell.
 UNAUTHENTICATED_BURST = 64
-#: Unauthenticated requests answered per second of pump time, sustained.  At 115 200 baud eight
-#: HELLO replies are about a tenth of the line; a programmer needs two (HELLO, SESSION_OPEN).
+#: Unauthenticated requests answered per second of pump time, sustained.  At 115 200 baud sixteen
+#: HELLO replies (75 bytes each) are a tenth of the line; a programmer needs two (HELLO,
+#: SESSION_OPEN) per session.
 UNAUTHENTICATED_PER_S = 16
 
 
