@@ -7,7 +7,9 @@ table, streams log records, pushes telemetry and alarm events to a subscribed pr
 security events to the audit log, and keeps the endpoint's security state (pairings, request
 cache, lockout) in NVM through the firmware's security blob.
 
-Everything leaves through ``hal.telemetry.send``; time arrives as ``now`` (board time).
+Everything leaves through ``hal.telemetry.send``; time arrives as ``now`` (board time).  Session
+replies, telemetry and alarm events go at normal priority; replies to unauthenticated requests
+(bounded by the endpoint's token bucket) at low priority, so a flood never delays a session.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class CommandLink:
         self._next_telemetry: int | None = None
         self._audit_window: dict[int, tuple[int, int]] = {}  # code -> (window start, records)
         self._suppressed: dict[int, int] = {}  # code -> refusals counted, not logged
+        self._over_budget_logged = 0  # of endpoint.unauthenticated.dropped, already audited
         #: Called after every answered request (the bench uses it to do a refill's syringe work).
         self.after_request: Callable[[Request, Reply], None] | None = None
         #: Called with one line of text for the pump's side of pairing (the code to compare,
@@ -188,12 +191,16 @@ class CommandLink:
             self._send(self.endpoint.send(Notification(MsgType.ALARM_EVENT, 0, body)))
 
     # -- internals ---------------------------------------------------------------------------------
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes, low_priority: bool = False) -> None:
         if data:
-            self.hal.telemetry.send(data)
+            self.hal.telemetry.send(data, low_priority)
 
     def _flush(self) -> None:
-        self._send(self.endpoint.data_to_send())
+        """The endpoint's own replies: sealed ones first, then those in the clear (to anyone,
+        within the endpoint's unauthenticated budget) at low priority."""
+        session, unauthenticated = self.endpoint.data_to_send_by_priority()
+        self._send(session)
+        self._send(unauthenticated, low_priority=True)
 
     def _on_event(self, event: object, now: int) -> None:
         if isinstance(event, Request):
@@ -274,7 +281,14 @@ class CommandLink:
             self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
 
     def flush_suppressed(self, now: int) -> None:
-        """Write the counts of refusals that were not logged one by one."""
+        """Write the counts of refusals that were not logged one by one, and of unauthenticated
+        requests dropped unanswered over the endpoint's budget (as code BUSY)."""
+        over_budget = self.endpoint.unauthenticated.dropped - self._over_budget_logged
+        if over_budget > 0:
+            self._suppressed[int(ErrorCode.BUSY)] = (
+                self._suppressed.get(int(ErrorCode.BUSY), 0) + over_budget
+            )
+            self._over_budget_logged += over_budget
         for code, count in sorted(self._suppressed.items()):
             self.fw.audit(LogEvent.REJECTIONS_SUPPRESSED, code, count, now)
         self._suppressed.clear()

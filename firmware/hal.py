@@ -65,9 +65,14 @@ class NvmStorage(Protocol):
 
 
 class TelemetryPort(Protocol):
-    """The firmware's side of the telemetry link: it pushes bytes out (replies, events)."""
+    """The firmware's side of the telemetry link: it pushes bytes out (replies, events).
 
-    def send(self, data: bytes) -> None: ...
+    Each call carries whole frames.  ``low_priority`` marks replies to unauthenticated requests
+    (HELLO, refusals of frames from anyone): the link sends them only when no session reply or
+    alarm event is waiting, keeps only a few of them, and never splits a frame between classes.
+    """
+
+    def send(self, data: bytes, low_priority: bool = False) -> None: ...
 
 
 class EntropySource(Protocol):

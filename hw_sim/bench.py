@@ -214,6 +214,8 @@ class BenchPump:
         status["paired_keys"] = len(endpoint.pairings)
         status["line_noise_ppm"] = self.line_noise_ppm
         status["frames_dropped"] = {r.name.lower(): n for r, n in endpoint.decoder.dropped.items()}
+        status["unauthenticated_dropped"] = endpoint.unauthenticated.dropped
+        status["output_dropped_bytes"] = self.board.telemetry.dropped_bytes()
         return status
 
     # -- control channel ---------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def _emit(ctx: click.Context, answer: dict[str, Any], text: str) -> None:
     "--control",
     required=True,
     envvar="PUMP_CONTROL",
-    help="Control socket printed by `vpump serve` (env PUMP_CONTROL).",
+    help="Control socket printed by `vpump serve` on its CONTROL line (env PUMP_CONTROL).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 @click.pass_context
@@ -47,11 +47,11 @@ def ctl(ctx: click.Context, control: str, as_json: bool) -> None:
 
     \b
     Examples:
-      vpump ctl --control /tmp/vpump-123.ctl wand on
-      vpump ctl --control /tmp/vpump-123.ctl pairing accept 123456
-      vpump ctl --control /tmp/vpump-123.ctl advance 72d
-      vpump ctl --control /tmp/vpump-123.ctl fault over-infusion 15
-      vpump ctl --control /tmp/vpump-123.ctl hw-status --json
+      vpump ctl --control bench.ctl wand on
+      vpump ctl --control bench.ctl pairing accept 123456
+      vpump ctl --control bench.ctl advance 72d
+      vpump ctl --control bench.ctl fault over-infusion 15
+      vpump ctl --control bench.ctl hw-status --json
     """
     ctx.obj = {"control": control, "json": as_json}
 

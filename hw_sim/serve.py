@@ -10,6 +10,11 @@ session over a pty is reproducible byte for byte.
 
 Line rate: a pty has none, so with ``--baud`` the loop paces output itself at baud/10 bytes per
 second (8N1), in small bursts.
+
+Output priority: the loop takes from the firmware's telemetry buffer (hw_sim/telemetry.py) only
+what the line can carry now, so the buffer's order decides what leaves next: session replies and
+alarm events first, replies to unauthenticated requests (bounded, a few frames) after them.  A
+flood of HELLOs therefore never builds a backlog here that a clinician would wait behind.
 """
 
 from __future__ import annotations
@@ -28,8 +33,9 @@ from .bench import BenchPump
 from .control import ControlServer
 from .ports import LinePort
 
-#: Output queued for a client that does not read is capped (oldest bytes dropped).
-MAX_QUEUED_OUTPUT = 4 * 1024 * 1024
+#: Most bytes taken from the telemetry buffer at once when the line is not paced (the rest wait
+#: there, in priority order, bounded per class).
+OUTPUT_CHUNK = 4096
 #: Largest burst written at once when pacing a line rate.
 PACING_BURST = 64
 #: Poll interval for ports that cannot be waited on (e.g. rfc2217:// without a file descriptor).
@@ -82,7 +88,6 @@ class ServeLoop:
         self._credit = 0.0
         self._credit_at = time.monotonic()
         self._stop = False
-        self.dropped_output = 0
         self._checkpoint = checkpoint
         self._port_events = selectors.EVENT_READ
         self._checkpoint_at = time.monotonic()
@@ -107,12 +112,15 @@ class ServeLoop:
         try:
             while not self._stop:
                 self._set_write_interest(sel, port_fd)
-                for key, _mask in sel.select(self._timeout(port_fd)):
-                    self._on_ready(key, wake_r)
+                for key, mask in sel.select(self._timeout(port_fd)):
+                    self._on_ready(sel, key, mask, wake_r)
                 if port_fd is None:
                     self._read_port()
+                self._expire_bench_clients(sel)
                 self._tick()
         finally:
+            for conn in self.control.connections():
+                self._drop_bench_client(sel, conn)
             signal.set_wakeup_fd(previous)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -124,14 +132,17 @@ class ServeLoop:
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop = True
 
-    def _on_ready(self, key: selectors.SelectorKey, wake_r: int) -> None:
+    def _on_ready(
+        self, sel: selectors.BaseSelector, key: selectors.SelectorKey, mask: int, wake_r: int
+    ) -> None:
         tag = key.data
         if tag == "port":
             self._read_port()
         elif tag == "control":
-            conn = self.control.accept()
-            if conn is not None:
-                self._serve_control(conn)
+            while (conn := self.control.accept(time.monotonic())) is not None:
+                sel.register(conn, selectors.EVENT_READ, ("bench", conn))
+        elif isinstance(tag, tuple) and tag[0] == "bench":
+            self._serve_bench_client(sel, tag[1], mask)
         elif tag == "wake":
             with contextlib.suppress(BlockingIOError):
                 os.read(wake_r, 512)
@@ -141,26 +152,36 @@ class ServeLoop:
         if data:
             self.bench.receive(self.bench.corrupt(data), self._sim_now())
 
-    def _serve_control(self, conn: Any) -> None:
-        """Serve one bench connection until it has sent its request(s); short-lived by design."""
-        conn.setblocking(True)
-        conn.settimeout(5.0)
-        try:
-            while True:
-                conn.setblocking(True)
-                requests, alive = self.control.read_requests(conn)
-                for request in requests:
-                    self._tick()
-                    answer = self.bench.control(request, advance=self._advance)
-                    self._maybe_checkpoint(force=True)
-                    self.control.reply(conn, answer)
-                    self._tick()
-                if not alive or requests:
-                    break
-        except OSError:
-            pass
-        finally:
-            self.control.drop(conn)
+    def _serve_bench_client(self, sel: selectors.BaseSelector, conn: Any, mask: int) -> None:
+        """Whatever one bench connection has ready: complete request lines are carried out and
+        answered; a partial line waits in its buffer; nothing here blocks (hw_sim/control.py)."""
+        alive = True
+        if mask & selectors.EVENT_READ:
+            requests, alive = self.control.read_requests(conn, time.monotonic())
+            for request in requests:
+                self._tick()
+                answer = self.bench.control(request, advance=self._advance)
+                self._maybe_checkpoint(force=True)
+                self.control.reply(conn, answer)
+                self._tick()
+        if mask & selectors.EVENT_WRITE or not alive:
+            alive = self.control.flush(conn) and alive
+        if self.control.done(conn) or (not alive and not self.control.wants_write(conn)):
+            self._drop_bench_client(sel, conn)
+            return
+        events = selectors.EVENT_WRITE if not alive else selectors.EVENT_READ
+        if self.control.wants_write(conn):
+            events |= selectors.EVENT_WRITE
+        sel.modify(conn, events, ("bench", conn))
+
+    def _expire_bench_clients(self, sel: selectors.BaseSelector) -> None:
+        for conn in self.control.expired(time.monotonic()):
+            self._drop_bench_client(sel, conn)
+
+    def _drop_bench_client(self, sel: selectors.BaseSelector, conn: Any) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            sel.unregister(conn)
+        self.control.drop(conn)
 
     def _advance(self, seconds: int) -> None:
         self.clock.jump(seconds)
@@ -195,41 +216,49 @@ class ServeLoop:
 
     # -- output ----------------------------------------------------------------------------------
     def _write_output(self) -> None:
-        if self.bench.pending_output():
-            self._out += self.bench.corrupt(self.bench.take_output())
-            if len(self._out) > MAX_QUEUED_OUTPUT:
-                excess = len(self._out) - MAX_QUEUED_OUTPUT
-                del self._out[:excess]
-                self.dropped_output += excess
-        if not self._out:
+        """Write what the line takes now; only that much leaves the telemetry buffer, so what
+        waits there keeps its priority order (``_out`` holds at most one burst)."""
+        if self.baud:
+            self._write_burst()
             return
-        budget = len(self._out)
+        while self._write_burst() == OUTPUT_CHUNK:  # the port takes more: keep going
+            pass
+
+    def _write_burst(self) -> int:
+        """One write of at most a burst; the number of bytes the port took."""
+        budget = OUTPUT_CHUNK
         if self.baud:
             now = time.monotonic()
             self._credit = min(
                 self._credit + (now - self._credit_at) * self.baud / 10, PACING_BURST
             )
             self._credit_at = now
-            budget = min(budget, int(self._credit))
+            budget = int(self._credit)
             if budget <= 0:
-                return
+                return 0
+        if len(self._out) < budget and self.bench.pending_output():
+            self._out += self.bench.corrupt(self.bench.take_output(budget - len(self._out)))
+        if not self._out:
+            return 0
         written = self.port.write(bytes(self._out[:budget]))
         if written > 0:
             del self._out[:written]
             if self.baud:
                 self._credit -= written
+        return max(0, written)
 
     def _set_write_interest(self, sel: selectors.BaseSelector, port_fd: int | None) -> None:
         if port_fd is None:
             return
-        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out and not self.baud else 0)
+        waiting = bool(self._out) or self.bench.pending_output() > 0
+        want = selectors.EVENT_READ | (selectors.EVENT_WRITE if waiting and not self.baud else 0)
         if want != self._port_events:  # modify() is a syscall: only when the interest changes
             sel.modify(port_fd, want, "port")
             self._port_events = want
 
     def _timeout(self, port_fd: int | None) -> float | None:
         candidates: list[float] = []
-        if self._out and self.baud:
+        if self.baud and (self._out or self.bench.pending_output()):
             missing = max(0.0, 1.0 - self._credit)
             candidates.append(missing * 10 / self.baud)
         if not self.clock.lockstep:  # in lockstep only the bench moves time: nothing falls due
@@ -238,6 +267,9 @@ class ServeLoop:
                 candidates.append(self.clock.seconds_until(nxt) or 0.0)
         if port_fd is None:
             candidates.append(POLL_INTERVAL_S)
+        deadline = self.control.next_deadline()
+        if deadline is not None:  # an idle bench client to close
+            candidates.append(max(0.0, deadline - time.monotonic()))
         return min(candidates) if candidates else None
 
 

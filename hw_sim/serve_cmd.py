@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from firmware.hal import ResetCause
 from . import board_state
 from .bench import BenchPump
 from .board import VirtualBoard
-from .control import ControlServer
+from .control import ControlPathError, ControlServer, check_control_path
 from .entropy import InsecureTestEntropy
 from .nvm_file import FileNvm
 from .ports import LinePort, PtyPort, SerialUrlPort
@@ -39,9 +38,17 @@ def default_state_path(profile_name: str, seed: int) -> Path:
     return Path(base) / "intrathecal-pump" / f"{profile_name}-seed{seed}.nvm"
 
 
-def default_control_path() -> Path:
-    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
-    return Path(base) / f"vpump-{os.getpid()}.ctl"
+def _check_control_option(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    """Refuse early (before the pump starts) a --control path that holds anything but a stale
+    socket; ControlServer checks again when it binds."""
+    if value is not None:
+        try:
+            check_control_path(value)
+        except ControlPathError as exc:
+            raise click.BadParameter(str(exc).removeprefix(f"--control {value}: ")) from exc
+    return value
 
 
 @click.command("serve")
@@ -91,7 +98,10 @@ def default_control_path() -> Path:
     "--control",
     "control_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Unix socket of the bench control channel (default: a fresh path, printed on the CONTROL line).",
+    callback=_check_control_option,
+    help="Unix socket of the bench control channel, created mode 0600; only a stale socket there "
+    "is replaced (default: control.sock in a new private directory under $XDG_RUNTIME_DIR or "
+    "the temp directory, printed on the CONTROL line).",
 )
 @click.option(
     "--insecure-test-keys",
@@ -174,7 +184,10 @@ def serve(
         port = SerialUrlPort(port_url, baud or 115200) if port_url else PtyPort()
     except Exception as exc:  # pyserial raises several types for a bad URL or a busy device
         raise click.UsageError(f"--port {port_url}: {exc}") from exc
-    control = ControlServer(control_path or default_control_path())
+    try:
+        control = ControlServer(control_path) if control_path else ControlServer.in_private_dir()
+    except ControlPathError as exc:
+        raise click.UsageError(str(exc)) from exc
     announce(port.path, control.path)
     print(
         f"vpump: {board.identity.serial_number} ({profile.name}) state={state} "

@@ -17,6 +17,9 @@ role and not already executed.  Theory of operation:
    re-executed); otherwise it is handed to the firmware as a ``Request`` event.
 5. The firmware answers with ``send(Reply(...))``, which returns the wire bytes; replies the
    endpoint makes itself accumulate in ``data_to_send()`` (aioquic's pattern).
+6. Unauthenticated requests are answered within a budget in pump time (protocol/ratelimit.py);
+   their replies are kept apart from session replies (``data_to_send_by_priority``) so the link
+   sends a session's traffic first and a flood of HELLOs can never delay it.
 
 Pairing (docs/PROTOCOL.md section 2): only while the wand window is open; one pairing at a time
 (a second PAIR_BEGIN is refused with PAIRING_BUSY, never replaces the first); a patient key only
@@ -60,6 +63,7 @@ from .events import (
     Unpaired,
 )
 from .framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, Frame, FrameDecoder, encode_frame
+from .ratelimit import TokenBucket
 from .request_cache import CachedOutcome, RequestCache, request_digest
 from .session import AuthSession
 
@@ -158,6 +162,9 @@ class DeviceEndpoint:
         self._frames: deque[Frame] = deque()
         self._events: deque[Event] = deque()
         self._outgoing = bytearray()
+        self._outgoing_unauthenticated = bytearray()
+        #: Budget of unauthenticated requests answered (protocol/ratelimit.py).
+        self.unauthenticated = TokenBucket()
         self.pairings: dict[int, Pairing] = {}
         self.cache = RequestCache()
         self.session: AuthSession | None = None
@@ -180,9 +187,16 @@ class DeviceEndpoint:
         self._frames.extend(self._decoder.feed(data))
 
     def data_to_send(self) -> bytes:
-        out = bytes(self._outgoing)
+        session, unauthenticated = self.data_to_send_by_priority()
+        return session + unauthenticated
+
+    def data_to_send_by_priority(self) -> tuple[bytes, bytes]:
+        """(replies sealed in the session, replies in the clear): the link sends the first
+        before any of the second, and may drop the second under load.  Whole frames each."""
+        out, clear = bytes(self._outgoing), bytes(self._outgoing_unauthenticated)
         self._outgoing.clear()
-        return out
+        self._outgoing_unauthenticated.clear()
+        return out, clear
 
     @property
     def decoder(self) -> FrameDecoder:
@@ -376,6 +390,9 @@ class DeviceEndpoint:
 
     # -- frame handling --------------------------------------------------------------------------
     def _handle_frame(self, frame: Frame, now: int) -> None:
+        if not frame.flags & Flags.AUTH and not self.unauthenticated.take(now):
+            return  # over the unauthenticated budget: dropped unanswered, counted
+        mark, session_before = len(self._outgoing), self.session
         verified = False
         try:
             spec = self._check_envelope(frame)
@@ -402,6 +419,16 @@ class DeviceEndpoint:
             self._dispatch(spec, frame, body, role, now)
         except _Rejected as rej:
             self._reject(frame, rej.code, rej.reason, verified, now)
+        if verified:
+            self.unauthenticated.refill()
+            return
+        if self.session is not None and self.session is not session_before:
+            return  # a session just opened: its reply goes before the events sealed in it
+        clear = self._outgoing[mark:]  # an answer to a frame from anyone: low priority
+        del self._outgoing[mark:]
+        # a forged session frame was checked (and reported); only its answer needs a token
+        if not frame.flags & Flags.AUTH or self.unauthenticated.take(now, count=False):
+            self._outgoing_unauthenticated += clear
 
     def _check_envelope(self, frame: Frame) -> MessageSpec:
         if frame.version != PROTOCOL_VERSION:

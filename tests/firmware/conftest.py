@@ -148,7 +148,7 @@ class FakeNvm:
 class FakeTelemetry:
     sent: list[bytes] = field(default_factory=list)
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes, low_priority: bool = False) -> None:
         self.sent.append(data)
 
 

@@ -47,6 +47,7 @@ class _Attacker:
 
     def ask(self, msg: MsgType, body: dict[str, object]) -> Reply:
         self.seq += 1
+        self.pump.advance_to(self.pump.now + 1)  # one a second: inside any unauthenticated budget
         self.pump.receive(encode_frame(msg, self.seq, encode_request(msg, body)), self.pump.now)
         reader = ProgrammerEndpoint()
         reader.receive_data(self.pump.take_output())

@@ -61,13 +61,14 @@ class _InProcessPump:
         info = DeviceInfo("VP-20", SERIAL, "1.0.0", Capability.PAIRING)
         self.device = DeviceEndpoint(info, random.Random(SEED).randbytes)
         self.device.pairings[7] = Pairing(7, Role.CLINICIAN, bytes(32))
-        self.device.open_pairing_window(0)
+        self.device.open_pairing_window(1 << 20)
         self.seq = 0
 
     def ask(self, msg: MsgType, body: dict[str, object]) -> Reply:
         self.seq += 1
         self.device.receive_data(encode_frame(msg, self.seq, encode_request(msg, body)))
-        while self.device.next_event(0) is not NEED_DATA:
+        # one request a second: a patient attacker stays inside any unauthenticated budget
+        while self.device.next_event(self.seq) is not NEED_DATA:
             pass  # SessionOpened and the like: the firmware's business, not the attacker's
         programmer = ProgrammerEndpoint()
         programmer.receive_data(self.device.data_to_send())
@@ -137,11 +138,12 @@ def test_125_session_open_replies_do_not_predict_the_next_pairing_key(pump: Serv
     key_id = int(pump.pair().json["key_id"])
     wire = _Wire(pump.port)
     try:
-        outputs = observed_outputs(
-            lambda: wire.ask(
-                MsgType.SESSION_OPEN, {"key_id": key_id, "programmer_nonce": bytes(16)}
-            )
-        )
+
+        def session_open() -> Reply:
+            pump.advance(1)  # one a second: a patient attacker stays inside any budget
+            return wire.ask(MsgType.SESSION_OPEN, {"key_id": key_id, "programmer_nonce": bytes(16)})
+
+        outputs = observed_outputs(session_open)
         predicts_next, public = predicted_pairing_key(outputs)
         pump.bench("wand", on=True)
         wire.ask(MsgType.HELLO, {})
