@@ -19,10 +19,10 @@ from . import board_state
 from .bench import BenchPump
 from .board import VirtualBoard
 from .control import ControlServer
-from .nvm_file import FileNvm
 from .ports import LinePort, PtyPort, SerialUrlPort
 from .profiles import ProfileError, load_profile
 from .serve import ServeLoop, SimClock, announce
+from .state_files import Checkpointer, OpenedState, StateError, open_state
 from .timeparse import DEFAULT_START_TIME
 
 
@@ -50,7 +50,11 @@ def default_control_path() -> Path:
     "--state",
     "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="NVM image file; a new file is a pump fresh from the factory. Default: under $XDG_STATE_HOME/intrathecal-pump/.",
+    help=(
+        "NVM image file, with its hardware state beside it (FILE.board.json): the two are one "
+        "pump and are refused unless they belong together. A path where neither exists is a pump "
+        "fresh from the factory. Locked while serving. Default: under $XDG_STATE_HOME/intrathecal-pump/."
+    ),
 )
 @click.option(
     "--seed",
@@ -121,25 +125,29 @@ def serve(
     except (ProfileError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     state = state_path or default_state_path(profile.name, seed)
-    state.parent.mkdir(parents=True, exist_ok=True)
     try:
-        nvm = FileNvm(state, profile.hardware.nvm_size_bytes)
-    except (ValueError, OSError) as exc:
-        raise click.UsageError(f"--state {state}: {exc}") from exc
-    hw_state_path = board_state.sidecar_path(state)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        opened = open_state(state, profile, seed)  # checked and locked; refused: nothing changed
+    except (StateError, OSError) as exc:
+        raise click.ClickException(f"refused: {exc}") from exc
+    nvm, saved, serial = opened.nvm, opened.saved, opened.factory.serial_number
     try:
-        saved = board_state.load(hw_state_path)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    if saved is None:
-        board = VirtualBoard(profile, seed, nvm, start_time=start_time)
-        board.power_on()
-    else:  # the same pump again: its clock, reservoir, battery and catheter as they were
-        board = VirtualBoard(profile, int(saved["seed"]), nvm, start_time=int(saved["now"]))
-        try:
+        if saved is None:
+            board = VirtualBoard(profile, seed, nvm, start_time=start_time, serial_number=serial)
+        else:  # the same pump again: its clock, reservoir, battery and catheter as they were
+            board = VirtualBoard(
+                profile, int(saved["seed"]), nvm, start_time=int(saved["now"]), serial_number=serial
+            )
             board_state.import_state(board, saved)
-        except ValueError as exc:
-            raise click.UsageError(f"{hw_state_path}: {exc}") from exc
+        opened.begin(board)
+    except (StateError, ValueError) as exc:
+        opened.close()
+        raise click.ClickException(f"refused: {opened.side_path}: {exc}") from exc
+    for note in opened.notes:
+        print(f"vpump: {note}", file=sys.stderr)
+    if saved is None:
+        board.power_on()
+    else:
         board.power_on(cause=ResetCause.POWER_ON if saved.get("clean") else ResetCause.POWER_LOSS)
     bench = BenchPump(board)
     port: LinePort
@@ -155,20 +163,48 @@ def serve(
         file=sys.stderr,
     )
     clock = SimClock.start(board.now, lockstep, time_scale)
-    loop = ServeLoop(
-        bench,
-        port,
-        control,
-        clock,
-        baud,
-        lambda: board_state.save(bench.board, hw_state_path, clean=False),
-    )
+    checkpoint = Checkpointer(opened, bench.board)
+    checkpoint()
+    loop = ServeLoop(bench, port, control, clock, baud, checkpoint)
     try:
         loop.run()
     finally:
-        board.flush()
-        board_state.save(bench.board, hw_state_path, clean=True)
-        nvm.close()
+        saved_all = _shut_down(opened, bench.board)
         control.close()
         port.close()
+    if not saved_all:
+        sys.exit(1)
     print("vpump: state flushed, bye", file=sys.stderr)
+
+
+def _shut_down(opened: OpenedState, board: VirtualBoard) -> bool:
+    """Flush the NVM and save the hardware state; say on stderr what could not be saved."""
+    ok = True
+    try:
+        board.flush()
+    except OSError as exc:
+        print(f"vpump: NVM flush of {opened.path} failed: {exc}", file=sys.stderr)
+        ok = False
+    nvm_unsaved = board.powered and board.firmware.nvm_write_failing
+    if nvm_unsaved:
+        print(
+            f"vpump: NVM writes to {opened.path} still fail: the last changes were not stored; "
+            "the next start is a power-loss boot from what the image holds",
+            file=sys.stderr,
+        )
+        ok = False
+    try:  # an image missing writes is not a clean shutdown: the next boot says POWER_LOSS
+        opened.save(board, clean=ok)
+    except OSError as exc:
+        print(
+            f"vpump: hardware state not saved at shutdown ({opened.side_path}: "
+            f"{exc.strerror or exc}); the next start resumes from its last save",
+            file=sys.stderr,
+        )
+        ok = False
+    try:
+        opened.close()
+    except OSError as exc:
+        print(f"vpump: closing {opened.path} failed: {exc}", file=sys.stderr)
+        ok = False
+    return ok
