@@ -38,6 +38,7 @@ import hashlib
 import os
 import struct
 import sys
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -391,11 +392,10 @@ class Checkpointer:
         except OSError as exc:
             if not self.failing:
                 self.failing = True
-                since = (
-                    ""
-                    if self.saved_time is None
-                    else f" (last saved at board time {self.saved_time})"
-                )
+                since = ""
+                if self.saved_time is not None:
+                    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.saved_time))
+                    since = f" (last saved at board time {when} UTC)"
                 print(
                     f"vpump: cannot save the hardware state to {self.opened.side_path}: "
                     f"{exc.strerror or exc}; the pump keeps running and retries{since}",
