@@ -140,7 +140,10 @@ def serve(
             )
             board_state.import_state(board, saved)
         opened.begin(board)
-    except (StateError, ValueError) as exc:
+    except StateError as exc:
+        opened.close()
+        raise click.ClickException(f"refused: {exc}") from exc
+    except ValueError as exc:  # a side file that passed the checks but cannot be restored
         opened.close()
         raise click.ClickException(f"refused: {opened.side_path}: {exc}") from exc
     for note in opened.notes:
