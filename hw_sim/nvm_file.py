@@ -26,7 +26,8 @@ system.  An image that still has holes (made by an older version, or on a file s
 allocation) can still see ENOSPC, which becomes ``NvmWriteError``.
 
 ``reserved_tail`` bytes at the end of the file are outside the NVM the firmware sees: the board's
-factory area (``hw_sim.state_files``), read and written with ``read_tail``/``write_tail``.
+factory area and reserve (``hw_sim.state_files``), read and written with ``read_tail`` and
+``write_tail`` at offsets from the start of that area.
 """
 
 from __future__ import annotations
@@ -221,18 +222,20 @@ class FileNvm(NvmImage):
             view = view[done:]
             offset += done
 
-    def read_tail(self) -> bytes:
-        """The reserved area after the NVM (the board's factory data)."""
-        data = os.pread(self._fileno(), self.reserved_tail, self.size)
-        if len(data) != self.reserved_tail:
-            raise OSError(f"short read from {self.path} at {self.size}")
+    def read_tail(self, offset: int, length: int) -> bytes:
+        """Bytes of the reserved area after the NVM (``offset`` from its start)."""
+        if offset < 0 or length < 0 or offset + length > self.reserved_tail:
+            raise ValueError("outside the reserved area")
+        data = os.pread(self._fileno(), length, self.size + offset)
+        if len(data) != length:
+            raise OSError(f"short read from {self.path} at {self.size + offset}")
         return data
 
-    def write_tail(self, data: bytes) -> None:
-        """Write the reserved area (one ``pwrite``, then ``fsync``); OSError if it fails."""
-        if len(data) > self.reserved_tail:
-            raise ValueError("data larger than the reserved area")
-        if os.pwrite(self._fileno(), data, self.size) != len(data):
+    def write_tail(self, offset: int, data: bytes) -> None:
+        """Write into the reserved area (one ``pwrite``, then ``fsync``); OSError if it fails."""
+        if offset < 0 or offset + len(data) > self.reserved_tail:
+            raise ValueError("outside the reserved area")
+        if os.pwrite(self._fileno(), data, self.size + offset) != len(data):
             raise OSError(errno.EIO, f"short write to {self.path}")
         os.fsync(self._fileno())
 

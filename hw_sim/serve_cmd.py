@@ -196,15 +196,25 @@ def _shut_down(opened: OpenedState, board: VirtualBoard) -> bool:
             file=sys.stderr,
         )
         ok = False
-    try:  # an image missing writes is not a clean shutdown: the next boot says POWER_LOSS
-        opened.save(board, clean=ok)
+    clean = ok  # an image missing writes is not a clean shutdown: the next boot says POWER_LOSS
+    try:
+        opened.save(board, clean=clean)
     except OSError as exc:
-        print(
-            f"vpump: hardware state not saved at shutdown ({opened.side_path}: "
-            f"{exc.strerror or exc}); the next start resumes from its last save",
-            file=sys.stderr,
-        )
-        ok = False
+        reason = exc.strerror or str(exc)
+        try:
+            opened.save_in_reserve(board, clean=clean)
+            print(
+                f"vpump: hardware state not saved to {opened.side_path} ({reason}): kept in the "
+                "image's reserve; the next start resumes from it",
+                file=sys.stderr,
+            )
+        except OSError:
+            print(
+                f"vpump: hardware state not saved at shutdown ({opened.side_path}: {reason}); "
+                "the next start resumes from its last save",
+                file=sys.stderr,
+            )
+            ok = False
     try:
         opened.close()
     except OSError as exc:

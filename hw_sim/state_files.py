@@ -12,8 +12,11 @@ The rule (docs/ARCHITECTURE.md, "Hardware truth across restarts"):
 
 - The last ``FACTORY_SIZE`` bytes of the image are the board's *factory area*, outside the NVM the
   firmware sees: a random per-pump id, the serial number, the model and a run *generation*, with a
-  CRC-32C.  The side file's ``binding`` repeats the id, serial and generation; at a clean shutdown
-  it also holds the SHA-256 of the NVM.
+  CRC-32C.  The side file's ``binding`` repeats the id, serial and generation, numbers each save,
+  and at a clean shutdown also holds the SHA-256 of the NVM.
+- Before the factory area, two *reserve* slots (allocated with the image, so a full disk cannot
+  fail them) take the hardware state when the side file cannot be written; a restart uses the
+  reserve when it holds a newer save than the side file, so a full disk loses no simulated time.
 - A restart needs both files, the same id and serial, the model of ``--profile``, the same
   generation (or the side file one ahead and marked ``booting``: a start interrupted between its
   two writes), and after a clean shutdown the same NVM hash.
@@ -33,8 +36,10 @@ Each start advances the generation: first the side file is rewritten with the ne
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
+import json
 import os
 import struct
 import sys
@@ -56,6 +61,15 @@ FACTORY_SIZE = 4096
 FACTORY_MAGIC = b"VPFACTRY"
 FACTORY_VERSION = 1
 _FACTORY = struct.Struct(">8sH16sQB32sB32s")
+#: The reserve: two slots for the hardware state when the side file cannot be written.
+RESERVE_SLOT_SIZE = 32_768
+RESERVE_SLOTS = 2
+RESERVE_MAGIC = b"VPRESRV1"
+_RESERVE = struct.Struct(">8sQI")  # magic, save number, length; then CRC-32C of header+payload
+#: Offset of the factory area within the image's reserved tail (after the reserve slots).
+FACTORY_OFFSET = RESERVE_SLOTS * RESERVE_SLOT_SIZE
+#: Bytes at the end of the image outside the firmware's NVM: reserve slots, then factory area.
+TAIL_SIZE = FACTORY_OFFSET + FACTORY_SIZE
 
 
 class StateError(Exception):
@@ -191,10 +205,8 @@ class OpenedState:
     saved: dict[str, Any] | None  # the side file to restore; None: a pump fresh from the factory
     notes: list[str] = field(default_factory=list)
     booting: bool = True
-
-    @property
-    def seed_of_board(self) -> int | None:
-        return None if self.saved is None else int(self.saved["seed"])
+    save_seq: int = 0  # number of the last save (side file or reserve)
+    next_slot: int = 0
 
     def binding(self, clean: bool) -> dict[str, Any]:
         return {
@@ -203,6 +215,7 @@ class OpenedState:
             "model": self.factory.model,
             "generation": self.factory.generation,
             "booting": self.booting,
+            "save_seq": self.save_seq,
             "nvm_sha256": nvm_digest(self.nvm) if clean else None,
         }
 
@@ -213,17 +226,52 @@ class OpenedState:
         clean = bool(self.saved and self.saved.get("clean"))
         try:
             board_state.save(board, self.side_path, clean=clean, binding=self.binding(False))
-            self.nvm.write_tail(self.factory.encode())
+            self.nvm.write_tail(FACTORY_OFFSET, self.factory.encode())
         except OSError as exc:
             raise StateError(f"--state {self.path}: cannot start: {exc}") from exc
         self.booting = False
 
     def save(self, board: VirtualBoard, clean: bool) -> None:
         """Save the hardware state bound to this image; OSError (no temp file left) if it fails."""
+        self.save_seq += 1
         board_state.save(board, self.side_path, clean=clean, binding=self.binding(clean))
+
+    def save_in_reserve(self, board: VirtualBoard, clean: bool) -> None:
+        """Save the hardware state into the image's reserve (the side file failed); OSError."""
+        self.save_seq += 1
+        state = board_state.export_state(board, clean, self.binding(clean))
+        payload = json.dumps(state, separators=(",", ":")).encode()
+        if _RESERVE.size + 4 + len(payload) > RESERVE_SLOT_SIZE:
+            raise OSError(errno.EFBIG, "hardware state larger than the image's reserve slot")
+        header = _RESERVE.pack(RESERVE_MAGIC, self.save_seq, len(payload))
+        record = header + struct.pack(">I", crc32c(header + payload)) + payload
+        self.nvm.write_tail(self.next_slot * RESERVE_SLOT_SIZE, record)
+        self.next_slot = 1 - self.next_slot
 
     def close(self) -> None:
         self.nvm.close()  # closing the descriptor releases the lock
+
+
+def _read_reserve(nvm: FileNvm) -> tuple[int, int, dict[str, Any]] | None:
+    """The newest valid reserve slot: (save number, slot, state), or None."""
+    best: tuple[int, int, dict[str, Any]] | None = None
+    for slot in range(RESERVE_SLOTS):
+        raw = nvm.read_tail(slot * RESERVE_SLOT_SIZE, RESERVE_SLOT_SIZE)
+        magic, seq, length = _RESERVE.unpack_from(raw)
+        start = _RESERVE.size + 4
+        if magic != RESERVE_MAGIC or start + length > RESERVE_SLOT_SIZE:
+            continue
+        (check,) = struct.unpack_from(">I", raw, _RESERVE.size)
+        payload = raw[start : start + length]
+        if crc32c(raw[: _RESERVE.size] + payload) != check:
+            continue
+        try:
+            state = json.loads(payload)
+        except ValueError:
+            continue
+        if isinstance(state, dict) and (best is None or seq > best[0]):
+            best = (seq, slot, state)
+    return best
 
 
 def _check_binding(
@@ -259,7 +307,7 @@ def _check_binding(
 def open_state(path: Path, profile: LoadedProfile, seed: int) -> OpenedState:
     """Check and lock the state files of ``--state path``; StateError (nothing changed) if unusable."""
     size = profile.hardware.nvm_size_bytes
-    region = size - FACTORY_SIZE
+    region = size - TAIL_SIZE
     if required_nvm_size(profile.device.log_capacity) > region:
         raise StateError(f"profile {profile.name}: nvm_size_bytes too small for its logs")
     side = board_state.sidecar_path(path)
@@ -301,7 +349,7 @@ def open_state(path: Path, profile: LoadedProfile, seed: int) -> OpenedState:
                 f"--state {path} has {st.st_size} bytes, a {profile.name} image has {size}: "
                 "not this profile's NVM image (nothing was changed)"
             )
-        nvm = FileNvm(path, region, reserved_tail=FACTORY_SIZE, fd=fd)
+        nvm = FileNvm(path, region, reserved_tail=TAIL_SIZE, fd=fd)
     except BaseException:
         os.close(fd)
         raise
@@ -321,7 +369,7 @@ def _classify(
     saved: dict[str, Any] | None,
 ) -> OpenedState:
     try:
-        factory = Factory.decode(nvm.read_tail())
+        factory = Factory.decode(nvm.read_tail(FACTORY_OFFSET, FACTORY_SIZE))
     except ValueError:
         raise StateError(
             f"--state {path} is not an NVM image of a virtual pump (no valid factory area): "
@@ -371,7 +419,30 @@ def _classify(
             f"{side} has no binding but the image {path} is pump {factory.serial_number}"
         )
     _check_binding(path, side, factory, saved, nvm)
-    return OpenedState(path, side, nvm, factory, saved, notes)
+    binding = saved["binding"]
+    side_seq = binding.get("save_seq", 0)
+    if not isinstance(side_seq, int):
+        raise StateError(f"{side}: binding is damaged")
+    save_seq, next_slot = side_seq, 0
+    reserve = _read_reserve(nvm)
+    if reserve is not None:
+        reserve_seq, slot, kept = reserve
+        next_slot = 1 - slot
+        save_seq = max(side_seq, reserve_seq)
+        if reserve_seq > side_seq:  # saved while the disk was full: newer than the side file
+            try:
+                board_state.check_state(kept)
+            except ValueError as exc:
+                raise StateError(f"{path}: the reserve is damaged: {exc}") from exc
+            _check_binding(path, side, factory, kept, nvm)
+            saved = kept
+            notes.append(
+                f"restored the hardware state kept in the image's reserve (save {reserve_seq}, "
+                f"newer than {side}, save {side_seq})"
+            )
+    opened = OpenedState(path, side, nvm, factory, saved, notes)
+    opened.save_seq, opened.next_slot = save_seq, next_slot
+    return opened
 
 
 class Checkpointer:
@@ -390,15 +461,21 @@ class Checkpointer:
         try:
             self.opened.save(self.board, clean=False)
         except OSError as exc:
+            try:
+                self.opened.save_in_reserve(self.board, clean=False)
+                kept = "; kept in the image's reserve meanwhile"
+                self.saved_time = self.board.now
+            except OSError:
+                kept = ""
             if not self.failing:
                 self.failing = True
                 since = ""
-                if self.saved_time is not None:
+                if not kept and self.saved_time is not None:
                     when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(self.saved_time))
                     since = f" (last saved at board time {when} UTC)"
                 print(
                     f"vpump: cannot save the hardware state to {self.opened.side_path}: "
-                    f"{exc.strerror or exc}; the pump keeps running and retries{since}",
+                    f"{exc.strerror or exc}{kept}; the pump keeps running and retries{since}",
                     file=self.err,
                     flush=True,
                 )

@@ -7,8 +7,12 @@ wrote, an image from before the binding with its format-1 side file, and the loc
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +20,14 @@ from hw_sim import board_state
 from hw_sim.board import VirtualBoard
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
-from hw_sim.state_files import FACTORY_SIZE, OpenedState, StateError, open_state
+from hw_sim.serve_cmd import _shut_down
+from hw_sim.state_files import (
+    FACTORY_SIZE,
+    Checkpointer,
+    OpenedState,
+    StateError,
+    open_state,
+)
 
 PROFILE = load_profile("vp20")
 SIZE = PROFILE.hardware.nvm_size_bytes
@@ -103,3 +114,30 @@ def test_an_image_and_side_file_from_before_the_binding_are_adopted(tmp_path: Pa
     assert again.notes == [] and again.factory.generation == 2
     _stop(again, board)
     assert state.stat().st_size == SIZE and FACTORY_SIZE < SIZE
+
+
+def test_a_side_file_that_cannot_be_written_is_kept_in_the_images_reserve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "pump.nvm"
+    opened, board = _start(state)
+    checkpoint = Checkpointer(opened, board, err=io.StringIO())
+    checkpoint()
+    real_write = os.write
+
+    def full_disk(fd: int, data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full_disk)
+    board.run_until(board.now + 5 * 86_400)
+    checkpoint()
+    board.run_until(board.now + 86_400)
+    assert _shut_down(opened, board)  # everything saved: the hardware state in the reserve
+    monkeypatch.setattr(os, "write", real_write)
+    stopped_at = board.now
+    assert json.loads(board_state.sidecar_path(state).read_text())["now"] < stopped_at
+    again = open_state(state, PROFILE, 1)
+    assert again.saved is not None and again.saved["now"] == stopped_at
+    assert again.saved["clean"] is True
+    assert any("reserve" in note for note in again.notes)
+    again.close()
