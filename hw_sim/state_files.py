@@ -309,7 +309,11 @@ def open_state(path: Path, profile: LoadedProfile, seed: int) -> OpenedState:
     size = profile.hardware.nvm_size_bytes
     region = size - TAIL_SIZE
     if required_nvm_size(profile.device.log_capacity) > region:
-        raise StateError(f"profile {profile.name}: nvm_size_bytes too small for its logs")
+        raise StateError(
+            f"profile {profile.name}: nvm_size_bytes {size} cannot hold its NVM layout "
+            f"({required_nvm_size(profile.device.log_capacity)} bytes) and the board's "
+            f"{TAIL_SIZE}-byte reserve and factory area"
+        )
     side = board_state.sidecar_path(path)
     try:
         saved = board_state.load(side)
