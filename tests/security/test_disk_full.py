@@ -254,6 +254,8 @@ def test_a_full_disk_in_real_time_keeps_serve_running_and_says_so(
         assert pump.process is not None
         pump.process.send_signal(signal.SIGTERM)
         code = pump.process.wait(timeout=15)
+        if pump.process.stdout is not None:
+            pump.process.stdout.close()
         pump.process = None
         assert code == 0, pump.log()  # everything saved: the hardware state in the reserve
         assert "kept in the image's reserve; the next start resumes from it" in pump.log()
