@@ -7,6 +7,11 @@ second by second.  Clinical calls first catch up to ``now``, then act, then pers
 return, so a power cut after a reply never loses what the reply confirmed.
 
 Every time handed out is pump time (board time + the clock offset set by the clinic).
+
+NVM write failures: when the memory refuses a write (:class:`~firmware.hal.NvmWriteError`, kept
+inside :class:`~firmware.nvm_layout.NvmStore`), the pump keeps delivering from what it holds in
+RAM, raises MEMORY_ERROR, retries every ``NVM_RETRY_INTERVAL_S`` (and at every state change),
+and clears the alarm once everything unsaved has reached the memory again.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from firmware.safety import (
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
 from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
+
+#: While NVM writes fail, unsaved state is written again at least this often (board seconds).
+NVM_RETRY_INTERVAL_S = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,8 @@ class PumpCore:
         self._start_pending = False
         self._bridge_from = 0
         self._pb_grants: list[int] = []
-        self._memory_error = False
+        self._memory_error = False  # latched: NVM found corrupt at boot
+        self._nvm_failing = False  # NVM writes refused, unsaved state held in RAM
         self._staged: Staged | None = None
         self._persisted_seq: dict[LogId, int] = {}
         self._security_blob = b""
@@ -239,7 +248,18 @@ class PumpCore:
             ),
         )
 
+    @property
+    def nvm_write_failing(self) -> bool:
+        """The memory refused a write and something is still unsaved (MEMORY_ERROR is active)."""
+        return self._store.failing
+
+    def _persist_interval(self) -> int:
+        interval = self.profile.persist_interval_s
+        return min(interval, NVM_RETRY_INTERVAL_S) if self._nvm_failing else interval
+
     def _persist(self, now: int, config: bool) -> None:
+        if self._store.failing:
+            self._store.retry()
         if config:
             self._store.save(RecordId.CONFIG, self._config_snapshot().encode())
         self._store.save(RecordId.COUNTERS, self._counters_snapshot().encode())
@@ -294,7 +314,7 @@ class PumpCore:
             self._cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
-        persist_due = t - self._last_persist >= self.profile.persist_interval_s
+        persist_due = t - self._last_persist >= self._persist_interval()
         self._after_change(t, config_changed=False, persist=persist_due)
 
     def _after_change(self, now: int, config_changed: bool, persist: bool = True) -> None:
@@ -309,12 +329,21 @@ class PumpCore:
         for pattern in self._alarms.due_tones(now):
             self._hal.buzzer.play(pattern, now)
         natural = self._plan()
-        interval = self.profile.persist_interval_s
+        interval = self._persist_interval()
         unpersisted = self._engine.programmed_amount != self._persisted_amount
-        late = natural > self._last_persist + interval and (unpersisted or self._segment_delivers())
+        pending = unpersisted or self._segment_delivers() or self._nvm_failing
+        late = natural > self._last_persist + interval and pending
         if persist or config_changed or late or len(self._alarms.active) != alarm_count:
             self._persist(now, config_changed)
-        if natural > now + interval and self._segment_delivers():
+        if self._store.failing != self._nvm_failing:  # writes began or stopped failing
+            self._nvm_failing = self._store.failing
+            self._update_conditions(now)  # MEMORY_ERROR raised or cleared (logged)
+            for pattern in self._alarms.due_tones(now):
+                self._hal.buzzer.play(pattern, now)
+            self._persist(now, config=False)  # the alarm table, if the memory takes it
+            natural = self._plan()
+            interval = self._persist_interval()
+        if natural > now + interval and (self._segment_delivers() or self._nvm_failing):
             natural = now + interval
         self._next_wakeup = max(self._last + 1, natural)
 
@@ -422,7 +451,7 @@ class PumpCore:
             engine.end_of_service,
             engine.stalled,
             engine.safe_reason is AlarmId.LOW_BATTERY_RESET,
-            self._memory_error,
+            self._memory_error or self._nvm_failing,
             stopped,
         )
         if conditions == self._conditions:

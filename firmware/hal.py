@@ -52,9 +52,26 @@ class Buzzer(Protocol):
     def play(self, pattern: TonePattern, now: int) -> None: ...
 
 
+class NvmWriteError(Exception):
+    """Raised by :meth:`NvmStorage.write` when the memory did not take the write.
+
+    The range written may hold the old bytes, the new ones or a mix (as after a torn write); the
+    firmware's record layout keeps the previous copy of every record readable.  The firmware
+    never lets this escape: it keeps running from RAM, raises MEMORY_ERROR and retries.
+    """
+
+    def __init__(self, offset: int, length: int, reason: str) -> None:
+        super().__init__(f"NVM write of {length} bytes at {offset} failed: {reason}")
+        self.offset = offset
+        self.length = length
+        self.reason = reason
+
+
 class NvmStorage(Protocol):
     """Byte-addressed non-volatile memory.  A write may be torn by a power cut: the firmware's
-    record layout (two banks, checks) is what makes updates atomic, not this interface."""
+    record layout (two banks, checks) is what makes updates atomic, not this interface.  A write
+    the memory refuses (worn cells; for the virtual board, a full or failing disk) raises
+    :class:`NvmWriteError`."""
 
     @property
     def size(self) -> int: ...

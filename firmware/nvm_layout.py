@@ -23,6 +23,11 @@ ring's capacity, so a torn slot write loses nothing that was still in the log.
 
 A bank whose header is all 0x00 or all 0xFF is *erased* (factory state); any other bank that fails
 its check is *corrupt*.
+
+A write the memory refuses (:class:`~firmware.hal.NvmWriteError`) never escapes the store: the
+record (or log slot) is kept as *unsaved*, ``failing`` turns true, and :meth:`NvmStore.retry`
+writes what is still unsaved.  The banks keep the previous copy readable meanwhile, because a
+failed write went to the inactive bank and the bank choice does not advance until one succeeds.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import struct
 from dataclasses import dataclass
 
 from firmware.eventlog import LOG_RECORD_SIZE, LogRecord
-from firmware.hal import NvmStorage
+from firmware.hal import NvmStorage, NvmWriteError
 from protocol.crc import crc32c
 from protocol.enums import LogId
 
@@ -116,6 +121,39 @@ class NvmStore:
         self._seq: dict[RecordId, int] = {r: 0 for r in RecordId}
         self._active: dict[RecordId, int] = {r: -1 for r in RecordId}
         self.writes = 0  # number of write calls, for tests and budgets
+        self.failed_writes = 0  # writes the memory refused
+        self.last_error = ""  # reason of the last refused write
+        self._unsaved: dict[RecordId, bytes] = {}
+        self._unsaved_logs: dict[tuple[LogId, int], LogRecord] = {}
+
+    @property
+    def failing(self) -> bool:
+        """Something the firmware asked to persist has not reached the memory yet."""
+        return bool(self._unsaved or self._unsaved_logs)
+
+    def _write(self, offset: int, data: bytes) -> bool:
+        try:
+            self._nvm.write(offset, data)
+        except NvmWriteError as exc:
+            self.failed_writes += 1
+            self.last_error = exc.reason
+            return False
+        self.writes += 1
+        return True
+
+    def retry(self) -> bool:
+        """Write again what the memory refused (records, then log slots, oldest first).
+
+        Returns True once nothing is unsaved; stops at the first write that fails again.
+        """
+        for record_id, payload in list(self._unsaved.items()):
+            if not self.save(record_id, payload):
+                return False
+        for key, record in sorted(self._unsaved_logs.items(), key=lambda item: item[1].seq):
+            if not self._write(self.layout.slot_offset(key[0], record.seq), record.pack()):
+                return False
+            del self._unsaved_logs[key]
+        return True
 
     def _read_bank(self, record_id: RecordId, bank: int) -> tuple[str, int, bytes]:
         """('erased'|'corrupt'|'valid', seq, payload) of one bank."""
@@ -152,23 +190,27 @@ class NvmStore:
         other_corrupt = banks[1 - bank][0] == "corrupt"
         return LoadedRecord(RecordStatus.VALID, banks[bank][2], bank, other_corrupt)
 
-    def save(self, record_id: RecordId, payload: bytes) -> None:
-        """Write the inactive bank in one call; it becomes current by being complete."""
+    def save(self, record_id: RecordId, payload: bytes) -> bool:
+        """Write the inactive bank in one call; it becomes current by being complete.
+
+        Returns False (and keeps the payload as unsaved) when the memory refused the write."""
         if len(payload) > BANK_SIZES[record_id] - HEADER_SIZE:
             raise ValueError(
                 f"{record_id.name} record of {len(payload)} bytes does not fit its bank"
             )
         if not self.usable:
-            return
+            return True
         bank = 0 if self._active[record_id] != 0 else 1
         seq = self._seq[record_id] + 1
         header = _HEADER.pack(MAGIC, record_id, LAYOUT_VERSION, seq, len(payload), 0)[:12]
         check = crc32c(header + payload)
-        self._nvm.write(
-            self.layout.bank_offsets[record_id][bank], header + struct.pack(">I", check) + payload
-        )
-        self.writes += 1
+        offset = self.layout.bank_offsets[record_id][bank]
+        if not self._write(offset, header + struct.pack(">I", check) + payload):
+            self._unsaved[record_id] = payload
+            return False
+        self._unsaved.pop(record_id, None)
         self._seq[record_id], self._active[record_id] = seq, bank
+        return True
 
     def load_log(self, log_id: LogId) -> list[LogRecord]:
         """Every valid record of a log's slots (unordered)."""
@@ -190,5 +232,8 @@ class NvmStore:
     def save_log_record(self, log_id: LogId, record: LogRecord) -> None:
         if not self.usable:
             return
-        self._nvm.write(self.layout.slot_offset(log_id, record.seq), record.pack())
-        self.writes += 1
+        key = (log_id, record.seq % self.layout.log_slots)
+        if self._write(self.layout.slot_offset(log_id, record.seq), record.pack()):
+            self._unsaved_logs.pop(key, None)
+        else:  # a newer record for the same slot replaces an older unsaved one
+            self._unsaved_logs[key] = record

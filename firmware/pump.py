@@ -566,4 +566,6 @@ class PumpFirmware(PumpCore):
         if len(blob) > SECURITY_BLOB_MAX:
             raise Refusal(ErrorCode.INVALID_ARGUMENT, f"security blob above {SECURITY_BLOB_MAX} B")
         self._security_blob = bytes(blob)
-        self._store.save(RecordId.SECURITY, self._security_blob)
+        saved = self._store.save(RecordId.SECURITY, self._security_blob)
+        if not saved or self._nvm_failing:  # raise MEMORY_ERROR, or clear it after a retry
+            self._after_change(self._last, config_changed=False)

@@ -10,6 +10,14 @@ rename), and restores them before the firmware boots.
 
 ``clean`` records whether the file was written at a clean shutdown; if not (the process was
 killed), the next boot is a POWER_LOSS reset, and the hardware state is as of the last save.
+
+Format 2 adds ``binding`` (written by :mod:`hw_sim.state_files`): the pump id, serial number and
+run generation of the NVM image this file belongs to, and at a clean shutdown the SHA-256 of the
+image, so a restart can refuse a side file and an image that do not belong together.  Every
+field is checked (names and types) before anything is restored: a damaged file is refused with
+its name, never half-applied.
+
+A failed save (a full disk) raises OSError and leaves no temporary file behind.
 """
 
 from __future__ import annotations
@@ -22,14 +30,18 @@ from typing import Any
 
 from .board import VirtualBoard
 
-FORMAT = 1
+FORMAT = 2
+#: Side files written before the binding existed (no ``binding``); adopted once, see state_files.
+LEGACY_FORMAT = 1
 
 
 def sidecar_path(nvm_path: Path) -> Path:
     return nvm_path.with_name(nvm_path.name + ".board.json")
 
 
-def export_state(board: VirtualBoard, clean: bool) -> dict[str, Any]:
+def export_state(
+    board: VirtualBoard, clean: bool, binding: dict[str, Any] | None = None
+) -> dict[str, Any]:
     reservoir, motor, battery, catheter = (
         board.reservoir,
         board.motor,
@@ -37,7 +49,7 @@ def export_state(board: VirtualBoard, clean: bool) -> dict[str, Any]:
         board.catheter,
     )
     rng_version, rng_internal, rng_gauss = board.rng.getstate()
-    return {
+    state: dict[str, Any] = {
         "format": FORMAT,
         "clean": clean,
         "now": board.now,
@@ -73,12 +85,66 @@ def export_state(board: VirtualBoard, clean: bool) -> dict[str, Any]:
             "to_patient_pg": catheter.to_patient_pg,
         },
     }
+    if binding is not None:
+        state["binding"] = binding
+    return state
+
+
+def _kind(value: Any) -> str:
+    return "bool" if isinstance(value, bool) else type(value).__name__
+
+
+def _check_section(name: str, saved: Any, template: dict[str, Any]) -> None:
+    if not isinstance(saved, dict):
+        raise ValueError(f"{name!r} is not an object")
+    if set(saved) != set(template):
+        missing = sorted(set(template) - set(saved))
+        extra = sorted(set(saved) - set(template))
+        raise ValueError(f"{name!r} has missing fields {missing} / unknown fields {extra}")
+    for key, expected in template.items():
+        if _kind(saved[key]) != _kind(expected):
+            raise ValueError(f"{name}.{key} is {_kind(saved[key])}, expected {_kind(expected)}")
+
+
+def check_state(state: dict[str, Any]) -> None:
+    """Names and types of every field, before anything is used; ValueError says which."""
+    if state.get("format") not in (FORMAT, LEGACY_FORMAT):
+        raise ValueError(f"unknown board state format {state.get('format')!r}")
+    required = {"format", "clean", "now", "seed", "rng", "reservoir", "motor", "battery"}
+    missing = sorted((required | {"catheter"}) - set(state))
+    if missing:
+        raise ValueError(f"fields missing: {', '.join(missing)}")
+    if not isinstance(state["clean"], bool):
+        raise ValueError("clean is not true/false")
+    for key in ("now", "seed"):
+        if _kind(state[key]) != "int" or state[key] < 0:
+            raise ValueError(f"{key} is not a non-negative integer")
+    rng = state["rng"]
+    if not (
+        isinstance(rng, list)
+        and len(rng) == 3
+        and _kind(rng[0]) == "int"
+        and isinstance(rng[1], list)
+        and all(_kind(v) == "int" for v in rng[1])
+        and (rng[2] is None or isinstance(rng[2], float))
+    ):
+        raise ValueError("rng is not a generator state")
+    column = state["catheter"].get("column") if isinstance(state["catheter"], dict) else None
+    if not isinstance(column, list) or not all(
+        isinstance(part, list) and len(part) == 2 and all(_kind(v) == "int" for v in part)
+        for part in column
+    ):
+        raise ValueError("catheter.column is not a list of [nL, pg] pairs")
 
 
 def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
-    """Restore a board created with ``start_time=state["now"]``; raises ValueError if unusable."""
-    if state.get("format") != FORMAT:
-        raise ValueError(f"unknown board state format {state.get('format')!r}")
+    """Restore a board created with ``start_time=state["now"]``; raises ValueError if unusable.
+
+    Every section must have exactly the fields (and types) this version writes."""
+    check_state(state)
+    template = export_state(board, clean=False)
+    for section in ("reservoir", "motor", "battery", "catheter"):
+        _check_section(section, state[section], template[section])
     try:
         version, internal, gauss = state["rng"]
         board.rng.setstate((version, tuple(internal), gauss))
@@ -111,10 +177,26 @@ def load(path: Path) -> dict[str, Any] | None:
     return data
 
 
-def save(board: VirtualBoard, path: Path, clean: bool) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as handle:
-        json.dump(export_state(board, clean), handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def tmp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".tmp")
+
+
+def save(
+    board: VirtualBoard, path: Path, clean: bool, binding: dict[str, Any] | None = None
+) -> None:
+    """Write atomically (temp file, fsync, rename); on any failure the temp file is removed."""
+    tmp = tmp_path(path)
+    data = json.dumps(export_state(board, clean, binding), separators=(",", ":"))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data.encode())
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

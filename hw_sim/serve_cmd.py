@@ -19,10 +19,10 @@ from .bench import BenchPump
 from .board import VirtualBoard
 from .control import ControlPathError, ControlServer, check_control_path
 from .entropy import InsecureTestEntropy
-from .nvm_file import FileNvm
 from .ports import LinePort, PtyPort, SerialUrlPort
 from .profiles import ProfileError, load_profile
 from .serve import ServeLoop, SimClock, announce
+from .state_files import Checkpointer, OpenedState, StateError, open_state
 from .timeparse import DEFAULT_START_TIME
 
 INSECURE_TEST_KEYS_BANNER = (
@@ -63,7 +63,11 @@ def _check_control_option(
     "--state",
     "state_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="NVM image file; a new file is a pump fresh from the factory. Default: under $XDG_STATE_HOME/intrathecal-pump/.",
+    help=(
+        "NVM image file, with its hardware state beside it (FILE.board.json): the two are one "
+        "pump and are refused unless they belong together. A path where neither exists is a pump "
+        "fresh from the factory. Locked while serving. Default: under $XDG_STATE_HOME/intrathecal-pump/."
+    ),
 )
 @click.option(
     "--seed",
@@ -154,29 +158,41 @@ def serve(
     except (ProfileError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
     state = state_path or default_state_path(profile.name, seed)
-    state.parent.mkdir(parents=True, exist_ok=True)
     try:
-        nvm = FileNvm(state, profile.hardware.nvm_size_bytes)
-    except (ValueError, OSError) as exc:
-        raise click.UsageError(f"--state {state}: {exc}") from exc
-    hw_state_path = board_state.sidecar_path(state)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        opened = open_state(state, profile, seed)  # checked and locked; refused: nothing changed
+    except (StateError, OSError) as exc:
+        raise click.ClickException(f"refused: {exc}") from exc
+    nvm, saved, serial = opened.nvm, opened.saved, opened.factory.serial_number
     try:
-        saved = board_state.load(hw_state_path)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from exc
-    board_seed = seed if saved is None else int(saved["seed"])
-    entropy = InsecureTestEntropy(board_seed) if insecure_test_keys else None
-    if saved is None:
-        board = VirtualBoard(profile, seed, nvm, start_time=start_time, entropy=entropy)
-        board.power_on()
-    else:  # the same pump again: its clock, reservoir, battery and catheter as they were
-        board = VirtualBoard(
-            profile, board_seed, nvm, start_time=int(saved["now"]), entropy=entropy
-        )
-        try:
+        board_seed = seed if saved is None else int(saved["seed"])
+        entropy = InsecureTestEntropy(board_seed) if insecure_test_keys else None
+        if saved is None:
+            board = VirtualBoard(
+                profile, seed, nvm, start_time=start_time, serial_number=serial, entropy=entropy
+            )
+        else:  # the same pump again: its clock, reservoir, battery and catheter as they were
+            board = VirtualBoard(
+                profile,
+                board_seed,
+                nvm,
+                start_time=int(saved["now"]),
+                serial_number=serial,
+                entropy=entropy,
+            )
             board_state.import_state(board, saved)
-        except ValueError as exc:
-            raise click.UsageError(f"{hw_state_path}: {exc}") from exc
+        opened.begin(board)
+    except StateError as exc:
+        opened.close()
+        raise click.ClickException(f"refused: {exc}") from exc
+    except ValueError as exc:  # a side file that passed the checks but cannot be restored
+        opened.close()
+        raise click.ClickException(f"refused: {opened.side_path}: {exc}") from exc
+    for note in opened.notes:
+        print(f"vpump: {note}", file=sys.stderr)
+    if saved is None:
+        board.power_on()
+    else:
         board.power_on(cause=ResetCause.POWER_ON if saved.get("clean") else ResetCause.POWER_LOSS)
     bench = BenchPump(board, auto_accept_pairing=auto_accept_pairing, console=_console_line)
     port: LinePort
@@ -202,25 +218,63 @@ def serve(
             "the confirmation code at the pump (scripted rigs only)"
         )
     clock = SimClock.start(board.now, lockstep, time_scale)
-    loop = ServeLoop(
-        bench,
-        port,
-        control,
-        clock,
-        baud,
-        lambda: board_state.save(bench.board, hw_state_path, clean=False),
-    )
+    checkpoint = Checkpointer(opened, bench.board)
+    checkpoint()
+    loop = ServeLoop(bench, port, control, clock, baud, checkpoint)
     try:
         loop.run()
     finally:
-        board.flush()
-        board_state.save(bench.board, hw_state_path, clean=True)
-        nvm.close()
+        saved_all = _shut_down(opened, bench.board)
         control.close()
         port.close()
+    if not saved_all:
+        sys.exit(1)
     print("vpump: state flushed, bye", file=sys.stderr)
 
 
 def _console_line(text: str) -> None:
     """One line on the pump's console (stderr): what a real pump would show on its display."""
     print(f"vpump: {text}", file=sys.stderr, flush=True)
+
+
+def _shut_down(opened: OpenedState, board: VirtualBoard) -> bool:
+    """Flush the NVM and save the hardware state; say on stderr what could not be saved."""
+    ok = True
+    try:
+        board.flush()
+    except OSError as exc:
+        print(f"vpump: NVM flush of {opened.path} failed: {exc}", file=sys.stderr)
+        ok = False
+    nvm_unsaved = board.powered and board.firmware.nvm_write_failing
+    if nvm_unsaved:
+        print(
+            f"vpump: NVM writes to {opened.path} still fail: the last changes were not stored; "
+            "the next start is a power-loss boot from what the image holds",
+            file=sys.stderr,
+        )
+        ok = False
+    clean = ok  # an image missing writes is not a clean shutdown: the next boot says POWER_LOSS
+    try:
+        opened.save(board, clean=clean)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        try:
+            opened.save_in_reserve(board, clean=clean)
+            print(
+                f"vpump: hardware state not saved to {opened.side_path} ({reason}): kept in the "
+                "image's reserve; the next start resumes from it",
+                file=sys.stderr,
+            )
+        except OSError:
+            print(
+                f"vpump: hardware state not saved at shutdown ({opened.side_path}: {reason}); "
+                "the next start resumes from its last save",
+                file=sys.stderr,
+            )
+            ok = False
+    try:
+        opened.close()
+    except OSError as exc:
+        print(f"vpump: closing {opened.path} failed: {exc}", file=sys.stderr)
+        ok = False
+    return ok
