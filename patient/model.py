@@ -1,0 +1,180 @@
+"""The virtual patient: concentrations, effect, withdrawal and overdose advanced event to event.
+
+Why: the board knows how much drug left the catheter tip and when; this object turns that into
+what the clinic would see.  ``advance(dt_s, lumbar_input_mcg_per_h)`` holds the input constant
+for ``dt_s`` seconds and solves the whole interval in closed form: the threshold crossings of the
+effect site (withdrawal) and of the cisternal end (overdose) are found on the exact solution, the
+withdrawal clock is linear between them, and the events come back with their exact times.  Cost
+does not depend on ``dt_s``: a year of constant input is as cheap as a second.  Deterministic:
+no clock, no randomness (population variants are drawn before, in ``patient.profiles``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from patient.crossings import crossings_h
+from patient.effect import ashworth_points, spasms_per_h
+from patient.overdose import OverdoseLevel, overdose_level, overdose_levels_mcg_per_ml
+from patient.parameters import PatientParameters
+from patient.pharmacokinetics import CsfModel, CsfState
+from patient.withdrawal import (
+    WithdrawalClock,
+    WithdrawalStage,
+    is_dependent,
+    run_segment,
+    stage_for,
+)
+
+S_PER_H = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class PatientEvent:
+    """Something the clinic would notice, at an exact simulated time (s since the start)."""
+
+    time_s: float
+    kind: str  # "withdrawal", "overdose" or "dependence"
+    value: str  # the new stage or level, lower case
+
+
+@dataclass(frozen=True, slots=True)
+class PatientStatus:
+    """The patient at one instant: what a bench ``ctl patient`` would show."""
+
+    time_s: float
+    lumbar_csf_mcg_per_ml: float
+    cisternal_csf_mcg_per_ml: float
+    effect_site_mcg_per_ml: float
+    ashworth_points: float
+    spasms_per_h: float
+    withdrawal_stage: str
+    withdrawal_signs: str
+    overdose: str
+    dependent: bool
+    withdrawal_signs_total_h: float
+    overdose_signs_total_h: float
+
+
+class VirtualPatient:
+    """One patient, drug-free at time zero unless a state is given."""
+
+    def __init__(self, params: PatientParameters, state: CsfState | None = None) -> None:
+        self.params = params
+        self.model = CsfModel(params)
+        self.state = state if state is not None else CsfState()
+        self.clock = WithdrawalClock()
+        self.time_s = 0.0
+        self.withdrawal_signs_total_h = 0.0
+        self.overdose_signs_total_h = 0.0
+        self._threshold = params.withdrawal_threshold_mcg_per_ml
+        self._overdose_levels = overdose_levels_mcg_per_ml(params)
+
+    # -- time ------------------------------------------------------------------------------
+    def advance(self, dt_s: float, lumbar_input_mcg_per_h: float) -> list[PatientEvent]:
+        """Hold the input for ``dt_s`` seconds; return the events in time order."""
+        if dt_s < 0 or lumbar_input_mcg_per_h < 0:
+            raise ValueError("dt_s and lumbar_input_mcg_per_h must be >= 0")
+        if dt_s == 0:
+            return []
+        t_end_h = dt_s / S_PER_H
+        start = self.state
+        effect = self.model.effect_curve(start, lumbar_input_mcg_per_h)
+        cisternal = self.model.cisternal_curve(start, lumbar_input_mcg_per_h)
+        found: list[tuple[float, str, str]] = []
+
+        # overdose: crossings of either cisternal level; track the time with signs
+        level = overdose_level(self.params, start.cisternal_mcg_per_ml)
+        cuts = sorted(
+            t for lv in self._overdose_levels for t in crossings_h(cisternal, lv, t_end_h)
+        )
+        last = 0.0
+        for cut, is_crossing in [*((t, True) for t in cuts), (t_end_h, False)]:
+            if level is not OverdoseLevel.NONE:
+                self.overdose_signs_total_h += cut - last
+            if is_crossing:
+                new = overdose_level(self.params, cisternal.value(cut))
+                if new != level:
+                    found.append((cut, "overdose", new.name.lower()))
+                    level = new
+            last = cut
+
+        # withdrawal: the clock runs on each side of the effect-site threshold
+        below = effect.value(0.0) < self._threshold
+        last = 0.0
+        for cut in [*crossings_h(effect, self._threshold, t_end_h), t_end_h]:
+            stage_before = stage_for(self.params, self.clock.deficit_h)
+            self.clock, events = run_segment(self.params, self.clock, below, cut - last)
+            self._count_withdrawal_time(stage_before, events, cut - last)
+            found.extend((last + offset, kind, value) for offset, kind, value in events)
+            below = not below
+            last = cut
+
+        self.state = self.model.propagate(start, lumbar_input_mcg_per_h, t_end_h)
+        base_s = self.time_s
+        self.time_s += dt_s
+        found.sort(key=lambda event: event[0])
+        return [PatientEvent(base_s + t * S_PER_H, kind, value) for t, kind, value in found]
+
+    def _count_withdrawal_time(
+        self, stage_before: WithdrawalStage, events: list[tuple[float, str, str]], length_h: float
+    ) -> None:
+        with_signs = stage_before is not WithdrawalStage.NONE
+        last = 0.0
+        for offset, kind, value in events:
+            if kind != "withdrawal":
+                continue
+            if with_signs:
+                self.withdrawal_signs_total_h += offset - last
+            with_signs = value != "none"
+            last = offset
+        if with_signs:
+            self.withdrawal_signs_total_h += length_h - last
+
+    def inject_bolus(self, mass_mcg: float) -> None:
+        """An instantaneous bolus into the lumbar CSF (a lumbar puncture, an access-port dose)."""
+        if mass_mcg < 0:
+            raise ValueError("mass_mcg must be >= 0")
+        s = self.state
+        self.state = CsfState(
+            s.lumbar_mcg_per_ml + mass_mcg / self.model.volume_ml,
+            s.cisternal_mcg_per_ml,
+            s.effect_site_mcg_per_ml,
+        )
+
+    # -- what the clinic sees ---------------------------------------------------------------
+    @property
+    def withdrawal_stage(self) -> WithdrawalStage:
+        """The current withdrawal stage."""
+        return stage_for(self.params, self.clock.deficit_h)
+
+    @property
+    def overdose(self) -> OverdoseLevel:
+        """The current overdose level."""
+        return overdose_level(self.params, self.state.cisternal_mcg_per_ml)
+
+    def status(self) -> PatientStatus:
+        """A snapshot of everything observable."""
+        stage = self.withdrawal_stage
+        rebound = 0.0
+        spasm_ratio = 1.0
+        if stage >= WithdrawalStage.MODERATE:
+            rebound = self.params.rebound_ashworth_points
+            spasm_ratio = self.params.rebound_spasm_ratio
+        if stage is WithdrawalStage.SEVERE:
+            rebound = 4.0  # rigidity: the top of the scale
+        ce = self.state.effect_site_mcg_per_ml
+        return PatientStatus(
+            time_s=self.time_s,
+            lumbar_csf_mcg_per_ml=self.state.lumbar_mcg_per_ml,
+            cisternal_csf_mcg_per_ml=self.state.cisternal_mcg_per_ml,
+            effect_site_mcg_per_ml=ce,
+            ashworth_points=ashworth_points(self.params, ce, rebound),
+            spasms_per_h=spasms_per_h(self.params, ce, spasm_ratio),
+            withdrawal_stage=stage.name.lower(),
+            withdrawal_signs=stage.signs,
+            overdose=self.overdose.name.lower(),
+            dependent=is_dependent(self.params, self.clock),
+            withdrawal_signs_total_h=self.withdrawal_signs_total_h,
+            overdose_signs_total_h=self.overdose_signs_total_h,
+        )
