@@ -66,19 +66,38 @@ def crossings_h(f: TwoExponentials, level: float, t_end_h: float) -> list[float]
 
     Each returned time is the first instant (within ``TOLERANCE_H``) of the new side.
     """
-    breaks = [0.0]
+    return crossings_many_h(f, (level,), t_end_h)[0]
+
+
+def crossings_many_h(
+    f: TwoExponentials, levels: tuple[float, ...], t_end_h: float
+) -> list[list[float]]:
+    """``crossings_h`` for several levels of one curve, sharing its monotone pieces."""
+    # exp(-x t) lies in (0, 1]: a cheap bound that settles most intervals without an exp
+    floor = f.constant + min(f.a, 0.0) + min(f.b, 0.0)
+    ceiling = f.constant + max(f.a, 0.0) + max(f.b, 0.0)
+    if all(level <= floor or level > ceiling for level in levels):
+        return [[] for _ in levels]
     stationary = f.stationary_time_h()
     if stationary is not None and stationary < t_end_h:
-        breaks.append(stationary)
-    breaks.append(t_end_h)
-    found: list[float] = []
-    below = [f.value(t) < level for t in breaks]
-    for (lo, hi), (below_lo, below_hi) in zip(
-        itertools.pairwise(breaks), itertools.pairwise(below), strict=True
-    ):
-        if below_lo != below_hi:
-            found.append(_bisect(f, level, lo, hi, below_lo))
-    return found
+        breaks: tuple[float, ...] = (0.0, stationary, t_end_h)
+    else:
+        breaks = (0.0, t_end_h)
+    values = [f.value(t) for t in breaks]
+    lowest, highest = min(values), max(values)
+    result: list[list[float]] = []
+    for level in levels:
+        found: list[float] = []
+        # on monotone pieces f stays between its break values: no crossing outside them
+        if lowest < level <= highest:
+            below = [v < level for v in values]
+            for (lo, hi), (below_lo, below_hi) in zip(
+                itertools.pairwise(breaks), itertools.pairwise(below), strict=True
+            ):
+                if below_lo != below_hi:
+                    found.append(_bisect(f, level, lo, hi, below_lo))
+        result.append(found)
+    return result
 
 
 def _bisect(f: TwoExponentials, level: float, lo: float, hi: float, below_lo: bool) -> float:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patient.crossings import crossings_h
+from patient.crossings import crossings_h, crossings_many_h
 from patient.effect import ashworth_points, spasms_per_h
 from patient.overdose import OverdoseLevel, overdose_level, overdose_levels_mcg_per_ml
 from patient.parameters import PatientParameters
@@ -69,6 +69,8 @@ class VirtualPatient:
         self.overdose_signs_total_h = 0.0
         self._threshold = params.withdrawal_threshold_mcg_per_ml
         self._overdose_levels = overdose_levels_mcg_per_ml(params)
+        self._overdose = overdose_level(params, self.state.cisternal_mcg_per_ml)
+        self._dependent = False
 
     # -- time ------------------------------------------------------------------------------
     def advance(self, dt_s: float, lumbar_input_mcg_per_h: float) -> list[PatientEvent]:
@@ -79,41 +81,52 @@ class VirtualPatient:
             return []
         t_end_h = dt_s / S_PER_H
         start = self.state
-        effect = self.model.effect_curve(start, lumbar_input_mcg_per_h)
-        cisternal = self.model.cisternal_curve(start, lumbar_input_mcg_per_h)
+        model = self.model
+        effect = model.effect_curve(start, lumbar_input_mcg_per_h)
+        cisternal = model.cisternal_curve(start, lumbar_input_mcg_per_h)
         found: list[tuple[float, str, str]] = []
 
-        # overdose: crossings of either cisternal level; track the time with signs
-        level = overdose_level(self.params, start.cisternal_mcg_per_ml)
+        # overdose: crossings of either cisternal level; count the time with signs
         cuts = sorted(
-            t for lv in self._overdose_levels for t in crossings_h(cisternal, lv, t_end_h)
+            t for ts in crossings_many_h(cisternal, self._overdose_levels, t_end_h) for t in ts
         )
         last = 0.0
-        for cut, is_crossing in [*((t, True) for t in cuts), (t_end_h, False)]:
-            if level is not OverdoseLevel.NONE:
+        for cut in cuts:
+            if self._overdose is not OverdoseLevel.NONE:
                 self.overdose_signs_total_h += cut - last
-            if is_crossing:
-                new = overdose_level(self.params, cisternal.value(cut))
-                if new != level:
-                    found.append((cut, "overdose", new.name.lower()))
-                    level = new
+            new = overdose_level(self.params, cisternal.value(cut))
+            if new != self._overdose:
+                found.append((cut, "overdose", new.name.lower()))
+                self._overdose = new
             last = cut
+        if self._overdose is not OverdoseLevel.NONE:
+            self.overdose_signs_total_h += t_end_h - last
 
         # withdrawal: the clock runs on each side of the effect-site threshold
         below = effect.value(0.0) < self._threshold
         last = 0.0
         for cut in [*crossings_h(effect, self._threshold, t_end_h), t_end_h]:
-            stage_before = stage_for(self.params, self.clock.deficit_h)
-            self.clock, events = run_segment(self.params, self.clock, below, cut - last)
-            self._count_withdrawal_time(stage_before, events, cut - last)
-            found.extend((last + offset, kind, value) for offset, kind, value in events)
+            if below or self.clock.deficit_h > 0 or not self._dependent:
+                stage_before = stage_for(self.params, self.clock.deficit_h)
+                self.clock, events = run_segment(self.params, self.clock, below, cut - last)
+                if events or stage_before is not WithdrawalStage.NONE:
+                    self._count_withdrawal_time(stage_before, events, cut - last)
+                    found.extend((last + offset, kind, value) for offset, kind, value in events)
+                self._dependent = is_dependent(self.params, self.clock)
+            else:  # dependent, drug present, no deficit: only the dependence hours grow
+                self.clock = WithdrawalClock(0.0, self.clock.above_threshold_h + cut - last)
             below = not below
             last = cut
 
-        self.state = self.model.propagate(start, lumbar_input_mcg_per_h, t_end_h)
+        self.state = CsfState(
+            model.lumbar_curve(start, lumbar_input_mcg_per_h).value(t_end_h),
+            cisternal.value(t_end_h),
+            effect.value(t_end_h),
+        )
         base_s = self.time_s
         self.time_s += dt_s
-        found.sort(key=lambda event: event[0])
+        if len(found) > 1:
+            found.sort(key=lambda event: event[0])
         return [PatientEvent(base_s + t * S_PER_H, kind, value) for t, kind, value in found]
 
     def _count_withdrawal_time(
@@ -140,7 +153,7 @@ class VirtualPatient:
             s.lumbar_mcg_per_ml + mass_mcg / self.model.volume_ml,
             s.cisternal_mcg_per_ml,
             s.effect_site_mcg_per_ml,
-        )
+        )  # the cisternal end and the effect site are continuous: the overdose level holds
 
     # -- what the clinic sees ---------------------------------------------------------------
     @property
@@ -151,7 +164,7 @@ class VirtualPatient:
     @property
     def overdose(self) -> OverdoseLevel:
         """The current overdose level."""
-        return overdose_level(self.params, self.state.cisternal_mcg_per_ml)
+        return self._overdose
 
     def status(self) -> PatientStatus:
         """A snapshot of everything observable."""
