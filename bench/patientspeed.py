@@ -14,6 +14,8 @@ Baselines, measured in the same run:
   first 30 days and scaled to seven years - what a time-stepped patient would cost;
   ``speedup_vs_rk4`` is that over ``value``.
 The last line printed is one JSON object (metric, value, unit, baseline, ratio, goal 1.0 s).
+Named ``patientspeed.py``, not ``patient.py``: a script of that name would shadow the
+``patient`` package it measures (the script's folder comes first on ``sys.path``).
 """
 
 from __future__ import annotations
