@@ -129,3 +129,9 @@ def test_population_screening_outcomes_vary() -> None:
         screening_trial(draw(profile, seed).params).effective_dose_mcg for seed in range(60)
     }
     assert {50.0, None} <= outcomes
+
+
+def test_docs_patient_md_lists_every_parameter() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "PATIENT.md").read_text()
+    for field in dataclasses.fields(PatientParameters):
+        assert f"| `{field.name}` |" in doc, field.name
