@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 #: Bisection stops when the bracket is narrower than this (3.6 microseconds) ...
 TOLERANCE_H = 1e-9
@@ -21,8 +21,7 @@ TOLERANCE_H = 1e-9
 MAX_BISECTIONS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class TwoExponentials:
+class TwoExponentials(NamedTuple):
     """``f(t) = constant + a exp(-alpha t) + b exp(-beta t)`` for t >= 0 (t in hours)."""
 
     constant: float

@@ -11,9 +11,10 @@ no clock, no randomness (population variants are drawn before, in ``patient.prof
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from patient.crossings import crossings_h, crossings_many_h
+from patient.crossings import TwoExponentials, crossings_h, crossings_many_h
 from patient.effect import ashworth_points, spasms_per_h
 from patient.overdose import OverdoseLevel, overdose_level, overdose_levels_mcg_per_ml
 from patient.parameters import PatientParameters
@@ -80,13 +81,62 @@ class VirtualPatient:
         if dt_s == 0:
             return []
         t_end_h = dt_s / S_PER_H
-        start = self.state
         model = self.model
-        effect = model.effect_curve(start, lumbar_input_mcg_per_h)
-        cisternal = model.cisternal_curve(start, lumbar_input_mcg_per_h)
+        lumbar0, cisternal0, effect0 = self.state
+        k = model.k_per_h
+        steady = lumbar_input_mcg_per_h / model.clearance_ml_per_h
+        d_lumbar = lumbar0 - steady
+        # the two followers as c + a e^(-k t) + b e^(-r t) (pharmacokinetics.py's formulas,
+        # inlined: this runs once per input change, tens of thousands of times a simulated year)
+        re = model.effect_rate_per_h
+        a_e = re * d_lumbar / (re - k)
+        b_e = effect0 - steady - a_e
+        rc, gain = model.cisternal_rate_per_h, model.cisternal_gain_ratio
+        c_c = gain * steady
+        a_c = gain * rc * d_lumbar / (rc - k)
+        b_c = cisternal0 - c_c - a_c
         found: list[tuple[float, str, str]] = []
 
-        # overdose: crossings of either cisternal level; count the time with signs
+        # overdose: the cisternal curve stays within c +- its coefficients; cross only if needed
+        low, high = self._overdose_levels
+        floor = c_c + min(a_c, 0.0) + min(b_c, 0.0)
+        ceiling = c_c + max(a_c, 0.0) + max(b_c, 0.0)
+        if floor < low <= ceiling or floor < high <= ceiling:
+            self._overdose_segment(TwoExponentials(c_c, a_c, k, b_c, rc), t_end_h, found)
+        elif self._overdose is not OverdoseLevel.NONE:
+            self.overdose_signs_total_h += t_end_h
+
+        # withdrawal: a dependent patient whose effect site stays above the threshold and who has
+        # no deficit to recover from has nothing to do
+        threshold = self._threshold
+        below = effect0 < threshold
+        floor = steady + min(a_e, 0.0) + min(b_e, 0.0)
+        ceiling = steady + max(a_e, 0.0) + max(b_e, 0.0)
+        may_cross = floor < threshold <= ceiling
+        if may_cross or below or self.clock.deficit_h > 0 or not self._dependent:
+            cuts: list[float] = []
+            if may_cross:
+                effect = TwoExponentials(steady, a_e, k, b_e, re)
+                below = effect.value(0.0) < threshold
+                cuts = crossings_h(effect, threshold, t_end_h)
+            self._withdrawal_segments(below, [*cuts, t_end_h], found)
+
+        decay_k = math.exp(-k * t_end_h)
+        self.state = CsfState(
+            steady + d_lumbar * decay_k,
+            c_c + a_c * decay_k + b_c * math.exp(-rc * t_end_h),
+            steady + a_e * decay_k + b_e * math.exp(-re * t_end_h),
+        )
+        base_s = self.time_s
+        self.time_s += dt_s
+        if not found:
+            return []
+        found.sort(key=lambda event: event[0])
+        return [PatientEvent(base_s + t * S_PER_H, kind, value) for t, kind, value in found]
+
+    def _overdose_segment(
+        self, cisternal: TwoExponentials, t_end_h: float, found: list[tuple[float, str, str]]
+    ) -> None:
         cuts = sorted(
             t for ts in crossings_many_h(cisternal, self._overdose_levels, t_end_h) for t in ts
         )
@@ -102,32 +152,19 @@ class VirtualPatient:
         if self._overdose is not OverdoseLevel.NONE:
             self.overdose_signs_total_h += t_end_h - last
 
-        # withdrawal: the clock runs on each side of the effect-site threshold
-        below = effect.value(0.0) < self._threshold
+    def _withdrawal_segments(
+        self, below: bool, cuts: list[float], found: list[tuple[float, str, str]]
+    ) -> None:
         last = 0.0
-        for cut in [*crossings_h(effect, self._threshold, t_end_h), t_end_h]:
-            if below or self.clock.deficit_h > 0 or not self._dependent:
-                stage_before = stage_for(self.params, self.clock.deficit_h)
-                self.clock, events = run_segment(self.params, self.clock, below, cut - last)
-                if events or stage_before is not WithdrawalStage.NONE:
-                    self._count_withdrawal_time(stage_before, events, cut - last)
-                    found.extend((last + offset, kind, value) for offset, kind, value in events)
-                self._dependent = is_dependent(self.params, self.clock)
-            else:  # dependent, drug present, no deficit: only the dependence hours grow
-                self.clock = WithdrawalClock(0.0, self.clock.above_threshold_h + cut - last)
+        for cut in cuts:
+            stage_before = stage_for(self.params, self.clock.deficit_h)
+            self.clock, events = run_segment(self.params, self.clock, below, cut - last)
+            if events or stage_before is not WithdrawalStage.NONE:
+                self._count_withdrawal_time(stage_before, events, cut - last)
+                found.extend((last + offset, kind, value) for offset, kind, value in events)
+            self._dependent = is_dependent(self.params, self.clock)
             below = not below
             last = cut
-
-        self.state = CsfState(
-            model.lumbar_curve(start, lumbar_input_mcg_per_h).value(t_end_h),
-            cisternal.value(t_end_h),
-            effect.value(t_end_h),
-        )
-        base_s = self.time_s
-        self.time_s += dt_s
-        if len(found) > 1:
-            found.sort(key=lambda event: event[0])
-        return [PatientEvent(base_s + t * S_PER_H, kind, value) for t, kind, value in found]
 
     def _count_withdrawal_time(
         self, stage_before: WithdrawalStage, events: list[tuple[float, str, str]], length_h: float

@@ -25,7 +25,7 @@ but keeps B finite; docs/PATIENT.md says so.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from patient.crossings import TwoExponentials
 from patient.parameters import PatientParameters
@@ -33,9 +33,8 @@ from patient.parameters import PatientParameters
 _SEPARATION = 1e-6
 
 
-@dataclass(frozen=True, slots=True)
-class CsfState:
-    """Concentrations at one instant, mcg/mL."""
+class CsfState(NamedTuple):
+    """Concentrations at one instant, mcg/mL (a tuple: cheap to make once per event)."""
 
     lumbar_mcg_per_ml: float = 0.0
     cisternal_mcg_per_ml: float = 0.0
