@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from firmware.hal import (
@@ -41,11 +42,13 @@ from hw_sim.catheter import Catheter
 from hw_sim.entropy import SystemEntropy
 from hw_sim.motor import PeristalticMotor
 from hw_sim.nvm_file import MemoryNvm, NvmImage, PowerCut
+from hw_sim.patient_link import PatientLink
 from hw_sim.profiles import LoadedProfile
 from hw_sim.reservoir import Reservoir
 from hw_sim.scheduler import ScheduledEvent, Scheduler
 from hw_sim.telemetry import BufferedTelemetry
 from hw_sim.timeparse import DEFAULT_START_TIME
+from patient.parameters import PatientParameters
 
 
 @dataclass(slots=True)
@@ -115,6 +118,8 @@ class VirtualBoard:
         self.resets: list[tuple[int, ResetCause]] = []
         self.power_cuts: list[int] = []
         self.reset_listeners: list[Callable[[PumpFirmware, ResetCause], None]] = []
+        #: The patient at the catheter tip (``attach_patient``); None: the pump runs on the bench.
+        self.patient_link: PatientLink | None = None
 
     # ------------------------------------------------------------------ time
     @property
@@ -169,8 +174,32 @@ class VirtualBoard:
         return self.scheduler.schedule(at, action, priority=priority, name=name)
 
     def _run_firmware(self, t: int) -> None:
+        link = self.patient_link
+        if link is None:
+            if self.powered:
+                self._guarded(lambda: self.firmware.run_until(t), t)
+            return
+        # One wakeup at a time, so the drug leaving the catheter in each interval went at one
+        # constant programmed rate (hw_sim/patient_link.py); the firmware's work is the same.
+        while self.powered:
+            wakeup = self.firmware.next_wakeup()
+            if wakeup >= t:
+                break
+            self._guarded(partial(self.firmware.run_until, wakeup), wakeup)
+            link.sync(wakeup)
         if self.powered:
             self._guarded(lambda: self.firmware.run_until(t), t)
+        link.sync(t)
+
+    def attach_patient(self, params: PatientParameters, name: str = "") -> PatientLink:
+        """Connect a virtual patient to the catheter tip from now on (drug-free at first)."""
+        self.run_until(self.now)
+        link = PatientLink(params, self.catheter, self.now, name)
+        self.patient_link = link
+        # Each batch of strokes also closes an interval, so a firmware that catches up by itself
+        # (a call with a later ``now`` than the board's) still feeds the patient at the right times.
+        self.motor.on_delivered = link.sync
+        return link
 
     def _guarded(self, call: Callable[[], object], now: int) -> None:
         """Run a firmware call; a power cut inside an NVM write reboots it (POWER_LOSS)."""
@@ -272,7 +301,7 @@ class VirtualBoard:
         """What the bench can measure, and the firmware cannot: the true state of the hardware."""
         now = self.now
         motor, reservoir, catheter = self.motor, self.reservoir, self.catheter
-        return {
+        status = {
             "time": now,
             "powered": self.powered,
             "reservoir_nl": reservoir.volume_nl,
@@ -298,3 +327,6 @@ class VirtualBoard:
             "tones": [[t, pattern.name] for t, pattern in self.buzzer.tones],
             "resets": [[t, cause.name] for t, cause in self.resets],
         }
+        if self.patient_link is not None:  # the patient's truth: never the firmware's to see
+            status["patient"] = self.patient_link.status()
+        return status

@@ -52,6 +52,8 @@ class PeristalticMotor:
         self.delivered_pg = 0  # drug mass in it
         self.air_nl = 0  # stroke volume that found an empty reservoir
         self._carry_pl = 0  # sub-nanolitre remainder, picolitres
+        #: Called with ``now`` after each batch reaches the catheter (the patient link listens).
+        self.on_delivered: Callable[[int], None] | None = None
 
     def set_systematic_error_pct(self, percent: float) -> None:
         """Over-infusion (+) or under-infusion (-) in percent of every stroke from now on."""
@@ -81,4 +83,6 @@ class PeristalticMotor:
         self.delivered_nl += moved_nl
         self.delivered_pg += mass_pg
         self._catheter.push(moved_nl, mass_pg)
+        if self.on_delivered is not None:
+            self.on_delivered(now)
         return count
