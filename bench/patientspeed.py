@@ -11,8 +11,13 @@ Baselines, measured in the same run:
   exponential decay per event - what any event-driven solver must at least pay; ``ratio`` is
   baseline / value (how close to the floor we are; below 1, since we do more per event);
 * ``rk4_minute_7y_s``: a fixed-step RK4 on the same ODE at a one-minute step, timed over the
-  first 30 days and scaled to seven years - what a time-stepped patient would cost;
+  first 10 days and scaled to seven years - what a time-stepped patient would cost;
   ``speedup_vs_rk4`` is that over ``value``.
+And the whole pump with the patient on: ``board_with_patient_s`` runs bench/simspeed.py's seven
+years (VP-20, 13-step flex day, refills every 30-70 days, to end of service) with the spinal
+adult attached to the catheter tip, ``board_without_patient_s`` the same without (goal: still
+under 1 s with the patient).
+
 The last line printed is one JSON object (metric, value, unit, baseline, ratio, goal 1.0 s).
 Named ``patientspeed.py``, not ``patient.py``: a script of that name would shadow the
 ``patient`` package it measures (the script's folder comes first on ``sys.path``).
@@ -20,9 +25,13 @@ Named ``patientspeed.py``, not ``patient.py``: a script of that name would shado
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from patient.model import VirtualPatient
 from patient.pharmacokinetics import CsfModel, CsfState
@@ -48,7 +57,7 @@ STEPS = (
 )
 REFILL_EVERY_DAYS = 60
 REFILL_STOP_S = 1_800
-RK4_DAYS = 30
+RK4_DAYS = 10
 
 
 def schedule(days: int) -> list[tuple[int, float]]:
@@ -145,6 +154,34 @@ def run_rk4(days: int) -> float:
     return time.process_time() - began
 
 
+def _simspeed() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "simspeed", Path(__file__).with_name("simspeed.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_board(with_patient: bool) -> tuple[float, str]:
+    """CPU seconds of simspeed's seven years, with or without the patient; the patient's end."""
+    simspeed = _simspeed()
+    implanted = simspeed.implanted_board
+
+    def implanted_with_patient() -> Any:
+        board, start = implanted()
+        board.attach_patient(load_patient_profile("spinal_adult").params, "spinal_adult")
+        return board, start
+
+    if with_patient:
+        simspeed.implanted_board = implanted_with_patient
+    elapsed, board, *_ = simspeed.run_seven_years()
+    link = board.patient_link
+    summary = "" if link is None else ", ".join(f"{e.kind} {e.value}" for e in link.events)
+    return elapsed, summary
+
+
 def main() -> None:
     days = YEARS * 365
     segments = schedule(days)
@@ -152,6 +189,8 @@ def main() -> None:
     _, patient, events = run_patient(segments)
     baseline = min(run_trivial(segments) for _ in range(3))
     rk4_7y = run_rk4(RK4_DAYS) * days / RK4_DAYS
+    board_with, patient_events = run_board(True)
+    board_without, _ = run_board(False)
     status = patient.status()
     print(f"{YEARS} years, {len(segments)} input changes, {events} patient events")
     print(f"patient model: {value:.3f} s CPU ({value / len(segments) * 1e6:.1f} us per advance)")
@@ -161,6 +200,10 @@ def main() -> None:
         f"end: lumbar {status.lumbar_csf_mcg_per_ml:.4f} mcg/mL, Ashworth "
         f"{status.ashworth_points:.2f}, withdrawal {status.withdrawal_stage}, "
         f"overdose {status.overdose}"
+    )
+    print(
+        f"whole pump, seven years to end of service: {board_with:.3f} s CPU with the patient, "
+        f"{board_without:.3f} s without (patient events: {patient_events or 'none'})"
     )
     result = {
         "metric": "patient_seven_years_cpu_s",
@@ -173,6 +216,8 @@ def main() -> None:
         "events": events,
         "rk4_minute_7y_s": round(rk4_7y, 2),
         "speedup_vs_rk4": round(rk4_7y / value, 1),
+        "board_with_patient_s": round(board_with, 3),
+        "board_without_patient_s": round(board_without, 3),
     }
     print(json.dumps(result, sort_keys=True))
 
