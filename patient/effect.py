@@ -18,6 +18,9 @@ from __future__ import annotations
 from patient.parameters import PatientParameters
 
 ASHWORTH_MAX_POINTS = 4.0
+#: The documented response criterion (simulator choice): the drug lowers the score by a point.
+#: Used by the screening trial and for "time in the therapeutic range".
+RESPONSE_FALL_POINTS = 1.0
 
 
 def drug_effect_fraction(params: PatientParameters, effect_site_mcg_per_ml: float) -> float:

@@ -15,7 +15,12 @@ import math
 from dataclasses import dataclass
 
 from patient.crossings import TwoExponentials, crossings_h, crossings_many_h
-from patient.effect import ashworth_points, spasms_per_h
+from patient.effect import (
+    RESPONSE_FALL_POINTS,
+    ashworth_points,
+    concentration_for_fall,
+    spasms_per_h,
+)
 from patient.overdose import OverdoseLevel, overdose_level, overdose_levels_mcg_per_ml
 from patient.parameters import PatientParameters
 from patient.pharmacokinetics import CsfModel, CsfState
@@ -55,6 +60,7 @@ class PatientStatus:
     dependent: bool
     withdrawal_signs_total_h: float
     overdose_signs_total_h: float
+    therapeutic_total_h: float  # response criterion met (a 1-point fall), no overdose signs
 
 
 class VirtualPatient:
@@ -68,6 +74,8 @@ class VirtualPatient:
         self.time_s = 0.0
         self.withdrawal_signs_total_h = 0.0
         self.overdose_signs_total_h = 0.0
+        self.therapeutic_total_h = 0.0
+        self._response_level = concentration_for_fall(params, RESPONSE_FALL_POINTS)
         self._threshold = params.withdrawal_threshold_mcg_per_ml
         self._overdose_levels = overdose_levels_mcg_per_ml(params)
         self._overdose = overdose_level(params, self.state.cisternal_mcg_per_ml)
@@ -102,21 +110,38 @@ class VirtualPatient:
         floor = c_c + min(a_c, 0.0) + min(b_c, 0.0)
         ceiling = c_c + max(a_c, 0.0) + max(b_c, 0.0)
         if floor < low <= ceiling or floor < high <= ceiling:
-            self._overdose_segment(TwoExponentials(c_c, a_c, k, b_c, rc), t_end_h, found)
+            calm = self._overdose_segment(TwoExponentials(c_c, a_c, k, b_c, rc), t_end_h, found)
         elif self._overdose is not OverdoseLevel.NONE:
             self.overdose_signs_total_h += t_end_h
+            calm = []
+        else:
+            calm = [(0.0, t_end_h)]
+
+        # the effect-site curve stays within its constant +- its coefficients
+        effect = TwoExponentials(steady, a_e, k, b_e, re)
+        e_floor = steady + min(a_e, 0.0) + min(b_e, 0.0)
+        e_ceiling = steady + max(a_e, 0.0) + max(b_e, 0.0)
+
+        # time in the therapeutic range: the response criterion met, no overdose signs
+        level = self._response_level
+        if calm and level is not None:
+            if e_floor >= level:
+                effective = [(0.0, t_end_h)]
+            elif level > e_ceiling:
+                effective = []
+            else:
+                level_cuts = crossings_h(effect, level, t_end_h)
+                effective = _spans(effect.value(0.0) >= level, level_cuts, t_end_h)
+            self.therapeutic_total_h += _overlap_h(effective, calm)
 
         # withdrawal: a dependent patient whose effect site stays above the threshold and who has
         # no deficit to recover from has nothing to do
         threshold = self._threshold
         below = effect0 < threshold
-        floor = steady + min(a_e, 0.0) + min(b_e, 0.0)
-        ceiling = steady + max(a_e, 0.0) + max(b_e, 0.0)
-        may_cross = floor < threshold <= ceiling
+        may_cross = e_floor < threshold <= e_ceiling
         if may_cross or below or self.clock.deficit_h > 0 or not self._dependent:
             cuts: list[float] = []
             if may_cross:
-                effect = TwoExponentials(steady, a_e, k, b_e, re)
                 below = effect.value(0.0) < threshold
                 cuts = crossings_h(effect, threshold, t_end_h)
             self._withdrawal_segments(below, [*cuts, t_end_h], found)
@@ -136,21 +161,25 @@ class VirtualPatient:
 
     def _overdose_segment(
         self, cisternal: TwoExponentials, t_end_h: float, found: list[tuple[float, str, str]]
-    ) -> None:
+    ) -> list[tuple[float, float]]:
+        """Overdose events and hours; returns the spans without overdose signs."""
         cuts = sorted(
             t for ts in crossings_many_h(cisternal, self._overdose_levels, t_end_h) for t in ts
         )
+        calm: list[tuple[float, float]] = []
         last = 0.0
-        for cut in cuts:
-            if self._overdose is not OverdoseLevel.NONE:
+        for cut, is_crossing in [*((t, True) for t in cuts), (t_end_h, False)]:
+            if self._overdose is OverdoseLevel.NONE:
+                calm.append((last, cut))
+            else:
                 self.overdose_signs_total_h += cut - last
-            new = overdose_level(self.params, cisternal.value(cut))
-            if new != self._overdose:
-                found.append((cut, "overdose", new.name.lower()))
-                self._overdose = new
+            if is_crossing:
+                new = overdose_level(self.params, cisternal.value(cut))
+                if new != self._overdose:
+                    found.append((cut, "overdose", new.name.lower()))
+                    self._overdose = new
             last = cut
-        if self._overdose is not OverdoseLevel.NONE:
-            self.overdose_signs_total_h += t_end_h - last
+        return calm
 
     def _withdrawal_segments(
         self, below: bool, cuts: list[float], found: list[tuple[float, str, str]]
@@ -227,4 +256,30 @@ class VirtualPatient:
             dependent=is_dependent(self.params, self.clock),
             withdrawal_signs_total_h=self.withdrawal_signs_total_h,
             overdose_signs_total_h=self.overdose_signs_total_h,
+            therapeutic_total_h=self.therapeutic_total_h,
         )
+
+
+def _spans(starts_inside: bool, cuts: list[float], t_end_h: float) -> list[tuple[float, float]]:
+    """The parts of [0, t_end] inside a set whose boundary crossings are ``cuts``."""
+    spans: list[tuple[float, float]] = []
+    inside, last = starts_inside, 0.0
+    for cut in [*cuts, t_end_h]:
+        if inside:
+            spans.append((last, cut))
+        inside, last = not inside, cut
+    return spans
+
+
+def _overlap_h(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Total length of the intersection of two sorted lists of disjoint spans."""
+    total, i, j = 0.0, 0, 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if hi > lo:
+            total += hi - lo
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return total

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from patient.crossings import crossings_h
-from patient.effect import ashworth_points, concentration_for_fall
+from patient.effect import RESPONSE_FALL_POINTS, ashworth_points, concentration_for_fall
 from patient.model import VirtualPatient
 from patient.parameters import PatientParameters
 
@@ -37,7 +37,6 @@ INJECTION_S = 60.0  # label: 50 mcg in 1 mL over at least one minute
 OBSERVATION_H = 8.0  # label: observe 4-8 h
 INTERVAL_H = 24.0  # label: the next dose 24 h later
 SAMPLE_EVERY_H = 0.5  # the report's timeline resolution
-RESPONSE_FALL_POINTS = 1.0  # simulator choice: the documented response criterion
 ONSET_FALL_POINTS = 0.5  # simulator choice: a perceptible change, half a grade
 LONG_EFFECT_H = 8.0  # label: effect beyond 8 h -> start at the screening dose itself
 

@@ -152,3 +152,32 @@ def test_lower_threshold_means_later_withdrawal(spinal: PatientParameters) -> No
         start = patient.time_s
         times.append(_first(patient.advance(5 * DAY, 0.0), "withdrawal", "early") - start)
     assert times[1] > times[0]
+
+
+def test_time_in_the_therapeutic_range_is_the_screening_response_duration(
+    spinal: PatientParameters,
+) -> None:
+    patient = VirtualPatient(spinal)
+    patient.inject_bolus(50.0)
+    patient.advance(DAY, 0.0)
+    # tests/patient/test_screening.py case 1: the criterion holds for 7.1 h (injected over 1 min)
+    assert patient.status().therapeutic_total_h == pytest.approx(7.08, abs=0.02)
+
+
+def test_overdose_hours_are_not_therapeutic(spinal: PatientParameters) -> None:
+    patient = VirtualPatient(spinal)
+    patient.inject_bolus(1000.0)
+    patient.advance(3 * DAY, 0.0)
+    status = patient.status()
+    effective = VirtualPatient(spinal)
+    effective.inject_bolus(1000.0)
+    model = CsfModel(spinal)
+    from patient.crossings import crossings_h
+    from patient.effect import RESPONSE_FALL_POINTS, concentration_for_fall
+
+    level = concentration_for_fall(spinal, RESPONSE_FALL_POINTS)
+    assert level is not None
+    start, end = crossings_h(model.effect_curve(effective.state, 0.0), level, 72.0)
+    assert status.therapeutic_total_h == pytest.approx(
+        (end - start) - status.overdose_signs_total_h, rel=1e-6
+    )
