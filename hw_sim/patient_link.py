@@ -21,14 +21,25 @@ concentration.  Patient event times are board times (seconds, the firmware's epo
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from hw_sim.catheter import Catheter
+from hw_sim.timeparse import DAY_S
 from patient.model import PatientEvent, VirtualPatient
 from patient.parameters import PatientParameters
 
 PG_PER_MCG = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PatientDay:
+    """One day (24 h from the attachment) of the patient's life, in hours."""
+
+    day: int  # 0 = the first 24 h
+    therapeutic_h: float
+    withdrawal_signs_h: float
+    overdose_signs_h: float
 
 
 class PatientLink:
@@ -44,6 +55,9 @@ class PatientLink:
         self.last_sync = now
         self._last_pg = catheter.to_patient_pg
         self.events: list[PatientEvent] = []  # board times
+        self.days: list[PatientDay] = []  # every completed day
+        self._next_day = now + DAY_S
+        self._day_totals = (0.0, 0.0, 0.0)
 
     def sync(self, now: int) -> None:
         """Give the patient the drug that left the catheter tip since the last sync."""
@@ -57,11 +71,31 @@ class PatientLink:
                 self.patient.inject_bolus(mass_pg / PG_PER_MCG)
             return
         rate_mcg_per_h = mass_pg / PG_PER_MCG * 3600.0 / dt_s
+        at = self.last_sync
+        while self._next_day <= now:  # split at day boundaries for the daily ledger
+            self._advance(self._next_day - at, rate_mcg_per_h)
+            at = self._next_day
+            self._close_day()
+        self._advance(now - at, rate_mcg_per_h)
+        self.last_sync = now
+
+    def _advance(self, dt_s: int, rate_mcg_per_h: float) -> None:
         for event in self.patient.advance(dt_s, rate_mcg_per_h):
             self.events.append(
                 PatientEvent(self.attached_at + event.time_s, event.kind, event.value)
             )
-        self.last_sync = now
+
+    def _close_day(self) -> None:
+        p = self.patient
+        totals = (p.therapeutic_total_h, p.withdrawal_signs_total_h, p.overdose_signs_total_h)
+        before = self._day_totals
+        self.days.append(
+            PatientDay(
+                len(self.days), *(now - then for now, then in zip(totals, before, strict=True))
+            )
+        )
+        self._day_totals = totals
+        self._next_day += DAY_S
 
     def status(self) -> dict[str, Any]:
         """The patient's truth for ``hw-status`` (board times)."""

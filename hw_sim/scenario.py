@@ -21,6 +21,7 @@ from hw_sim.timeparse import (
     parse_duration,
     parse_instant,
 )
+from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
 from protocol.enums import AlarmId
 
 
@@ -201,6 +202,7 @@ class Scenario:
     actions: tuple[Action, ...]
     refill_rule: RefillRule | None = None
     source: str = field(default="")
+    patient: PatientProfile | None = None  # attached to the catheter tip at the start
 
 
 _TOP_KEYS = {
@@ -215,6 +217,7 @@ _TOP_KEYS = {
     "max_duration",
     "action",
     "refill_rule",
+    "patient",
 }
 
 
@@ -263,6 +266,7 @@ def parse_scenario(
     actions = [_parse_action(i + 1, raw, start, fail) for i, raw in enumerate(raw_actions)]
     actions.sort(key=lambda a: (a.at, a.index))
     rule = _parse_refill_rule(data.get("refill_rule"), fail)
+    patient = _parse_patient(data.get("patient"), base_dir, fail)
     return Scenario(
         name=name,
         profile=profile,
@@ -276,6 +280,7 @@ def parse_scenario(
         actions=tuple(actions),
         refill_rule=rule,
         source=source,
+        patient=patient,
     )
 
 
@@ -354,6 +359,31 @@ def _parse_refill_rule(raw: Any, fail: Callable[[str, str], ScenarioError]) -> R
     except ValueError as exc:
         raise fail("refill_rule", str(exc)) from None
     return RefillRule(every_days=every, below_nl=below, added_nl=added, concentration=conc)
+
+
+def _parse_patient(
+    raw: Any, base_dir: Path | None, fail: Callable[[str, str], ScenarioError]
+) -> PatientProfile | None:
+    """``[patient]``: profile (a shipped name or a path) and an optional population seed."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise fail("patient", "must be a table: [patient] profile = ..., seed = ...")
+    unknown = sorted(set(raw) - {"profile", "seed"})
+    if unknown:
+        raise fail("patient", f"unknown key {unknown[0]!r}")
+    try:
+        name = _str(raw.get("profile", "spinal_adult"))
+        seed = _int(raw["seed"]) if "seed" in raw else None
+    except ValueError as exc:
+        raise fail("patient", str(exc)) from None
+    if name.endswith(".toml") and base_dir is not None and not Path(name).is_absolute():
+        name = str(base_dir / name)
+    try:
+        profile = load_patient_profile(name)
+        return profile if seed is None else draw(profile, seed)
+    except PatientProfileError as exc:
+        raise fail("patient", str(exc)) from None
 
 
 def parse_clock_offset(text: str) -> int:

@@ -72,6 +72,8 @@ class ScenarioRunner:
         board, scenario = self.board, self.scenario
         board.power_on(scenario.start)
         board.reset_listeners.append(self._on_reset)
+        if scenario.patient is not None:
+            board.attach_patient(scenario.patient.params, scenario.patient.name)
         for action in scenario.actions:
             board.schedule(
                 action.at,
