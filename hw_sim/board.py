@@ -287,12 +287,43 @@ class VirtualBoard:
             raise TypeError("power cuts need an NVM image from hw_sim.nvm_file")
         self.nvm.arm_power_cut(after_bytes)
 
+    def catheter_occlusion(self, percent: float, now: int) -> None:
+        """Block ``percent`` of the catheter (100: complete occlusion or a tight kink)."""
+        self.run_until(now)
+        if not 0 <= percent <= 100:
+            raise ValueError("occlusion must be 0-100 %")
+        self.catheter.occlusion_ppm = round(percent * 10_000)
+
+    def catheter_leak(self, percent: float, now: int) -> None:
+        """A crack: ``percent`` of what leaves the catheter goes to the tissue, not the CSF."""
+        self.run_until(now)
+        if not 0 <= percent <= 100:
+            raise ValueError("leak must be 0-100 %")
+        self.catheter.leak_ppm = round(percent * 10_000)
+
+    def catheter_disconnect(self, now: int) -> None:
+        """The catheter comes off: all outflow goes to the tissue."""
+        self.run_until(now)
+        self.catheter.outflow_fault = "disconnected"
+
+    def catheter_tip_migration(self, now: int) -> None:
+        """The tip leaves the intrathecal space: all outflow goes to the tissue."""
+        self.run_until(now)
+        self.catheter.outflow_fault = "tip_migrated"
+
+    def aspirate_access_port(self, volume_nl: int, now: int) -> tuple[int, int]:
+        """The clinic aspirates the catheter access port: (nL, pg of drug) that came back."""
+        self.run_until(now)
+        return self.catheter.aspirate(volume_nl)
+
     def clear_faults(self, now: int) -> None:
-        """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut)."""
+        """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut,
+        catheter faults)."""
         self.run_until(now)
         self.motor.stalled = False
         self.motor.systematic_error_ppm = 0
         self.reservoir.pocket_fill_armed = False
+        self.catheter.clear_faults()
         if isinstance(self.nvm, NvmImage):
             self.nvm.disarm_power_cut()
 
@@ -326,6 +357,12 @@ class VirtualBoard:
             },
             "tones": [[t, pattern.name] for t, pattern in self.buzzer.tones],
             "resets": [[t, cause.name] for t, cause in self.resets],
+            "catheter": {
+                **catheter.faults,
+                "to_tissue_nl": catheter.to_tissue_nl,
+                "to_tissue_ng": catheter.to_tissue_pg // 1000,
+                "blocked_nl": motor.blocked_nl,
+            },
         }
         if self.patient_link is not None:  # the patient's truth: never the firmware's to see
             status["patient"] = self.patient_link.status()
