@@ -116,6 +116,11 @@ _FAULTS = (
     "memory-error",
     "pocket-fill",
     "power-loss",
+    "catheter-occlusion",
+    "catheter-kink",
+    "catheter-leak",
+    "catheter-disconnect",
+    "catheter-migration",
     "clear",
 )
 
@@ -159,6 +164,7 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     "set_clock": {"to": _str, "offset": _str},
     "power_cycle": {},
     "fault": {"fault": _fault, "pct": _number},
+    "access_port_aspirate": {"ml": _ml},
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "refill": ("concentration",),
@@ -166,6 +172,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "bolus": ("mcg", "over"),
     "patient_bolus_config": ("mcg", "over", "max_per_day", "lockout"),
     "fault": ("fault",),
+    "access_port_aspirate": ("ml",),
 }
 
 
@@ -330,8 +337,12 @@ def _check_combinations(
         raise fail(where, "programs needs weekdays (7 program indexes, Monday first)")
     if do == "set_clock" and ("to" in args) == ("offset" in args):
         raise fail(where, 'give exactly one of to (UTC date/time) or offset (e.g. "-1h")')
-    if do == "fault" and args["fault"] == "over-infusion" and "pct" not in args:
-        raise fail(where, "over-infusion needs pct (negative for under-infusion)")
+    if do == "fault" and args["fault"] in ("over-infusion", "catheter-leak") and "pct" not in args:
+        raise fail(where, f"{args['fault']} needs pct")
+    pct = args.get("pct")
+    catheter_fault = do == "fault" and args["fault"].startswith("catheter-")
+    if catheter_fault and pct is not None and not 0 <= pct <= 100:
+        raise fail(where, "pct must be 0-100 for a catheter fault")
 
 
 def _parse_refill_rule(raw: Any, fail: Callable[[str, str], ScenarioError]) -> RefillRule | None:

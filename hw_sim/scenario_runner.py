@@ -302,10 +302,31 @@ class ScenarioRunner:
             board.pocket_fill(now)
         elif name == "power-loss":
             board.power_loss(now)
+        elif name in ("catheter-occlusion", "catheter-kink"):
+            board.catheter_occlusion(action.args.get("pct", 100.0), now)
+        elif name == "catheter-leak":
+            board.catheter_leak(action.args["pct"], now)
+        elif name == "catheter-disconnect":
+            board.catheter_disconnect(now)
+        elif name == "catheter-migration":
+            board.catheter_tip_migration(now)
         else:
             board.clear_faults(now)
         self.report.event(
             now, f"fault {name}", **({"pct": action.args["pct"]} if "pct" in action.args else {})
+        )
+
+    def _do_access_port_aspirate(self, action: Action, now: int) -> None:
+        """The clinic's patency test: CSF comes back through a patent catheter only."""
+        asked_nl = action.args["ml"]
+        got_nl, drug_pg = self.board.aspirate_access_port(asked_nl, now)
+        self.report.event(
+            now,
+            "access port aspiration",
+            asked_ml=asked_nl / 1_000_000,
+            returned_ml=round(got_nl / 1_000_000, 4),
+            drug_mcg=round(drug_pg / 1_000_000, 3),
+            csf_returned=got_nl >= asked_nl > 0,
         )
 
     # ------------------------------------------------------------------ recurring refills
