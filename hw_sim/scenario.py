@@ -144,7 +144,12 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     },
     "prime": {"catheter_cm": _int, **_ACK},
     "bridge": {"catheter_cm": _int, **_ACK},
-    "continuous": {"mcg_per_day": _mcg, "screening_bolus_mcg": _mcg, **_ACK},
+    "continuous": {
+        "mcg_per_day": _mcg,
+        "screening_bolus_mcg": _mcg,
+        "from_screening": _bool,
+        **_ACK,
+    },
     "flex": {"steps": _steps, "programs": _programs, "weekdays": _weekdays, **_ACK},
     "titrate": {"to_mcg_per_day": _mcg, "step_pct": _int, "every": _duration, **_ACK},
     "bolus": {"mcg": _mcg, "over": _duration, **_ACK},
@@ -274,6 +279,9 @@ def parse_scenario(
     actions.sort(key=lambda a: (a.at, a.index))
     rule = _parse_refill_rule(data.get("refill_rule"), fail)
     patient = _parse_patient(data.get("patient"), base_dir, fail)
+    for action in actions:
+        if action.args.get("from_screening") and patient is None:
+            raise fail(f"action {action.index} (continuous)", "from_screening needs a [patient]")
     return Scenario(
         name=name,
         profile=profile,
@@ -329,8 +337,11 @@ def _parse_action(
 def _check_combinations(
     do: str, args: dict[str, Any], where: str, fail: Callable[[str, str], ScenarioError]
 ) -> None:
-    if do == "continuous" and ("mcg_per_day" in args) == ("screening_bolus_mcg" in args):
-        raise fail(where, "give exactly one of mcg_per_day or screening_bolus_mcg")
+    starts = ("mcg_per_day", "screening_bolus_mcg", "from_screening")
+    if do == "continuous" and sum(key in args for key in starts) != 1:
+        raise fail(where, "give exactly one of mcg_per_day, screening_bolus_mcg or from_screening")
+    if do == "continuous" and args.get("from_screening") is False:
+        raise fail(where, "from_screening = true, or leave it out")
     if do == "flex" and ("steps" in args) == ("programs" in args):
         raise fail(where, "give exactly one of steps (every day) or programs + weekdays")
     if do == "flex" and "programs" in args and "weekdays" not in args:
