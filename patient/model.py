@@ -135,7 +135,8 @@ class VirtualPatient:
             self.therapeutic_total_h += _overlap_h(effective, calm)
 
         # withdrawal: a dependent patient whose effect site stays above the threshold and who has
-        # no deficit to recover from has nothing to do
+        # no deficit to recover from has nothing to do (``clock.above_threshold_h`` only matters
+        # until dependence, which is never lost, so it is not counted further)
         threshold = self._threshold
         below = effect0 < threshold
         may_cross = e_floor < threshold <= e_ceiling
