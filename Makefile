@@ -36,10 +36,10 @@ test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
-	$(BIN)/ruff check protocol firmware hw_sim programmer tests bench docs/tools
-	$(BIN)/ruff format --check protocol firmware hw_sim programmer tests bench docs/tools
+	$(BIN)/ruff check protocol firmware hw_sim programmer patient tests bench docs/tools
+	$(BIN)/ruff format --check protocol firmware hw_sim programmer patient tests bench docs/tools
 	$(BIN)/mypy protocol firmware
-	$(BIN)/mypy --strict hw_sim programmer
+	$(BIN)/mypy --strict hw_sim programmer patient
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done

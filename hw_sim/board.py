@@ -23,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from firmware.hal import (
@@ -41,11 +42,13 @@ from hw_sim.catheter import Catheter
 from hw_sim.entropy import SystemEntropy
 from hw_sim.motor import PeristalticMotor
 from hw_sim.nvm_file import MemoryNvm, NvmImage, PowerCut
+from hw_sim.patient_link import PatientLink
 from hw_sim.profiles import LoadedProfile
 from hw_sim.reservoir import Reservoir
 from hw_sim.scheduler import ScheduledEvent, Scheduler
 from hw_sim.telemetry import BufferedTelemetry
 from hw_sim.timeparse import DEFAULT_START_TIME
+from patient.parameters import PatientParameters
 
 
 @dataclass(slots=True)
@@ -115,6 +118,8 @@ class VirtualBoard:
         self.resets: list[tuple[int, ResetCause]] = []
         self.power_cuts: list[int] = []
         self.reset_listeners: list[Callable[[PumpFirmware, ResetCause], None]] = []
+        #: The patient at the catheter tip (``attach_patient``); None: the pump runs on the bench.
+        self.patient_link: PatientLink | None = None
 
     # ------------------------------------------------------------------ time
     @property
@@ -169,8 +174,32 @@ class VirtualBoard:
         return self.scheduler.schedule(at, action, priority=priority, name=name)
 
     def _run_firmware(self, t: int) -> None:
+        link = self.patient_link
+        if link is None:
+            if self.powered:
+                self._guarded(lambda: self.firmware.run_until(t), t)
+            return
+        # One wakeup at a time, so the drug leaving the catheter in each interval went at one
+        # constant programmed rate (hw_sim/patient_link.py); the firmware's work is the same.
+        while self.powered:
+            wakeup = self.firmware.next_wakeup()
+            if wakeup >= t:
+                break
+            self._guarded(partial(self.firmware.run_until, wakeup), wakeup)
+            link.sync(wakeup)
         if self.powered:
             self._guarded(lambda: self.firmware.run_until(t), t)
+        link.sync(t)
+
+    def attach_patient(self, params: PatientParameters, name: str = "") -> PatientLink:
+        """Connect a virtual patient to the catheter tip from now on (drug-free at first)."""
+        self.run_until(self.now)
+        link = PatientLink(params, self.catheter, self.now, name)
+        self.patient_link = link
+        # Each batch of strokes also closes an interval, so a firmware that catches up by itself
+        # (a call with a later ``now`` than the board's) still feeds the patient at the right times.
+        self.motor.on_delivered = link.sync
+        return link
 
     def _guarded(self, call: Callable[[], object], now: int) -> None:
         """Run a firmware call; a power cut inside an NVM write reboots it (POWER_LOSS)."""
@@ -258,12 +287,43 @@ class VirtualBoard:
             raise TypeError("power cuts need an NVM image from hw_sim.nvm_file")
         self.nvm.arm_power_cut(after_bytes)
 
+    def catheter_occlusion(self, percent: float, now: int) -> None:
+        """Block ``percent`` of the catheter (100: complete occlusion or a tight kink)."""
+        self.run_until(now)
+        if not 0 <= percent <= 100:
+            raise ValueError("occlusion must be 0-100 %")
+        self.catheter.occlusion_ppm = round(percent * 10_000)
+
+    def catheter_leak(self, percent: float, now: int) -> None:
+        """A crack: ``percent`` of what leaves the catheter goes to the tissue, not the CSF."""
+        self.run_until(now)
+        if not 0 <= percent <= 100:
+            raise ValueError("leak must be 0-100 %")
+        self.catheter.leak_ppm = round(percent * 10_000)
+
+    def catheter_disconnect(self, now: int) -> None:
+        """The catheter comes off: all outflow goes to the tissue."""
+        self.run_until(now)
+        self.catheter.outflow_fault = "disconnected"
+
+    def catheter_tip_migration(self, now: int) -> None:
+        """The tip leaves the intrathecal space: all outflow goes to the tissue."""
+        self.run_until(now)
+        self.catheter.outflow_fault = "tip_migrated"
+
+    def aspirate_access_port(self, volume_nl: int, now: int) -> tuple[int, int]:
+        """The clinic aspirates the catheter access port: (nL, pg of drug) that came back."""
+        self.run_until(now)
+        return self.catheter.aspirate(volume_nl)
+
     def clear_faults(self, now: int) -> None:
-        """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut)."""
+        """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut,
+        catheter faults)."""
         self.run_until(now)
         self.motor.stalled = False
         self.motor.systematic_error_ppm = 0
         self.reservoir.pocket_fill_armed = False
+        self.catheter.clear_faults()
         if isinstance(self.nvm, NvmImage):
             self.nvm.disarm_power_cut()
 
@@ -272,7 +332,7 @@ class VirtualBoard:
         """What the bench can measure, and the firmware cannot: the true state of the hardware."""
         now = self.now
         motor, reservoir, catheter = self.motor, self.reservoir, self.catheter
-        return {
+        status = {
             "time": now,
             "powered": self.powered,
             "reservoir_nl": reservoir.volume_nl,
@@ -297,4 +357,13 @@ class VirtualBoard:
             },
             "tones": [[t, pattern.name] for t, pattern in self.buzzer.tones],
             "resets": [[t, cause.name] for t, cause in self.resets],
+            "catheter": {
+                **catheter.faults,
+                "to_tissue_nl": catheter.to_tissue_nl,
+                "to_tissue_ng": catheter.to_tissue_pg // 1000,
+                "blocked_nl": motor.blocked_nl,
+            },
         }
+        if self.patient_link is not None:  # the patient's truth: never the firmware's to see
+            status["patient"] = self.patient_link.status()
+        return status

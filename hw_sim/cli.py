@@ -11,6 +11,7 @@ import click
 from hw_sim.ctl_cmd import ctl
 from hw_sim.run_cmd import run_command
 from hw_sim.serve_cmd import serve
+from hw_sim.trial_cmd import trial_command
 
 
 @click.group()
@@ -22,6 +23,7 @@ def main() -> None:
 main.add_command(run_command)
 main.add_command(serve)
 main.add_command(ctl)
+main.add_command(trial_command)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ approximation) and costs one random draw per firmware wakeup instead of one per 
 what keeps seven simulated years fast.  Volumes are accumulated in picolitres with a carried
 remainder, so no sub-nanolitre drift appears over years; a batch never moves less than nothing.
 
-A stall fault makes every later ``deliver_strokes`` return 0 until cleared.
+A stall fault makes every later ``deliver_strokes`` return 0 until cleared.  An occluded
+catheter (``Catheter.occlusion_ppm``) is not a stall: every stroke completes and is counted, but
+the share that cannot pass never leaves the reservoir (``blocked_nl``).
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ class PeristalticMotor:
         self.delivered_nl = 0  # true volume that left the reservoir
         self.delivered_pg = 0  # drug mass in it
         self.air_nl = 0  # stroke volume that found an empty reservoir
+        self.blocked_nl = 0  # stroke volume an occluded catheter did not let pass
         self._carry_pl = 0  # sub-nanolitre remainder, picolitres
+        #: Called with ``now`` after each batch reaches the catheter (the patient link listens).
+        self.on_delivered: Callable[[int], None] | None = None
 
     def set_systematic_error_pct(self, percent: float) -> None:
         """Over-infusion (+) or under-infusion (-) in percent of every stroke from now on."""
@@ -76,9 +81,16 @@ class PeristalticMotor:
         carry = self._carry_pl + max(0, mean_pl + noise_pl)
         volume_nl, self._carry_pl = divmod(carry, 1_000)
         self.pumped_nl += volume_nl
+        occlusion = self._catheter.occlusion_ppm
+        if occlusion:  # the rollers turn, the fluid cannot pass: it stays in the reservoir
+            blocked = volume_nl * occlusion // 1_000_000
+            self.blocked_nl += blocked
+            volume_nl -= blocked
         moved_nl, mass_pg = self._reservoir.draw(volume_nl)
         self.air_nl += volume_nl - moved_nl
         self.delivered_nl += moved_nl
         self.delivered_pg += mass_pg
         self._catheter.push(moved_nl, mass_pg)
+        if self.on_delivered is not None:
+            self.on_delivered(now)
         return count

@@ -14,6 +14,7 @@ from firmware.alarms import AlarmEvent
 from firmware.pump import PumpFirmware
 from firmware.reports import PumpStatus, RefillResult, StagedChange
 from hw_sim.board import VirtualBoard
+from hw_sim.patient_link import PatientLink
 from hw_sim.profiles import LoadedProfile
 from hw_sim.scenario import Scenario
 from hw_sim.timeparse import DAY_S, format_datetime
@@ -163,6 +164,64 @@ class ScenarioReport:
             round(b["day"] - a["day"], 3)
             for a, b in zip(self.refills, self.refills[1:], strict=False)
         ]
+        report = self._pump_report(status, hw, tones, delivered, gaps, programmed_ng)
+        if board.patient_link is not None:  # only with a patient: other reports keep their bytes
+            report["patient"] = self._patient_report(board.patient_link)
+        return report
+
+    def _patient_report(self, link: PatientLink) -> dict[str, Any]:
+        """The patient's story: events, hours per state, and every day that was not calm."""
+        final = link.patient.status()
+        hours = round
+        days = link.days
+        notable = [
+            {
+                "day": d.day,
+                "therapeutic_h": hours(d.therapeutic_h, 3),
+                "withdrawal_signs_h": hours(d.withdrawal_signs_h, 3),
+                "overdose_signs_h": hours(d.overdose_signs_h, 3),
+            }
+            for d in days
+            if d.withdrawal_signs_h > 0 or d.overdose_signs_h > 0
+        ]
+        scenario_patient = self.scenario.patient
+        return {
+            "profile": link.name,
+            "population_seed": None if scenario_patient is None else scenario_patient.seed,
+            "events": [
+                {"day": self.day(round(e.time_s)), "kind": e.kind, "value": e.value}
+                for e in link.events
+            ],
+            "therapeutic_h": hours(final.therapeutic_total_h, 3),
+            "withdrawal_signs_h": hours(final.withdrawal_signs_total_h, 3),
+            "overdose_signs_h": hours(final.overdose_signs_total_h, 3),
+            "days": len(days),
+            "days_fully_therapeutic": sum(1 for d in days if d.therapeutic_h >= 24 - 1e-6),
+            "days_with_withdrawal_signs": sum(1 for d in days if d.withdrawal_signs_h > 0),
+            "days_with_overdose_signs": sum(1 for d in days if d.overdose_signs_h > 0),
+            "notable_days": notable,
+            "final": {
+                "lumbar_csf_mcg_per_ml": round(final.lumbar_csf_mcg_per_ml, 4),
+                "cisternal_csf_mcg_per_ml": round(final.cisternal_csf_mcg_per_ml, 4),
+                "effect_site_mcg_per_ml": round(final.effect_site_mcg_per_ml, 4),
+                "ashworth_points": round(final.ashworth_points, 2),
+                "spasms_per_h": round(final.spasms_per_h, 2),
+                "withdrawal_stage": final.withdrawal_stage,
+                "overdose": final.overdose,
+                "dependent": final.dependent,
+            },
+        }
+
+    def _pump_report(
+        self,
+        status: PumpStatus,
+        hw: dict[str, Any],
+        tones: dict[str, int],
+        delivered: list[int],
+        gaps: list[float],
+        programmed_ng: int,
+    ) -> dict[str, Any]:
+        board = self.board
         return {
             "scenario": self.scenario.name,
             "profile": self.profile.name,
@@ -286,6 +345,17 @@ def to_text(report: dict[str, Any]) -> str:
         lines.append(
             f"  day {_num(refusal['day'])} {refusal['action']}: {refusal['code']}: {refusal['message']}"
         )
+    patient = report.get("patient")
+    if patient is not None:
+        lines.append(
+            f"patient {patient['profile']}: in the therapeutic range {_num(patient['therapeutic_h'])} h "
+            f"({patient['days_fully_therapeutic']} of {patient['days']} days fully), withdrawal signs "
+            f"{_num(patient['withdrawal_signs_h'])} h on {patient['days_with_withdrawal_signs']} days, "
+            f"overdose signs {_num(patient['overdose_signs_h'])} h on "
+            f"{patient['days_with_overdose_signs']} days"
+        )
+        for event in patient["events"][:20]:
+            lines.append(f"  day {_num(event['day'])}: {event['kind']} {event['value']}")
     final = report["final"]
     lines.append(
         f"final: {final['mode']}, {_num(final['daily_dose_mcg'])} mcg/day at "

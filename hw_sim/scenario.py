@@ -21,6 +21,7 @@ from hw_sim.timeparse import (
     parse_duration,
     parse_instant,
 )
+from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
 from protocol.enums import AlarmId
 
 
@@ -115,6 +116,11 @@ _FAULTS = (
     "memory-error",
     "pocket-fill",
     "power-loss",
+    "catheter-occlusion",
+    "catheter-kink",
+    "catheter-leak",
+    "catheter-disconnect",
+    "catheter-migration",
     "clear",
 )
 
@@ -138,7 +144,12 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     },
     "prime": {"catheter_cm": _int, **_ACK},
     "bridge": {"catheter_cm": _int, **_ACK},
-    "continuous": {"mcg_per_day": _mcg, "screening_bolus_mcg": _mcg, **_ACK},
+    "continuous": {
+        "mcg_per_day": _mcg,
+        "screening_bolus_mcg": _mcg,
+        "from_screening": _bool,
+        **_ACK,
+    },
     "flex": {"steps": _steps, "programs": _programs, "weekdays": _weekdays, **_ACK},
     "titrate": {"to_mcg_per_day": _mcg, "step_pct": _int, "every": _duration, **_ACK},
     "bolus": {"mcg": _mcg, "over": _duration, **_ACK},
@@ -158,6 +169,7 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     "set_clock": {"to": _str, "offset": _str},
     "power_cycle": {},
     "fault": {"fault": _fault, "pct": _number},
+    "access_port_aspirate": {"ml": _ml},
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "refill": ("concentration",),
@@ -165,6 +177,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "bolus": ("mcg", "over"),
     "patient_bolus_config": ("mcg", "over", "max_per_day", "lockout"),
     "fault": ("fault",),
+    "access_port_aspirate": ("ml",),
 }
 
 
@@ -201,6 +214,7 @@ class Scenario:
     actions: tuple[Action, ...]
     refill_rule: RefillRule | None = None
     source: str = field(default="")
+    patient: PatientProfile | None = None  # attached to the catheter tip at the start
 
 
 _TOP_KEYS = {
@@ -215,6 +229,7 @@ _TOP_KEYS = {
     "max_duration",
     "action",
     "refill_rule",
+    "patient",
 }
 
 
@@ -263,6 +278,10 @@ def parse_scenario(
     actions = [_parse_action(i + 1, raw, start, fail) for i, raw in enumerate(raw_actions)]
     actions.sort(key=lambda a: (a.at, a.index))
     rule = _parse_refill_rule(data.get("refill_rule"), fail)
+    patient = _parse_patient(data.get("patient"), base_dir, fail)
+    for action in actions:
+        if action.args.get("from_screening") and patient is None:
+            raise fail(f"action {action.index} (continuous)", "from_screening needs a [patient]")
     return Scenario(
         name=name,
         profile=profile,
@@ -276,6 +295,7 @@ def parse_scenario(
         actions=tuple(actions),
         refill_rule=rule,
         source=source,
+        patient=patient,
     )
 
 
@@ -317,16 +337,23 @@ def _parse_action(
 def _check_combinations(
     do: str, args: dict[str, Any], where: str, fail: Callable[[str, str], ScenarioError]
 ) -> None:
-    if do == "continuous" and ("mcg_per_day" in args) == ("screening_bolus_mcg" in args):
-        raise fail(where, "give exactly one of mcg_per_day or screening_bolus_mcg")
+    starts = ("mcg_per_day", "screening_bolus_mcg", "from_screening")
+    if do == "continuous" and sum(key in args for key in starts) != 1:
+        raise fail(where, "give exactly one of mcg_per_day, screening_bolus_mcg or from_screening")
+    if do == "continuous" and args.get("from_screening") is False:
+        raise fail(where, "from_screening = true, or leave it out")
     if do == "flex" and ("steps" in args) == ("programs" in args):
         raise fail(where, "give exactly one of steps (every day) or programs + weekdays")
     if do == "flex" and "programs" in args and "weekdays" not in args:
         raise fail(where, "programs needs weekdays (7 program indexes, Monday first)")
     if do == "set_clock" and ("to" in args) == ("offset" in args):
         raise fail(where, 'give exactly one of to (UTC date/time) or offset (e.g. "-1h")')
-    if do == "fault" and args["fault"] == "over-infusion" and "pct" not in args:
-        raise fail(where, "over-infusion needs pct (negative for under-infusion)")
+    if do == "fault" and args["fault"] in ("over-infusion", "catheter-leak") and "pct" not in args:
+        raise fail(where, f"{args['fault']} needs pct")
+    pct = args.get("pct")
+    catheter_fault = do == "fault" and args["fault"].startswith("catheter-")
+    if catheter_fault and pct is not None and not 0 <= pct <= 100:
+        raise fail(where, "pct must be 0-100 for a catheter fault")
 
 
 def _parse_refill_rule(raw: Any, fail: Callable[[str, str], ScenarioError]) -> RefillRule | None:
@@ -354,6 +381,31 @@ def _parse_refill_rule(raw: Any, fail: Callable[[str, str], ScenarioError]) -> R
     except ValueError as exc:
         raise fail("refill_rule", str(exc)) from None
     return RefillRule(every_days=every, below_nl=below, added_nl=added, concentration=conc)
+
+
+def _parse_patient(
+    raw: Any, base_dir: Path | None, fail: Callable[[str, str], ScenarioError]
+) -> PatientProfile | None:
+    """``[patient]``: profile (a shipped name or a path) and an optional population seed."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise fail("patient", "must be a table: [patient] profile = ..., seed = ...")
+    unknown = sorted(set(raw) - {"profile", "seed"})
+    if unknown:
+        raise fail("patient", f"unknown key {unknown[0]!r}")
+    try:
+        name = _str(raw.get("profile", "spinal_adult"))
+        seed = _int(raw["seed"]) if "seed" in raw else None
+    except ValueError as exc:
+        raise fail("patient", str(exc)) from None
+    if name.endswith(".toml") and base_dir is not None and not Path(name).is_absolute():
+        name = str(base_dir / name)
+    try:
+        profile = load_patient_profile(name)
+        return profile if seed is None else draw(profile, seed)
+    except PatientProfileError as exc:
+        raise fail("patient", str(exc)) from None
 
 
 def parse_clock_offset(text: str) -> int:

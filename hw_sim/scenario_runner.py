@@ -33,6 +33,7 @@ from hw_sim.report import ScenarioReport
 from hw_sim.scenario import Action, Scenario, parse_clock_offset
 from hw_sim.scheduler import ScheduledEvent
 from hw_sim.timeparse import DAY_S, parse_datetime
+from patient.screening import screening_trial
 from protocol.enums import AlarmId
 from protocol.errors import Refusal
 
@@ -72,6 +73,8 @@ class ScenarioRunner:
         board, scenario = self.board, self.scenario
         board.power_on(scenario.start)
         board.reset_listeners.append(self._on_reset)
+        if scenario.patient is not None:
+            board.attach_patient(scenario.patient.params, scenario.patient.name)
         for action in scenario.actions:
             board.schedule(
                 action.at,
@@ -187,8 +190,35 @@ class ScenarioRunner:
 
     def _do_continuous(self, action: Action, now: int) -> None:
         args = action.args
-        dose = args["mcg_per_day"] if "mcg_per_day" in args else 2 * args["screening_bolus_mcg"]
+        if args.get("from_screening"):
+            dose = self._screening_start_dose(now)
+            if dose is None:
+                return
+        elif "mcg_per_day" in args:
+            dose = args["mcg_per_day"]
+        else:
+            dose = 2 * args["screening_bolus_mcg"]
         self._set_basal(Continuous(dose), action, now)
+
+    def _screening_start_dose(self, now: int) -> int | None:
+        """Run the screening trial on the scenario's patient: the label's start dose in ng/day,
+        or None (not a candidate: nothing is programmed, the refusal is reported)."""
+        patient = self.scenario.patient
+        assert patient is not None  # parse_scenario refuses from_screening without [patient]
+        trial = screening_trial(patient.params, patient.name)
+        self.report.event(
+            now,
+            "screening trial",
+            boluses_mcg=[b.dose_mcg for b in trial.boluses],
+            candidate=trial.candidate,
+            effective_dose_mcg=trial.effective_dose_mcg,
+            start_dose_mcg_per_day=trial.start_dose_mcg_per_day,
+            rule=trial.start_dose_rule,
+        )
+        if trial.start_dose_mcg_per_day is None:
+            self.report.refusal(now, "continuous", "NOT_A_CANDIDATE", trial.start_dose_rule)
+            return None
+        return round(trial.start_dose_mcg_per_day * 1_000)
 
     def _set_basal(self, program: Continuous | Flex | Stopped, action: Action, now: int) -> bool:
         if self._commit(program, action, now):
@@ -300,10 +330,31 @@ class ScenarioRunner:
             board.pocket_fill(now)
         elif name == "power-loss":
             board.power_loss(now)
+        elif name in ("catheter-occlusion", "catheter-kink"):
+            board.catheter_occlusion(action.args.get("pct", 100.0), now)
+        elif name == "catheter-leak":
+            board.catheter_leak(action.args["pct"], now)
+        elif name == "catheter-disconnect":
+            board.catheter_disconnect(now)
+        elif name == "catheter-migration":
+            board.catheter_tip_migration(now)
         else:
             board.clear_faults(now)
         self.report.event(
             now, f"fault {name}", **({"pct": action.args["pct"]} if "pct" in action.args else {})
+        )
+
+    def _do_access_port_aspirate(self, action: Action, now: int) -> None:
+        """The clinic's patency test: CSF comes back through a patent catheter only."""
+        asked_nl = action.args["ml"]
+        got_nl, drug_pg = self.board.aspirate_access_port(asked_nl, now)
+        self.report.event(
+            now,
+            "access port aspiration",
+            asked_ml=asked_nl / 1_000_000,
+            returned_ml=round(got_nl / 1_000_000, 4),
+            drug_mcg=round(drug_pg / 1_000_000, 3),
+            csf_returned=got_nl >= asked_nl > 0,
         )
 
     # ------------------------------------------------------------------ recurring refills

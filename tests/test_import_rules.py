@@ -12,6 +12,8 @@ RULES = {
     "firmware": {"serial", "click", "hw_sim", "programmer"},
     "programmer": {"firmware", "hw_sim"},
     "hw_sim": {"programmer"},
+    # the simulated body: stdlib only (test_the_patient_imports_only_the_stdlib checks that)
+    "patient": {"protocol", "firmware", "programmer", "hw_sim", "serial", "click"},
 }
 SANS_IO = {"threading", "socket", "selectors", "asyncio", "random", "serial", "subprocess"}
 
@@ -54,3 +56,20 @@ def test_the_sans_io_core_touches_no_threads_sockets_or_randomness(package: str)
     pattern = re.compile(r"^\s*(?:import|from)\s+(\w+)", re.MULTILINE)
     used = {m for path in root.rglob("*.py") for m in pattern.findall(path.read_text())}
     assert used & (SANS_IO | {"time", "os", "io"}) == set()
+
+
+def test_the_patient_imports_only_the_stdlib() -> None:
+    # what the interpreter itself loads at start-up (site, editable-install finders) is not ours
+    startup = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; print('\\n'.join({n.split('.')[0] for n in sys.modules}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    foreign = _loaded_after_import("patient") - set(startup.stdout.split()) - {"patient"}
+    assert foreign - set(sys.stdlib_module_names) == set()
