@@ -62,7 +62,10 @@ def test_same_time_actions_keep_file_order_and_absolute_dates_sort_in() -> None:
         ({"at": "1d", "do": "refill", "concentration": 500, "volume": 3}, "unknown key 'volume'"),
         ({"at": "1x", "do": "stop"}, r"action 1 \(stop\) at: not a duration"),
         ({"do": "stop"}, "missing key 'at'"),
-        ({"at": "1d", "do": "continuous"}, "exactly one of mcg_per_day or screening_bolus_mcg"),
+        (
+            {"at": "1d", "do": "continuous"},
+            "exactly one of mcg_per_day, screening_bolus_mcg or from_screening",
+        ),
         ({"at": "1d", "do": "continuous", "mcg_per_day": -5}, "mcg_per_day: expected a dose"),
         ({"at": "1d", "do": "flex", "steps": [["25:00", 10]]}, "not a time of day"),
         ({"at": "1d", "do": "fault", "fault": "over-infusion"}, "needs pct"),
