@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from protocol.catalog import CATALOG, Capability, MsgType, RequestState
-from protocol.codec import decode_reply, encode_request
-from protocol.enums import ChangeKind, Role
+from protocol.catalog import CATALOG, MsgType, RequestState
+from protocol.codec import decode_reply
+from protocol.enums import Role
 from protocol.errors import ErrorCode, error_spec
 from protocol.events import (
     FrameRejected,
@@ -40,10 +40,10 @@ from protocol.events import (
     Request,
     SessionOpened,
 )
-from protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION
 from protocol.programmer import ProgrammerEndpoint
 from protocol.request_cache import RECALLED_PER_KEY
 
+from . import announced
 from .clinical import ClinicalCommands
 from .errors import (
     AuthenticationError,
@@ -69,21 +69,6 @@ SESSION_LOST = frozenset(
     }
 )
 
-
-#: Messages that need a capability bit of HELLO on top of being listed in ``messages``.
-NEEDS_CAPABILITY: dict[MsgType, Capability] = {
-    MsgType.PAIR_BEGIN: Capability.PAIRING,
-    MsgType.PAIR_CONFIRM: Capability.PAIRING,
-    MsgType.PATIENT_BOLUS_CONFIG: Capability.PATIENT_BOLUS,
-    MsgType.PATIENT_BOLUS_REQUEST: Capability.PATIENT_BOLUS,
-    MsgType.TELEMETRY_SUBSCRIBE: Capability.TELEMETRY,
-}
-#: Prescription changes that need a capability bit.
-CHANGE_NEEDS_CAPABILITY: dict[ChangeKind, Capability] = {
-    ChangeKind.FLEX: Capability.FLEX,
-    ChangeKind.BRIDGE_BOLUS: Capability.BRIDGE_BOLUS,
-    ChangeKind.PRIMING_BOLUS: Capability.PRIMING_BOLUS,
-}
 
 Outcome = tuple[int, dict[str, Any], str]
 
@@ -147,7 +132,7 @@ class PumpClient(ClinicalCommands):
             self.identity = self._call(MsgType.HELLO, what="identify")
         finally:
             self._identifying = False
-        self._check_version(self.identity, "identify")
+        announced.check_version(self.identity, "identify")
         if self.insecure_test_keys and self.on_warning is not None:
             self.on_warning(INSECURE_TEST_KEYS_WARNING.format(self.identity["serial_number"]))
         return self.identity
@@ -155,25 +140,12 @@ class PumpClient(ClinicalCommands):
     @property
     def insecure_test_keys(self) -> bool:
         """True if the pump announced that its keys follow from a seed (test mode)."""
-        caps = int(self.identity["capabilities"]) if self.identity else 0
-        return bool(caps & Capability.INSECURE_TEST_KEYS)
-
-    @staticmethod
-    def _check_version(identity: Mapping[str, Any], what: str) -> None:
-        low, high = int(identity["protocol_min"]), int(identity["protocol_max"])
-        if not low <= PROTOCOL_VERSION <= high:
-            raise IncompatiblePump(
-                ErrorCode.UNSUPPORTED_VERSION,
-                f"pump {identity['serial_number']} speaks protocol versions {low}..{high}, "
-                f"this programmer speaks version {PROTOCOL_VERSION} only; nothing was sent",
-                what,
-            )
+        return announced.insecure_test_keys(self.identity)
 
     @property
     def max_payload(self) -> int:
         """The largest request payload this pump accepts (its HELLO, capped by ours)."""
-        announced = int(self.identity["max_payload"]) if self.identity else MAX_PAYLOAD
-        return min(announced, MAX_PAYLOAD)
+        return announced.max_payload(self.identity)
 
     def _check_announced(self, msg: MsgType, body: Mapping[str, Any], what: str = "") -> None:
         """Refuse, before anything is sent, a request the pump's HELLO rules out."""
@@ -182,40 +154,10 @@ class PumpClient(ClinicalCommands):
         if self.identity is None:
             self.identify()
         assert self.identity is not None
-        what = what or msg.name.lower()
-        self._check_version(self.identity, what)
-        serial = self.identity["serial_number"]
-        if int(msg) not in self.identity["messages"]:
-            raise IncompatiblePump(
-                ErrorCode.UNKNOWN_MESSAGE,
-                f"pump {serial} does not announce {msg.name} in its HELLO; nothing was sent",
-                what,
-            )
-        announced = int(self.identity["capabilities"])  # unknown bits of newer pumps kept
-        needed = NEEDS_CAPABILITY.get(msg)
-        change = body.get("change")
-        if msg is MsgType.STAGE_PRESCRIPTION and isinstance(change, Mapping):
-            try:
-                needed = CHANGE_NEEDS_CAPABILITY.get(ChangeKind(int(change["kind"])))
-            except (KeyError, ValueError):
-                needed = None
-        if needed is not None and not announced & int(needed):
-            raise IncompatiblePump(
-                ErrorCode.UNKNOWN_MESSAGE,
-                f"pump {serial} does not announce the {needed.name} capability in its HELLO; "
-                "nothing was sent",
-                what,
-            )
+        announced.check_announced(self.identity, msg, body, what or msg.name.lower())
 
     def _check_size(self, msg: MsgType, body: Mapping[str, Any], what: str) -> None:
-        size = len(encode_request(msg, dict(body)))
-        if size > self.max_payload:
-            raise IncompatiblePump(
-                ErrorCode.FRAME_TOO_LARGE,
-                f"the request is {size} bytes and pump accepts at most {self.max_payload} "
-                "(max_payload in its HELLO); nothing was sent",
-                what or msg.name.lower(),
-            )
+        announced.check_size(self.identity, msg, body, what)
 
     def _answered_in_a_stale_session(self) -> bool:
         """True if the pump sealed its HELLO replies in a session we do not hold.

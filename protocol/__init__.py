@@ -18,7 +18,7 @@ from .catalog import (
     spec_for,
 )
 from .codec import decode_reply, decode_request, encode_reply, encode_request
-from .device import DeviceEndpoint, DeviceInfo, Pairing, SecurityPolicy
+from .device import DeviceEndpoint, DeviceInfo, SecurityPolicy
 from .enums import CRITICAL_ALARMS, AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
 from .errors import (
     ERROR_TABLE,
@@ -57,6 +57,7 @@ from .framing import (
     encode_frame,
 )
 from .programmer import ProgrammerEndpoint
+from .security_state import Pairing
 
 __all__ = [
     "CATALOG",

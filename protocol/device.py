@@ -9,8 +9,9 @@ role and not already executed.  Theory of operation:
    session id, then the tag, then the counter (only then does the replay window move); the
    message's authentication requirement and the session's role; the payload layout.  The first
    failure is answered with an error reply (authenticated only if the frame itself verified) and
-   reported as ``FrameRejected`` so the firmware can write it to the audit log.  Authentication
-   failures count towards a lockout of pairing and session open.
+   reported as ``FrameRejected`` so the firmware can write it to the audit log.  Only failed
+   pairing exchanges count towards a lockout, and it locks only pairing: never SESSION_OPEN
+   with a paired key, so never STOP (docs/PROTOCOL.md section 2).
 3. The endpoint itself answers HELLO, pairing, session open/close, UNPAIR, PAIRINGS_LIST,
    PATIENT_PAIRING_AUTHORIZE and REQUEST_STATUS.
 4. A state-changing request whose request id is in the cache is answered from the cache (never
@@ -28,19 +29,20 @@ the pump accepts the code (``accept_pairing``; ``auto_accept_pairing`` for scrip
 the window closes after that one pairing.  A programmer that pairs again with the same
 ``programmer_id`` replaces its key instead of taking a new slot.
 
-Security state (pairings, request cache, lockout) is exported as bytes for the firmware's NVM.
+Security state (pairings, request cache, lockout) is exported as bytes for the firmware's NVM
+(protocol/security_state.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hmac
-import struct
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from . import security_state
 from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
 from .crypto import PairingResponder, PairingSecrets, SessionKeys, session_open_proof
@@ -65,6 +67,7 @@ from .events import (
 from .framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, Frame, FrameDecoder, encode_frame
 from .ratelimit import TokenBucket
 from .request_cache import CachedOutcome, RequestCache, request_digest
+from .security_state import Pairing, SecurityState
 from .session import AuthSession
 
 #: Failures that count towards the lockout: only a failed pairing exchange (PAIR_BEGIN or
@@ -75,11 +78,6 @@ from .session import AuthSession
 LOCKOUT_FAILURES = frozenset({ErrorCode.PAIRING_FAILED})
 #: What a lockout locks: the pairing exchange only.  SESSION_OPEN with a paired key never is.
 _PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM})
-#: Security state layout.  1: pairings (key id, role, key), lockout end, request cache.  2 adds
-#: the lockout's failure count, each pairing's programmer_id and paired_time, and the cache's
-#: key ids and record of evicted request ids.  Version 1 is still read.
-_STATE_VERSION = 2
-_PAIRING_RECORD = {1: struct.Struct(">IB32s"), 2: struct.Struct(">IB32sQI")}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +96,6 @@ class SecurityPolicy:
     pairing_window_s: int = 300
     #: A PAIR_BEGIN whose PAIR_CONFIRM has not verified within this time no longer blocks others.
     pairing_confirm_s: int = 120
-
-
-@dataclass(frozen=True, slots=True)
-class Pairing:
-    key_id: int
-    role: Role
-    key: bytes = field(repr=False)
-    programmer_id: int = 0  # 0: anonymous (or paired before the pump recorded it)
-    paired_time: int = 0  # pump time the key was stored; 0: not recorded
 
 
 @dataclass
@@ -343,49 +332,21 @@ class DeviceEndpoint:
 
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
-        """Pairings, lockout (with the failure count) and request cache as bytes of at most
-        ``max_state_bytes``: the oldest cache entries are dropped to fit (never pairings, the
-        request being carried out, or the record of evicted request ids).  A dropped entry is
-        an eviction like any other: its request id is still recalled (EVICTED), so dropping a
-        pending one is as safe as keeping it (INTERRUPTED) - both say "it may have run"."""
-        failures = list(self._failures)[-255:]
-        parts = [
-            struct.pack(
-                ">BBIB", _STATE_VERSION, len(self.pairings), self.locked_until, len(failures)
-            ),
-            b"".join(struct.pack(">I", t) for t in failures),
-        ]
-        record = _PAIRING_RECORD[_STATE_VERSION]
-        for p in sorted(self.pairings.values(), key=lambda p: p.key_id):
-            parts.append(record.pack(p.key_id, int(p.role), p.key, p.programmer_id, p.paired_time))
-        head = b"".join(parts)
-        self.cache.retain_keys(set(self.pairings))
-        cache = self.cache.to_bytes()
+        """Pairings, lockout and request cache as bytes of at most ``max_state_bytes``
+        (protocol/security_state.py says what is dropped to fit, and the layout)."""
+        state = SecurityState(self.pairings, self.locked_until, self._failures, self.cache)
         running = [rid for rid, _ in self._in_flight.values()]
-        while len(head) + len(cache) > self.max_state_bytes and self.cache.evict_oldest(running):
-            cache = self.cache.to_bytes()
-        return head + cache
+        return security_state.encode(state, self.max_state_bytes, running)
 
     def import_state(self, data: bytes) -> None:
-        """Restore pairings, request cache and lockout; ValueError on malformed data.  Reads
-        the current layout and version 1 (no failure count, anonymous pairings, no record of
-        evicted ids)."""
-        if len(data) < 6 or data[0] not in _PAIRING_RECORD:
-            raise ValueError("unknown security state version")
-        version, count, locked_until = struct.unpack_from(">BBI", data)
-        pos, failures = 6, deque[int]()
-        if version >= 2:
-            (n_failures,) = struct.unpack_from(">B", data, pos)
-            failures.extend(struct.unpack_from(f">{n_failures}I", data, pos + 1))
-            pos += 1 + 4 * n_failures
-        pairings, record = {}, _PAIRING_RECORD[version]
-        for _ in range(count):
-            key_id, role, key, *rest = record.unpack_from(data, pos)
-            pos += record.size
-            pairings[key_id] = Pairing(key_id, Role(role), key, *rest)
-        cache, _used = RequestCache.from_bytes(data[pos:], legacy=version < 2)
-        self.pairings, self.cache, self.locked_until = pairings, cache, locked_until
-        self._failures = failures
+        """Restore pairings, request cache and lockout; ValueError on malformed data."""
+        state = security_state.decode(data)
+        self.pairings, self.cache, self.locked_until = (
+            state.pairings,
+            state.cache,
+            state.locked_until,
+        )
+        self._failures = state.failures
         self.session = None  # sessions never survive a reset: fresh nonces, fresh keys
 
     # -- frame handling --------------------------------------------------------------------------

@@ -32,12 +32,13 @@ from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol.catalog import Capability, MsgType
 from protocol.codec import encode_request
-from protocol.device import DeviceEndpoint, DeviceInfo, Pairing
+from protocol.device import DeviceEndpoint, DeviceInfo
 from protocol.enums import Role
 from protocol.errors import ErrorCode
 from protocol.events import NEED_DATA, Reply, Request
 from protocol.framing import encode_frame
 from protocol.programmer import ProgrammerEndpoint
+from protocol.security_state import Pairing
 from tests.integration.harness import ServedPump, served_pump, xdg_env
 
 from .key_attacks import (

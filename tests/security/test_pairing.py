@@ -49,8 +49,9 @@ from protocol import (
 from protocol.catalog import Capability
 from protocol.codec import encode_request
 from protocol.crypto import PairingInitiator, PairingResponder
-from protocol.device import DeviceEndpoint, DeviceInfo, Pairing
+from protocol.device import DeviceEndpoint, DeviceInfo
 from protocol.framing import encode_frame
+from protocol.security_state import Pairing
 from tests.integration.harness import PUMPCTL, VPUMP, ServedPump, served_pump, xdg_env
 from tests.reliability.inprocess import InProcessProgrammer, make_pump
 
