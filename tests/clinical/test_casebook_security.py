@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from firmware.prescription import Continuous
 from hw_sim.board import VirtualBoard
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from protocol.enums import AlarmId
+from tests.boards import start_therapy
 from tests.integration.harness import served_pump, xdg_env
 from tests.security.test_lockout import FAILURES, _invented_session_frame, _raw_client
 
@@ -27,19 +27,6 @@ pytestmark = pytest.mark.timeout(120)
 
 PROFILE = load_profile("vp20")
 DAY_S = 86_400
-
-
-def _filled_board(nvm: FileNvm) -> VirtualBoard:
-    """Fill 20 mL of 2000 mcg/mL and start 500 mcg/day: the first visit."""
-    board = VirtualBoard(PROFILE, 3, nvm)
-    board.power_on()
-    now = board.now
-    board.inject(20_000_000, 2000, now)
-    fw = board.firmware
-    fw.refill(0, 20_000_000, 2000, now)
-    staged = fw.stage(Continuous(500_000), now)
-    fw.commit(staged.staged_hash, staged.active_version, True, now)
-    return board
 
 
 def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(
@@ -55,7 +42,9 @@ def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(
       programmed dose still 500 mcg/day; MEMORY_ERROR active while the disk is full, and gone
       within one retry interval (60 s) once space returns.
     """
-    board = _filled_board(FileNvm(tmp_path / "pump.nvm", PROFILE.hardware.nvm_size_bytes))
+    board = start_therapy(
+        VirtualBoard(PROFILE, 3, FileNvm(tmp_path / "pump.nvm", PROFILE.hardware.nvm_size_bytes))
+    )
     start = board.firmware.status(board.now)
     real_pwrite = os.pwrite
 
@@ -91,12 +80,7 @@ def test_a_flood_of_forged_frames_does_not_keep_the_clinician_from_stopping_the_
     env = xdg_env(tmp_path)
     with served_pump(tmp_path, env) as pump:
         pump.pair()
-        for args in (
-            ("refill", "--withdrawn", "0mL", "--added", "20mL", "--concentration", "2000mcg/mL"),
-            ("program", "continuous", "--dose", "500mcg/day"),
-        ):
-            done = pump.pumpctl("--json", "--yes", *args)
-            assert done.code == 0, done
+        pump.fill_and_program()
         before = pump.pumpctl("--json", "status").json
         pump.advance("1d")
         rng = random.Random(11)

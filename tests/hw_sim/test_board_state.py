@@ -7,21 +7,14 @@ from pathlib import Path
 from hw_sim import board_state
 from hw_sim.board import VirtualBoard
 from hw_sim.profiles import load_profile
+from tests.boards import start_therapy
 
 DAY = 86_400
 
 
 def _running_board() -> VirtualBoard:
-    board = VirtualBoard(load_profile("vp20"), seed=5)
-    board.power_on()
+    board = start_therapy(VirtualBoard(load_profile("vp20"), seed=5))
     now = board.now
-    board.inject(20_000_000, 2000, now)
-    fw = board.firmware
-    fw.refill(0, 20_000_000, 2000, now)
-    from firmware.prescription import Continuous
-
-    staged = fw.stage(Continuous(500_000), now)
-    fw.commit(staged.staged_hash, staged.active_version, True, now)
     board.over_infusion(10, now)
     board.run_until(now + 12 * DAY)
     return board

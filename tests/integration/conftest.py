@@ -40,12 +40,7 @@ def paired_pump(pump: ServedPump) -> ServedPump:
 @pytest.fixture
 def filled_pump(paired_pump: ServedPump) -> ServedPump:
     """Paired, filled with 20 mL of 2000 mcg/mL and running 500 mcg/day continuous."""
-    for args in (
-        ("refill", "--withdrawn", "0mL", "--added", "20mL", "--concentration", "2000mcg/mL"),
-        ("program", "continuous", "--dose", "500mcg/day"),
-    ):
-        result = paired_pump.pumpctl("--json", "--yes", *args)
-        assert result.code == 0, result
+    paired_pump.fill_and_program()
     return paired_pump
 
 

@@ -251,6 +251,17 @@ class ServedPump:
     def pumpctl(self, *args: str, port: str | None = None, **options: Any) -> Result:
         return run_pumpctl(port or self.port, *args, env=self.env, **options)
 
+    def fill_and_program(
+        self, dose: str = "500mcg/day", added: str = "20mL", concentration: str = "2000mcg/mL"
+    ) -> None:
+        """The first visit after pairing: fill an empty pump and start continuous therapy."""
+        for args in (
+            ("refill", "--withdrawn", "0mL", "--added", added, "--concentration", concentration),
+            ("program", "continuous", "--dose", dose),
+        ):
+            result = self.pumpctl("--json", "--yes", *args)
+            assert result.code == 0, result
+
     def pair(self, role: str = "clinician", *options: str) -> Result:
         """``pumpctl [OPTIONS] --json pair --role ROLE`` as a clinic does it: the wand over the
         pump, and the person at the pump typing in the code the programmer shows."""

@@ -42,12 +42,12 @@ from typing import Any
 
 import pytest
 
-from firmware.prescription import Continuous
 from hw_sim import board_state
 from hw_sim.board import VirtualBoard
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from protocol.enums import AlarmId, LogEvent, LogId
+from tests.boards import start_therapy
 from tests.integration.harness import ServedPump, xdg_env
 
 PROFILE = load_profile("vp20")
@@ -55,15 +55,7 @@ DAY = 86_400
 
 
 def _running(nvm: FileNvm | None = None, seed: int = 3) -> VirtualBoard:
-    board = VirtualBoard(PROFILE, seed, nvm)
-    board.power_on()
-    now = board.now
-    board.inject(20_000_000, 2000, now)
-    fw = board.firmware
-    fw.refill(0, 20_000_000, 2000, now)
-    staged = fw.stage(Continuous(500_000), now)
-    fw.commit(staged.staged_hash, staged.active_version, True, now)
-    return board
+    return start_therapy(VirtualBoard(PROFILE, seed, nvm))
 
 
 def _alarm_ids(board: VirtualBoard) -> set[AlarmId]:
@@ -195,12 +187,7 @@ def fill(disk: Path) -> Path:
 def _filled_and_programmed(pump: ServedPump) -> None:
     """Paired, 20 mL of 2000 mcg/mL at 100 mcg/day (0.05 mL a day: 400 days of drug)."""
     pump.pair()
-    for args in (
-        ("refill", "--withdrawn", "0mL", "--added", "20mL", "--concentration", "2000mcg/mL"),
-        ("program", "continuous", "--dose", "100mcg/day"),
-    ):
-        result = pump.pumpctl("--json", "--yes", *args)
-        assert result.code == 0, result
+    pump.fill_and_program(dose="100mcg/day")
 
 
 def _wait_for(predicate: Any, what: str, deadline_s: float = 20.0) -> None:

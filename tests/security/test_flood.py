@@ -85,12 +85,7 @@ def paced_pump(tmp_path: Path) -> Iterator[ServedPump]:
     env = xdg_env(tmp_path)
     with served_pump(tmp_path, env, lockstep=False, extra=("--baud", str(BAUD))) as pump:
         pump.pair()
-        for args in (
-            ("refill", "--withdrawn", "0mL", "--added", "20mL", "--concentration", "2000mcg/mL"),
-            ("program", "continuous", "--dose", "500mcg/day"),
-        ):
-            result = pump.pumpctl("--json", "--yes", *args)
-            assert result.code == 0, result
+        pump.fill_and_program()
         yield pump
 
 
