@@ -39,22 +39,6 @@ from patient.profiles import load_patient_profile
 
 DAY_S = 86_400
 YEARS = 7
-#: 13 steps (start minute, mcg/day), as bench/simspeed.py
-STEPS = (
-    (0, 420),
-    (120, 400),
-    (240, 420),
-    (360, 520),
-    (450, 600),
-    (540, 560),
-    (660, 520),
-    (780, 500),
-    (900, 520),
-    (1020, 560),
-    (1140, 540),
-    (1260, 480),
-    (1380, 440),
-)
 REFILL_EVERY_DAYS = 60
 REFILL_STOP_S = 1_800
 RK4_DAYS = 10
@@ -63,10 +47,11 @@ RK4_DAYS = 10
 def schedule(days: int) -> list[tuple[int, float]]:
     """(duration s, lumbar input mcg/h) segments for ``days`` days."""
     segments: list[tuple[int, float]] = []
+    steps = _simspeed().STEPS  # the 13-step flex day of simspeed, (start minute, mcg/day)
     for day in range(days):
         refill = day > 0 and day % REFILL_EVERY_DAYS == 0
-        for index, (minute, mcg_per_day) in enumerate(STEPS):
-            end = STEPS[index + 1][0] if index + 1 < len(STEPS) else 1440
+        for index, (minute, mcg_per_day) in enumerate(steps):
+            end = steps[index + 1][0] if index + 1 < len(steps) else 1440
             duration = (end - minute) * 60
             if refill and index == 4:  # the visit, mid-morning: 30 min without delivery
                 segments.append((REFILL_STOP_S, 0.0))
