@@ -194,7 +194,10 @@ class VirtualBoard:
     def attach_patient(self, params: PatientParameters, name: str = "") -> PatientLink:
         """Connect a virtual patient to the catheter tip from now on (drug-free at first)."""
         self.run_until(self.now)
-        link = PatientLink(params, self.catheter, self.now, name)
+        return self.connect_patient(PatientLink(params, self.catheter, self.now, name))
+
+    def connect_patient(self, link: PatientLink) -> PatientLink:
+        """Connect an existing link (a patient restored from a saved board state) to the tip."""
         self.patient_link = link
         # Each batch of strokes also closes an interval, so a firmware that catches up by itself
         # (a call with a later ``now`` than the board's) still feeds the patient at the right times.
@@ -310,6 +313,11 @@ class VirtualBoard:
         """The tip leaves the intrathecal space: all outflow goes to the tissue."""
         self.run_until(now)
         self.catheter.outflow_fault = "tip_migrated"
+
+    def catheter_clear(self, now: int) -> None:
+        """The catheter is revised: patent, intact and in place again (other faults stay)."""
+        self.run_until(now)
+        self.catheter.clear_faults()
 
     def aspirate_access_port(self, volume_nl: int, now: int) -> tuple[int, int]:
         """The clinic aspirates the catheter access port: (nL, pg of drug) that came back."""

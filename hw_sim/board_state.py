@@ -17,6 +17,14 @@ image, so a restart can refuse a side file and an image that do not belong toget
 field is checked (names and types) before anything is restored: a damaged file is refused with
 its name, never half-applied.
 
+The ``catheter`` section also holds the injected catheter faults and where the outflow went
+(``occlusion_ppm``, ``leak_ppm``, ``outflow_fault``, ``to_tissue_nl``/``_pg``, ``blocked_nl``),
+and a board with a patient at the catheter tip adds a ``patient`` section
+(:meth:`hw_sim.patient_link.PatientLink.export_state`: the parameters, the concentrations, the
+withdrawal clock and dependence, the totals and the newest events).  Both are optional within
+format 2: a file without them (written before they existed, or by a board without a patient) is
+a patent catheter and no patient.  A damaged patient section is refused like any other field.
+
 A failed save (a full disk) raises OSError and leaves no temporary file behind.
 """
 
@@ -29,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from .board import VirtualBoard
+from .catheter import Catheter
+from .patient_link import PatientLink
 
 FORMAT = 2
 #: Side files written before the binding existed (no ``binding``); adopted once, see state_files.
@@ -83,11 +93,59 @@ def export_state(
             "column": [list(part) for part in catheter._column],
             "to_patient_nl": catheter.to_patient_nl,
             "to_patient_pg": catheter.to_patient_pg,
+            **_catheter_faults(board),
         },
     }
+    if board.patient_link is not None:
+        state["patient"] = board.patient_link.export_state()
     if binding is not None:
         state["binding"] = binding
     return state
+
+
+def _catheter_faults(board: VirtualBoard) -> dict[str, Any]:
+    """The catheter's injected faults and where its outflow went (absent from files written
+    before the bench could inject them: read as a patent catheter)."""
+    catheter = board.catheter
+    return {
+        "occlusion_ppm": catheter.occlusion_ppm,
+        "leak_ppm": catheter.leak_ppm,
+        "outflow_fault": catheter.outflow_fault,
+        "to_tissue_nl": catheter.to_tissue_nl,
+        "to_tissue_pg": catheter.to_tissue_pg,
+        "blocked_nl": board.motor.blocked_nl,
+    }
+
+
+#: Optional catheter fields, with the value a file without them means.
+CATHETER_FAULT_DEFAULTS: dict[str, Any] = {
+    "occlusion_ppm": 0,
+    "leak_ppm": 0,
+    "outflow_fault": None,
+    "to_tissue_nl": 0,
+    "to_tissue_pg": 0,
+    "blocked_nl": 0,
+}
+OUTFLOW_FAULTS = (None, "disconnected", "tip_migrated")
+
+
+def _check_catheter(saved: dict[str, Any]) -> None:
+    """The optional catheter fault fields: all or none, each of its type and range."""
+    present = set(CATHETER_FAULT_DEFAULTS) & set(saved)
+    if not present:
+        return
+    if present != set(CATHETER_FAULT_DEFAULTS):
+        missing = sorted(set(CATHETER_FAULT_DEFAULTS) - present)
+        raise ValueError(f"'catheter' has some fault fields but not {missing}")
+    for key in ("occlusion_ppm", "leak_ppm"):
+        value = saved[key]
+        if _kind(value) != "int" or not 0 <= value <= 1_000_000:
+            raise ValueError(f"catheter.{key} is not an integer 0-1000000")
+    for key in ("to_tissue_nl", "to_tissue_pg", "blocked_nl"):
+        if _kind(saved[key]) != "int" or saved[key] < 0:
+            raise ValueError(f"catheter.{key} is not a non-negative integer")
+    if saved["outflow_fault"] not in OUTFLOW_FAULTS:
+        raise ValueError(f"catheter.outflow_fault {saved['outflow_fault']!r} is not known")
 
 
 def _kind(value: Any) -> str:
@@ -135,6 +193,15 @@ def check_state(state: dict[str, Any]) -> None:
         for part in column
     ):
         raise ValueError("catheter.column is not a list of [nL, pg] pairs")
+    _check_catheter(state["catheter"])
+    if "patient" in state:
+        delivered = state["catheter"].get("to_patient_pg")
+        catheter = Catheter(0, 0, 0)  # only its total outflow is compared
+        catheter.to_patient_pg = delivered if _kind(delivered) == "int" else 0
+        try:
+            PatientLink.restore(state["patient"], catheter)
+        except ValueError as exc:
+            raise ValueError(f"the patient section is damaged: {exc}") from None
 
 
 def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
@@ -143,8 +210,13 @@ def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
     Every section must have exactly the fields (and types) this version writes."""
     check_state(state)
     template = export_state(board, clean=False)
-    for section in ("reservoir", "motor", "battery", "catheter"):
+    for section in ("reservoir", "motor", "battery"):
         _check_section(section, state[section], template[section])
+
+    def base(section: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in section.items() if k not in CATHETER_FAULT_DEFAULTS}
+
+    _check_section("catheter", base(state["catheter"]), base(template["catheter"]))
     try:
         version, internal, gauss = state["rng"]
         board.rng.setstate((version, tuple(internal), gauss))
@@ -160,6 +232,17 @@ def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
         board.catheter._column = deque([list(part) for part in catheter["column"]])
         board.catheter.to_patient_nl = catheter["to_patient_nl"]
         board.catheter.to_patient_pg = catheter["to_patient_pg"]
+        faults = {**CATHETER_FAULT_DEFAULTS, **catheter}
+        board.catheter.occlusion_ppm = faults["occlusion_ppm"]
+        board.catheter.leak_ppm = faults["leak_ppm"]
+        board.catheter.outflow_fault = faults["outflow_fault"]
+        board.catheter.to_tissue_nl = faults["to_tissue_nl"]
+        board.catheter.to_tissue_pg = faults["to_tissue_pg"]
+        board.motor.blocked_nl = faults["blocked_nl"]
+        if "patient" in state:
+            board.connect_patient(PatientLink.restore(state["patient"], board.catheter))
+        else:
+            board.patient_link = None
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"board state is damaged: {exc}") from exc
 

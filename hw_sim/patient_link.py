@@ -21,7 +21,8 @@ concentration.  Patient event times are board times (seconds, the firmware's epo
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from hw_sim.catheter import Catheter
@@ -30,6 +31,25 @@ from patient.model import PatientEvent, VirtualPatient
 from patient.parameters import PatientParameters
 
 PG_PER_MCG = 1_000_000
+#: Events kept in a saved state (the newest): a served pump's side file stays small enough for
+#: the image's reserve slot even after years (the totals and the stage times are kept whole).
+SAVED_EVENTS = 64
+#: The fields of ``PatientLink.export_state`` (the ``patient`` section of the board state file).
+STATE_FIELDS = (
+    "name",
+    "population_seed",
+    "params",
+    "attached_at",
+    "last_sync",
+    "last_pg",
+    "next_day",
+    "days_closed",
+    "day_totals",
+    "stage_since",
+    "signs_since",
+    "events",
+    "body",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +78,14 @@ class PatientLink:
         self.days: list[PatientDay] = []  # every completed day
         self._next_day = now + DAY_S
         self._day_totals = (0.0, 0.0, 0.0)
+        #: The population seed the parameters were drawn with (None: the profile as shipped).
+        self.population_seed: int | None = None
+        #: Days closed before this link was restored (``days`` holds only the later ones).
+        self.days_before = 0
+        #: Board time of the last withdrawal stage change, and of the first signs of the current
+        #: episode (None: no signs now).
+        self.stage_since: float | None = None
+        self.signs_since: float | None = None
 
     def sync(self, now: int) -> None:
         """Give the patient the drug that left the catheter tip since the last sync."""
@@ -81,9 +109,14 @@ class PatientLink:
 
     def _advance(self, dt_s: int, rate_mcg_per_h: float) -> None:
         for event in self.patient.advance(dt_s, rate_mcg_per_h):
-            self.events.append(
-                PatientEvent(self.attached_at + event.time_s, event.kind, event.value)
-            )
+            at = self.attached_at + event.time_s
+            self.events.append(PatientEvent(at, event.kind, event.value))
+            if event.kind == "withdrawal":
+                self.stage_since = at
+                if event.value == "none":
+                    self.signs_since = None
+                elif self.signs_since is None:
+                    self.signs_since = at
 
     def _close_day(self) -> None:
         p = self.patient
@@ -91,7 +124,8 @@ class PatientLink:
         before = self._day_totals
         self.days.append(
             PatientDay(
-                len(self.days), *(now - then for now, then in zip(totals, before, strict=True))
+                self.days_before + len(self.days),
+                *(now - then for now, then in zip(totals, before, strict=True)),
             )
         )
         self._day_totals = totals
@@ -102,4 +136,94 @@ class PatientLink:
         status = asdict(self.patient.status())
         status["time_s"] = self.last_sync
         status["profile"] = self.name
+        status["population_seed"] = self.population_seed
+        status["attached_at"] = self.attached_at
+        status["withdrawal_stage_since"] = self.stage_since
+        status["withdrawal_signs_since"] = self.signs_since
         return status
+
+    # -- across ``vpump serve`` restarts (the ``patient`` section of the board state file) -----
+    def export_state(self) -> dict[str, Any]:
+        """The link and its patient as JSON-ready values (``restore`` inverts it)."""
+        return {
+            "name": self.name,
+            "population_seed": self.population_seed,
+            "params": asdict(self.patient.params),
+            "attached_at": self.attached_at,
+            "last_sync": self.last_sync,
+            "last_pg": self._last_pg,
+            "next_day": self._next_day,
+            "days_closed": self.days_before + len(self.days),
+            "day_totals": list(self._day_totals),
+            "stage_since": self.stage_since,
+            "signs_since": self.signs_since,
+            "events": [[e.time_s, e.kind, e.value] for e in self.events[-SAVED_EVENTS:]],
+            "body": self.patient.snapshot(),
+        }
+
+    @classmethod
+    def restore(cls, saved: Any, catheter: Catheter) -> PatientLink:
+        """The link an ``export_state`` describes, on ``catheter``; ValueError says what is wrong
+        (every field is checked before anything is built)."""
+        if not isinstance(saved, dict):
+            raise ValueError("patient is not an object")
+        if set(saved) != set(STATE_FIELDS):
+            missing = sorted(set(STATE_FIELDS) - set(saved))
+            extra = sorted(set(saved) - set(STATE_FIELDS))
+            raise ValueError(f"patient has missing fields {missing} / unknown fields {extra}")
+        if not isinstance(saved["name"], str):
+            raise ValueError("patient.name is not a string")
+        for key in ("attached_at", "last_sync", "last_pg", "next_day", "days_closed"):
+            if not _is_int(saved[key]) or saved[key] < 0:
+                raise ValueError(f"patient.{key} is not a non-negative integer")
+        seed = saved["population_seed"]
+        if seed is not None and not _is_int(seed):
+            raise ValueError("patient.population_seed is not an integer or null")
+        for key in ("stage_since", "signs_since"):
+            if saved[key] is not None and not _is_number(saved[key]):
+                raise ValueError(f"patient.{key} is not a number or null")
+        totals = saved["day_totals"]
+        if not (isinstance(totals, list) and len(totals) == 3 and all(map(_is_number, totals))):
+            raise ValueError("patient.day_totals is not three numbers")
+        events = saved["events"]
+        if not isinstance(events, list) or not all(
+            isinstance(e, list)
+            and len(e) == 3
+            and _is_number(e[0])
+            and isinstance(e[1], str)
+            and isinstance(e[2], str)
+            for e in events
+        ):
+            raise ValueError("patient.events is not a list of [time, kind, value]")
+        params = saved["params"]
+        names = [f.name for f in fields(PatientParameters)]
+        if not isinstance(params, dict) or set(params) != set(names):
+            raise ValueError("patient.params does not hold exactly the model's parameters")
+        if not all(_is_number(params[name]) for name in names):
+            raise ValueError("patient.params holds a value that is not a finite number")
+        if saved["last_sync"] < saved["attached_at"] or saved["last_pg"] > catheter.to_patient_pg:
+            raise ValueError("patient.last_sync or last_pg does not fit the board's catheter")
+        try:
+            body = VirtualPatient.restore(PatientParameters(**params), saved["body"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"patient: {exc}") from None
+        link = cls(body.params, catheter, saved["attached_at"], saved["name"])
+        link.patient = body
+        link.population_seed = seed
+        link.last_sync = saved["last_sync"]
+        link._last_pg = saved["last_pg"]
+        link._next_day = saved["next_day"]
+        link.days_before = saved["days_closed"]
+        link._day_totals = (float(totals[0]), float(totals[1]), float(totals[2]))
+        link.stage_since = saved["stage_since"]
+        link.signs_since = saved["signs_since"]
+        link.events = [PatientEvent(float(t), kind, value) for t, kind, value in events]
+        return link
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from patient.crossings import TwoExponentials, crossings_h, crossings_many_h
 from patient.effect import (
@@ -33,6 +34,20 @@ from patient.withdrawal import (
 )
 
 S_PER_H = 3600.0
+#: The fields of ``VirtualPatient.snapshot``: nine numbers, then the overdose level and dependence.
+SNAPSHOT_FIELDS = (
+    "lumbar_mcg_per_ml",
+    "cisternal_mcg_per_ml",
+    "effect_site_mcg_per_ml",
+    "deficit_h",
+    "above_threshold_h",
+    "time_s",
+    "withdrawal_signs_total_h",
+    "overdose_signs_total_h",
+    "therapeutic_total_h",
+    "overdose",
+    "dependent",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +236,63 @@ class VirtualPatient:
             s.cisternal_mcg_per_ml,
             s.effect_site_mcg_per_ml,
         )  # the cisternal end and the effect site are continuous: the overdose level holds
+
+    # -- saving and restoring ----------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """Everything that changes with time, as JSON-ready numbers (``restore`` inverts it).
+
+        Floats keep every bit through JSON (``repr`` round-trips), so a restored patient goes on
+        exactly as this one would have."""
+        lumbar, cisternal, effect = self.state
+        return {
+            "lumbar_mcg_per_ml": lumbar,
+            "cisternal_mcg_per_ml": cisternal,
+            "effect_site_mcg_per_ml": effect,
+            "deficit_h": self.clock.deficit_h,
+            "above_threshold_h": self.clock.above_threshold_h,
+            "time_s": self.time_s,
+            "withdrawal_signs_total_h": self.withdrawal_signs_total_h,
+            "overdose_signs_total_h": self.overdose_signs_total_h,
+            "therapeutic_total_h": self.therapeutic_total_h,
+            "overdose": self._overdose.name.lower(),
+            "dependent": self._dependent,
+        }
+
+    @classmethod
+    def restore(cls, params: PatientParameters, saved: dict[str, Any]) -> VirtualPatient:
+        """The patient a ``snapshot`` describes; ValueError names the first unusable field."""
+        if not isinstance(saved, dict) or set(saved) != set(SNAPSHOT_FIELDS):
+            raise ValueError(f"the patient's state needs exactly the fields {SNAPSHOT_FIELDS}")
+        numbers: dict[str, float] = {}
+        for key in SNAPSHOT_FIELDS[:9]:
+            value = saved[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{key} is not a number")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{key} is not a finite number >= 0")
+            numbers[key] = float(value)
+        try:
+            overdose = OverdoseLevel[str(saved["overdose"]).upper()]
+        except KeyError:
+            raise ValueError(f"overdose {saved['overdose']!r} is not a known level") from None
+        if not isinstance(saved["dependent"], bool):
+            raise ValueError("dependent is not true/false")
+        body = cls(
+            params,
+            CsfState(
+                numbers["lumbar_mcg_per_ml"],
+                numbers["cisternal_mcg_per_ml"],
+                numbers["effect_site_mcg_per_ml"],
+            ),
+        )
+        body.clock = WithdrawalClock(numbers["deficit_h"], numbers["above_threshold_h"])
+        body.time_s = numbers["time_s"]
+        body.withdrawal_signs_total_h = numbers["withdrawal_signs_total_h"]
+        body.overdose_signs_total_h = numbers["overdose_signs_total_h"]
+        body.therapeutic_total_h = numbers["therapeutic_total_h"]
+        body._overdose = overdose
+        body._dependent = saved["dependent"]
+        return body
 
     # -- what the clinic sees ---------------------------------------------------------------
     @property
