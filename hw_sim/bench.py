@@ -12,6 +12,7 @@ tissue pocket instead, if a pocket-fill fault is armed), as the clinician's syri
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,29 @@ FAULTS = (
     "pocket-fill",
     "line-noise",
     "clear",
+)
+
+#: Catheter faults the reference device cannot detect (``vpump ctl catheter ...``), and the
+#: access-port aspiration.  PCT: partial-occlusion (required, 0 < PCT < 100), leak (optional,
+#: default 100: all of the outflow to the tissue).
+CATHETER_ACTIONS = (
+    "occlusion",
+    "partial-occlusion",
+    "kink",
+    "leak",
+    "disconnect",
+    "migration",
+    "clear",
+    "aspirate",
+)
+#: Default access-port aspiration (the shipped occlusion scenario's): more than the fluid in the
+#: default catheter and tubing, so a patent catheter returns CSF.
+DEFAULT_ASPIRATE_ML = 0.5
+#: The largest aspiration the bench accepts (a syringe's worth).
+MAX_ASPIRATE_ML = 10.0
+NO_PATIENT = (
+    "no patient at the catheter tip: start `vpump serve --patient "
+    "spinal_adult|cerebral_adult|child|FILE.toml`"
 )
 
 
@@ -193,6 +217,61 @@ class BenchPump:
         self.checkpoint_due = True
         self._after_board_change()
 
+    def catheter(self, action: str, arg: str | None = None) -> dict[str, Any]:
+        """A catheter fault, its repair, or an access-port aspiration (``CATHETER_ACTIONS``)."""
+        board, now = self.board, self.board.now
+        answer: dict[str, Any] = {}
+        if action in ("occlusion", "kink"):
+            _no_argument(action, arg)
+            board.catheter_occlusion(100.0, now)
+        elif action == "partial-occlusion":
+            pct = _number(arg, "partial-occlusion needs the blocked share in percent, e.g. 50")
+            if not 0 < pct < 100:
+                raise BenchError("partial-occlusion PCT must be above 0 and below 100")
+            board.catheter_occlusion(pct, now)
+        elif action == "leak":
+            pct = 100.0 if arg is None else _number(arg, "leak takes a percentage, e.g. 30")
+            if not 0 < pct <= 100:
+                raise BenchError("leak PCT must be above 0 and at most 100")
+            board.catheter_leak(pct, now)
+        elif action == "disconnect":
+            _no_argument(action, arg)
+            board.catheter_disconnect(now)
+        elif action == "migration":
+            _no_argument(action, arg)
+            board.catheter_tip_migration(now)
+        elif action == "clear":
+            _no_argument(action, arg)
+            board.catheter_clear(now)
+        elif action == "aspirate":
+            answer = self.aspirate_access_port(arg)
+        else:
+            raise BenchError(
+                f"unknown catheter action {action!r}; known: {', '.join(CATHETER_ACTIONS)}"
+            )
+        self.checkpoint_due = True
+        return {**answer, "catheter": board.hw_status()["catheter"]}
+
+    def aspirate_access_port(self, volume: str | None) -> dict[str, Any]:
+        """The clinic's patency test: what came back through the catheter access port."""
+        ml = DEFAULT_ASPIRATE_ML if volume is None else parse_ml(volume)
+        asked_nl = round(ml * 1_000_000)
+        got_nl, drug_pg = self.board.aspirate_access_port(asked_nl, self.board.now)
+        return {
+            "asked_ml": asked_nl / 1_000_000,
+            "returned_ml": round(got_nl / 1_000_000, 4),
+            "drug_mcg": round(drug_pg / 1_000_000, 3),
+            "csf_returned": got_nl >= asked_nl > 0,
+        }
+
+    def patient_status(self) -> dict[str, Any]:
+        """The patient at the catheter tip (``hw_status()["patient"]``); BenchError if none."""
+        link = self.board.patient_link
+        if link is None:
+            raise BenchError(NO_PATIENT)
+        self.board.run_until(self.board.now)
+        return link.status()
+
     def corrupt(self, data: bytes) -> bytes:
         """Line noise: each byte replaced by a random one with the configured probability."""
         if not self.line_noise_ppm or not data:
@@ -254,6 +333,14 @@ class BenchPump:
                 return {"ok": True, **self.hw_status()}
             if cmd == "time":
                 return {"ok": True, "time": self.board.now}
+            if cmd == "patient":
+                return {"ok": True, **self.patient_status()}
+            if cmd == "catheter":
+                arg = request.get("arg")
+                answer = self.catheter(
+                    str(request.get("action")), None if arg is None else str(arg)
+                )
+                return {"ok": True, **answer}
         except (BenchError, ValueError, TypeError) as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": False, "error": f"unknown bench command {cmd!r}"}
@@ -261,6 +348,31 @@ class BenchPump:
 
 def _number(arg: str | None, message: str) -> float:
     try:
-        return float(str(arg))
+        value = float(str(arg))
     except ValueError:
         raise BenchError(message) from None
+    if not math.isfinite(value):
+        raise BenchError(message)
+    return value
+
+
+def _no_argument(action: str, arg: str | None) -> None:
+    if arg is not None:
+        raise BenchError(f"catheter {action} takes no argument (got {arg!r})")
+
+
+def parse_ml(text: str) -> float:
+    """An aspiration volume: ``0.5``, ``0.5mL`` or ``500uL``; 0 < volume <= MAX_ASPIRATE_ML."""
+    raw = text.strip().lower().replace("µ", "u")
+    scale = 1.0
+    if raw.endswith("ul"):
+        raw, scale = raw[:-2], 0.001
+    elif raw.endswith("ml"):
+        raw = raw[:-2]
+    message = f"aspiration volume {text!r}: give mL, e.g. 0.5 or 0.5mL (or 500uL)"
+    value = _number(raw.strip(), message) * scale
+    if not 0 < value <= MAX_ASPIRATE_ML:
+        raise BenchError(
+            f"aspiration volume {text!r} must be above 0 and at most {MAX_ASPIRATE_ML:g} mL"
+        )
+    return value

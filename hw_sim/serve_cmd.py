@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from firmware.hal import ResetCause
+from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
 
 from . import board_state
 from .bench import BenchPump
@@ -128,6 +129,21 @@ def _check_control_option(
     "without anyone comparing the code at the pump (`vpump ctl pairing accept CODE`); a man in "
     "the middle would get a key.",
 )
+@click.option(
+    "--patient",
+    "patient_name",
+    metavar="spinal_adult|cerebral_adult|child|FILE.toml",
+    help="Put a virtual patient at the catheter tip (drug-free at first): a shipped patient "
+    "profile or a patient profile file (docs/PATIENT.md). Read it with `vpump ctl patient`. "
+    "Saved with the hardware state: a restart keeps the patient (a restart without --patient "
+    "too); a different --patient on a saved patient is refused.",
+)
+@click.option(
+    "--patient-seed",
+    type=click.IntRange(min=0),
+    help="Draw a population variant of --patient with this seed (parameters within the "
+    "profile's published ranges).",
+)
 def serve(
     profile_name: str,
     state_path: Path | None,
@@ -140,6 +156,8 @@ def serve(
     start_time: int,
     insecure_test_keys: bool,
     auto_accept_pairing: bool,
+    patient_name: str | None,
+    patient_seed: int | None,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
@@ -151,12 +169,14 @@ def serve(
     Examples:
       vpump serve --lockstep --state pump.nvm
       vpump serve --port socket://localhost:7000 --baud 115200
+      vpump serve --lockstep --state pump.nvm --patient spinal_adult
       pumpctl --port /dev/pts/5 identify
     """
     try:
         profile = load_profile(profile_name)
     except (ProfileError, OSError) as exc:
         raise click.UsageError(str(exc)) from exc
+    patient = _load_patient(patient_name, patient_seed)
     state = state_path or default_state_path(profile.name, seed)
     try:
         state.parent.mkdir(parents=True, exist_ok=True)
@@ -181,6 +201,7 @@ def serve(
                 entropy=entropy,
             )
             board_state.import_state(board, saved)
+        opened.notes.extend(_place_patient(board, patient))
         opened.begin(board)
     except StateError as exc:
         opened.close()
@@ -230,6 +251,59 @@ def serve(
     if not saved_all:
         sys.exit(1)
     print("vpump: state flushed, bye", file=sys.stderr)
+
+
+def _load_patient(name: str | None, seed: int | None) -> PatientProfile | None:
+    """``--patient`` and ``--patient-seed`` as a profile; a usage error (exit 2) if unusable."""
+    if name is None:
+        if seed is not None:
+            raise click.UsageError("--patient-seed needs --patient")
+        return None
+    try:
+        profile = load_patient_profile(name)
+        return profile if seed is None else draw(profile, seed)
+    except (PatientProfileError, OSError) as exc:
+        raise click.UsageError(f"--patient {name}: {exc}") from exc
+
+
+def _place_patient(board: VirtualBoard, wanted: PatientProfile | None) -> list[str]:
+    """Attach the ``--patient`` to a board, or keep the one its saved state brought back.
+
+    The patient is part of the hardware truth: a restart never swaps or drops the body at the
+    catheter tip.  A saved patient is kept with or without ``--patient`` (the same one: no
+    note; none asked: a note); a different ``--patient`` is refused (StateError); a saved pump
+    without a patient gets the asked one from now on, drug-free (a note).
+    """
+    link = board.patient_link
+    if link is None:
+        if wanted is None:
+            return []
+        board.attach_patient(wanted.params, wanted.name).population_seed = wanted.seed
+        return [f"virtual patient {_label(wanted.name, wanted.seed)} at the catheter tip"]
+    saved = _label(link.name, link.population_seed)
+    if wanted is None:
+        return [f"kept the saved virtual patient {saved} at the catheter tip (no --patient given)"]
+    again = f"--patient {link.name}" + (
+        "" if link.population_seed is None else f" --patient-seed {link.population_seed}"
+    )
+    if (wanted.name, wanted.seed) != (link.name, link.population_seed):
+        raise StateError(
+            f"the saved hardware state has the virtual patient {saved} at the catheter tip, "
+            f"not --patient {_label(wanted.name, wanted.seed)}: a restart does not swap the "
+            f"patient. Restart with {again} (or without --patient), or use another --state "
+            "for another patient."
+        )
+    if wanted.params != link.patient.params:
+        raise StateError(
+            f"--patient {wanted.name}: the profile's parameters differ from those of the saved "
+            f"virtual patient {saved} (was the file edited?): a restart does not change the "
+            "patient. Restart without --patient to keep the saved one, or use another --state."
+        )
+    return []
+
+
+def _label(name: str, seed: int | None) -> str:
+    return name if seed is None else f"{name} (population seed {seed})"
 
 
 def _console_line(text: str) -> None:
