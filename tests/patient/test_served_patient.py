@@ -196,3 +196,21 @@ def test_usage_errors_exit_2_and_a_pump_without_a_patient_says_so(
         assert "none at the catheter tip" in ctl(pump, "hw-status").out
         with pytest.raises(Exception, match="below 100"):
             pump.bench("catheter", action="partial-occlusion", arg="150")
+
+
+def test_a_saved_pump_without_a_patient_gets_one_and_keeps_its_population_seed(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    with served_pump(tmp_path, env) as pump:
+        pump.advance("1h")
+    with served_pump(tmp_path, env, extra=("--patient", "child", "--patient-seed", "4")) as pump:
+        assert "virtual patient child (population seed 4) at the catheter tip" in pump.log()
+        attached = ctl_json(pump, "patient")
+        assert attached["population_seed"] == 4 and attached["profile"] == "child"
+        assert attached["attached_at"] == pump.now()
+        assert attached["lumbar_csf_mcg_per_ml"] == 0 and not attached["dependent"]
+    unseeded = vpump(
+        "serve", "--lockstep", "--state", str(pump.state), "--control", str(tmp_path / "c.ctl"),
+        "--patient", "child", env=env,
+    )  # fmt: skip
+    assert unseeded.code == 1 and "--patient child --patient-seed 4" in unseeded.err, unseeded
