@@ -362,7 +362,7 @@ def _no_argument(action: str, arg: str | None) -> None:
 
 
 def parse_ml(text: str) -> float:
-    """An aspiration volume: ``0.5``, ``0.5mL`` or ``500uL``; 0 < volume <= MAX_ASPIRATE_ML."""
+    """An aspiration volume: ``0.5``, ``0.5mL`` or ``500uL``; 1 uL to ``MAX_ASPIRATE_ML``."""
     raw = text.strip().lower().replace("µ", "u")
     scale = 1.0
     if raw.endswith("ul"):
@@ -371,8 +371,9 @@ def parse_ml(text: str) -> float:
         raw = raw[:-2]
     message = f"aspiration volume {text!r}: give mL, e.g. 0.5 or 0.5mL (or 500uL)"
     value = _number(raw.strip(), message) * scale
-    if not 0 < value <= MAX_ASPIRATE_ML:
+    if not 0.001 <= value <= MAX_ASPIRATE_ML:
         raise BenchError(
-            f"aspiration volume {text!r} must be above 0 and at most {MAX_ASPIRATE_ML:g} mL"
+            f"aspiration volume {text!r} must be at least 0.001 mL (1 uL) and at most "
+            f"{MAX_ASPIRATE_ML:g} mL"
         )
     return value

@@ -325,7 +325,7 @@ def catheter(ctx: click.Context, action: str, arg: str | None) -> None:
       disconnect             the catheter comes off the pump: all of it to the tissue
       migration              the tip leaves the intrathecal space: all of it to the tissue
       clear                  a revision: the catheter patent, intact and in place again
-      aspirate [VOLUME]      draw VOLUME (default 0.5mL; 0.5, 0.5mL or 500uL; at most 10 mL)
+      aspirate [VOLUME]      draw VOLUME (default 0.5mL; 0.5, 0.5mL or 500uL; 1uL-10mL)
                              back through the catheter access port: a patent catheter returns
                              the fluid in it (and its drug), then CSF; a blocked one nothing;
                              a disconnected or migrated one no CSF

@@ -177,7 +177,8 @@ def test_usage_errors_exit_2_and_a_pump_without_a_patient_says_so(
         (("catheter", "partial-occlusion", "half"), "number"),
         (("catheter", "leak", "0"), "above 0"),
         (("catheter", "occlusion", "50"), "takes no argument"),
-        (("catheter", "aspirate", "0"), "above 0"),
+        (("catheter", "aspirate", "0"), "at least 0.001 mL"),
+        (("catheter", "aspirate", "0.1uL"), "at least 0.001 mL"),
         (("catheter", "aspirate", "20mL"), "at most 10"),
         (("catheter", "aspirate", "lots"), "give mL"),
     ):
