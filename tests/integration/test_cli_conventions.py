@@ -186,3 +186,21 @@ def test_the_demo_shows_the_code_at_the_pair_step_and_leaves_no_folder(
     assert re.search(r"Confirmation code: \d{3} \d{3}", between)
     assert re.search(r"The programmer shows (\d{3} \d{3}), the pump shows \1: the same", between)
     assert list(tmp_path.glob("vpump-demo-*")) == []
+
+
+def test_the_startup_bench_ends_with_its_json_line(env: dict[str, str]) -> None:
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "cli_startup.py")],
+        env=dict(env, CLI_STARTUP_RUNS="2"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["metric"] == "pumpctl_help_startup_s"
+    assert summary["baseline"] > 0 and summary["ratio"] == pytest.approx(
+        summary["value"] / summary["baseline"], rel=0.05
+    )
