@@ -205,7 +205,8 @@ def run(args: list[str] | None = None) -> int:
         return 2
     except click.ClickException as exc:
         exc.show()
-        if opts.json:
+        # --json after the subcommand may not have been parsed yet when the error came
+        if opts.json or "--json" in (sys.argv[1:] if args is None else args):
             click.echo(safe_json(json.dumps(error_document(exc, exc.exit_code), indent=2)))
         return exc.exit_code
     except KeyboardInterrupt:
@@ -244,7 +245,7 @@ def _interrupted(opts: Options) -> int:
 
     try:
         pending = Journal.beside(opts.keystore_obj().path).entries()
-    except ProgrammerError:
+    except (ProgrammerError, click.ClickException):
         pending = []
     if pending:
         described = ", ".join(f"{p.description} ({p.request_id:#010x})" for p in pending)

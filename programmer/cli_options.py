@@ -246,6 +246,11 @@ class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [*self.lazy, *(n for n in super().list_commands(ctx) if n not in self.lazy)]
 
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        """An eagerly added command gets the common options too (idempotent)."""
+        add_common_options(cmd, name or cmd.name or "")
+        super().add_command(cmd, name)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd_name = self.aliases.get(cmd_name, cmd_name)
         if cmd_name in self.commands:
@@ -256,12 +261,17 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
             raise TypeError(f"{module_name}:{attribute} is not a click command")
-        add_common_options(command, cmd_name)
         self.add_command(command, cmd_name)
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing from the table (no import); eagerly added commands from their help."""
         rows = [(name, help_text) for name, (_, help_text) in self.lazy.items()]
+        rows += [
+            (name, command.get_short_help_str())
+            for name, command in self.commands.items()
+            if name not in self.lazy and not command.hidden
+        ]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)

@@ -280,3 +280,37 @@ def test_a_missing_port_exits_4_without_pyserial_text(
     )
     assert code == 4
     assert "no such port" in err and "[Errno" not in err and "Traceback" not in err
+
+
+def test_a_usage_error_with_json_after_the_subcommand_is_a_json_document(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = run(["program", "continuous", "--dose", "60mcg/h", "--json"])
+    assert code == 2
+    assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+
+
+def test_an_eagerly_added_command_gets_the_common_options_and_is_listed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import click
+
+    from programmer.cli import cli
+    from programmer.cli_options import LazyGroup
+
+    group = LazyGroup(name="g", lazy={})
+
+    @click.command()
+    def extra() -> None:
+        """An extra command.
+
+        Example: g extra --json
+        """
+
+    group.add_command(extra)
+    assert {"--json", "--yes", "--port", "--timeout", "--keystore"} <= {
+        o for p in extra.params for o in getattr(p, "opts", [])
+    }
+    with click.Context(group) as ctx:
+        assert "An extra command." in group.get_help(ctx)
+    assert isinstance(cli, LazyGroup)
