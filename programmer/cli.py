@@ -1,8 +1,10 @@
 """``pumpctl``: the clinician programmer on the command line (a public contract).
 
 Why: scripts, CI runs and people drive the pump through this command, so its names, options,
-JSON keys and exit codes are stable.  This module is only the group, its global options and the
-mapping of exceptions to exit codes; each command family lives in ``programmer/commands/``.
+JSON keys and exit codes are stable.  This module is only the group, its global options, the
+table of subcommands and the mapping of exceptions to exit codes; each command family lives in
+``programmer/commands/`` and is imported only when it runs (``cli_options.LazyGroup``: a new
+command is one entry in ``COMMANDS``), so ``--help``, ``--version`` and usage errors start fast.
 
 Exit codes: 0 done; 1 refused by the pump (or not supported by it, per its HELLO); 2 usage (bad
 option or unit, no confirmation, declined); 3 pairing or authentication; 4 link or timeout, certain nothing changed; 5 uncertain outcome not

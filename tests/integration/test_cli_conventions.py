@@ -204,3 +204,22 @@ def test_the_startup_bench_ends_with_its_json_line(env: dict[str, str]) -> None:
     assert summary["baseline"] > 0 and summary["ratio"] == pytest.approx(
         summary["value"] / summary["baseline"], rel=0.05
     )
+
+
+def test_ctl_on_a_socket_it_may_not_open_explains_whose_it_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from hw_sim.cli import main
+
+    def refuse(self: socket.socket, address: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    result = CliRunner().invoke(main, ["ctl", "--control", str(tmp_path / "b.ctl"), "wand", "on"])
+    assert result.exit_code == 1
+    assert "permission denied" in result.output and "as that user" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
