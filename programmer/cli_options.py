@@ -264,6 +264,23 @@ class LazyGroup(click.Group):
         self.add_command(command, cmd_name)
         return command
 
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[Any]:
+        """TAB on a command name: from the table, so completion imports no command either."""
+        from click.shell_completion import CompletionItem
+
+        results: list[Any] = [
+            CompletionItem(name, help=help_text)
+            for name, (_, help_text) in self.lazy.items()
+            if name.startswith(incomplete)
+        ]
+        results += [
+            CompletionItem(name, help=command.get_short_help_str())
+            for name, command in self.commands.items()
+            if name not in self.lazy and not command.hidden and name.startswith(incomplete)
+        ]
+        results.extend(click.Command.shell_complete(self, ctx, incomplete))
+        return results
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The listing from the table (no import); eagerly added commands from their help."""
         rows = [(name, help_text) for name, (_, help_text) in self.lazy.items()]

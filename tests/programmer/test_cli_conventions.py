@@ -149,12 +149,16 @@ def test_named_pump_from_the_config_file(
     assert code == 2 and "bench1" in err
 
 
-def test_help_and_version_load_no_crypto_codec_or_catalog() -> None:
+def test_help_version_and_completion_load_no_crypto_codec_or_catalog() -> None:
     code = (
         "import sys\n"
         "from programmer.cli import run\n"
         "for args in (['--help'], ['--version'], ['no-such-command']):\n"
         "    run(args)\n"
+        "from click.shell_completion import BashComplete\n"
+        "from programmer.cli import cli\n"
+        "done = BashComplete(cli, {}, 'pumpctl', '_X').get_completions([], 'st')\n"
+        "assert [c.value for c in done] == ['status', 'stop'], done\n"
         "heavy = {'cryptography', 'construct', 'protocol', 'serial'}\n"
         "print('HEAVY', *sorted({m.split('.')[0] for m in sys.modules} & heavy))\n"
     )
