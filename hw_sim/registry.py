@@ -33,6 +33,19 @@ def registry_directory() -> Path:
     return base / "pumps"
 
 
+def private(path: Path) -> bool:
+    """A directory of ours that no one else may write to (no one can plant an entry there)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and not stat.S_IMODE(info.st_mode) & 0o022
+    )
+
+
 def register(
     port: str, control: str, serial_number: str, model: str, link: str | None = None
 ) -> Path | None:
@@ -42,6 +55,8 @@ def register(
         for place in (directory.parent, directory):
             with contextlib.suppress(FileExistsError):
                 os.mkdir(place, 0o700)
+            if not private(place):
+                return None  # another user's or a shared directory: publish nothing there
         path = directory / f"{os.getpid()}.json"
         doc = {
             "port": port,

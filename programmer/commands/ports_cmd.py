@@ -6,13 +6,15 @@ registered themselves: ``vpump serve`` writes ``<pid>.json`` (port, control sock
 number, pid) under ``$XDG_RUNTIME_DIR/intrathecal-pump/pumps/`` (or
 ``/tmp/intrathecal-pump-<uid>/pumps``) and removes it at exit; an entry whose process is gone is
 skipped.  The path is a convention shared with ``hw_sim.registry`` (the programmer may not
-import the simulator).
+import the simulator).  Only a directory and files of this user that no one else may write to
+are read: an entry planted by someone else could point at their own pty.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,16 @@ def registry_directory() -> Path:
     return base / "pumps"
 
 
+def _ours(path: Path, *, directory: bool) -> bool:
+    """Owned by this user, not a symlink, and writable by no one else."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    kind = stat.S_ISDIR(info.st_mode) if directory else stat.S_ISREG(info.st_mode)
+    return kind and info.st_uid == os.geteuid() and not stat.S_IMODE(info.st_mode) & 0o022
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -45,11 +57,15 @@ def virtual_pumps() -> list[dict[str, Any]]:
     """The running ``vpump serve`` processes that registered themselves (stale ones skipped)."""
     found = []
     directory = registry_directory()
+    if not all(_ours(place, directory=True) for place in (directory.parent, directory)):
+        return []  # a directory someone else could write to: its entries could lead anywhere
     try:
         entries = sorted(directory.glob("*.json"))
     except OSError:
         return []
     for path in entries:
+        if not _ours(path, directory=False):
+            continue
         try:
             doc = json.loads(path.read_text(encoding="utf-8"))
             pid = int(doc["pid"])

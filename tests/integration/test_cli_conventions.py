@@ -223,3 +223,16 @@ def test_ctl_on_a_socket_it_may_not_open_explains_whose_it_is(
     assert result.exit_code == 1
     assert "permission denied" in result.output and "as that user" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_ports_ignores_a_registry_others_may_write_to(env: dict[str, str]) -> None:
+    registry = Path(env["XDG_RUNTIME_DIR"]) / "intrathecal-pump" / "pumps"
+    registry.mkdir(parents=True)
+    (registry / f"{os.getpid()}.json").write_text(
+        json.dumps({"port": "/dev/pts/99", "pid": os.getpid()})
+    )
+    done = _run([*PUMPCTL, "ports", "--json"], env)
+    assert [v["port"] for v in json.loads(done.stdout)["virtual_pumps"]] == ["/dev/pts/99"]
+    registry.chmod(0o777)
+    done = _run([*PUMPCTL, "ports", "--json"], env)
+    assert json.loads(done.stdout)["virtual_pumps"] == []
