@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The demo needs only the package (no test, dev or bench extras).
+DEMO_STAMP := $(VENV)/.installed-package
 
 # System tools some tests use (socat pty pairs, ser2net's rfc2217 server). Installed when we are
 # root on a Debian-like machine; otherwise the tests that need them skip with the reason.
@@ -19,6 +21,10 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
+
+$(DEMO_STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(DEMO_STAMP)
 
 venv: $(STAMP)
 
@@ -44,7 +50,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m hw_sim.demo
 
 # Full-size reliability campaigns (tests/reliability, docs/RELIABILITY.md); `make test` runs them

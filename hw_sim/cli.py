@@ -14,7 +14,7 @@ from hw_sim.serve_cmd import serve
 from hw_sim.trial_cmd import trial_command
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="intrathecal-pump", prog_name="vpump")
 def main() -> None:
     """A deterministic virtual intrathecal baclofen pump."""

@@ -72,7 +72,13 @@ class ControlServer:
         self.private_dir = private_dir
         check_control_path(self.path)
         parent = Path(self.path).parent
-        parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ControlPathError(
+                f"--control {self.path}: cannot create the directory {parent}: "
+                f"{exc.strerror or exc} (choose a path in a directory you may write to)"
+            ) from None
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o177)  # the socket is born 0600: no window with a wider mode
         try:
@@ -242,6 +248,11 @@ def check_control_path(path: str | Path) -> None:
         info = os.lstat(path)
     except FileNotFoundError:
         return
+    except OSError as exc:
+        raise ControlPathError(
+            f"--control {path}: cannot use this path: {exc.strerror or exc} (choose a path in a "
+            "directory of yours)"
+        ) from None
     if not stat.S_ISSOCK(info.st_mode):
         kind = (
             "a directory"
@@ -292,9 +303,15 @@ def control_call(
             if not chunk:
                 break
             data += chunk
-    except (FileNotFoundError, ConnectionRefusedError) as exc:
+    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
         raise ControlError(
-            f"no bench control channel at {path}: is `vpump serve` running?"
+            f"no bench control channel at {path}: is `vpump serve` running?  (it prints the "
+            "path on its CONTROL line)"
+        ) from exc
+    except PermissionError as exc:
+        raise ControlError(
+            f"bench control channel {path}: permission denied; the socket and its directory are "
+            "private to the user who started `vpump serve`: run vpump ctl as that user"
         ) from exc
     except OSError as exc:
         raise ControlError(f"bench control channel {path}: {exc}") from exc

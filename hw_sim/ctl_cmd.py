@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -73,17 +74,29 @@ def wand(ctx: click.Context, state: str) -> None:
     )
 
 
-@ctl.command()
+def iso_time(epoch: int) -> str:
+    """Board time for people: ISO 8601 in UTC (the JSON keeps the Unix seconds)."""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@ctl.command(context_settings={"ignore_unknown_options": True})
 @click.argument("duration")
 @click.pass_context
 def advance(ctx: click.Context, duration: str) -> None:
-    """Advance simulated time by DURATION (90s, 30m, 12h, 72d, 1d12h)."""
+    """Advance simulated time by DURATION (90s, 30m, 12h, 72d, 1d12h); only forwards."""
+    if duration.strip().startswith("-"):
+        raise click.BadParameter(
+            f"{duration!r}: simulated time only moves forward (the pump's clock and its "
+            "physics cannot run backwards); give a positive duration such as 1d, or start "
+            "again from a copy of the --state files",
+            param_hint="DURATION",
+        )
     try:
         parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="DURATION") from exc
     answer = _call(ctx, {"cmd": "advance", "duration": duration})
-    _emit(ctx, answer, f"time is now {answer['time']}")
+    _emit(ctx, answer, f"time is now {iso_time(answer['time'])}")
 
 
 @ctl.command()
@@ -181,7 +194,7 @@ def hw_status(ctx: click.Context, as_json: bool) -> None:
     if as_json or ctx.obj["json"]:
         click.echo(json.dumps({k: v for k, v in answer.items() if k != "ok"}, sort_keys=True))
         return
-    click.echo(f"time               {answer['time']}")
+    click.echo(f"time               {iso_time(answer['time'])}")
     click.echo(f"reservoir (true)   {answer['reservoir_nl'] / 1e6:.3f} mL")
     click.echo(f"delivered (true)   {answer['delivered_nl'] / 1e6:.3f} mL")
     click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")

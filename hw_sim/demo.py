@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -35,12 +36,29 @@ def _step(title: str, argv: list[str], env: dict[str, str]) -> None:
 
 
 def _pair(pumpctl: list[str], ctl: list[str], env: dict[str, str]) -> None:
-    """``pumpctl pair`` waits until the person at the pump accepts the code it shows."""
+    """``pumpctl pair`` waits until the person at the pump accepts the code it shows; its
+    output is relayed here line by line, so its code appears at this step, next to the pump's."""
     argv = [*pumpctl, "pair", "--role", "clinician"]
     shown = " ".join(shlex.quote(a) for a in [Path(argv[0]).name, *argv[1:]])
     print("\n\033[1m== Pair as a clinician (compare the code with the pump's)\033[0m", flush=True)
     print(f"$ {shown}", flush=True)
-    pairing = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+    pairing = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert pairing.stdout is not None
+    programmer_code = ""
+    for line in pairing.stdout:  # the code line comes before pumpctl starts waiting
+        print(f"  {line.rstrip()}", flush=True)
+        found = re.search(r"Confirmation code: (\d{3}) (\d{3})", line)
+        if found:
+            programmer_code = found[1] + found[2]
+        if line.startswith("Waiting for the code"):  # printed just after the code
+            break
     code = ""
     deadline = time.monotonic() + 60
     while not code and pairing.poll() is None and time.monotonic() < deadline:
@@ -54,21 +72,32 @@ def _pair(pumpctl: list[str], ctl: list[str], env: dict[str, str]) -> None:
     if not code:
         pairing.kill()
         raise SystemExit("demo: the pump never showed a pairing code")
+    same = "the same" if code == programmer_code else "NOT the same: someone is in the middle"
     print(
-        f"\nThe pump shows the code {code[:3]} {code[3:]}: the same as the programmer's.",
+        f"\nThe programmer shows {programmer_code[:3]} {programmer_code[3:]}, "
+        f"the pump shows {code[:3]} {code[3:]}: {same}.",
         flush=True,
     )
+    if code != programmer_code:
+        pairing.kill()
+        raise SystemExit("demo: the codes differ; not accepting the pairing")
     _step(
         "Accept the code at the pump (the person at the bench)",
         [*ctl, "pairing", "accept", code],
         env,
     )
+    for line in pairing.stdout:
+        print(f"  {line.rstrip()}", flush=True)
     if pairing.wait(timeout=60) != 0:
         raise SystemExit(f"demo: step failed with exit code {pairing.returncode}: {shown}")
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="vpump-demo-"))
+    with tempfile.TemporaryDirectory(prefix="vpump-demo-") as folder:
+        _demo(Path(folder))  # the folder (pump image, keys, sockets) goes with the demo
+
+
+def _demo(work: Path) -> None:
     env = dict(os.environ, XDG_CONFIG_HOME=str(work / "config"), XDG_STATE_HOME=str(work / "state"))
     serve = subprocess.Popen(
         [
@@ -129,7 +158,7 @@ def main() -> None:
     finally:
         serve.send_signal(signal.SIGTERM)
         code = serve.wait(timeout=30)
-    print(f"\nvpump serve stopped cleanly (exit {code}); files in {work}", flush=True)
+    print(f"\nvpump serve stopped cleanly (exit {code}); its files are removed", flush=True)
     if code != 0:
         raise SystemExit(code)
 

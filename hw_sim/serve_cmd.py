@@ -15,7 +15,7 @@ import click
 from firmware.hal import ResetCause
 from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
 
-from . import board_state
+from . import board_state, registry
 from .bench import BenchPump
 from .board import VirtualBoard
 from .control import ControlPathError, ControlServer, check_control_path
@@ -144,6 +144,13 @@ def _check_control_option(
     help="Draw a population variant of --patient with this seed (parameters within the "
     "profile's published ranges).",
 )
+@click.option(
+    "--link",
+    "link_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep a symlink at PATH to this start's pty (printed on a LINK line; removed at exit), "
+    "so PUMP_PORT=PATH survives restarts. Only an older symlink there is replaced.",
+)
 def serve(
     profile_name: str,
     state_path: Path | None,
@@ -158,10 +165,12 @@ def serve(
     auto_accept_pairing: bool,
     patient_name: str | None,
     patient_seed: int | None,
+    link_path: Path | None = None,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
-    Prints `PORT <path>` then `CONTROL <path>` as its first two lines, then serves the telemetry
+    Prints `PORT <path>` then `CONTROL <path>` as its first two lines (and `LINK <path>` with
+    --link), then serves the telemetry
     protocol on PORT and the bench on CONTROL.  The pump's side of pairing (the confirmation
     code to compare, then `vpump ctl pairing accept CODE`) is printed on stderr.
 
@@ -225,7 +234,24 @@ def serve(
         control = ControlServer(control_path) if control_path else ControlServer.in_private_dir()
     except ControlPathError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        if link_path is not None:
+            registry.make_link(link_path, port.path)
+    except registry.LinkError as exc:
+        control.close()
+        port.close()
+        opened.close()
+        raise click.UsageError(str(exc)) from exc
     announce(port.path, control.path)
+    if link_path is not None:
+        print(f"LINK {link_path}", flush=True)
+    entry = registry.register(
+        port.path,
+        control.path,
+        board.identity.serial_number,
+        profile.name,
+        str(link_path) if link_path is not None else None,
+    )
     print(
         f"vpump: {board.identity.serial_number} ({profile.name}) state={state} "
         f"{'lockstep' if lockstep else f'time-scale={time_scale:g}'}",
@@ -245,6 +271,8 @@ def serve(
     try:
         loop.run()
     finally:
+        registry.unregister(entry)
+        registry.remove_link(link_path, port.path)
         saved_all = _shut_down(opened, bench.board)
         control.close()
         port.close()

@@ -1,8 +1,10 @@
 """``pumpctl``: the clinician programmer on the command line (a public contract).
 
 Why: scripts, CI runs and people drive the pump through this command, so its names, options,
-JSON keys and exit codes are stable.  This module is only the group, its global options and the
-mapping of exceptions to exit codes; each command family lives in ``programmer/commands/``.
+JSON keys and exit codes are stable.  This module is only the group, its global options, the
+table of subcommands and the mapping of exceptions to exit codes; each command family lives in
+``programmer/commands/`` and is imported only when it runs (``cli_options.LazyGroup``: a new
+command is one entry in ``COMMANDS``), so ``--help``, ``--version`` and usage errors start fast.
 
 Exit codes: 0 done; 1 refused by the pump (or not supported by it, per its HELLO); 2 usage (bad
 option or unit, no confirmation, declined); 3 pairing or authentication; 4 link or timeout, certain nothing changed; 5 uncertain outcome not
@@ -14,56 +16,119 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .cli_support import Options
-from .commands import (
-    alarm_cmds,
-    log_cmds,
-    pairing_cmds,
-    pump_cmds,
-    session,
-    therapy_cmds,
-    trace_cmd,
-)
-from .errors import ProgrammerError as _ProgrammerError
-from .errors import PumpRefused, UncertainOutcome, exit_code_for
-from .journal import Journal
+from .cli_options import DEFAULT_BAUD, LazyGroup, Options
 from .terminal import safe_json, safe_output
+
+if TYPE_CHECKING:
+    from .errors import ProgrammerError
 
 EPILOG = """Exit codes: 0 done, 1 refused by (or not supported by) the pump, 2 usage, 3 pairing,
 4 link or timeout (nothing changed), 5 uncertain outcome (check the pump).
 
+\b
+Environment: PUMP_PORT, PUMP_KEYSTORE, PUMP_TIMEOUT, PUMP_WAIT_LOCK; named pumps in
+$XDG_CONFIG_HOME/intrathecal-pump/pumps.toml ([pumps.NAME] port = "..."), chosen with --pump.
+Shell completion: eval "$(pumpctl completion bash)" (or zsh, fish).
+
 Example session:  export PUMP_PORT=/dev/pts/3;  pumpctl identify;  pumpctl pair;
 pumpctl refill --withdrawn 0mL --added 20mL --concentration 500mcg/mL;
 pumpctl prime --catheter-length 60cm;  pumpctl program continuous --dose 400mcg/day;
-pumpctl --json status"""
+pumpctl status --json"""
+
+#: name -> (module:attribute, one-line help); loaded only when the command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "identify": ("programmer.commands.session:identify", "Identify the pump (no pairing needed)."),
+    "pair": ("programmer.commands.session:pair", "Pair this programmer with the pump."),
+    "unpair": ("programmer.commands.session:unpair", "Make the pump forget this programmer."),
+    "pairings": (
+        "programmer.commands.pairing_cmds:pairings",
+        "List, revoke or authorise the pump's pairing keys.",
+    ),
+    "status": ("programmer.commands.session:status", "Therapy, reservoir, battery, alarms."),
+    "program": (
+        "programmer.commands.therapy_cmds:program",
+        "Program continuous, flex or stopped therapy.",
+    ),
+    "bolus": ("programmer.commands.therapy_cmds:bolus", "Deliver a single bolus."),
+    "prime": ("programmer.commands.therapy_cmds:prime", "Priming bolus (tubing and catheter)."),
+    "bridge": ("programmer.commands.therapy_cmds:bridge", "Bridge bolus after a change of drug."),
+    "refill": ("programmer.commands.pump_cmds:refill", "Record a refill."),
+    "patient-bolus": (
+        "programmer.commands.pump_cmds:patient_bolus",
+        "Configure or request patient boluses.",
+    ),
+    "stop": ("programmer.commands.pump_cmds:stop", "Stop delivery now."),
+    "resume": ("programmer.commands.pump_cmds:resume", "Resume the therapy before the stop."),
+    "clock": ("programmer.commands.pump_cmds:clock", "Set the pump clock (clock sync)."),
+    "alarms": ("programmer.commands.alarm_cmds:alarms", "List, acknowledge or configure alarms."),
+    "log": ("programmer.commands.log_cmds:log", "Download the therapy, alarm or audit log."),
+    "watch": ("programmer.commands.log_cmds:watch", "Live telemetry and alarm events."),
+    "trace": ("programmer.commands.trace_cmd:trace", "Decode a captured exchange (no pump)."),
+    "ports": (
+        "programmer.commands.ports_cmd:ports",
+        "Serial ports and virtual pumps on this machine.",
+    ),
+    "completion": (
+        "programmer.commands.ports_cmd:completion",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
+}
+
+ALIASES = {"alarm": "alarms"}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+@click.group(
+    cls=LazyGroup,
+    lazy=COMMANDS,
+    aliases=ALIASES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EPILOG,
+)
+@click.version_option(package_name="intrathecal-pump", prog_name="pumpctl")
 @click.option(
     "--port",
-    envvar="PUMP_PORT",
     metavar="URL",
     help="Serial port or pyserial URL (/dev/pts/3, /dev/ttyUSB0, socket://host:port, "
-    "rfc2217://..., spy://...).  Default: $PUMP_PORT.",
+    "rfc2217://..., spy://...).  Default: the --pump's port, else $PUMP_PORT.",
+)
+@click.option(
+    "--pump",
+    metavar="NAME",
+    default=None,
+    help="A pump named in $XDG_CONFIG_HOME/intrathecal-pump/pumps.toml "
+    "([pumps.NAME] port, keystore, timeout, baud).",
 )
 @click.option("--json", "json_output", is_flag=True, help="Print one JSON document on stdout.")
 @click.option("--yes", "-y", is_flag=True, help="Confirm the Finish view without asking.")
 @click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the Finish view of a change (text or --json) and write nothing to the pump.",
+)
+@click.option(
     "--keystore",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Key store file (default $XDG_CONFIG_HOME/intrathecal-pump/keys.json).",
+    help="Key store file (default $PUMP_KEYSTORE, else "
+    "$XDG_CONFIG_HOME/intrathecal-pump/keys.json).",
 )
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.01),
-    default=1.0,
+    default=None,
+    help="Seconds to wait for each reply.  Default: $PUMP_TIMEOUT, else derived from the line "
+    "rate: 0.5 s plus a largest request and reply at --baud, at least 1 s.",
+)
+@click.option(
+    "--baud",
+    type=click.IntRange(min=300, max=4_000_000),
+    default=DEFAULT_BAUD,
     show_default=True,
-    help="Seconds to wait for each reply.",
+    help="Line rate of a serial port (a pty has none: the default stands for it).",
 )
 @click.option(
     "--retries",
@@ -86,10 +151,13 @@ pumpctl --json status"""
 def cli(
     ctx: click.Context,
     port: str | None,
+    pump: str | None,
     json_output: bool,
     yes: bool,
+    dry_run: bool,
     keystore: Path | None,
-    timeout: float,
+    timeout: float | None,
+    baud: int,
     retries: int,
     ack_warnings: bool,
     wait_lock: float,
@@ -97,41 +165,23 @@ def cli(
     """Pair with, interrogate and program an intrathecal baclofen pump.
 
     Every command that changes the pump shows the Finish view (current and new settings side by
-    side) and asks to confirm; --yes confirms for scripts.  One programmer at a time talks to a
-    pump: a second one is refused (exit 4) with the holder's pid and command, or waits with
-    --wait-lock.
+    side) and asks to confirm; --yes confirms for scripts, --dry-run only shows it.  One
+    programmer at a time talks to a pump: a second one is refused (exit 4) with the holder's pid
+    and command, or waits with --wait-lock.  The common options (--json, --yes, --port,
+    --timeout, --keystore, --pump) go before or after the subcommand.
     """
     opts = ctx.ensure_object(Options)
-    opts.port, opts.json, opts.yes = port, json_output, yes
+    opts.port, opts.pump, opts.json, opts.yes = port, pump, json_output, yes
+    opts.dry_run = dry_run
     opts.keystore, opts.timeout_s, opts.retries = keystore, timeout, retries
+    opts.baud = baud
     opts.ack_warnings = opts.ack_warnings or ack_warnings
     opts.wait_lock_s = wait_lock
 
 
-for command in (
-    session.identify,
-    session.pair,
-    session.unpair,
-    pairing_cmds.pairings,
-    session.status,
-    therapy_cmds.program,
-    therapy_cmds.bolus,
-    therapy_cmds.prime,
-    therapy_cmds.bridge,
-    pump_cmds.refill,
-    pump_cmds.patient_bolus,
-    pump_cmds.stop,
-    pump_cmds.resume,
-    pump_cmds.clock,
-    alarm_cmds.alarms,
-    log_cmds.log,
-    log_cmds.watch,
-    trace_cmd.trace,
-):
-    cli.add_command(command)
-
-
 def error_document(error: BaseException, code: int) -> dict[str, Any]:
+    from .errors import PumpRefused, UncertainOutcome
+
     doc: dict[str, Any] = {
         "ok": False,
         "exit_code": code,
@@ -157,25 +207,47 @@ def run(args: list[str] | None = None) -> int:
         return 2
     except click.ClickException as exc:
         exc.show()
-        if opts.json:
+        # --json after the subcommand may not have been parsed yet when the error came
+        if opts.json or "--json" in (sys.argv[1:] if args is None else args):
             click.echo(safe_json(json.dumps(error_document(exc, exc.exit_code), indent=2)))
         return exc.exit_code
-    except _ProgrammerError as exc:
+    except KeyboardInterrupt:
+        return _interrupted(opts)
+    except Exception as exc:
+        from .errors import DryRun, ProgrammerError, exit_code_for
+
+        if isinstance(exc, DryRun):
+            return _dry_run_done(exc, opts)
+        if not isinstance(exc, ProgrammerError):
+            raise  # a bug: the traceback is the report
         code = exit_code_for(exc)
         click.echo(safe_output(f"pumpctl: {exc}"), err=True)
         if opts.json:
             click.echo(safe_json(json.dumps(error_document(exc, code), indent=2, default=str)))
         return code
-    except KeyboardInterrupt:
-        return _interrupted(opts)
     return result if isinstance(result, int) else 0
+
+
+def _dry_run_done(done: ProgrammerError, opts: Options) -> int:
+    """--dry-run stopped at the Finish view: say so; with --json the view is the document."""
+    view = getattr(done, "view", None)
+    click.echo("Dry run: nothing was written to the pump.", err=True)
+    if opts.json:
+        doc = {"ok": True, "dry_run": True, "committed": False}
+        if view is not None:
+            doc["finish"] = view.to_dict()
+        click.echo(safe_json(json.dumps(doc, indent=2, sort_keys=True, default=str)))
+    return 0
 
 
 def _interrupted(opts: Options) -> int:
     """Ctrl-C: exit 5 if a state-changing request was in flight (it stays journalled), else 130."""
+    from .errors import ProgrammerError, UncertainOutcome
+    from .journal import Journal
+
     try:
         pending = Journal.beside(opts.keystore_obj().path).entries()
-    except _ProgrammerError:
+    except (ProgrammerError, click.ClickException):
         pending = []
     if pending:
         described = ", ".join(f"{p.description} ({p.request_id:#010x})" for p in pending)

@@ -12,41 +12,22 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from protocol.errors import ErrorCode
+from protocol.framing import MAX_FRAME, max_encoded_size
 
+from .cli_options import Options, reply_timeout
 from .client import PumpClient
-from .errors import PumpRefused, UsageError
+from .errors import DryRun, PumpRefused, UsageError
 from .finish import FinishView
 from .journal import ResolvedRequest
-from .keystore import KeyStore
 from .terminal import safe_json, safe_output
 from .transport import open_transport
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass
-class Options:
-    """The global options, shared through click's context object."""
-
-    port: str | None = None
-    json: bool = False
-    yes: bool = False
-    keystore: Path | None = None
-    timeout_s: float = 1.0
-    retries: int = 2
-    ack_warnings: bool = False
-    wait_lock_s: float = 0.0
-    resolved: list[dict[str, Any]] = field(default_factory=list)
-
-    def keystore_obj(self) -> KeyStore:
-        return KeyStore(self.keystore)
 
 
 def options() -> Options:
@@ -95,12 +76,19 @@ def _on_resolved(resolved: ResolvedRequest) -> None:
 
 def make_client() -> PumpClient:
     opts = options()
+    opts.resolve()
+    if not opts.port:
+        raise UsageError(
+            "no port given: pass --port URL, set PUMP_PORT, or name a pump with --pump NAME "
+            "(`pumpctl ports` lists the serial ports and the virtual pumps running here)"
+        )
+    timeout_s = opts.timeout_s
+    if timeout_s is None:
+        timeout_s = reply_timeout(opts.baud, max_encoded_size(MAX_FRAME))
     transport = open_transport(
-        opts.port or "", timeout=opts.timeout_s, wait_lock_s=opts.wait_lock_s
+        opts.port, baud=opts.baud, timeout=timeout_s, wait_lock_s=opts.wait_lock_s
     )
-    client = PumpClient(
-        transport, opts.keystore_obj(), timeout_s=opts.timeout_s, retries=opts.retries
-    )
+    client = PumpClient(transport, opts.keystore_obj(), timeout_s=timeout_s, retries=opts.retries)
     client.on_resolved = _on_resolved
     client.on_warning = note
     return client
@@ -123,20 +111,26 @@ def interactive() -> bool:
 
 
 def require_confirmation_possible() -> None:
-    """Refuse early (before touching the pump) if nobody can confirm and --yes is missing."""
-    if not options().yes and not interactive():
-        raise UsageError(
-            "this command changes the pump and needs confirmation, but there is no terminal to "
-            "ask on: review the Finish view and pass --yes"
-        )
+    """Kept for the command modules; the refusal without a terminal and without --yes now comes
+    in ``confirm``, after the Finish view is shown (so a script sees what it would have done)."""
 
 
 def confirm(view: FinishView) -> bool:
-    """Show the Finish view, then ask (or take --yes).  False if the user declines."""
+    """Show the Finish view, then ask (or take --yes).  False if the user declines.
+
+    ``--dry-run`` stops here (``DryRun``: nothing written, exit 0); without a terminal and
+    without --yes the view is shown and the change refused (exit 2)."""
+    opts = options()
     say(view.text())
-    if options().yes:
+    if opts.dry_run:
+        raise DryRun(view)
+    if opts.yes:
         return True
-    require_confirmation_possible()
+    if not interactive():
+        raise UsageError(
+            "this command changes the pump and needs confirmation, but there is no terminal to "
+            "ask on: review the Finish view above and pass --yes (or --dry-run to only show it)"
+        )
     return click.confirm("Write these settings to the pump?", default=False, err=True)
 
 

@@ -13,7 +13,8 @@ is one of these classes, and the class alone decides the exit code::
      +-- AuthenticationError   3    pairing failed, no key, key unknown to the pump, role refused
      +-- LinkError             4    no answer / port gone, and it is CERTAIN that nothing changed
      +-- UncertainOutcome      5    a state-changing request may or may not have run and the pump
-                                    could not be asked; the request is kept in the journal
+     |                              could not be asked; the request is kept in the journal
+     +-- DryRun                0    --dry-run stopped at the Finish view; nothing was written
 
 Exit code 0 is success.  ``exit_code_for`` maps an exception to its code; the CLI lets any
 exception outside this tree propagate with its traceback, because it is a bug.
@@ -101,6 +102,16 @@ class UncertainOutcome(ProgrammerError):
         super().__init__(message)
         self.request_id = request_id
         self.what = what
+
+
+class DryRun(ProgrammerError):
+    """``--dry-run`` stopped at the Finish view: nothing was written (exit 0, not an error)."""
+
+    exit_code = 0
+
+    def __init__(self, view: object) -> None:
+        super().__init__("dry run: nothing was written to the pump")
+        self.view = view
 
 
 def refusal(code: int, reason: str, what: str = "") -> ProgrammerError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -61,7 +62,7 @@ class SerialTransport:
             # no flush(): on a pty tcdrain() would wait until the pump has read the bytes
             self._port.write(data)
         except (serial.SerialException, OSError) as exc:
-            raise LinkError(f"cannot write to {self.url}: {exc}") from exc
+            raise LinkError(f"cannot write to {self.url}: {link_failure(exc)}") from exc
         self.bytes_out += len(data)
 
     def read(self, timeout_s: float) -> bytes:
@@ -81,7 +82,7 @@ class SerialTransport:
                 if more:
                     data += bytes(port.read(more))
         except (serial.SerialException, OSError) as exc:
-            raise LinkError(f"lost the link on {self.url}: {exc}") from exc
+            raise LinkError(f"lost the link on {self.url}: {link_failure(exc)}") from exc
         self.bytes_in += len(data)
         return data
 
@@ -143,17 +144,61 @@ def _open_port(url: str, baud: int, timeout: float, is_local_device: bool) -> An
     return port
 
 
+def _errno_of(exc: BaseException) -> int | None:
+    """The OS error behind a pyserial exception (pyserial wraps it, or only keeps its text)."""
+    for candidate in (exc, exc.__cause__, exc.__context__):
+        number = getattr(candidate, "errno", None)
+        if isinstance(number, int):
+            return number
+    match = re.search(r"\[Errno (\d+)\]", str(exc))
+    return int(match.group(1)) if match else None
+
+
 def _open_failure(url: str, exc: BaseException) -> str:
-    """pyserial's error in words (its raw lock error names no one and suggests nothing)."""
+    """pyserial's error in words: what happened and what to do (its raw text says neither)."""
     text = str(exc)
-    if "exclusively lock" in text or getattr(exc, "errno", None) == errno.EBUSY:
+    number = _errno_of(exc)
+    if "exclusively lock" in text or number in (errno.EBUSY, errno.EAGAIN):
         return (
             "the port is in use by another program (it holds the port's exclusive lock); "
             "nothing was sent.  Close that program (a terminal emulator, another programmer) "
             "and try again"
         )
-    if "No such file or directory" in text:
-        return "no such port (is the pump running, and is this the path it printed?)"
+    if number == errno.ENOENT or "No such file or directory" in text:
+        return (
+            "no such port (is the pump running, and is this the path it printed?  "
+            "`pumpctl ports` lists the serial ports and the virtual pumps running here)"
+        )
+    if number in (errno.EACCES, errno.EPERM):
+        return (
+            "permission denied: you may not open this device.  On Linux, join the group that "
+            "owns it (ls -l shows it; often dialout: sudo usermod -aG dialout $USER, then log "
+            "in again)"
+        )
+    if number in (errno.ENXIO, errno.EIO, errno.ENODEV):
+        return (
+            "the device is there but nothing answers on it (a pty whose pump has stopped, or "
+            "an unplugged adapter): start the pump again and use the port it prints"
+        )
+    if number == errno.ECONNREFUSED or "Connection refused" in text:
+        return "nothing is listening at that address: is the serial server (or vpump) running?"
+    if isinstance(exc, ValueError) or "invalid URL" in text or "expected" in text.lower():
+        return f"not a port or pyserial URL this programmer can open ({text})"
+    return text
+
+
+def link_failure(exc: BaseException) -> str:
+    """A failure on an open link in words (pyserial's texts name no cause and no remedy)."""
+    text = str(exc)
+    number = _errno_of(exc)
+    if "readiness to read but returned no data" in text or number in (errno.EIO, errno.ENXIO):
+        return (
+            "the port closed under the programmer: the pump stopped, the adapter was unplugged, "
+            "or another program is reading the same port.  Check that the pump is running and "
+            "that nothing else has the port open, then try again"
+        )
+    if number in (errno.EPIPE, errno.ECONNRESET) or "Connection reset" in text:
+        return "the other end closed the connection (the serial server or the pump went away)"
     return text
 
 

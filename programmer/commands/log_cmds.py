@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,10 @@ from protocol.enums import LogId
 from protocol.log_record import LogRecord
 
 from ..cli_support import connected, emit, note, options
-from ..errors import ProgrammerError
+from ..errors import ProgrammerError, UnitError, UsageError
 from ..log_events import arguments_text, decode_arguments
-from ..terminal import safe_output
+from ..terminal import safe_json, safe_output
+from ..units import parse_duration
 from ..views import alarm_name, iso_time, mcg, ml, mode_name
 
 
@@ -35,20 +38,77 @@ def record_document(record: LogRecord) -> dict[str, Any]:
     }
 
 
+def parse_since(text: str) -> tuple[str, int]:
+    """``--since``: a sequence number (``120``), a date or time (``2026-03-01``,
+    ``2026-03-01T08:00Z``, UTC unless it says otherwise) or a duration back from the pump's
+    clock (``7d``, ``12h``, ``30min``).  Returns ("seq", n), ("time", t) or ("ago", seconds)."""
+    text = text.strip()
+    if text.isdigit():
+        return "seq", int(text)
+    if text[:4].isdigit() and text[4:5] == "-":
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise click.BadParameter(
+                f"{text!r} is not a date or time; use e.g. 2026-03-01 or 2026-03-01T08:00Z"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return "time", int(when.timestamp())
+    try:
+        return "ago", parse_duration(text, "--since")
+    except UnitError:
+        raise click.BadParameter(
+            f"{text!r}: expected a sequence number (120), a date or time (2026-03-01, "
+            "2026-03-01T08:00Z) or a duration back from the pump's clock (7d, 12h, 30min)"
+        ) from None
+
+
+def _check_out_path(out: Path) -> None:
+    """Refuse an --out FILE that cannot be written, before anything is downloaded."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a directory; give a file name, e.g. {out}/log.jsonl")
+    if not parent.is_dir():
+        raise UsageError(
+            f"--out {out}: the directory {parent} does not exist; create it or choose another "
+            "path (nothing was downloaded)"
+        )
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UsageError(f"--out {out}: not writable by you; choose another path")
+
+
 @click.command()
-@click.argument("which", type=click.Choice(["therapy", "alarm", "audit"]))
-@click.option("--since", type=click.IntRange(min=0), default=None, help="First sequence number.")
+@click.argument("which", type=click.Choice(["therapy", "alarm", "alarms", "audit"]))
+@click.option(
+    "--since",
+    metavar="SEQ|DATE|DURATION",
+    default=None,
+    help="From a sequence number (120), a date or time (2026-03-01, 2026-03-01T08:00Z; UTC) "
+    "or a duration back from the pump's clock (7d, 12h).",
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the records to FILE as JSON lines.",
+    help="Write the records to FILE as JSON lines (the path is checked before downloading).",
 )
-def log(which: str, since: int | None, out: Path | None) -> None:
+@click.option(
+    "--jsonl", is_flag=True, help="Print the records on stdout as JSON lines, one per record."
+)
+def log(which: str, since: str | None, out: Path | None, jsonl: bool) -> None:
     """Download the therapy, alarm or audit log (streamed; progress on a terminal).
 
-    Example: pumpctl --port /dev/pts/3 log alarm --since 120 --out alarms.jsonl
+    \b
+    Examples:
+      pumpctl --port /dev/pts/3 log alarm --since 120 --out alarms.jsonl
+      pumpctl log therapy --since 7d
+      pumpctl log audit --since 2026-03-01 --jsonl | jq .event
     """
+    which = which.rstrip("s") if which == "alarms" else which
+    cursor = parse_since(since) if since is not None else None
+    if out is not None:
+        _check_out_path(out)
     log_id = LogId[which.upper()]
     show_progress = sys.stderr.isatty()
     with connected() as client:
@@ -63,40 +123,68 @@ def log(which: str, since: int | None, out: Path | None) -> None:
                 bar.__enter__()
             bar.update(done - bar.pos)
 
+        threshold: int | None = None
+        if cursor is not None and cursor[0] == "time":
+            threshold = cursor[1]
+        elif cursor is not None and cursor[0] == "ago":
+            threshold = int(client.status()["pump_time"]) - cursor[1]
         started = time.monotonic()
         try:
-            records = client.log_read(log_id, since, progress)
+            seq = cursor[1] if cursor is not None and cursor[0] == "seq" else None
+            records = client.log_read(log_id, seq, progress)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
         elapsed = time.monotonic() - started
+        if threshold is not None:
+            records = [r for r in records if r.time >= threshold]
+        info = client.log_info(log_id) if not records else None
     documents = [record_document(r) for r in records]
     bad = sum(1 for r in records if not r.check_ok)
     if bad:
         note(f"warning: {bad} record(s) fail their check")
     if out is not None:
-        with out.open("w", encoding="utf-8") as handle:
-            for doc in documents:
-                handle.write(json.dumps(doc, sort_keys=True) + "\n")
+        try:
+            with out.open("w", encoding="utf-8") as handle:
+                for doc in documents:
+                    handle.write(json.dumps(doc, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
     summary: dict[str, Any] = {
         "log": which,
         "count": len(records),
         "bad_checks": bad,
         "seconds": round(elapsed, 3),
     }
+    if since is not None:
+        summary["since"] = since
+    if jsonl:
+        for doc in documents:
+            click.echo(safe_json(json.dumps(doc, sort_keys=True)))
+            sys.stdout.flush()
+        note(f"{len(records)} {which} log record(s).")
+        return
     if out is not None:
         summary["out"] = str(out)
         emit(summary, f"{len(records)} {which} log record(s) written to {out}.")
         return
-    text = (
-        "\n".join(
-            f"{d['seq']:>8}  {d['time']}  {d['event']:<26} {arguments_text(d['decoded'])}".rstrip()
-            + ("" if d["check_ok"] else "  [CHECK FAILED]")
-            for d in documents
-        )
-        or f"(the {which} log is empty)"
-    )
+    text = "\n".join(
+        f"{d['seq']:>8}  {d['time']}  {d['event']:<26} {arguments_text(d['decoded'])}".rstrip()
+        + ("" if d["check_ok"] else "  [CHECK FAILED]")
+        for d in documents
+    ) or _nothing_text(which, since, info)
     emit({**summary, "records": documents}, text)
+
+
+def _nothing_text(which: str, since: str | None, info: dict[str, Any] | None) -> str:
+    held = 0 if info is None else max(0, int(info["next_seq"]) - int(info["first_seq"]))
+    if held == 0 or since is None:
+        return f"(the {which} log is empty)"
+    assert info is not None
+    return (
+        f"(no {which} log records since {since}; the log holds {held} record(s), "
+        f"sequence {int(info['first_seq'])} to {int(info['next_seq']) - 1})"
+    )
 
 
 def event_document(msg: MsgType, body: dict[str, Any]) -> dict[str, Any]:
@@ -147,13 +235,19 @@ def event_text(doc: dict[str, Any]) -> str:
     default=None,
     help="Stop after this many seconds of wall time.",
 )
-def watch(interval: int, count: int | None, duration: float | None) -> None:
+@click.option(
+    "--jsonl", is_flag=True, help="One JSON object per event on stdout (as --json does here)."
+)
+def watch(interval: int, count: int | None, duration: float | None, jsonl: bool) -> None:
     """Show live telemetry and alarm events until Ctrl-C (or --count / --duration).
 
-    Example: pumpctl --port /dev/pts/3 watch --count 10
+    With --json (or --jsonl) each event is one JSON object on its own line of stdout, written
+    as it arrives (JSON lines, e.g. for jq); the closing count goes to stderr.
+
+    Example: pumpctl --port /dev/pts/3 watch --count 10 --json
     """
     events: list[dict[str, Any]] = []
-    json_mode = options().json
+    json_mode = options().json or jsonl
     deadline = None if duration is None else time.monotonic() + duration
     with connected() as client:
         client.subscribe(interval)
@@ -167,12 +261,15 @@ def watch(interval: int, count: int | None, duration: float | None) -> None:
                     continue
                 doc = event_document(event.msg, event.body)
                 events.append(doc)
-                if not json_mode:
+                if json_mode:
+                    click.echo(safe_json(json.dumps(doc, sort_keys=True)))
+                else:
                     click.echo(safe_output(event_text(doc)))
+                sys.stdout.flush()
         except KeyboardInterrupt:
             pass
         finally:
             # best effort: the pump also stops pushing when the session ends
             with contextlib.suppress(ProgrammerError):
                 client.subscribe(0)
-    emit({"events": events, "count": len(events)})
+    note(f"{len(events)} event(s).")

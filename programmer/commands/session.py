@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from protocol.catalog import Capability
 from protocol.enums import Role
 
 from ..cli_support import (
@@ -44,8 +47,35 @@ def identify() -> None:
         "paired_with_this_programmer": stored is not None,
         "insecure_test_keys": client.insecure_test_keys,
     }
-    text = "\n".join(f"{k:<28} {v}" for k, v in doc.items())
-    emit(doc, text)
+    doc["capability_names"] = capability_names(int(hello["capabilities"]))
+    emit(doc, identify_text(doc))
+
+
+def capability_names(bits: int) -> list[str]:
+    """HELLO's capability bits as lower-case names; unknown bits as ``bit_N``."""
+    names = [c.name.lower() for c in Capability if c.name and bits & c]
+    known = sum(int(c) for c in Capability)
+    names += [f"bit_{n}" for n in range(32) if bits & ~known & (1 << n)]
+    return names
+
+
+def identify_text(doc: dict[str, Any]) -> str:
+    low, high = doc["protocol"]
+    yes_no = {True: "yes", False: "no"}
+    rows = [
+        ("model", doc["model"]),
+        ("serial number", doc["serial_number"]),
+        ("firmware", doc["firmware_version"]),
+        ("protocol", f"version {low}" if low == high else f"versions {low} to {high}"),
+        ("largest payload", f"{doc['max_payload']} bytes"),
+        ("capabilities", ", ".join(doc["capability_names"]) or "none"),
+        ("pairing window open", yes_no[bool(doc["pairing_window_open"])]),
+        ("paired keys", doc["paired_keys"]),
+        ("paired with this programmer", yes_no[bool(doc["paired_with_this_programmer"])]),
+    ]
+    if doc["insecure_test_keys"]:
+        rows.append(("INSECURE TEST KEYS", "yes: keys follow from a seed (tests only)"))
+    return "\n".join(f"{label:<28} {value}" for label, value in rows)
 
 
 @click.command()

@@ -42,6 +42,8 @@ def stage_and_commit(
     summary = client.stage(change)
     try:
         view = for_prescription(action, status, prescription, change, summary)
+        if options().dry_run:
+            confirm(view)  # shows the view and stops: DryRun, and the staged change is aborted
         if summary.warnings and not options().ack_warnings:
             say(view.text())
             raise unacknowledged(view)

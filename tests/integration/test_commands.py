@@ -334,11 +334,12 @@ def test_watch_streams_telemetry_and_alarm_events_as_time_advances(
             watcher.kill()
             watcher.wait()
     assert watcher.returncode == 0, err
-    doc = json.loads(out)
-    assert doc["count"] == len(doc["events"]) == 4
-    kinds = {e["type"] for e in doc["events"]}
+    # Specification changed by issue 12: --json watch streams JSON lines, one per event.
+    events = [json.loads(line) for line in out.splitlines()]
+    assert len(events) == 4
+    kinds = {e["type"] for e in events}
     assert "telemetry" in kinds
-    for event in doc["events"]:
+    for event in events:
         if event["type"] == "telemetry":
             assert {"pump_time", "mode", "rate_ml_per_day", "reservoir_ml"} <= set(event)
 

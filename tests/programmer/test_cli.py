@@ -82,13 +82,17 @@ def test_alarm_names_are_lower_case_with_a_critical_flag(
     assert doc["alarms"][0]["critical"] is True
 
 
-def test_change_without_terminal_or_yes_is_refused_before_touching_the_pump(
+def test_change_without_terminal_or_yes_shows_the_finish_view_then_refuses(
     pump: InProcessPump, pumpctl: RunCli
 ) -> None:
+    # Specification changed by issue 12: the Finish view is shown before the refusal, so the
+    # change is staged (and aborted) but never committed.
     code, _out, err = pumpctl("program", "continuous", "--dose", "500mcg/day")
     assert code == 2
     assert "--yes" in err
-    assert pump.requests_seen[MsgType.STAGE_PRESCRIPTION] == 0
+    assert "Finish: program continuous 500 mcg/day" in _out
+    assert pump.requests_seen[MsgType.COMMIT_PRESCRIPTION] == 0
+    assert pump.app.staged is None and pump.app.daily_dose_ng == 400_000
 
 
 def test_per_hour_dose_is_a_usage_error_that_says_per_day(pumpctl: RunCli) -> None:
@@ -186,14 +190,19 @@ def test_log_out_writes_json_lines(pump: InProcessPump, pumpctl: RunCli, tmp_pat
 
 
 def test_watch_count_ends_after_n_events(pumpctl: RunCli) -> None:
+    # Specification changed by issue 12: --json watch streams JSON lines, one object per event.
     code, out, _err = pumpctl("--json", "watch", "--count", "4")
     assert code == 0
-    assert [e["type"] for e in json.loads(out)["events"]] == ["telemetry"] * 3 + ["alarm"]
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["type"] for e in events] == ["telemetry"] * 3 + ["alarm"]
 
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None
         found.append((prefix + name, command))
         if isinstance(command, click.Group):
             found += _commands(command, prefix + name + " ")
