@@ -17,6 +17,7 @@ from firmware.hal import ResetCause
 from . import board_state
 from .bench import BenchPump
 from .board import VirtualBoard
+from .capture import CaptureClock, LineCapture
 from .control import ControlPathError, ControlServer, check_control_path
 from .entropy import InsecureTestEntropy
 from .ports import LinePort, PtyPort, SerialUrlPort
@@ -128,6 +129,21 @@ def _check_control_option(
     "without anyone comparing the code at the pump (`vpump ctl pairing accept CODE`); a man in "
     "the middle would get a key.",
 )
+@click.option(
+    "--capture",
+    "capture_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write everything on the line (both directions) to this pcapng file for Wireshark: one "
+    "packet per COBS frame, direction in epb_flags, link type USER0 (147); dissector: "
+    "`pumpctl trace --dissector`.",
+)
+@click.option(
+    "--capture-clock",
+    type=click.Choice(["pump", "wall"]),
+    default="pump",
+    show_default=True,
+    help="Timestamps of --capture: the pump's clock (reproducible with --lockstep) or the host's.",
+)
 def serve(
     profile_name: str,
     state_path: Path | None,
@@ -140,6 +156,8 @@ def serve(
     start_time: int,
     insecure_test_keys: bool,
     auto_accept_pairing: bool,
+    capture_path: Path | None,
+    capture_clock: CaptureClock,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
@@ -151,6 +169,7 @@ def serve(
     Examples:
       vpump serve --lockstep --state pump.nvm
       vpump serve --port socket://localhost:7000 --baud 115200
+      vpump serve --lockstep --capture line.pcapng
       pumpctl --port /dev/pts/5 identify
     """
     try:
@@ -220,13 +239,24 @@ def serve(
     clock = SimClock.start(board.now, lockstep, time_scale)
     checkpoint = Checkpointer(opened, bench.board)
     checkpoint()
-    loop = ServeLoop(bench, port, control, clock, baud, checkpoint)
+    capture: LineCapture | None = None
+    capture_error: OSError | None = None
     try:
-        loop.run()
+        try:
+            if capture_path is not None:
+                capture = LineCapture(capture_path, capture_clock, source=port.path)
+        except OSError as exc:
+            capture_error = exc
+        else:
+            ServeLoop(bench, port, control, clock, baud, checkpoint, capture).run()
     finally:
+        if capture is not None:
+            capture.close()
         saved_all = _shut_down(opened, bench.board)
         control.close()
         port.close()
+    if capture_error is not None:
+        raise click.ClickException(f"--capture {capture_path}: {capture_error}")
     if not saved_all:
         sys.exit(1)
     print("vpump: state flushed, bye", file=sys.stderr)

@@ -1,0 +1,122 @@
+"""The generated dissector in the real tshark: every field of a real session, as the codec reads it.
+
+A lock-step ``vpump serve --insecure-test-keys --capture`` session (pairing with its refusals,
+a fill, a program, STATUS, a streamed log read) is decoded by tshark with ``itbp.lua``; every ITBP
+field tshark prints is compared, in order, with what the Python framing and codec read from the
+same packets, and nothing may be missing or extra.  The capture's pcapng structure (link type,
+directions, timestamps) is read back with the stdlib.  Skips, saying why, without tshark.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+
+import pytest
+import serial
+from cobs import cobs
+
+from protocol import MsgType, encode_frame
+from protocol.pcapng import LINKTYPE_USER0, PacketDirection
+
+from ..integration.harness import served_pump, xdg_env
+from .tshark import TSHARK, expected_fields, matches, pdml_fields, run_tshark
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (make sysdeps installs it)"),
+]
+
+
+def read_pcapng(path: Path) -> tuple[int, list[tuple[int, bytes, PacketDirection]]]:
+    """(link type, [(timestamp us, data, direction)]) of a little-endian pcapng file."""
+    data = path.read_bytes()
+    offset, linktype, packets = 0, -1, []
+    while offset < len(data):
+        block_type, length = struct.unpack_from("<II", data, offset)
+        body = data[offset + 8 : offset + length - 4]
+        if block_type == 1:
+            linktype = struct.unpack_from("<H", body)[0]
+        elif block_type == 6:
+            _iface, high, low, captured, _orig = struct.unpack_from("<IIIII", body)
+            packet = body[20 : 20 + captured]
+            options = body[20 + captured + (-captured % 4) :]
+            direction = PacketDirection.UNKNOWN
+            while options:
+                code, size = struct.unpack_from("<HH", options)
+                if code == 2:
+                    direction = PacketDirection(struct.unpack_from("<I", options, 4)[0] & 3)
+                if code == 0:
+                    break
+                options = options[4 + size + (-size % 4) :]
+            packets.append(((high << 32) | low, packet, direction))
+        offset += length
+    return linktype, packets
+
+
+@pytest.fixture(scope="module")
+def golden_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tshark")
+    env = xdg_env(root)
+    capture = root / "session.pcapng"
+    extra = ("--insecure-test-keys", "--capture", str(capture))
+    with served_pump(root, env, extra=extra) as pump:
+        pump.pair()
+        pump.fill_and_program()
+        for args in (("--json", "status"), ("--json", "log", "therapy")):
+            result = pump.pumpctl(*args)
+            assert result.code == 0, result
+        # what a stranger's client puts on the line: a plain STATUS (refused by name), noise,
+        # and a frame whose CRC was hit on the way
+        bad_crc = bytearray(cobs.decode(encode_frame(MsgType.HELLO, 9, b"")[:-1]))
+        bad_crc[-1] ^= 0xFF
+        with serial.Serial(pump.port, timeout=0.2) as line:
+            line.write(encode_frame(MsgType.STATUS, 7, b""))
+            line.write(b"\x13\x37garbage\x00" + cobs.encode(bytes(bad_crc)) + b"\x00")
+            deadline = time.monotonic() + 10
+            answer = b""
+            while answer.count(b"\x00") < 1 and time.monotonic() < deadline:
+                answer += line.read(256)
+        assert answer
+    return capture
+
+
+def test_the_capture_has_one_packet_per_frame_with_direction_pump_time_and_user0(
+    golden_capture: Path,
+) -> None:
+    linktype, packets = read_pcapng(golden_capture)
+    assert linktype == LINKTYPE_USER0
+    assert packets and all(
+        data.endswith(b"\x00") and b"\x00" not in data[:-1] for _, data, _ in packets
+    )
+    directions = {d for _, _, d in packets}
+    assert directions == {PacketDirection.TO_PUMP, PacketDirection.FROM_PUMP}
+    # lock-step pump time: the board's clock in whole seconds, from the default start time on
+    assert all(ts % 1_000_000 == 0 and ts >= 1_767_225_600 * 1_000_000 for ts, _, _ in packets)
+
+
+def test_tshark_prints_every_field_of_every_frame_as_the_codec_decodes_it(
+    golden_capture: Path,
+) -> None:
+    _, packets = read_pcapng(golden_capture)
+    printed = pdml_fields(golden_capture)
+    assert len(printed) == len(packets)
+    seen_messages = set()
+    for number, ((_, data, direction), rows) in enumerate(zip(packets, printed, strict=True), 1):
+        expected = expected_fields(data, direction)
+        names = [name for name, _ in expected]
+        assert [name for name, _, _ in rows] == names, f"packet {number}"
+        for (name, value), (_, show, raw) in zip(expected, rows, strict=True):
+            assert matches(value, show, raw), f"packet {number} {name}: {value!r} vs {show!r}"
+        seen_messages.add(dict(expected).get("itbp.msg_type"))
+    # the session covered pairing, a refusal, state changes, a read and a streamed reply
+    assert len(seen_messages - {None}) >= 8
+
+
+def test_the_summary_lines_name_direction_message_and_refusals(golden_capture: Path) -> None:
+    text = run_tshark(golden_capture)
+    assert "-> HELLO request" in text and "<- HELLO reply" in text and " OK" in text
+    assert "<- STATUS reply seq=7 NOT_AUTHENTICATED" in text
+    assert "dropped BAD_COBS" in text and "BAD_CRC" in text
+    assert "<- LOG_READ reply" in text and "session=0x" in text
