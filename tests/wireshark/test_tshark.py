@@ -9,7 +9,7 @@ directions, timestamps) is read back with the stdlib.  Skips, saying why, withou
 
 from __future__ import annotations
 
-import struct
+import re
 import time
 from pathlib import Path
 
@@ -17,42 +17,25 @@ import pytest
 import serial
 from cobs import cobs
 
-from protocol import MsgType, encode_frame
+from protocol import MsgType, encode_frame, pcapng
 from protocol.pcapng import LINKTYPE_USER0, PacketDirection
 
 from ..integration.harness import served_pump, xdg_env
-from .tshark import TSHARK, expected_fields, matches, pdml_fields, run_tshark
+from .tshark import (
+    LUA,
+    TSHARK,
+    every_message_frames,
+    expected_fields,
+    matches,
+    pdml_fields,
+    read_pcapng,
+    run_tshark,
+)
 
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (make sysdeps installs it)"),
 ]
-
-
-def read_pcapng(path: Path) -> tuple[int, list[tuple[int, bytes, PacketDirection]]]:
-    """(link type, [(timestamp us, data, direction)]) of a little-endian pcapng file."""
-    data = path.read_bytes()
-    offset, linktype, packets = 0, -1, []
-    while offset < len(data):
-        block_type, length = struct.unpack_from("<II", data, offset)
-        body = data[offset + 8 : offset + length - 4]
-        if block_type == 1:
-            linktype = struct.unpack_from("<H", body)[0]
-        elif block_type == 6:
-            _iface, high, low, captured, _orig = struct.unpack_from("<IIIII", body)
-            packet = body[20 : 20 + captured]
-            options = body[20 + captured + (-captured % 4) :]
-            direction = PacketDirection.UNKNOWN
-            while options:
-                code, size = struct.unpack_from("<HH", options)
-                if code == 2:
-                    direction = PacketDirection(struct.unpack_from("<I", options, 4)[0] & 3)
-                if code == 0:
-                    break
-                options = options[4 + size + (-size % 4) :]
-            packets.append(((high << 32) | low, packet, direction))
-        offset += length
-    return linktype, packets
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +103,28 @@ def test_the_summary_lines_name_direction_message_and_refusals(golden_capture: P
     assert "<- STATUS reply seq=7 NOT_AUTHENTICATED" in text
     assert "dropped BAD_COBS" in text and "BAD_CRC" in text
     assert "<- LOG_READ reply" in text and "session=0x" in text
+
+
+def test_every_message_of_the_catalog_in_every_switch_case_prints_every_field(
+    tmp_path: Path,
+) -> None:
+    frames = every_message_frames()
+    capture = tmp_path / "catalog.pcapng"
+    blocks = [pcapng.file_header("test", "itbp-line", "every message")]
+    blocks += [pcapng.enhanced_packet(i, wire, d) for i, (wire, d) in enumerate(frames)]
+    capture.write_bytes(b"".join(blocks))
+    printed = pdml_fields(capture)
+    assert len(printed) == len(frames)
+    covered = set()
+    for number, ((wire, direction), rows) in enumerate(zip(frames, printed, strict=True), 1):
+        expected = expected_fields(wire, direction)
+        assert [name for name, _, _ in rows] == [name for name, _ in expected], f"packet {number}"
+        for (name, value), (_, show, raw) in zip(expected, rows, strict=True):
+            assert matches(value, show, raw), f"packet {number} {name}: {value!r} vs {show!r}"
+        covered |= {name for name, _ in expected}
+    # every payload field the dissector declares was printed at least once
+    declared = set(re.findall(r'ProtoField\.\w+\("(itbp\.[\w.]+)"', LUA.read_text()))
+    containers = {
+        n for n in declared if re.search(rf'ProtoField\.none\("{re.escape(n)}"', LUA.read_text())
+    }
+    assert declared - containers - covered <= {"itbp.dropped"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -19,7 +20,7 @@ import construct as c
 from cobs import cobs
 
 from programmer.commands.trace_cmd import dissector_path
-from protocol import decode_reply, decode_request
+from protocol import decode_reply, decode_request, encode_frame
 from protocol.catalog import CATALOG, Direction, MsgType
 from protocol.crc import crc32c
 from protocol.doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key
@@ -189,3 +190,137 @@ def expected_fields(run: bytes, direction: PacketDirection) -> list[Field]:
         out.append(("itbp.tag", frame.tag))
     out += [("itbp.crc", crc), ("itbp.crc.computed", computed), ("itbp.crc.good", good)]
     return out
+
+
+# -- a frame for every message, every switch case ------------------------------------------------
+
+
+class _Samples:
+    """Distinct, valid values for every field of a layout (a new value at each call)."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def _next(self) -> int:
+        self.n += 1
+        return self.n
+
+    def body(self, layout: Any, case: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for sub in layout.subcons:
+            if sub is c.Terminated or sub.name is None:
+                continue
+            if isinstance(sub.subcon, c.Switch):
+                key = _switch_key(sub.subcon)
+                keys = sorted(sub.subcon.cases)
+                out[key] = keys[case % len(keys)]
+                out[sub.name] = self.body(sub.subcon.cases[out[key]], case)
+            elif sub.name not in out:
+                out[sub.name] = self.value(sub.subcon, case)
+        return out
+
+    def value(self, node: Any, case: int) -> Any:
+        array = _prefixed_array_parts(node)
+        if array is not None:
+            return [self.value(array[1], case) for _ in range(2)]
+        if isinstance(node, c.Array):
+            return [self.value(node.subcon, case) % 2 for _ in range(int(node.count))]
+        if isinstance(node, c.Struct):
+            return self.body(node, case)
+        if isinstance(node, c.FormatField):
+            n = self._next()
+            return {
+                ">B": n % 200 + 1,
+                ">H": 1000 + n,
+                ">I": 1_767_571_200 + n,
+                ">Q": 0xF234_5678_9ABC_DE00 + n,  # above 2**63: uint64 shown exactly
+                ">i": -150_000 - n,
+            }[node.fmtstr.replace("L", "I").replace("l", "i")]
+        if node is c.Flag:
+            return self._next() % 2 == 0
+        if isinstance(node, c.Bytes):
+            start = self._next()
+            return bytes((start + i) % 256 for i in range(int(node.length)))
+        if isinstance(node, c.StringEncoded):
+            return f"VP20-é{self._next()}"
+        if node is c.GreedyBytes:
+            return b"\x00\x01\x02"
+        raise TypeError(node)
+
+
+def _cases(layout: Any) -> int:
+    count = 1
+    for sub in getattr(layout, "subcons", []):
+        inner = getattr(sub, "subcon", None)
+        if isinstance(inner, c.Switch):
+            count = max(count, len(inner.cases))
+        elif isinstance(inner, c.Struct):
+            count = max(count, _cases(inner))
+    return count
+
+
+def every_message_frames() -> list[tuple[bytes, PacketDirection]]:
+    """Wire runs of every message: its request (or event) and success reply in every switch
+    case, and a refusal; authenticated where the catalog says so (with a made-up key)."""
+    from protocol import encode_reply, encode_request
+    from protocol.errors import ErrorCode
+
+    samples, key, counter = _Samples(), bytes(range(32)), 0
+    out: list[tuple[bytes, PacketDirection]] = []
+
+    def frame(msg: MsgType, seq: int, payload: bytes, flags: Flags, auth: bool) -> bytes:
+        nonlocal counter
+        if not auth:
+            return encode_frame(msg, seq, payload, flags)
+        counter += 1
+        return encode_frame(
+            msg, seq, payload, flags, session_id=0x5E55_1D01, counter=counter, tag_key=key
+        )
+
+    for seq, spec in enumerate(sorted(CATALOG.values(), key=lambda s: int(s.msg)), 1):
+        if spec.direction is Direction.EVENT:
+            for case in range(_cases(spec.request)):
+                payload = encode_request(spec.msg, samples.body(spec.request, case))
+                wire = frame(spec.msg, seq, payload, Flags.EVENT, True)
+                out.append((wire, PacketDirection.FROM_PUMP))
+            continue
+        for case in range(max(_cases(spec.request), _cases(spec.reply))):
+            request = encode_request(spec.msg, samples.body(spec.request, case))
+            out.append(
+                (frame(spec.msg, seq, request, Flags(0), spec.auth), PacketDirection.TO_PUMP)
+            )
+            reply = encode_reply(spec.msg, ErrorCode.OK, samples.body(spec.reply, case))
+            more = Flags.MORE if spec.streamed and case == 0 else Flags(0)
+            wire = frame(spec.msg, seq, reply, Flags.RESPONSE | more, spec.auth)
+            out.append((wire, PacketDirection.FROM_PUMP))
+        refusal = encode_reply(spec.msg, ErrorCode.MALFORMED_PAYLOAD, None, "malformed: é")
+        out.append(
+            (frame(spec.msg, seq, refusal, Flags.RESPONSE, False), PacketDirection.FROM_PUMP)
+        )
+    return out
+
+
+def read_pcapng(path: Path) -> tuple[int, list[tuple[int, bytes, PacketDirection]]]:
+    """(link type, [(timestamp us, data, direction)]) of a little-endian pcapng file."""
+    data = path.read_bytes()
+    offset, linktype, packets = 0, -1, []
+    while offset < len(data):
+        block_type, length = struct.unpack_from("<II", data, offset)
+        body = data[offset + 8 : offset + length - 4]
+        if block_type == 1:
+            linktype = struct.unpack_from("<H", body)[0]
+        elif block_type == 6:
+            _iface, high, low, captured, _orig = struct.unpack_from("<IIIII", body)
+            packet = body[20 : 20 + captured]
+            options = body[20 + captured + (-captured % 4) :]
+            direction = PacketDirection.UNKNOWN
+            while options:
+                code, size = struct.unpack_from("<HH", options)
+                if code == 2:
+                    direction = PacketDirection(struct.unpack_from("<I", options, 4)[0] & 3)
+                if code == 0:
+                    break
+                options = options[4 + size + (-size % 4) :]
+            packets.append(((high << 32) | low, packet, direction))
+        offset += length
+    return linktype, packets
