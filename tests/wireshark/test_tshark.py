@@ -34,6 +34,7 @@ from .tshark import (
 
 pytestmark = [
     pytest.mark.integration,
+    pytest.mark.xdist_group("tshark"),  # one golden session per run, not one per worker
     pytest.mark.skipif(TSHARK is None, reason="tshark is not installed (make sysdeps installs it)"),
 ]
 
