@@ -11,10 +11,15 @@ Timestamps: ``pump`` (default) stamps a packet with the pump's clock (board seco
 ``--lockstep`` a session is then byte-for-byte reproducible, and times match the pump's logs and
 STATUS); ``wall`` stamps it with the host's clock (microseconds, for lining up with other
 captures).
+
+The file holds what a ``spy://`` trace holds (pairing values, nonces, tags), so like one it is
+created mode 0600 and never written through a symbolic link.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -24,13 +29,26 @@ from protocol import pcapng
 CaptureClock = Literal["pump", "wall"]
 
 
+def open_private(path: Path) -> BinaryIO:
+    """``path`` truncated for writing, mode 0600, refused if it is a symlink or not a file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        os.fchmod(fd, 0o600)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "wb")
+
+
 class LineCapture:
     """A pcapng file being written: ``to_pump``/``from_pump`` take line bytes as they pass."""
 
     def __init__(self, path: Path, clock: CaptureClock = "pump", *, source: str = "") -> None:
         self.path = path
         self.clock = clock
-        self._file: BinaryIO = path.open("wb")
+        self._file: BinaryIO = open_private(path)
         self._split = {
             pcapng.PacketDirection.TO_PUMP: pcapng.RunSplitter(),
             pcapng.PacketDirection.FROM_PUMP: pcapng.RunSplitter(),

@@ -8,6 +8,8 @@ message, seq, session fields and payload, or why a run of bytes was dropped.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,20 @@ from protocol.trace import (
 )
 
 from ..cli_support import emit
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a capture as a ``spy://`` trace is written: mode 0600, never through a symlink."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise click.UsageError(f"--pcapng {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "wb") as out:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise click.UsageError(f"--pcapng {path} is not a regular file")
+        os.fchmod(fd, 0o600)
+        out.write(data)
 
 
 def dissector_path() -> Path:
@@ -119,9 +135,8 @@ def trace(
     data = capture.read_bytes()
     if pcapng_path is not None:
         chunks = parse_capture_timed(data, host_is_programmer=not pump_side)
-        pcapng_path.write_bytes(
-            pcapng_from_chunks(chunks, application="pumpctl trace", source=str(capture))
-        )
+        data_out = pcapng_from_chunks(chunks, application="pumpctl trace", source=str(capture))
+        _write_private(pcapng_path, data_out)
     items = decode_chunks(parse_capture(data, host_is_programmer=not pump_side))
     frames = [traced_document(item) for item in items]
     dropped = sum(1 for f in frames if "dropped" in f)

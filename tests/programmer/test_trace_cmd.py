@@ -84,6 +84,7 @@ def test_pumpctl_trace_writes_a_spy_capture_as_pcapng_with_its_directions_and_ti
     assert run(["--json", "trace", "--pcapng", str(out), str(capture)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["pcapng"] == str(out)
+    assert out.stat().st_mode & 0o777 == 0o600  # like the spy trace: pairing values and tags
     linktype, packets = read_pcapng(out)
     assert linktype == 147
     assert [d for _, _, d in packets] == [PacketDirection.TO_PUMP, PacketDirection.FROM_PUMP]
