@@ -12,7 +12,9 @@ What the Lua does with one packet (one delimited COBS run, see ``protocol.pcapng
 still shown), shows the header, flags, seq, the session id, counter and tag of an authenticated
 frame (the tag is shown, never verified: a capture does not carry the keys), then the payload by
 the catalog: request, event, or reply (status by name; the reason text of a refusal; the body of a
-success). The Lua uses only the API of Wireshark 3.6-4.x (Lua 5.2 ``bit32``, or 5.3+ operators).
+success). The Lua keeps to the long-standing API (Proto, ProtoField, ProtoExpert, ByteArray, the
+wtap_encap table) and to Lua 5.2 (``bit32``, or 5.3+ operators where it is gone); tested with
+tshark 4.0.
 """
 
 from __future__ import annotations
@@ -509,7 +511,7 @@ local function dissect_payload(msg, kind, dtvb, off, stop, tree, pinfo)
     if stop > off then tree:add(H.payload, dtvb(off, stop - off)) end
     return ""
   end
-  local items, ptree
+  local items
   if kind == "reply" then
     if stop - off < 2 then tree:add_proto_expert_info(E.malformed); return "" end
     local status = dtvb(off, 2):uint()

@@ -461,7 +461,7 @@ local function dissect_payload(msg, kind, dtvb, off, stop, tree, pinfo)
     if stop > off then tree:add(H.payload, dtvb(off, stop - off)) end
     return ""
   end
-  local items, ptree
+  local items
   if kind == "reply" then
     if stop - off < 2 then tree:add_proto_expert_info(E.malformed); return "" end
     local status = dtvb(off, 2):uint()
