@@ -96,3 +96,20 @@ def test_pumpctl_trace_prints_the_dissector_path(capsys: pytest.CaptureFixture[s
     assert run(["trace", "--dissector"]) == 0
     path = Path(capsys.readouterr().out.strip())
     assert path == dissector_path() and path.name == "itbp.lua" and path.is_file()
+
+
+def test_a_raw_capture_becomes_pcapng_without_times_or_directions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    device = DeviceEndpoint(DeviceInfo("VP20", "VP20-000042", "1.0.0", Capability(0x7F)), bytes)
+    reply = device.send(Reply(MsgType.STATUS, 7, int(ErrorCode.NOT_AUTHENTICATED), {}, "no"))
+    capture = tmp_path / "raw.bin"
+    capture.write_bytes(b"\x13\x37garbage\x00\x00" + reply + b"\x02")
+    out = tmp_path / "raw.pcapng"
+    trace_json(capture, capsys, "--pcapng", str(out))
+    _, packets = read_pcapng(out)
+    assert packets == [
+        (0, b"\x13\x37garbage\x00", PacketDirection.UNKNOWN),
+        (0, reply, PacketDirection.UNKNOWN),
+        (0, b"\x02", PacketDirection.UNKNOWN),  # the open run at the end, without a delimiter
+    ]

@@ -112,6 +112,8 @@ def test_every_message_of_the_catalog_in_every_switch_case_prints_every_field(
     frames = every_message_frames()
     capture = tmp_path / "catalog.pcapng"
     blocks = [pcapng.file_header("test", "itbp-line", "every message")]
+    # every third packet without a direction (as from a raw dump): the dissector infers it
+    frames = [(w, PacketDirection.UNKNOWN if i % 3 == 2 else d) for i, (w, d) in enumerate(frames)]
     blocks += [pcapng.enhanced_packet(i, wire, d) for i, (wire, d) in enumerate(frames)]
     capture.write_bytes(b"".join(blocks))
     printed = pdml_fields(capture)

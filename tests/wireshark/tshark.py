@@ -140,7 +140,10 @@ def expected_fields(run: bytes, direction: PacketDirection) -> list[Field]:
     try:
         decoded = cobs.decode(run.rstrip(b"\x00"))
     except cobs.DecodeError:
-        return [*out, ("itbp.dropped", "BAD_COBS"), ("itbp.direction", names[direction])]
+        out.append(("itbp.dropped", "BAD_COBS"))
+        if direction is not PacketDirection.UNKNOWN:
+            out.append(("itbp.direction", names[direction]))
+        return out
     crc = int.from_bytes(decoded[-4:], "big")
     computed = crc32c(decoded[:-4])
     good = crc == computed
@@ -153,7 +156,9 @@ def expected_fields(run: bytes, direction: PacketDirection) -> list[Field]:
         if frame.flags & Flags.RESPONSE
         else "request"
     )
-    out += [("itbp.direction", names[direction]), ("itbp.kind", kind)]
+    # a capture without directions: the dissector infers them from the flags
+    inferred = "to_pump" if kind == "request" else "from_pump"
+    out += [("itbp.direction", names.get(direction, inferred)), ("itbp.kind", kind)]
     flags = int(frame.flags)
     out += [
         ("itbp.version", frame.version),
