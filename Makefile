@@ -6,9 +6,11 @@ STAMP  := $(VENV)/.installed
 # The demo needs only the package (no test, dev or bench extras).
 DEMO_STAMP := $(VENV)/.installed-package
 
-# System tools some tests use (socat pty pairs, ser2net's rfc2217 server). Installed when we are
-# root on a Debian-like machine; otherwise the tests that need them skip with the reason.
-SYSTEM_TOOLS := socat ser2net
+# System tools some tests use (socat pty pairs, ser2net's rfc2217 server, tshark for the Wireshark
+# dissector). Installed when we are root on a Debian-like machine; otherwise the tests that need
+# them skip with the reason. tshark's package asks whether non-root users may capture: preseeded
+# to "no" (we only read files).
+SYSTEM_TOOLS := socat ser2net tshark
 
 .PHONY: all venv sysdeps test lint bench demo campaign clean
 
@@ -33,6 +35,7 @@ sysdeps:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing"; \
+	    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true; \
 	    (timeout 600 apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -qq $$missing >/dev/null) \
 	      || echo "could not install$$missing: tests that need them will skip"; \
 	  else echo "not installed:$$missing (tests that need them will skip)"; fi; \

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .bench import BenchPump
+from .capture import LineCapture
 from .control import ControlServer
 from .ports import LinePort
 
@@ -78,8 +79,10 @@ class ServeLoop:
         clock: SimClock,
         baud: int | None = None,
         checkpoint: Callable[[], None] | None = None,
+        capture: LineCapture | None = None,
     ) -> None:
         self.bench = bench
+        self.capture = capture
         self.port = port
         self.control = control
         self.clock = clock
@@ -150,7 +153,11 @@ class ServeLoop:
     def _read_port(self) -> None:
         data = self.port.read()
         if data:
-            self.bench.receive(self.bench.corrupt(data), self._sim_now())
+            now = self._sim_now()
+            received = self.bench.corrupt(data)
+            if self.capture is not None:
+                self.capture.to_pump(received, now)
+            self.bench.receive(received, now)
 
     def _serve_bench_client(self, sel: selectors.BaseSelector, conn: Any, mask: int) -> None:
         """Whatever one bench connection has ready: complete request lines are carried out and
@@ -242,6 +249,8 @@ class ServeLoop:
             return 0
         written = self.port.write(bytes(self._out[:budget]))
         if written > 0:
+            if self.capture is not None:
+                self.capture.from_pump(bytes(self._out[:written]), self.bench.now)
             del self._out[:written]
             if self.baud:
                 self._credit -= written

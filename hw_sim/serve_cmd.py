@@ -18,6 +18,7 @@ from patient.profiles import PatientProfile, PatientProfileError, draw, load_pat
 from . import board_state, registry
 from .bench import BenchPump
 from .board import VirtualBoard
+from .capture import CaptureClock, LineCapture
 from .control import ControlPathError, ControlServer, check_control_path
 from .entropy import InsecureTestEntropy
 from .ports import LinePort, PtyPort, SerialUrlPort
@@ -151,6 +152,21 @@ def _check_control_option(
     help="Keep a symlink at PATH to this start's pty (printed on a LINK line; removed at exit), "
     "so PUMP_PORT=PATH survives restarts. Only an older symlink there is replaced.",
 )
+@click.option(
+    "--capture",
+    "capture_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write everything on the line (both directions) to this pcapng file for Wireshark: one "
+    "packet per COBS frame, direction in epb_flags, link type USER0 (147); dissector: "
+    "`pumpctl trace --dissector`.",
+)
+@click.option(
+    "--capture-clock",
+    type=click.Choice(["pump", "wall"]),
+    default="pump",
+    show_default=True,
+    help="Timestamps of --capture: the pump's clock (reproducible with --lockstep) or the host's.",
+)
 def serve(
     profile_name: str,
     state_path: Path | None,
@@ -165,7 +181,9 @@ def serve(
     auto_accept_pairing: bool,
     patient_name: str | None,
     patient_seed: int | None,
-    link_path: Path | None = None,
+    link_path: Path | None,
+    capture_path: Path | None,
+    capture_clock: CaptureClock,
 ) -> None:
     """Run a virtual pump until SIGINT/SIGTERM.
 
@@ -179,6 +197,7 @@ def serve(
       vpump serve --lockstep --state pump.nvm
       vpump serve --port socket://localhost:7000 --baud 115200
       vpump serve --lockstep --state pump.nvm --patient spinal_adult
+      vpump serve --lockstep --capture line.pcapng
       pumpctl --port /dev/pts/5 identify
     """
     try:
@@ -267,15 +286,26 @@ def serve(
     clock = SimClock.start(board.now, lockstep, time_scale)
     checkpoint = Checkpointer(opened, bench.board)
     checkpoint()
-    loop = ServeLoop(bench, port, control, clock, baud, checkpoint)
+    capture: LineCapture | None = None
+    capture_error: OSError | None = None
     try:
-        loop.run()
+        try:
+            if capture_path is not None:
+                capture = LineCapture(capture_path, capture_clock, source=port.path)
+        except OSError as exc:
+            capture_error = exc
+        else:
+            ServeLoop(bench, port, control, clock, baud, checkpoint, capture).run()
     finally:
         registry.unregister(entry)
         registry.remove_link(link_path, port.path)
+        if capture is not None:
+            capture.close()
         saved_all = _shut_down(opened, bench.board)
         control.close()
         port.close()
+    if capture_error is not None:
+        raise click.ClickException(f"--capture {capture_path}: {capture_error}")
     if not saved_all:
         sys.exit(1)
     print("vpump: state flushed, bye", file=sys.stderr)

@@ -19,12 +19,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from . import pcapng
 from .catalog import MsgType, StageWarning
 from .codec import decode_reply, decode_request
 from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
 from .errors import ErrorCode, ProtocolError
 from .framing import DELIMITER, DropReason, Flags, Frame, FrameDecoder
 from .layouts import LOG_RECORD_SIZE, LogRecordLayout
+from .pcapng import PacketDirection
 
 
 class Direction(enum.Enum):
@@ -62,7 +64,7 @@ class TracedFrame:
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # spy:// hexdump line: "000003.001 TX   0000  48 45 4C ...  HELLO" (see pyserial protocol_spy)
-_SPY_DATA = re.compile(r"^\s*\d+\.\d+\s+(TX|RX)\s+([0-9A-Fa-f]{4})  (.*)$")
+_SPY_DATA = re.compile(r"^\s*(\d+\.\d+)\s+(TX|RX)\s+([0-9A-Fa-f]{4})  (.*)$")
 _HEX_BYTE = re.compile(r"\b[0-9A-Fa-f]{2}\b")
 _SPY_HEX_WIDTH = 16 * 3 + 1  # sixteen "XX " groups and the gap after the eighth
 _PLAIN_HEX = re.compile(r"^[\s0-9A-Fa-f:,]*$")
@@ -72,19 +74,76 @@ def parse_spy_text(text: str) -> list[Chunk]:
     """Chunks of a pyserial ``spy://`` hexdump: TX is what the host sent (to the pump), RX what it
     received.  Control-line and ``<empty>`` lines are skipped; consecutive lines of one direction
     are merged."""
-    chunks: list[Chunk] = []
+    return [(direction, data) for direction, data, _ in parse_spy_timed(text)]
+
+
+TimedChunk = tuple[Direction, bytes, float]
+
+
+def parse_spy_timed(text: str) -> list[TimedChunk]:
+    """``parse_spy_text`` with each chunk's time: the seconds ``spy://`` printed on its first
+    line (since the port was opened)."""
+    chunks: list[TimedChunk] = []
     for line in _ANSI.sub("", text).splitlines():
         match = _SPY_DATA.match(line)
         if match is None:
             continue
-        label, _offset, row = match.groups()
+        stamp, label, _offset, row = match.groups()
         data = bytes(int(h, 16) for h in _HEX_BYTE.findall(row[:_SPY_HEX_WIDTH]))
         direction = Direction.TO_PUMP if label == "TX" else Direction.FROM_PUMP
         if chunks and chunks[-1][0] is direction:
-            chunks[-1] = (direction, chunks[-1][1] + data)
+            chunks[-1] = (direction, chunks[-1][1] + data, chunks[-1][2])
         else:
-            chunks.append((direction, data))
+            chunks.append((direction, data, float(stamp)))
     return chunks
+
+
+def parse_capture_timed(data: bytes | str, *, host_is_programmer: bool = True) -> list[TimedChunk]:
+    """``parse_capture`` with times: a ``spy://`` log's own, else 0.0 for the one chunk."""
+    text: str | None = data if isinstance(data, str) else None
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            text = None
+    timed = parse_spy_timed(text) if text is not None else []
+    if not timed:
+        return [(d, b, 0.0) for d, b in parse_capture(data, host_is_programmer=host_is_programmer)]
+    if host_is_programmer:
+        return timed
+    swap = {Direction.TO_PUMP: Direction.FROM_PUMP, Direction.FROM_PUMP: Direction.TO_PUMP}
+    return [(swap[d], b, t) for d, b, t in timed]
+
+
+_PCAPNG_DIRECTION = {
+    Direction.TO_PUMP: PacketDirection.TO_PUMP,
+    Direction.FROM_PUMP: PacketDirection.FROM_PUMP,
+    Direction.UNKNOWN: PacketDirection.UNKNOWN,
+}
+
+
+def pcapng_from_chunks(chunks: Iterable[TimedChunk], *, application: str, source: str) -> bytes:
+    """A pcapng capture of timed chunks: one packet per delimited run (``protocol.pcapng``),
+    stamped with the time of the chunk that completed it, direction from the chunk."""
+    out = [pcapng.file_header(application, "itbp-line", source)]
+    splitters: dict[Direction, pcapng.RunSplitter] = {}
+    last: dict[Direction, float] = {}
+    for direction, data, stamp in chunks:
+        splitter = splitters.setdefault(direction, pcapng.RunSplitter())
+        last[direction] = stamp
+        for run in splitter.feed(data):
+            out.append(_packet(stamp, run, direction))
+    for direction, splitter in splitters.items():
+        tail = splitter.flush()
+        if tail:
+            out.append(_packet(last[direction], tail, direction))
+    return b"".join(out)
+
+
+def _packet(stamp: float, run: bytes, direction: Direction) -> bytes:
+    return pcapng.enhanced_packet(
+        round(stamp * pcapng.TS_PER_SECOND), run, _PCAPNG_DIRECTION[direction]
+    )
 
 
 def parse_capture(data: bytes | str, *, host_is_programmer: bool = True) -> list[Chunk]:
