@@ -108,7 +108,7 @@ class RequestState(enum.IntEnum):
     """REQUEST_STATUS answer: what became of a request id."""
 
     UNKNOWN = 0  # not among the ids the pump recalls: none of this key's last 16 requests
-    COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
+    COMPLETED = 1  # answered (success or refusal); ``status`` and ``reply`` are that answer
     INTERRUPTED = 2  # a reset came while it was being carried out: it may have taken effect
     IN_PROGRESS = 3  # being carried out right now: ask again
     EVICTED = 4  # it reached the pump, whose cache no longer holds the outcome: check the pump

@@ -85,7 +85,8 @@ ENUM_FIELDS: dict[str, type[enum.Enum]] = {
 
 #: Meanings of fields whose name has no unit suffix (or whose suffix needs more words).
 FIELD_NOTES: dict[str, str] = {
-    "request_id": "idempotency key chosen by the programmer, non-zero; the same on every retry",
+    "request_id": "idempotency key chosen by the programmer, non-zero; the same on every resend "
+    "after a lost reply, a new one for a new attempt",
     "daily_dose_ng": "ng/day",
     "dose_ng": "ng per bolus",
     "pump_time": "pump time: s since 1970-01-01T00:00:00 in pump local time",

@@ -2,9 +2,13 @@
 
 Why: every refusal the pump can give must have one stable number, one name and one meaning, so
 that the pump, the programmer, the conformance suite and docs/PROTOCOL.md agree.  The table also
-says, for each code, whether asking again can help (``retryable``) and whether the pump guarantees
-that nothing changed (``certain``) - the programmer uses both to decide between retrying, asking
-the pump what happened (an *uncertain* outcome) and reporting a plain refusal.
+says, for each code, whether asking again later can help (``retryable``) and whether the pump
+guarantees that nothing changed (``certain``) - the programmer uses both to decide between
+retrying, asking the pump what happened (an *uncertain* outcome) and reporting a plain refusal.
+
+``retryable`` means "the same operation, sent later as a *new* request, may succeed".  A reply is
+final for its request id: the pump's request cache answers a repeated request id with the same
+refusal (docs/PROTOCOL.md sections 4 and 5), so a state-changing retry takes a new request id.
 
 Exception tree (h11's split: whose fault is it?)::
 
@@ -116,7 +120,7 @@ class ErrorSpec:
 
     code: ErrorCode
     meaning: str
-    retryable: bool
+    retryable: bool  # a new request (new request id) may succeed later; the same id will not
     certain: bool
 
     @property

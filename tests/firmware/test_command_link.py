@@ -441,3 +441,27 @@ def test_a_flood_of_junk_frames_cannot_push_pairing_records_out_of_the_audit_log
     )
     assert refused + counted + over_budget == 500  # every refusal accounted for
     assert info["count"] < 64  # the ring (capacity 64 here) never filled with junk
+
+
+def test_a_retryable_refusal_is_final_for_its_request_id() -> None:
+    """Retryable means "a new request may succeed later" (docs/PROTOCOL.md sections 4, 5): the
+    same request id gets the cached refusal even after the lockout ended, REQUEST_STATUS reports
+    it COMPLETED with that status, and a new request id is granted."""
+    from protocol import RequestState
+
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(400))
+    cfg = {"enabled": True, "dose_ng": 25_000, "duration_s": 600, "max_per_day": 4}
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**cfg, "lockout_s": 3 * HOUR}})
+    clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
+    clinic.now += HOUR
+    (locked,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})
+    assert locked.status == ErrorCode.PATIENT_BOLUS_LOCKOUT
+    clinic.now += 3 * HOUR  # the lockout is over
+    (again,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})
+    assert again.status == ErrorCode.PATIENT_BOLUS_LOCKOUT and again.reason == locked.reason
+    fate = clinic.ok(MsgType.REQUEST_STATUS, {"request_id": 7777})
+    assert fate["state"] == RequestState.COMPLETED
+    assert fate["status"] == ErrorCode.PATIENT_BOLUS_LOCKOUT
+    assert clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)["dose_ng"] == 25_000  # a new request id
