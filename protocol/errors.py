@@ -152,7 +152,11 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             E.BAD_FLAGS,
             "header flags are invalid for the message (e.g. RESPONSE set on a request)",
         ),
-        _row(E.FRAME_TOO_LARGE, "frame exceeds the announced maximum frame size"),
+        _row(
+            E.FRAME_TOO_LARGE,
+            "never sent by the pump (an oversize frame is dropped and counted, not answered); "
+            "a programmer's own refusal to send a payload above the pump's max_payload",
+        ),
         _row(E.WRONG_DIRECTION, "message sent in a direction the catalog does not allow"),
         _row(
             E.NOT_AUTHENTICATED, "message needs an authenticated session and the frame carries none"
