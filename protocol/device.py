@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import security_state
+from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
 from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
 from .crypto import PairingResponder, PairingSecrets, SessionKeys, session_open_proof
@@ -75,9 +76,8 @@ from .session import AuthSession
 #: Tag, counter, session and key failures are audited but lock nothing: a 128-bit tag or a paired
 #: key cannot be guessed, so counting them buys nothing and would let anyone on the line lock the
 #: clinician out (five frames with an invented session id used to lock SESSION_OPEN, and so STOP).
-LOCKOUT_FAILURES = frozenset({ErrorCode.PAIRING_FAILED})
 #: What a lockout locks: the pairing exchange only.  SESSION_OPEN with a paired key never is.
-_PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM})
+_PAIRING_GATED = LOCKOUT_COUNTED_FROM
 
 
 @dataclass(frozen=True, slots=True)

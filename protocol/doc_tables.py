@@ -22,6 +22,15 @@ from typing import Any
 import construct as c
 import crcmod.predefined
 
+from .audit import (
+    AUDIT_BURST,
+    AUDIT_WINDOW_S,
+    LOCKOUT_COUNTED_FROM,
+    LOCKOUT_FAILURES,
+    NOT_AUDITED_PER_FRAME,
+    PAIRING_REFUSALS,
+    audit_event_for,
+)
 from .catalog import (
     CATALOG,
     Capability,
@@ -34,7 +43,7 @@ from .catalog import (
 )
 from .crc import CRC_NAME, crc32c
 from .enums import CRITICAL_ALARMS, AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
-from .errors import ERROR_TABLE, ErrorCode
+from .errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
 from .framing import (
     AUTH_PREFIX_SIZE,
     CRC_SIZE,
@@ -518,6 +527,64 @@ def enum_tables() -> str:
     return "\n\n".join(f"**{title}**\n\n{table}" for title, table in sections) + "\n"
 
 
+def audit_table() -> str:
+    """Which refusal is audited as what, and which counts towards the pairing lockout."""
+
+    def names(codes: Iterable[ErrorCode]) -> str:
+        return ", ".join(f"`{code.name}`" for code in sorted(codes))
+
+    auth = [
+        code
+        for code in ErrorCode
+        if category_of(code) is ErrorCategory.AUTHENTICATION
+        and code not in PAIRING_REFUSALS | NOT_AUDITED_PER_FRAME | LOCKOUT_FAILURES
+    ]
+    gated = " or ".join(f"`{m.name}`" for m in sorted(LOCKOUT_COUNTED_FROM))
+    rows = [
+        (
+            f"{names(LOCKOUT_FAILURES)} answering {gated}",
+            f"`{audit_event_for(ErrorCode.PAIRING_FAILED).name}`",
+            "**yes** (the only one)",
+        ),
+        (names(auth), f"`{LogEvent.AUTH_FAILURE.name}`", "no"),
+        (names(PAIRING_REFUSALS), f"`{LogEvent.PAIRING_REFUSED.name}`", "no"),
+        (
+            names(NOT_AUDITED_PER_FRAME),
+            f"none per frame; the decision is written once as `{LogEvent.PAIRING_REJECTED.name}`",
+            "no",
+        ),
+        (
+            "any other code with which the protocol layer refuses a frame (frame and message "
+            "shape, request cache: e.g. `MALFORMED_PAYLOAD`, `REQUEST_ID_REUSED`)",
+            f"`{LogEvent.REQUEST_REFUSED.name}`",
+            "no",
+        ),
+        (
+            "any refusal of a state-changing request by the pump's software (clinical codes, "
+            "`BUSY`...)",
+            f"`{LogEvent.REQUEST_REFUSED.name}`",
+            "no",
+        ),
+        (
+            "a refusal of a read-only request by the pump's software (e.g. `UNKNOWN_LOG`)",
+            "none",
+            "no",
+        ),
+    ]
+    table = _table(
+        ("refusal", "audit record (a = ErrorCode, b = MsgType)", "counts towards lockout"), rows
+    )
+    return (
+        table
+        + f"\n\nRefused frames are written one by one up to {AUDIT_BURST} per error code in a "
+        f"window of {AUDIT_WINDOW_S} s; beyond that they are counted, and the count is written as one "
+        f"`{LogEvent.REJECTIONS_SUPPRESSED.name}` record (a = ErrorCode, b = how many were not "
+        "written one by one) when the window ends or before any log is read. Unauthenticated "
+        "requests dropped unanswered over the pump's budget (section 1) are counted the same "
+        "way under code `BUSY`.\n"
+    )
+
+
 def log_record_table() -> str:
     """The 24-byte log record."""
     rows = []
@@ -593,4 +660,5 @@ def generated_sections() -> dict[str, str]:
         "errors": error_table() + "\n",
         "enums": enum_tables(),
         "log-record": log_record_table() + "\n",
+        "audit": audit_table(),
     }
