@@ -337,10 +337,14 @@ class CommandLink:
         """Answer LOG_READ with as many frames as needed, MORE set on all but the last.
 
         The frames go out back to back: a download is bounded by the line rate, not round trips.
+        The last frame is the one with the last record (never an empty frame after frames that
+        filled up exactly); only an empty answer is an empty frame, whose ``next_cursor`` is where
+        the stream would have started: the cursor, raised to ``first_seq`` and capped at
+        ``next_seq`` (docs/PROTOCOL.md section 7).
         """
         log = int(req.body["log"])
-        self.fw.log_info(log)  # refuses an unknown log before any frame goes out
-        cursor = int(req.body["cursor"])
+        info = self.fw.log_info(log)  # refuses an unknown log before any frame goes out
+        cursor = min(max(int(req.body["cursor"]), info.first_seq), info.next_seq)
         remaining = min(int(req.body["max_count"]), MAX_RECORDS_PER_READ)
         while True:
             chunk = (
@@ -351,7 +355,12 @@ class CommandLink:
             if chunk:
                 cursor = chunk[-1].seq + 1
                 remaining -= len(chunk)
-            last = not chunk or remaining == 0 or len(chunk) < RECORDS_PER_FRAME
+            last = (
+                not chunk
+                or remaining == 0
+                or len(chunk) < RECORDS_PER_FRAME
+                or cursor >= info.next_seq
+            )
             body = {"records": [r.pack() for r in chunk], "next_cursor": cursor}
             self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, body, more=not last)))
             if last:

@@ -42,7 +42,17 @@ from .catalog import (
     StageWarning,
 )
 from .crc import CRC_NAME, crc32c
-from .enums import CRITICAL_ALARMS, AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
+from .enums import (
+    CRITICAL_ALARMS,
+    RESET_CAUSE_MEANINGS,
+    AlarmId,
+    ChangeKind,
+    LogEvent,
+    LogId,
+    ResetCause,
+    Role,
+    TherapyMode,
+)
 from .errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
 from .framing import (
     AUTH_PREFIX_SIZE,
@@ -150,7 +160,8 @@ FIELD_NOTES: dict[str, str] = {
     "cursor": "sequence number of the first record wanted",
     "max_count": "most records wanted in this stream",
     "records": "24-byte log records (layout in 'Log records')",
-    "next_cursor": "cursor to send next: one past the last record in this frame",
+    "next_cursor": "cursor to send next: one past the last record in this frame; for an empty "
+    "list, the cursor sent raised to first_seq and capped at next_seq",
     "first_seq": "sequence number of the oldest record held (= next_seq when empty)",
     "next_seq": "sequence number the next record will get",
     "count": "records held",
@@ -196,7 +207,7 @@ LOG_RECORD_NOTES: dict[str, str] = {
 
 #: What the two arguments of each log event mean (LogEvent numbers are in enums.py).
 LOG_EVENT_ARGS: dict[LogEvent, str] = {
-    LogEvent.RESET: "a = reset cause",
+    LogEvent.RESET: "a = ResetCause (table above)",
     LogEvent.THERAPY_CHANGED: "a = ChangeKind, b = daily dose ng (or bolus ng)",
     LogEvent.BOLUS_STARTED: "a = TherapyMode, b = dose ng",
     LogEvent.BOLUS_COMPLETED: "a = TherapyMode, b = delivered ng",
@@ -224,6 +235,11 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.LOCKOUT_STARTED: "a = lockout s",
     LogEvent.REQUEST_REFUSED: "a = ErrorCode, b = message type",
     LogEvent.NVM_RECOVERED: "a = NVM bank used",
+    LogEvent.REJECTIONS_SUPPRESSED: (
+        "a = ErrorCode, b = how many refusals with that code were counted instead of written "
+        "one by one (over 16 per code in an hour, or unauthenticated requests dropped over the "
+        "budget as BUSY; section 2, 'Audit and lockout')"
+    ),
     LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
     LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
 }
@@ -518,6 +534,7 @@ def enum_tables() -> str:
         ("ChangeKind", _enum_table(ChangeKind)),
         ("AlarmId", _enum_table(AlarmId, critical)),
         ("LogId", _enum_table(LogId)),
+        ("ResetCause (RESET record `a`)", _enum_table(ResetCause, dict(RESET_CAUSE_MEANINGS))),
         ("RequestState", _enum_table(RequestState)),
         ("Capability (bits of HELLO `capabilities`)", _enum_table(Capability)),
         ("StageWarning (bits of `warnings` / `ack_warnings`)", _enum_table(StageWarning)),

@@ -465,3 +465,27 @@ def test_a_retryable_refusal_is_final_for_its_request_id() -> None:
     assert fate["state"] == RequestState.COMPLETED
     assert fate["status"] == ErrorCode.PATIENT_BOLUS_LOCKOUT
     assert clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)["dose_ng"] == 25_000  # a new request id
+
+
+def test_a_log_stream_that_fills_its_frames_exactly_ends_without_an_empty_frame() -> None:
+    clinic = Clinic()
+    for _ in range(50):
+        clinic.ok(MsgType.ALARMS_TEST)
+    info = clinic.ok(MsgType.LOG_INFO, {"log": LogId.ALARM})
+    assert info["count"] >= 42
+    start = info["next_seq"] - 42
+    frames = clinic.request(
+        MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": start, "max_count": 99}
+    )
+    assert [len(f.body["records"]) for f in frames] == [42] and not frames[0].more
+    assert frames[0].body["next_cursor"] == info["next_seq"]
+    # an empty list: next_cursor is the cursor raised to first_seq and capped at next_seq
+    for cursor, count, expected in (
+        (info["next_seq"] + 1000, 10, info["next_seq"]),
+        (start, 0, start),
+        (0, 0, info["first_seq"]),
+    ):
+        (empty,) = clinic.request(
+            MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": cursor, "max_count": count}
+        )
+        assert empty.body == {"records": [], "next_cursor": expected} and not empty.more
