@@ -27,6 +27,7 @@ from .wire_mapping import (
 
 if TYPE_CHECKING:
     from .pump import PumpFirmware
+    from .reports import BolusInfo
 
 Body = dict[str, Any]
 
@@ -69,12 +70,20 @@ def status_body(fw: PumpFirmware, now: int) -> Body:
         "delivered_nl": s.delivered_total_nl,
         "strokes": s.strokes_total,
         "bolus_mode": int(bolus.mode) if bolus is not None else 0,
-        "bolus_remaining_ng": bolus.dose_ng if bolus is not None else 0,
+        "bolus_remaining_ng": _bolus_remaining_ng(bolus, s.pump_time) if bolus is not None else 0,
         "bolus_end_time": time_or_zero(bolus.ends_at) if bolus is not None else 0,
         "critical_interval_s": s.critical_interval_s,
         "patient_bolus_enabled": s.patient_bolus_config.enabled,
         "alarms": [alarm_to_wire(a) for a in s.alarms],
     }
+
+
+def _bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
+    """The part of a running bolus's dose not yet due at ``pump_now``, rounded up: the bolus is
+    spread evenly over its duration, so this is the dose times the share of the time left."""
+    duration = max(1, bolus.ends_at - bolus.started_at)
+    left = min(max(bolus.ends_at - pump_now, 0), duration)
+    return -(-bolus.dose_ng * left // duration)
 
 
 def _status(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:

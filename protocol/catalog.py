@@ -161,8 +161,8 @@ _STATUS_REPLY = strict(
     "pump_time" / u32,
     "mode" / u8,  # TherapyMode
     "prescription_version" / u32,
-    "daily_dose_ng" / u32,  # programmed basal dose now in force, per day
-    "rate_nl_per_day" / u32,  # basal flow now in force
+    "daily_dose_ng" / u32,  # programmed basal dose now in force, per day (0 when stopped)
+    "rate_nl_per_day" / u32,  # flow now in force: basal (paused in a clinician bolus) + bolus
     "concentration_mcg_per_ml" / u16,  # 0 until the first fill
     "reservoir_nl" / u32,  # the pump's estimate
     "reservoir_capacity_nl" / u32,
@@ -176,8 +176,8 @@ _STATUS_REPLY = strict(
     "delivered_ng" / u64,  # since manufacture, the pump's estimate
     "delivered_nl" / u64,
     "strokes" / u64,
-    "bolus_mode" / u8,  # TherapyMode of a running bolus, 0 = none
-    "bolus_remaining_ng" / u32,
+    "bolus_mode" / u8,  # TherapyMode of a running bolus (3..6); 0 = no bolus running
+    "bolus_remaining_ng" / u32,  # not yet delivered as programmed
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,

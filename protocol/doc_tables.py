@@ -146,7 +146,9 @@ FIELD_NOTES: dict[str, str] = {
     "acknowledged": "true once acknowledged (silenced)",
     "raised": "true: raised; false: cleared",
     "alarms": "active alarms",
-    "bolus_mode": "of a running bolus; 0 = none",
+    "bolus_mode": "of the running bolus: SINGLE_BOLUS, PRIMING_BOLUS or BRIDGE_BOLUS (the basal "
+    "pauses while it runs) or PATIENT_BOLUS (on top of the basal); 0 = no bolus running (0 is "
+    "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
     "enabled": "patient bolus allowed",
@@ -193,6 +195,16 @@ CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
         "reply.status",
     ): "ErrorCode of the original reply (0 unless COMPLETED)",
     (MsgType.TELEMETRY_SUBSCRIBE, "reply.interval_s"): "s between events as granted by the pump",
+    (MsgType.STATUS, "reply.mode"): "TherapyMode in force: during a SINGLE_BOLUS, PRIMING_BOLUS "
+    "or BRIDGE_BOLUS the bolus's mode (the basal is paused and resumes when it ends); "
+    "PATIENT_BOLUS while a patient bolus runs on top of the basal",
+    (MsgType.STATUS, "reply.daily_dose_ng"): "ng/day: the basal dose programmed for now (flex: the "
+    "step in force); during a clinician bolus the basal that resumes after it; 0 when stopped",
+    (MsgType.STATUS, "reply.rate_nl_per_day"): "nL/day: the flow now in force, basal plus a "
+    "running bolus's average flow (during a clinician bolus the bolus alone: the basal is paused)",
+    (MsgType.STATUS, "reply.bolus_remaining_ng"): "ng of the running bolus not yet delivered as "
+    "programmed (the dose times the share of its duration left, rounded up); 0 = no bolus",
+    (MsgType.STATUS, "reply.bolus_end_time"): "pump time the running bolus ends; 0 = no bolus",
     (MsgType.REFILL, "request.concentration_mcg_per_ml"): "mcg/mL of the drug added",
     (MsgType.LOG_INFO, "request.log"): "LogId",
     (MsgType.LOG_READ, "request.log"): "LogId",

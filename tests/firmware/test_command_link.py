@@ -489,3 +489,26 @@ def test_a_log_stream_that_fills_its_frames_exactly_ends_without_an_empty_frame(
             MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": cursor, "max_count": count}
         )
         assert empty.body == {"records": [], "next_cursor": expected} and not empty.more
+
+
+def test_status_during_a_clinician_bolus_pauses_the_basal_and_counts_down_the_dose() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(400))
+    bolus = {
+        "kind": int(ChangeKind.SINGLE_BOLUS),
+        "params": {"dose_ng": 50_000, "duration_s": 3600},
+    }
+    staged = clinic.ok(MsgType.STAGE_PRESCRIPTION, {"change": bolus})
+    assert staged["daily_dose_ng"] == 400_000 and staged["duration_s"] == 3600
+    clinic.program(bolus)
+    clinic.now += 1800
+    status = clinic.ok(MsgType.STATUS)
+    assert status["mode"] == status["bolus_mode"] == int(ChangeKind.SINGLE_BOLUS)
+    assert status["bolus_remaining_ng"] == 25_000  # half its duration left
+    assert status["rate_nl_per_day"] == staged["rate_nl_per_day"]  # the bolus alone
+    assert status["daily_dose_ng"] == 400_000  # the basal that resumes
+    clinic.now += 1800
+    status = clinic.ok(MsgType.STATUS)
+    assert status["bolus_mode"] == 0 and status["bolus_remaining_ng"] == 0
+    assert status["mode"] == 1  # CONTINUOUS again
