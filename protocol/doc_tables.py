@@ -210,6 +210,59 @@ CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
     (MsgType.LOG_READ, "request.log"): "LogId",
 }
 
+_BY_KIND = "; by change kind: section 6, 'The stage summary by change kind'"
+CONTEXT_NOTES.update(
+    {
+        (MsgType.STAGE_PRESCRIPTION, "reply.daily_dose_ng"): "ng/day: the basal daily dose in "
+        "force after the change" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.rate_nl_per_day"): "nL/day: the flow the change "
+        "starts with if committed now" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.duration_s"): "s: how long a bolus takes; 0 for a "
+        "basal change" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.next_refill_time"): "pump time the refill is due: "
+        "when the estimate would reach the low-reservoir threshold (= low_reservoir_time); 0 = "
+        "never at this program",
+        (MsgType.STAGE_PRESCRIPTION, "reply.low_reservoir_time"): "pump time the estimate would "
+        "reach the low-reservoir threshold if committed now (a bolus, then the basal after it); "
+        "the staging time if already at or below it; 0 = never (nothing flows afterwards)",
+    }
+)
+
+#: What each field of the stage summary holds, per change kind (docs/PROTOCOL.md section 6).
+STAGE_SUMMARY_BY_KIND: dict[ChangeKind, tuple[str, str, str]] = {
+    # kind: (daily_dose_ng, rate_nl_per_day, duration_s)
+    ChangeKind.STOPPED: ("0", "0", "0"),
+    ChangeKind.CONTINUOUS: (
+        "the programmed dose",
+        "its flow: dose / concentration, rounded down to whole nL/day",
+        "0",
+    ),
+    ChangeKind.FLEX: (
+        "the **largest day total** of any weekday: the ng a weekday's program delivers from "
+        "midnight to midnight (each step's dose rate times its share of the day), the figure the "
+        "hard and soft limits and the titration guard check",
+        "the flow of the step in force at the pump time of staging",
+        "0",
+    ),
+    ChangeKind.SINGLE_BOLUS: (
+        "the basal dose in force now, which resumes when the bolus ends (0 if the basal is "
+        "stopped); the bolus dose is the one requested",
+        "the bolus's average flow: its volume x 86400 / duration_s (the basal pauses meanwhile)",
+        "the requested duration",
+    ),
+    ChangeKind.PRIMING_BOLUS: (
+        "0: after priming the pump is STOPPED until a basal program is committed",
+        "the priming flow, at most the profile's maximum rate",
+        "the catheter volume at the maximum rate, rounded up to whole seconds",
+    ),
+    ChangeKind.BRIDGE_BOLUS: (
+        "the basal dose in force now, which continues at the new concentration after the bridge",
+        "the bridge flow: the basal dose in force at the old concentration (so the old drug in "
+        "the catheter is pushed out at the prescribed dose)",
+        "the catheter volume at the bridge flow, rounded up",
+    ),
+}
+
 #: Meanings of the log record's fields where they differ from the payload fields of that name.
 LOG_RECORD_NOTES: dict[str, str] = {
     "time": "pump time (s) of the event",
@@ -614,6 +667,15 @@ def audit_table() -> str:
     )
 
 
+def stage_summary_table() -> str:
+    """The stage summary's fields for every change kind."""
+    rows = [
+        (f"`{kind.name}`", dose, rate, duration)
+        for kind, (dose, rate, duration) in STAGE_SUMMARY_BY_KIND.items()
+    ]
+    return _table(("kind", "`daily_dose_ng`", "`rate_nl_per_day`", "`duration_s`"), rows)
+
+
 def log_record_table() -> str:
     """The 24-byte log record."""
     rows = []
@@ -690,4 +752,5 @@ def generated_sections() -> dict[str, str]:
         "enums": enum_tables(),
         "log-record": log_record_table() + "\n",
         "audit": audit_table(),
+        "stage-summary": stage_summary_table() + "\n",
     }

@@ -512,3 +512,46 @@ def test_status_during_a_clinician_bolus_pauses_the_basal_and_counts_down_the_do
     status = clinic.ok(MsgType.STATUS)
     assert status["bolus_mode"] == 0 and status["bolus_remaining_ng"] == 0
     assert status["mode"] == 1  # CONTINUOUS again
+
+
+def test_the_stage_summary_holds_what_section_6_says_for_every_kind() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 500)
+    clinic.program(continuous(400))
+
+    def stage(change: dict[str, Any]) -> dict[str, Any]:
+        summary = clinic.ok(MsgType.STAGE_PRESCRIPTION, {"change": change})
+        clinic.ok(MsgType.ABORT_PRESCRIPTION)
+        assert summary["next_refill_time"] == summary["low_reservoir_time"]
+        return summary
+
+    stopped = stage({"kind": int(ChangeKind.STOPPED), "params": {}})
+    assert (stopped["daily_dose_ng"], stopped["rate_nl_per_day"], stopped["duration_s"]) == (
+        0,
+        0,
+        0,
+    )
+    assert stopped["low_reservoir_time"] == 0
+    basal = stage(continuous(300))
+    assert (basal["daily_dose_ng"], basal["rate_nl_per_day"], basal["duration_s"]) == (
+        300_000,
+        600_000,
+        0,
+    )
+    assert basal["low_reservoir_time"] > START
+    # flex: the largest day total (weekend 600 mcg/day, weekdays 200 then 400 from noon = 300)
+    weekday = [
+        {"start_minute": 0, "daily_dose_ng": 200_000},
+        {"start_minute": 720, "daily_dose_ng": 400_000},
+    ]
+    weekend = [{"start_minute": 0, "daily_dose_ng": 600_000}]
+    flex = {
+        "kind": int(ChangeKind.FLEX),
+        "params": {"day_programs": [weekday, weekend], "weekday_program": [0, 0, 0, 0, 0, 1, 1]},
+    }
+    summary = stage(flex)
+    assert summary["daily_dose_ng"] == 600_000 and summary["duration_s"] == 0
+    assert summary["rate_nl_per_day"] in (400_000, 800_000, 1_200_000)  # the step in force
+    priming = stage({"kind": int(ChangeKind.PRIMING_BOLUS), "params": {"catheter_length_mm": 100}})
+    assert priming["daily_dose_ng"] == 0 and priming["duration_s"] > 0
+    assert priming["low_reservoir_time"] == 0  # nothing flows after priming
