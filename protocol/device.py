@@ -46,7 +46,13 @@ from . import security_state
 from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
 from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
-from .crypto import PairingResponder, PairingSecrets, SessionKeys, session_open_proof
+from .crypto import (
+    MAX_COUNTER_STEP,
+    PairingResponder,
+    PairingSecrets,
+    SessionKeys,
+    session_open_proof,
+)
 from .enums import Role
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -363,7 +369,7 @@ class DeviceEndpoint:
                     ErrorCode.UNKNOWN_SESSION if self.session is None else self.session.open(frame)
                 )
                 if code is not ErrorCode.OK:
-                    raise _Rejected(code, f"{code.name.lower().replace('_', ' ')}")
+                    raise _Rejected(code, _auth_reason(code, frame, self.session))
                 verified = True
                 assert self.session is not None
                 role = self.session.role
@@ -749,6 +755,19 @@ class DeviceEndpoint:
                 "reply": cached.reply_payload[2:],
             }
         self._answer(spec, frame, answer)
+
+
+def _auth_reason(code: ErrorCode, frame: Frame, session: AuthSession | None) -> str:
+    """The reason text of a refused AUTH frame (for people; the code is what counts)."""
+    if code is ErrorCode.REPLAYED_COUNTER and session is not None and frame.counter is not None:
+        last = session.window.last
+        if frame.counter > last:
+            return (
+                f"replayed counter: {frame.counter} is more than {MAX_COUNTER_STEP} above the "
+                f"last accepted {last}"
+            )
+        return f"replayed counter: {frame.counter} is not above the last accepted {last}"
+    return code.name.lower().replace("_", " ")
 
 
 def _error_payload(code: ErrorCode, reason: str) -> bytes:

@@ -167,7 +167,8 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         ),
         _row(
             E.REPLAYED_COUNTER,
-            "frame counter is not above the last accepted one (replay or reorder)",
+            "frame counter is not above the last accepted one (replay or reorder), or more than "
+            "2**24 above it (a jump that would use up the counter space)",
         ),
         _row(E.UNKNOWN_SESSION, "session id is not the pump's open session"),
         _row(E.ROLE_NOT_PERMITTED, "the paired role (patient) may not send this message"),
@@ -184,7 +185,11 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.PAIRING_FAILED, "pairing confirmation did not verify"),
         _row(E.UNKNOWN_KEY, "key id is not paired with this pump"),
         _row(E.NO_PAIRING_IN_PROGRESS, "pair-confirm without a pair-begin in this window"),
-        _row(E.KEY_STORE_FULL, "the pump holds no more pairings; unpair one first"),
+        _row(
+            E.KEY_STORE_FULL,
+            "the pump holds no more pairings; unpair one first (answers PAIR_BEGIN, or "
+            "PAIR_CONFIRM if the store filled before the code was accepted)",
+        ),
         _row(
             E.PAIRING_BUSY,
             "another programmer's pairing is waiting on the pump; finish or reject it there first",
