@@ -58,6 +58,7 @@ class MsgType(enum.IntEnum):
     STOP = 0x18
     RESUME = 0x19
     SET_CLOCK = 0x1A
+    DEVICE_LIMITS = 0x1B
     ALARMS_READ = 0x20
     ALARMS_ACK = 0x21
     ALARMS_TEST = 0x22
@@ -182,6 +183,47 @@ _STATUS_REPLY = strict(
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
     "alarms" / c.PrefixedArray(u8, AlarmEntry),
+)
+
+#: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
+_DEVICE_LIMITS_REPLY = strict(
+    "drug"
+    / c.Struct(
+        "drug_name" / ShortText,
+        "concentrations_mcg_per_ml" / c.PrefixedArray(u8, u16),
+        "hard_max_daily_dose_ng" / u32,
+        "soft_max_daily_dose_ng" / u32,
+        "max_bolus_ng" / u32,
+        "min_bolus_duration_s" / u32,
+        "max_bolus_duration_s" / u32,
+    ),
+    "titration" / c.Struct("soft_increase_pct" / u16, "window_s" / u32),
+    "delivery"
+    / c.Struct(
+        "min_rate_nl_per_day" / u32,
+        "max_rate_nl_per_day" / u32,
+        "safe_rate_nl_per_day" / u32,
+        "reservoir_capacity_nl" / u32,
+        "max_flex_steps" / u8,
+        "max_catheter_length_mm" / u16,
+    ),
+    "patient_bolus"
+    / c.Struct(
+        "max_dose_ng" / u32,
+        "min_duration_s" / u32,
+        "max_duration_s" / u32,
+        "max_per_day_limit" / u8,
+        "min_lockout_s" / u32,
+        "max_lockout_s" / u32,
+    ),
+    "alarms"
+    / c.Struct(
+        "low_reservoir_min_nl" / u32,
+        "low_reservoir_max_nl" / u32,
+        "critical_interval_min_s" / u32,
+        "critical_interval_max_s" / u32,
+    ),
+    "clock" / c.Struct("earliest_time" / u32, "latest_time" / u32),
 )
 
 _PATIENT_BOLUS_CONFIG = c.Struct(
@@ -382,6 +424,13 @@ CATALOG: dict[MsgType, MessageSpec] = {
             strict("previous_time" / u32),
             "set the pump's real-time clock",
             changes=True,
+        ),
+        _req(
+            M.DEVICE_LIMITS,
+            Empty,
+            _DEVICE_LIMITS_REPLY,
+            "read the pump's limits and drug library: every range it checks requests against",
+            roles=ALL_ROLES,
         ),
         _req(
             M.ALARMS_READ,

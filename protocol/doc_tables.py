@@ -175,10 +175,67 @@ FIELD_NOTES: dict[str, str] = {
     "a": "first argument (meaning by event)",
     "b": "second argument (meaning by event)",
     "check": "CRC-32C of the 20 bytes before it",
+    "drug_name": "drug name (UTF-8)",
+    "soft_increase_pct": "percent",
+    "max_flex_steps": "steps per day program",
+    "max_per_day_limit": "boluses per 24 h",
 }
 
 #: Meanings that depend on the message: (message, "request.<path>" or "reply.<path>") -> text.
+_LIMITS = MsgType.DEVICE_LIMITS
 CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
+    (_LIMITS, "reply.drug.drug_name"): "the drug of the pump's library, e.g. baclofen",
+    (_LIMITS, "reply.drug.concentrations_mcg_per_ml"): "mcg/mL: the concentrations REFILL "
+    "accepts (CONCENTRATION_NOT_IN_LIBRARY otherwise)",
+    (_LIMITS, "reply.drug.hard_max_daily_dose_ng"): "ng/day: no basal day total (flex: the "
+    "largest), nor basal plus the enabled patient boluses, may exceed it "
+    "(DOSE_ABOVE_HARD_LIMIT; cannot be acknowledged)",
+    (_LIMITS, "reply.drug.soft_max_daily_dose_ng"): "ng/day: a day total above it raises "
+    "SOFT_DOSE_LIMIT, to acknowledge in the commit",
+    (_LIMITS, "reply.drug.max_bolus_ng"): "ng: largest single bolus, and cap of a patient bolus "
+    "(BOLUS_ABOVE_LIMIT)",
+    (_LIMITS, "reply.drug.min_bolus_duration_s"): "s: shortest single bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.drug.max_bolus_duration_s"): "s: longest single bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.titration.soft_increase_pct"): "percent: a basal increase above this over "
+    "the dose in force within window_s raises TITRATION_INCREASE_OVER_LIMIT",
+    (_LIMITS, "reply.titration.window_s"): "s: the titration window (a second increase within "
+    "it raises SECOND_INCREASE_WITHIN_24H)",
+    (_LIMITS, "reply.delivery.min_rate_nl_per_day"): "nL/day: slowest basal flow of any step "
+    "(RATE_BELOW_MINIMUM)",
+    (_LIMITS, "reply.delivery.max_rate_nl_per_day"): "nL/day: fastest flow of any step or bolus "
+    "(RATE_ABOVE_MAXIMUM, BOLUS_DURATION_INVALID); priming runs at it",
+    (_LIMITS, "reply.delivery.safe_rate_nl_per_day"): "nL/day: the flow of SAFE_MINIMUM (after a "
+    "low-battery reset or with an empty reservoir)",
+    (_LIMITS, "reply.delivery.reservoir_capacity_nl"): "nL: most the reservoir holds "
+    "(REFILL_OVER_CAPACITY)",
+    (_LIMITS, "reply.delivery.max_flex_steps"): "most steps in one flex day program "
+    "(INVALID_SCHEDULE)",
+    (_LIMITS, "reply.delivery.max_catheter_length_mm"): "mm: longest catheter a priming or "
+    "bridge bolus may name (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.max_dose_ng"): "ng: largest patient bolus (also at most "
+    "drug.max_bolus_ng; BOLUS_ABOVE_LIMIT)",
+    (_LIMITS, "reply.patient_bolus.min_duration_s"): "s: shortest patient bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.patient_bolus.max_duration_s"): "s: longest patient bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.patient_bolus.max_per_day_limit"): "the largest max_per_day a clinician "
+    "may configure (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.min_lockout_s"): "s: shortest lockout (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.max_lockout_s"): "s: longest lockout (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.alarms.low_reservoir_min_nl"): "nL: lowest low-reservoir threshold "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.low_reservoir_max_nl"): "nL: highest low-reservoir threshold "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.critical_interval_min_s"): "s: shortest critical repeat interval "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.critical_interval_max_s"): "s: longest critical repeat interval "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.clock.earliest_time"): "earliest pump time SET_CLOCK accepts, included "
+    "(CLOCK_INVALID)",
+    (_LIMITS, "reply.clock.latest_time"): "latest pump time SET_CLOCK accepts, included "
+    "(CLOCK_INVALID)",
     (MsgType.PAIR_CONFIRM, "reply.device_proof"): "HMAC-SHA256(confirm_key, 'device' || th)[:16]",
     (MsgType.SESSION_OPEN, "reply.device_proof"): "HMAC-SHA256(pairing_key, 'ITBP open' || "
     "u32 key_id || u32 session_id || nonce_p || nonce_d || u8 role)[:16]",

@@ -229,6 +229,36 @@ def alarm_settings_and_tone_test(pump: PumpUnderTest) -> None:
         client.ok(MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 2 * ML, "critical_interval_s": 600})
 
 
+@scenario(MsgType.DEVICE_LIMITS)
+def device_limits(pump: PumpUnderTest) -> None:
+    """The limits are the ones the pump enforces: one step beyond each alarm and clock bound is
+    refused, the bound itself is not (docs/PROTOCOL.md, DEVICE_LIMITS)."""
+    with pump.session() as client:
+        limits = client.ok(MsgType.DEVICE_LIMITS)
+        drug, alarms, clock = limits["drug"], limits["alarms"], limits["clock"]
+        assert drug["concentrations_mcg_per_ml"] and drug["drug_name"]
+        assert 0 < drug["soft_max_daily_dose_ng"] <= drug["hard_max_daily_dose_ng"]
+        delivery = limits["delivery"]
+        assert 0 < delivery["min_rate_nl_per_day"] <= delivery["max_rate_nl_per_day"]
+        assert clock["earliest_time"] <= clock["latest_time"]
+        before = client.ok(MsgType.ALARMS_READ)
+        interval = before["critical_interval_s"]
+        for low, code in (
+            (alarms["low_reservoir_max_nl"] + 1, ErrorCode.ALARM_CONFIG_OUT_OF_RANGE),
+            (alarms["low_reservoir_max_nl"], ErrorCode.OK),
+        ):
+            reply = client.request(
+                MsgType.ALARMS_CONFIG, {"low_reservoir_nl": low, "critical_interval_s": interval}
+            )
+            assert reply.status == code
+        client.ok(
+            MsgType.ALARMS_CONFIG,
+            {"low_reservoir_nl": before["low_reservoir_nl"], "critical_interval_s": interval},
+        )
+        late = client.request(MsgType.SET_CLOCK, {"pump_time": clock["latest_time"] + 1})
+        assert late.status == ErrorCode.CLOCK_INVALID
+
+
 @scenario(MsgType.LOG_INFO, MsgType.LOG_READ)
 def logs(pump: PumpUnderTest) -> None:
     with pump.session() as client:

@@ -555,3 +555,27 @@ def test_the_stage_summary_holds_what_section_6_says_for_every_kind() -> None:
     priming = stage({"kind": int(ChangeKind.PRIMING_BOLUS), "params": {"catheter_length_mm": 100}})
     assert priming["daily_dose_ng"] == 0 and priming["duration_s"] > 0
     assert priming["low_reservoir_time"] == 0  # nothing flows after priming
+
+
+def test_device_limits_are_the_numbers_the_pump_checks_and_any_role_reads_them() -> None:
+    from protocol.codec import encode_reply
+    from protocol.framing import MAX_PAYLOAD
+
+    for role in (Role.CLINICIAN, Role.PATIENT):
+        clinic = Clinic(role)
+        limits = clinic.ok(MsgType.DEVICE_LIMITS)
+        profile = clinic.bench.pump.profile
+        assert limits["drug"]["hard_max_daily_dose_ng"] == profile.drug.hard_max_daily_dose_ng
+        assert limits["drug"]["concentrations_mcg_per_ml"] == list(
+            profile.drug.concentrations_mcg_per_ml
+        )
+        assert limits["clock"]["latest_time"] == profile.clock.latest_pump_time_s
+        assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, limits)) <= MAX_PAYLOAD
+    clinic = Clinic()
+    clinic.fill(20, limits["drug"]["concentrations_mcg_per_ml"][-1])
+    too_much = limits["drug"]["hard_max_daily_dose_ng"] + 1000
+    (refused,) = clinic.request(
+        MsgType.STAGE_PRESCRIPTION,
+        {"change": {"kind": int(ChangeKind.CONTINUOUS), "params": {"daily_dose_ng": too_much}}},
+    )
+    assert refused.status in (ErrorCode.DOSE_ABOVE_HARD_LIMIT, ErrorCode.RATE_ABOVE_MAXIMUM)
