@@ -21,6 +21,7 @@ import click
 from .cli_support import Options
 from .commands import (
     alarm_cmds,
+    limits_cmd,
     log_cmds,
     pairing_cmds,
     pump_cmds,
@@ -114,6 +115,7 @@ for command in (
     session.unpair,
     pairing_cmds.pairings,
     session.status,
+    limits_cmd.limits,
     therapy_cmds.program,
     therapy_cmds.bolus,
     therapy_cmds.prime,

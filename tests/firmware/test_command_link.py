@@ -579,3 +579,12 @@ def test_device_limits_are_the_numbers_the_pump_checks_and_any_role_reads_them()
         {"change": {"kind": int(ChangeKind.CONTINUOUS), "params": {"daily_dose_ng": too_much}}},
     )
     assert refused.status in (ErrorCode.DOSE_ABOVE_HARD_LIMIT, ErrorCode.RATE_ABOVE_MAXIMUM)
+
+
+def test_the_largest_device_limits_reply_fits_max_payload() -> None:
+    from protocol.codec import encode_reply
+    from protocol.framing import MAX_PAYLOAD
+
+    body = Clinic().ok(MsgType.DEVICE_LIMITS)
+    body["drug"] = {**body["drug"], "drug_name": "x" * 255, "concentrations_mcg_per_ml": [1] * 255}
+    assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, body)) == 859 <= MAX_PAYLOAD
