@@ -150,6 +150,9 @@ def event_text(doc: dict[str, Any]) -> str:
 def watch(interval: int, count: int | None, duration: float | None) -> None:
     """Show live telemetry and alarm events until Ctrl-C (or --count / --duration).
 
+    Every event is shown: a lock-step pump advanced by several intervals at once sends (and
+    watch prints) one TELEMETRY per interval, each with its own pump time.
+
     Example: pumpctl --port /dev/pts/3 watch --count 10
     """
     events: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@ units, echoes, and the state the next read shows."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -358,3 +359,25 @@ def test_error_replies_carry_a_readable_reason(pump: PumpUnderTest) -> None:
         assert 0 < len(reply.reason) <= 200
         frame = next(f for f in reversed(client.frames) if f.seq == reply.seq)
         assert decode_reply(MsgType.LOG_INFO, frame.payload)[0] == ErrorCode.UNKNOWN_LOG
+
+
+def test_a_lockstep_advance_sends_one_telemetry_event_per_interval(pump: PumpUnderTest) -> None:
+    """docs/PROTOCOL.md section 8: advancing 4 h at a 3600 s interval gives an event at every
+    interval boundary (each with its own pump time), not one coalesced event."""
+    pump.require_capability(Capability.TELEMETRY)
+    bench = pump.require_bench("advance time in one jump")
+    with pump.session() as client:
+        start = client.ok(MsgType.STATUS)["pump_time"]
+        assert client.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 3600})["interval_s"] == 3600
+        bench.advance(4 * 3600)
+        times = []
+        while not times or times[-1] < start + 4 * 3600:
+            event = client.wait_for(
+                lambda e: isinstance(e, Notification) and e.msg is MsgType.TELEMETRY,
+                what="TELEMETRY event",
+            )
+            times.append(event.body["pump_time"])
+        assert client.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 0})["interval_s"] == 0
+    assert times[-1] == start + 4 * 3600
+    assert [b - a for a, b in itertools.pairwise(times)] == [3600] * (len(times) - 1)
+    assert len(times) >= 4
