@@ -405,6 +405,7 @@ class PumpClient(ClinicalCommands):
         what = what or msg.name.lower()
         self._check_announced(msg, body or {}, what)
         self._check_size(msg, {"request_id": 1, **(body or {})}, what)
+        self._explain_limits(msg, body or {})  # the pump's own limits, in clinical units
         self._ensure_session()
         rid = self.new_request_id()
         session = self.endpoint.session

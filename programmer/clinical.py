@@ -20,7 +20,7 @@ from protocol.log_record import LogRecord
 
 from .errors import LinkError, refusal
 from .exchange import Exchange
-from .limits import explain
+from .limits import applies_to, explain
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +100,11 @@ class ClinicalCommands:
         return body
 
     def _explain_limits(self, msg: MsgType, body: Mapping[str, Any]) -> None:
-        """Before sending: refuse, in clinical units, what the pump's own limits rule out
-        (``limits.LimitRefusal``; nothing sent).  Pumps without DEVICE_LIMITS are not asked."""
+        """Before sending (``_change`` calls it after the HELLO checks): refuse, in clinical
+        units, what the pump's own limits rule out (``limits.LimitRefusal``; nothing sent).
+        Only messages the limits apply to; pumps without DEVICE_LIMITS are not asked."""
+        if not applies_to(msg):
+            return
         if self.identity is None:
             self.identify()
         assert self.identity is not None
@@ -120,7 +123,6 @@ class ClinicalCommands:
     # -- prescription: stage, then commit or abort -----------------------------------------------
     def stage(self, change: Mapping[str, Any]) -> StagedSummary:
         """STAGE_PRESCRIPTION: validate a change whole; nothing is applied until commit."""
-        self._explain_limits(MsgType.STAGE_PRESCRIPTION, {"change": change})
         body = self._change(MsgType.STAGE_PRESCRIPTION, {"change": change}, what="stage")
         return StagedSummary.from_reply(body)
 
@@ -151,7 +153,6 @@ class ClinicalCommands:
             "added_nl": added_nl,
             "concentration_mcg_per_ml": concentration_mcg_per_ml,
         }
-        self._explain_limits(MsgType.REFILL, body)
         return self._change(MsgType.REFILL, body, what="refill")
 
     def configure_patient_bolus(
@@ -164,7 +165,6 @@ class ClinicalCommands:
             "max_per_day": max_per_day,
             "lockout_s": lockout_s,
         }
-        self._explain_limits(MsgType.PATIENT_BOLUS_CONFIG, {"config": config})
         self._change(
             MsgType.PATIENT_BOLUS_CONFIG, {"config": config}, what="configure patient bolus"
         )
@@ -182,7 +182,6 @@ class ClinicalCommands:
 
     def set_clock(self, pump_time: int) -> int:
         """SET_CLOCK to Unix seconds; returns the pump's previous time."""
-        self._explain_limits(MsgType.SET_CLOCK, {"pump_time": pump_time})
         body = self._change(MsgType.SET_CLOCK, {"pump_time": pump_time}, what="set clock")
         return int(body["previous_time"])
 
@@ -198,7 +197,6 @@ class ClinicalCommands:
 
     def configure_alarms(self, low_reservoir_nl: int, critical_interval_s: int) -> None:
         body = {"low_reservoir_nl": low_reservoir_nl, "critical_interval_s": critical_interval_s}
-        self._explain_limits(MsgType.ALARMS_CONFIG, body)
         self._change(MsgType.ALARMS_CONFIG, body, what="configure alarms")
 
     def pairings(self) -> dict[str, Any]:

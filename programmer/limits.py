@@ -187,17 +187,26 @@ def _alarms(body: Mapping[str, Any], limits: Mapping[str, Any]) -> Found:
     return None
 
 
+def _day(pump_time: int) -> str:
+    return datetime.fromtimestamp(pump_time, UTC).strftime("%Y-%m-%d")
+
+
 def _clock(body: Mapping[str, Any], limits: Mapping[str, Any]) -> Found:
+    """Worded as the pump words it (a person reads the same sentence either way)."""
     clock = limits["clock"]
-    value, low, high = (
-        int(body["pump_time"]),
-        int(clock["earliest_time"]),
-        int(clock["latest_time"]),
-    )
-    if not low <= value <= high:
+    value = int(body["pump_time"])
+    low, high = int(clock["earliest_time"]), int(clock["latest_time"])
+    if value < low:
         return (
             ErrorCode.CLOCK_INVALID,
-            f"{_date(value)} is outside the dates this pump accepts ({_range(low, high, _date)})",
+            f"the date {_day(value)} is before {_day(low)}, the earliest this pump accepts: "
+            "set the clock to today's date and time",
+        )
+    if value > high:
+        return (
+            ErrorCode.CLOCK_INVALID,
+            f"the date {_day(value)} is after {_day(high)}, the latest this pump accepts: "
+            "set the clock to today's date and time",
         )
     return None
 
@@ -209,6 +218,11 @@ _CHECKS = {
     MsgType.ALARMS_CONFIG: _alarms,
     MsgType.SET_CLOCK: _clock,
 }
+
+
+def applies_to(msg: MsgType) -> bool:
+    """True if ``explain`` has something to check for ``msg``."""
+    return msg in _CHECKS
 
 
 def limits_document(limits: Mapping[str, Any]) -> dict[str, Any]:
