@@ -15,6 +15,8 @@ from protocol.catalog import MsgType, RefillFlag
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
 
+from .profile import DeviceProfile
+from .safety import MAX_CATHETER_LENGTH_MM
 from .wire_mapping import (
     alarm_to_wire,
     change_from_wire,
@@ -27,6 +29,7 @@ from .wire_mapping import (
 
 if TYPE_CHECKING:
     from .pump import PumpFirmware
+    from .reports import BolusInfo
 
 Body = dict[str, Any]
 
@@ -69,12 +72,20 @@ def status_body(fw: PumpFirmware, now: int) -> Body:
         "delivered_nl": s.delivered_total_nl,
         "strokes": s.strokes_total,
         "bolus_mode": int(bolus.mode) if bolus is not None else 0,
-        "bolus_remaining_ng": bolus.dose_ng if bolus is not None else 0,
+        "bolus_remaining_ng": _bolus_remaining_ng(bolus, s.pump_time) if bolus is not None else 0,
         "bolus_end_time": time_or_zero(bolus.ends_at) if bolus is not None else 0,
         "critical_interval_s": s.critical_interval_s,
         "patient_bolus_enabled": s.patient_bolus_config.enabled,
         "alarms": [alarm_to_wire(a) for a in s.alarms],
     }
+
+
+def _bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
+    """The part of a running bolus's dose not yet due at ``pump_now``, rounded up: the bolus is
+    spread evenly over its duration, so this is the dose times the share of the time left."""
+    duration = max(1, bolus.ends_at - bolus.started_at)
+    left = min(max(bolus.ends_at - pump_now, 0), duration)
+    return -(-bolus.dose_ng * left // duration)
 
 
 def _status(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
@@ -207,8 +218,59 @@ def _log_info(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body
     }
 
 
+def device_limits_body(profile: DeviceProfile) -> Body:
+    """DEVICE_LIMITS: the profile's limits, exactly the numbers the validation code checks."""
+    drug, pb, alarms = profile.drug, profile.patient_bolus, profile.alarms
+    return {
+        "drug": {
+            "drug_name": drug.drug_name,
+            "concentrations_mcg_per_ml": list(drug.concentrations_mcg_per_ml),
+            "hard_max_daily_dose_ng": drug.hard_max_daily_dose_ng,
+            "soft_max_daily_dose_ng": drug.soft_max_daily_dose_ng,
+            "max_bolus_ng": drug.max_bolus_ng,
+            "min_bolus_duration_s": drug.min_bolus_duration_s,
+            "max_bolus_duration_s": drug.max_bolus_duration_s,
+        },
+        "titration": {
+            "soft_increase_pct": drug.titration_soft_increase_pct,
+            "window_s": drug.titration_window_s,
+        },
+        "delivery": {
+            "min_rate_nl_per_day": profile.min_rate_nl_per_day,
+            "max_rate_nl_per_day": profile.max_rate_nl_per_day,
+            "safe_rate_nl_per_day": profile.safe_rate_nl_per_day,
+            "reservoir_capacity_nl": profile.reservoir_capacity_nl,
+            "max_flex_steps": profile.max_flex_steps,
+            "max_catheter_length_mm": MAX_CATHETER_LENGTH_MM,
+        },
+        "patient_bolus": {
+            "max_dose_ng": pb.max_dose_ng,
+            "min_duration_s": pb.min_duration_s,
+            "max_duration_s": pb.max_duration_s,
+            "max_per_day_limit": pb.max_per_day_limit,
+            "min_lockout_s": pb.min_lockout_s,
+            "max_lockout_s": pb.max_lockout_s,
+        },
+        "alarms": {
+            "low_reservoir_min_nl": alarms.low_reservoir_min_nl,
+            "low_reservoir_max_nl": alarms.low_reservoir_max_nl,
+            "critical_interval_min_s": alarms.critical_interval_min_s,
+            "critical_interval_max_s": alarms.critical_interval_max_s,
+        },
+        "clock": {
+            "earliest_time": profile.clock.earliest_pump_time_s,
+            "latest_time": profile.clock.latest_pump_time_s,
+        },
+    }
+
+
+def _device_limits(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+    return device_limits_body(fw.profile)
+
+
 HANDLERS: dict[MsgType, Handler] = {
     MsgType.STATUS: _status,
+    MsgType.DEVICE_LIMITS: _device_limits,
     MsgType.READ_PRESCRIPTION: _read_prescription,
     MsgType.STAGE_PRESCRIPTION: _stage,
     MsgType.COMMIT_PRESCRIPTION: _commit,

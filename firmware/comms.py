@@ -19,10 +19,11 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
 from protocol.catalog import Capability, MsgType
-from protocol.device import LOCKOUT_FAILURES, DeviceEndpoint, DeviceInfo, SecurityPolicy
+from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
 from protocol.enums import CRITICAL_ALARMS, LogEvent
-from protocol.errors import ErrorCategory, ErrorCode, Refusal, category_of
+from protocol.errors import ErrorCode, Refusal
 from protocol.events import (
     NEED_DATA,
     FrameRejected,
@@ -61,21 +62,7 @@ CAPABILITIES = (
     | Capability.BRIDGE_BOLUS
     | Capability.PRIMING_BOLUS
 )
-#: Authentication-range refusals that are pairing refusals (audited as such), not attack signs.
-_PAIRING_REFUSALS = frozenset(
-    {
-        ErrorCode.PAIRING_WINDOW_CLOSED,
-        ErrorCode.PAIRING_LOCKED_OUT,
-        ErrorCode.NO_PAIRING_IN_PROGRESS,
-        ErrorCode.KEY_STORE_FULL,
-        ErrorCode.PAIRING_BUSY,
-        ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,
-    }
-)
 MIN_TELEMETRY_INTERVAL_S = 1
-#: Refused frames logged one by one per error code and window; the rest are counted.
-AUDIT_BURST = 16
-AUDIT_WINDOW_S = 3600
 
 
 class CommandLink:
@@ -273,12 +260,8 @@ class CommandLink:
             return
         self._audit_window[code] = (start, used + 1)
         msg_type = event.msg_type or 0
-        if event.code in _PAIRING_REFUSALS:
-            self.fw.audit(LogEvent.PAIRING_REFUSED, int(event.code), msg_type, now)
-        elif category_of(event.code) is ErrorCategory.AUTHENTICATION:
-            self.fw.audit(LogEvent.AUTH_FAILURE, int(event.code), msg_type, now)
-        else:
-            self.fw.audit(LogEvent.REQUEST_REFUSED, int(event.code), msg_type, now)
+        # which record, and what counts towards lockout: protocol/audit.py (one rule, documented)
+        self.fw.audit(audit_event_for(event.code), int(event.code), msg_type, now)
 
     def flush_suppressed(self, now: int) -> None:
         """Write the counts of refusals that were not logged one by one, and of unauthenticated
@@ -354,10 +337,14 @@ class CommandLink:
         """Answer LOG_READ with as many frames as needed, MORE set on all but the last.
 
         The frames go out back to back: a download is bounded by the line rate, not round trips.
+        The last frame is the one with the last record (never an empty frame after frames that
+        filled up exactly); only an empty answer is an empty frame, whose ``next_cursor`` is where
+        the stream would have started: the cursor, raised to ``first_seq`` and capped at
+        ``next_seq`` (docs/PROTOCOL.md section 7).
         """
         log = int(req.body["log"])
-        self.fw.log_info(log)  # refuses an unknown log before any frame goes out
-        cursor = int(req.body["cursor"])
+        info = self.fw.log_info(log)  # refuses an unknown log before any frame goes out
+        cursor = min(max(int(req.body["cursor"]), info.first_seq), info.next_seq)
         remaining = min(int(req.body["max_count"]), MAX_RECORDS_PER_READ)
         while True:
             chunk = (
@@ -368,7 +355,12 @@ class CommandLink:
             if chunk:
                 cursor = chunk[-1].seq + 1
                 remaining -= len(chunk)
-            last = not chunk or remaining == 0 or len(chunk) < RECORDS_PER_FRAME
+            last = (
+                not chunk
+                or remaining == 0
+                or len(chunk) < RECORDS_PER_FRAME
+                or cursor >= info.next_seq
+            )
             body = {"records": [r.pack() for r in chunk], "next_cursor": cursor}
             self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, body, more=not last)))
             if last:

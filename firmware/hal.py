@@ -11,14 +11,9 @@ from __future__ import annotations
 import enum
 from typing import Protocol
 
+from protocol.enums import ResetCause  # on the wire: the RESET log record's argument
 
-class ResetCause(enum.IntEnum):
-    """Why the firmware is booting."""
-
-    POWER_ON = 0  # first boot of a new device, or a normal power cycle
-    POWER_LOSS = 1  # supply interrupted (e.g. process killed); state comes from NVM
-    LOW_BATTERY = 2  # low battery reset: boot into the safe state at the minimum rate
-    WATCHDOG = 3
+__all__ = ["ResetCause"]
 
 
 class TonePattern(enum.IntEnum):

@@ -24,6 +24,9 @@ from protocol.events import Reply, Request
 from .board import VirtualBoard
 from .timeparse import parse_duration
 
+#: Most link wakeups (TELEMETRY events) one advance of bench time produces; the rest coalesce.
+TELEMETRY_PER_ADVANCE_MAX = 1024
+
 FAULTS = (
     "motor-stall",
     "low-battery-reset",
@@ -92,7 +95,19 @@ class BenchPump:
         return self.board.now
 
     def advance_to(self, t: int) -> None:
+        """Run the board to ``t``, waking the link at every telemetry interval on the way, so an
+        advance of 4 h at a 3600 s interval sends four TELEMETRY events, each with its own pump
+        time, as real time would.  At most ``TELEMETRY_PER_ADVANCE_MAX`` wakeups are taken per
+        advance; beyond that the remaining intervals are coalesced into the event at ``t``
+        (docs/PROTOCOL.md section 8)."""
         t = max(t, self.board.now)
+        for _ in range(TELEMETRY_PER_ADVANCE_MAX - 1):
+            wake = self.link.next_wakeup()
+            if wake is None or wake >= t:
+                break
+            self.board.run_until(max(wake, self.board.now))
+            self._after_board_change()
+            self.link.on_timer(self.board.now)
         self.board.run_until(t)
         self._after_board_change()
         self.link.on_timer(t)

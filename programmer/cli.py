@@ -49,6 +49,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List, revoke or authorise the pump's pairing keys.",
     ),
     "status": ("programmer.commands.session:status", "Therapy, reservoir, battery, alarms."),
+    "limits": (
+        "programmer.commands.limits_cmd:limits",
+        "The pump's limits and drug library (no change).",
+    ),
     "program": (
         "programmer.commands.therapy_cmds:program",
         "Program continuous, flex or stopped therapy.",

@@ -6,7 +6,9 @@ Why: this is where the lessons of the insulin-pump tools live.  Theory of operat
   is accepted (``exchange.Exchange``); stale replies are counted and dropped.
 * A read-only request that times out is simply asked again (new seq).
 * A state-changing request gets a random non-zero ``request_id`` and is written to the journal
-  before it is sent.  A timeout is retried with the *same* request id (new seq, new counter): if
+  before it is sent.  Every command is a new request with a new id: the pump's answer, a refusal
+  too, is final for its id, so a *retryable* refusal (a patient-bolus lockout, BUSY) is reported,
+  and trying again later is a new command (docs/PROTOCOL.md section 4).  A timeout is retried with the *same* request id (new seq, new counter): if
   the pump had executed it, its request cache answers the duplicate instead of running it twice.
 * When the retries are spent, or the pump answers with an *unauthenticated* refusal (anyone on
   the line could forge one, and a rebooted pump no longer knows our session), the outcome is
@@ -403,6 +405,7 @@ class PumpClient(ClinicalCommands):
         what = what or msg.name.lower()
         self._check_announced(msg, body or {}, what)
         self._check_size(msg, {"request_id": 1, **(body or {})}, what)
+        self._explain_limits(msg, body or {})  # the pump's own limits, in clinical units
         self._ensure_session()
         rid = self.new_request_id()
         session = self.endpoint.session
@@ -483,6 +486,8 @@ class PumpClient(ClinicalCommands):
             raise self._uncertain(rid, msg, _EVICTED_WHY)
         if answer["msg_type"] != msg:
             raise self._uncertain(rid, msg, "the pump remembers this id for another message")
+        if not error_spec(answer["status"]).certain:  # answered INTERNAL_ERROR, MEMORY_ERROR...
+            raise self._uncertain(rid, msg, _ANSWERED_UNCERTAIN_WHY)
         payload = int(answer["status"]).to_bytes(2, "big") + bytes(answer["reply"])
         return decode_reply(msg, payload)
 
@@ -557,6 +562,10 @@ INSECURE_TEST_KEYS_WARNING = (
 _INTERRUPTED_WHY = (
     "a reset of the pump interrupted it while it was being carried out, so the pump itself "
     "cannot tell whether it took effect"
+)
+_ANSWERED_UNCERTAIN_WHY = (
+    "the pump answered it with a failure of its own whose outcome it cannot vouch for (the "
+    "pump's answer to a request id is final, so asking again cannot settle it): check the pump"
 )
 _EVICTED_WHY = (
     "the pump received it, but its outcome has left the pump's request cache since (later "

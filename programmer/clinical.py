@@ -20,6 +20,7 @@ from protocol.log_record import LogRecord
 
 from .errors import LinkError, refusal
 from .exchange import Exchange
+from .limits import applies_to, explain
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,8 @@ class ClinicalCommands:
     link: Exchange
     retries: int
     timeout_s: float
+    identity: dict[str, Any] | None
+    _limits: tuple[str, dict[str, Any]] | None = None  # (serial number, DEVICE_LIMITS body)
 
     def _call(
         self, msg: MsgType, body: Mapping[str, Any] | None = None, *, what: str = ""
@@ -72,6 +75,9 @@ class ClinicalCommands:
     def _ensure_session(self) -> None:
         raise NotImplementedError
 
+    def identify(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     # -- reading ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """STATUS: mode, doses, reservoir estimate, battery, alarms (raw integer units)."""
@@ -84,6 +90,31 @@ class ClinicalCommands:
     def alarms(self) -> dict[str, Any]:
         """ALARMS_READ: active alarms and the alarm settings."""
         return self._call(MsgType.ALARMS_READ, what="read alarms")
+
+    def device_limits(self) -> dict[str, Any]:
+        """DEVICE_LIMITS: drug library, dose, bolus, rate, titration, patient-bolus, alarm and
+        clock limits, in the pump's integer units (grouped as on the wire)."""
+        body = self._call(MsgType.DEVICE_LIMITS, what="device limits")
+        serial = str(self.identity["serial_number"]) if self.identity else ""
+        self._limits = (serial, body)
+        return body
+
+    def _explain_limits(self, msg: MsgType, body: Mapping[str, Any]) -> None:
+        """Before sending (``_change`` calls it after the HELLO checks): refuse, in clinical
+        units, what the pump's own limits rule out (``limits.LimitRefusal``; nothing sent).
+        Only messages the limits apply to; pumps without DEVICE_LIMITS are not asked."""
+        if not applies_to(msg):
+            return
+        if self.identity is None:
+            self.identify()
+        assert self.identity is not None
+        if int(MsgType.DEVICE_LIMITS) not in self.identity["messages"]:
+            return
+        serial = str(self.identity["serial_number"])
+        if self._limits is None or self._limits[0] != serial:
+            self.device_limits()
+        assert self._limits is not None
+        explain(msg, body, self._limits[1])
 
     def log_info(self, log: LogId) -> dict[str, Any]:
         """LOG_INFO: first_seq, next_seq, count, capacity, record_size of one log."""
@@ -117,15 +148,12 @@ class ClinicalCommands:
         self, withdrawn_nl: int, added_nl: int, concentration_mcg_per_ml: int
     ) -> dict[str, Any]:
         """REFILL: expected_nl, discrepancy_nl (withdrawn - expected), flags, reservoir_nl..."""
-        return self._change(
-            MsgType.REFILL,
-            {
-                "withdrawn_nl": withdrawn_nl,
-                "added_nl": added_nl,
-                "concentration_mcg_per_ml": concentration_mcg_per_ml,
-            },
-            what="refill",
-        )
+        body = {
+            "withdrawn_nl": withdrawn_nl,
+            "added_nl": added_nl,
+            "concentration_mcg_per_ml": concentration_mcg_per_ml,
+        }
+        return self._change(MsgType.REFILL, body, what="refill")
 
     def configure_patient_bolus(
         self, dose_ng: int, duration_s: int, max_per_day: int, lockout_s: int, enabled: bool = True
@@ -168,11 +196,8 @@ class ClinicalCommands:
         self._change(MsgType.ALARMS_TEST, what="test alarm tones")
 
     def configure_alarms(self, low_reservoir_nl: int, critical_interval_s: int) -> None:
-        self._change(
-            MsgType.ALARMS_CONFIG,
-            {"low_reservoir_nl": low_reservoir_nl, "critical_interval_s": critical_interval_s},
-            what="configure alarms",
-        )
+        body = {"low_reservoir_nl": low_reservoir_nl, "critical_interval_s": critical_interval_s}
+        self._change(MsgType.ALARMS_CONFIG, body, what="configure alarms")
 
     def pairings(self) -> dict[str, Any]:
         """PAIRINGS_LIST (clinician): max_pairings and each key's id, role, programmer, time."""

@@ -46,7 +46,10 @@ class PumpRefused(ProgrammerError):
         prefix = f"{what}: " if what else ""
         meaning = ERROR_TABLE[code].meaning if isinstance(code, ErrorCode) else ""
         detail = reason or meaning
-        super().__init__(f"{prefix}pump refused: {name}: {detail}")
+        later = ""
+        if isinstance(code, ErrorCode) and ERROR_TABLE[code].retryable:
+            later = " (this may succeed later, as a new request: run the command again)"
+        super().__init__(f"{prefix}pump refused: {name}: {detail}{later}")
 
 
 class IncompatiblePump(PumpRefused):

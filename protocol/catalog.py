@@ -58,6 +58,7 @@ class MsgType(enum.IntEnum):
     STOP = 0x18
     RESUME = 0x19
     SET_CLOCK = 0x1A
+    DEVICE_LIMITS = 0x1B
     ALARMS_READ = 0x20
     ALARMS_ACK = 0x21
     ALARMS_TEST = 0x22
@@ -108,7 +109,7 @@ class RequestState(enum.IntEnum):
     """REQUEST_STATUS answer: what became of a request id."""
 
     UNKNOWN = 0  # not among the ids the pump recalls: none of this key's last 16 requests
-    COMPLETED = 1  # executed; ``status`` and ``reply`` are the original answer
+    COMPLETED = 1  # answered (success or refusal); ``status`` and ``reply`` are that answer
     INTERRUPTED = 2  # a reset came while it was being carried out: it may have taken effect
     IN_PROGRESS = 3  # being carried out right now: ask again
     EVICTED = 4  # it reached the pump, whose cache no longer holds the outcome: check the pump
@@ -161,8 +162,8 @@ _STATUS_REPLY = strict(
     "pump_time" / u32,
     "mode" / u8,  # TherapyMode
     "prescription_version" / u32,
-    "daily_dose_ng" / u32,  # programmed basal dose now in force, per day
-    "rate_nl_per_day" / u32,  # basal flow now in force
+    "daily_dose_ng" / u32,  # programmed basal dose now in force, per day (0 when stopped)
+    "rate_nl_per_day" / u32,  # flow now in force: basal (paused in a clinician bolus) + bolus
     "concentration_mcg_per_ml" / u16,  # 0 until the first fill
     "reservoir_nl" / u32,  # the pump's estimate
     "reservoir_capacity_nl" / u32,
@@ -176,12 +177,53 @@ _STATUS_REPLY = strict(
     "delivered_ng" / u64,  # since manufacture, the pump's estimate
     "delivered_nl" / u64,
     "strokes" / u64,
-    "bolus_mode" / u8,  # TherapyMode of a running bolus, 0 = none
-    "bolus_remaining_ng" / u32,
+    "bolus_mode" / u8,  # TherapyMode of a running bolus (3..6); 0 = no bolus running
+    "bolus_remaining_ng" / u32,  # not yet delivered as programmed
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
     "alarms" / c.PrefixedArray(u8, AlarmEntry),
+)
+
+#: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
+_DEVICE_LIMITS_REPLY = strict(
+    "drug"
+    / c.Struct(
+        "drug_name" / ShortText,
+        "concentrations_mcg_per_ml" / c.PrefixedArray(u8, u16),
+        "hard_max_daily_dose_ng" / u32,
+        "soft_max_daily_dose_ng" / u32,
+        "max_bolus_ng" / u32,
+        "min_bolus_duration_s" / u32,
+        "max_bolus_duration_s" / u32,
+    ),
+    "titration" / c.Struct("soft_increase_pct" / u16, "window_s" / u32),
+    "delivery"
+    / c.Struct(
+        "min_rate_nl_per_day" / u32,
+        "max_rate_nl_per_day" / u32,
+        "safe_rate_nl_per_day" / u32,
+        "reservoir_capacity_nl" / u32,
+        "max_flex_steps" / u8,
+        "max_catheter_length_mm" / u16,
+    ),
+    "patient_bolus"
+    / c.Struct(
+        "max_dose_ng" / u32,
+        "min_duration_s" / u32,
+        "max_duration_s" / u32,
+        "max_per_day_limit" / u8,
+        "min_lockout_s" / u32,
+        "max_lockout_s" / u32,
+    ),
+    "alarms"
+    / c.Struct(
+        "low_reservoir_min_nl" / u32,
+        "low_reservoir_max_nl" / u32,
+        "critical_interval_min_s" / u32,
+        "critical_interval_max_s" / u32,
+    ),
+    "clock" / c.Struct("earliest_time" / u32, "latest_time" / u32),
 )
 
 _PATIENT_BOLUS_CONFIG = c.Struct(
@@ -382,6 +424,13 @@ CATALOG: dict[MsgType, MessageSpec] = {
             strict("previous_time" / u32),
             "set the pump's real-time clock",
             changes=True,
+        ),
+        _req(
+            M.DEVICE_LIMITS,
+            Empty,
+            _DEVICE_LIMITS_REPLY,
+            "read the pump's limits and drug library: every range it checks requests against",
+            roles=ALL_ROLES,
         ),
         _req(
             M.ALARMS_READ,

@@ -15,6 +15,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import construct as c
+
 from .catalog import CATALOG, ERROR_BODY, MessageSpec, MsgType
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .fastcodec import FlatCodec, flat_codec
@@ -83,9 +85,20 @@ def _parse(layout: Any, payload: bytes, what: str | Callable[[], str]) -> dict[s
     try:
         parsed = _compiled(layout).parse(payload)
     except Exception as exc:  # any failure of a parse is the peer's malformed payload
-        reason = f"malformed {_text(what)}: {type(exc).__name__}"
+        reason = f"malformed {_text(what)} ({len(payload)} bytes): {_why(exc)}"
         raise RemoteProtocolError(reason, ErrorCode.MALFORMED_PAYLOAD) from exc
     return _plain(parsed)  # type: ignore[no-any-return]
+
+
+def _why(exc: Exception) -> str:
+    """What was wrong, in words for people: never the parser's internal exception name."""
+    if isinstance(exc, c.TerminatedError):
+        return "bytes left over after the last field"
+    if isinstance(exc, c.ExplicitError):  # a Switch's default: a selector value with no layout
+        return "a field holds a value the message does not define (e.g. an unknown change kind)"
+    if isinstance(exc, c.StreamError | struct.error):  # compiled layouts raise struct.error
+        return "the payload ends before the last field"
+    return "the payload does not match the message's layout"
 
 
 def _plain(value: Any) -> Any:

@@ -35,6 +35,10 @@ TAG_SIZE = 16
 PROOF_SIZE = 16
 CODE_MODULUS = 1_000_000
 COUNTER_MAX = 0xFFFF_FFFF_FFFF_FFFF
+#: Largest step a counter may take over the last accepted one.  A sender adds 1 per frame, so a
+#: gap is frames lost on the way; a bigger jump (a buggy client sending 2**64 - 1) would leave no
+#: counter for the rest of the session, so it is refused (REPLAYED_COUNTER) and the session lives.
+MAX_COUNTER_STEP = 1 << 24
 
 PAIRING_LABEL = b"ITBP-pair-v1"
 PAIRING_INFO = b"ITBP pairing"
@@ -351,8 +355,9 @@ class ReplayWindow:
         self.last = last
 
     def check(self, counter: int) -> bool:
-        """True iff ``counter`` is a u64 strictly above the last accepted one."""
-        return self.last < counter <= COUNTER_MAX
+        """True iff ``counter`` is a u64 strictly above the last accepted one, by at most
+        ``MAX_COUNTER_STEP``."""
+        return self.last < counter <= min(COUNTER_MAX, self.last + MAX_COUNTER_STEP)
 
     def accept(self, counter: int) -> None:
         """Record ``counter`` as accepted; refuses one that ``check`` would reject."""

@@ -43,9 +43,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import security_state
+from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
 from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
-from .crypto import PairingResponder, PairingSecrets, SessionKeys, session_open_proof
+from .crypto import (
+    MAX_COUNTER_STEP,
+    PairingResponder,
+    PairingSecrets,
+    SessionKeys,
+    session_open_proof,
+)
 from .enums import Role
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .events import (
@@ -75,9 +82,8 @@ from .session import AuthSession
 #: Tag, counter, session and key failures are audited but lock nothing: a 128-bit tag or a paired
 #: key cannot be guessed, so counting them buys nothing and would let anyone on the line lock the
 #: clinician out (five frames with an invented session id used to lock SESSION_OPEN, and so STOP).
-LOCKOUT_FAILURES = frozenset({ErrorCode.PAIRING_FAILED})
 #: What a lockout locks: the pairing exchange only.  SESSION_OPEN with a paired key never is.
-_PAIRING_GATED = frozenset({MsgType.PAIR_BEGIN, MsgType.PAIR_CONFIRM})
+_PAIRING_GATED = LOCKOUT_COUNTED_FROM
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,7 +369,7 @@ class DeviceEndpoint:
                     ErrorCode.UNKNOWN_SESSION if self.session is None else self.session.open(frame)
                 )
                 if code is not ErrorCode.OK:
-                    raise _Rejected(code, f"{code.name.lower().replace('_', ' ')}")
+                    raise _Rejected(code, _auth_reason(code, frame, self.session))
                 verified = True
                 assert self.session is not None
                 role = self.session.role
@@ -749,6 +755,19 @@ class DeviceEndpoint:
                 "reply": cached.reply_payload[2:],
             }
         self._answer(spec, frame, answer)
+
+
+def _auth_reason(code: ErrorCode, frame: Frame, session: AuthSession | None) -> str:
+    """The reason text of a refused AUTH frame (for people; the code is what counts)."""
+    if code is ErrorCode.REPLAYED_COUNTER and session is not None and frame.counter is not None:
+        last = session.window.last
+        if frame.counter > last:
+            return (
+                f"replayed counter: {frame.counter} is more than {MAX_COUNTER_STEP} above the "
+                f"last accepted {last}"
+            )
+        return f"replayed counter: {frame.counter} is not above the last accepted {last}"
+    return code.name.lower().replace("_", " ")
 
 
 def _error_payload(code: ErrorCode, reason: str) -> bytes:

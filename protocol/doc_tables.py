@@ -22,6 +22,15 @@ from typing import Any
 import construct as c
 import crcmod.predefined
 
+from .audit import (
+    AUDIT_BURST,
+    AUDIT_WINDOW_S,
+    LOCKOUT_COUNTED_FROM,
+    LOCKOUT_FAILURES,
+    NOT_AUDITED_PER_FRAME,
+    PAIRING_REFUSALS,
+    audit_event_for,
+)
 from .catalog import (
     CATALOG,
     Capability,
@@ -33,8 +42,18 @@ from .catalog import (
     StageWarning,
 )
 from .crc import CRC_NAME, crc32c
-from .enums import CRITICAL_ALARMS, AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
-from .errors import ERROR_TABLE, ErrorCode
+from .enums import (
+    CRITICAL_ALARMS,
+    RESET_CAUSE_MEANINGS,
+    AlarmId,
+    ChangeKind,
+    LogEvent,
+    LogId,
+    ResetCause,
+    Role,
+    TherapyMode,
+)
+from .errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
 from .framing import (
     AUTH_PREFIX_SIZE,
     CRC_SIZE,
@@ -85,7 +104,8 @@ ENUM_FIELDS: dict[str, type[enum.Enum]] = {
 
 #: Meanings of fields whose name has no unit suffix (or whose suffix needs more words).
 FIELD_NOTES: dict[str, str] = {
-    "request_id": "idempotency key chosen by the programmer, non-zero; the same on every retry",
+    "request_id": "idempotency key chosen by the programmer, non-zero; the same on every resend "
+    "after a lost reply, a new one for a new attempt",
     "daily_dose_ng": "ng/day",
     "dose_ng": "ng per bolus",
     "pump_time": "pump time: s since 1970-01-01T00:00:00 in pump local time",
@@ -126,7 +146,9 @@ FIELD_NOTES: dict[str, str] = {
     "acknowledged": "true once acknowledged (silenced)",
     "raised": "true: raised; false: cleared",
     "alarms": "active alarms",
-    "bolus_mode": "of a running bolus; 0 = none",
+    "bolus_mode": "of the running bolus: SINGLE_BOLUS, PRIMING_BOLUS or BRIDGE_BOLUS (the basal "
+    "pauses while it runs) or PATIENT_BOLUS (on top of the basal); 0 = no bolus running (0 is "
+    "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
     "enabled": "patient bolus allowed",
@@ -140,7 +162,8 @@ FIELD_NOTES: dict[str, str] = {
     "cursor": "sequence number of the first record wanted",
     "max_count": "most records wanted in this stream",
     "records": "24-byte log records (layout in 'Log records')",
-    "next_cursor": "cursor to send next: one past the last record in this frame",
+    "next_cursor": "cursor to send next: one past the last record in this frame; for an empty "
+    "list, the cursor sent raised to first_seq and capped at next_seq",
     "first_seq": "sequence number of the oldest record held (= next_seq when empty)",
     "next_seq": "sequence number the next record will get",
     "count": "records held",
@@ -152,10 +175,67 @@ FIELD_NOTES: dict[str, str] = {
     "a": "first argument (meaning by event)",
     "b": "second argument (meaning by event)",
     "check": "CRC-32C of the 20 bytes before it",
+    "drug_name": "drug name (UTF-8)",
+    "soft_increase_pct": "percent",
+    "max_flex_steps": "steps per day program",
+    "max_per_day_limit": "boluses per 24 h",
 }
 
 #: Meanings that depend on the message: (message, "request.<path>" or "reply.<path>") -> text.
+_LIMITS = MsgType.DEVICE_LIMITS
 CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
+    (_LIMITS, "reply.drug.drug_name"): "the drug of the pump's library, e.g. baclofen",
+    (_LIMITS, "reply.drug.concentrations_mcg_per_ml"): "mcg/mL: the concentrations REFILL "
+    "accepts (CONCENTRATION_NOT_IN_LIBRARY otherwise)",
+    (_LIMITS, "reply.drug.hard_max_daily_dose_ng"): "ng/day: no basal day total (flex: the "
+    "largest), nor basal plus the enabled patient boluses, may exceed it "
+    "(DOSE_ABOVE_HARD_LIMIT; cannot be acknowledged)",
+    (_LIMITS, "reply.drug.soft_max_daily_dose_ng"): "ng/day: a day total above it raises "
+    "SOFT_DOSE_LIMIT, to acknowledge in the commit",
+    (_LIMITS, "reply.drug.max_bolus_ng"): "ng: largest single bolus, and cap of a patient bolus "
+    "(BOLUS_ABOVE_LIMIT)",
+    (_LIMITS, "reply.drug.min_bolus_duration_s"): "s: shortest single bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.drug.max_bolus_duration_s"): "s: longest single bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.titration.soft_increase_pct"): "percent: a basal increase above this over "
+    "the dose in force within window_s raises TITRATION_INCREASE_OVER_LIMIT",
+    (_LIMITS, "reply.titration.window_s"): "s: the titration window (a second increase within "
+    "it raises SECOND_INCREASE_WITHIN_24H)",
+    (_LIMITS, "reply.delivery.min_rate_nl_per_day"): "nL/day: slowest basal flow of any step "
+    "(RATE_BELOW_MINIMUM)",
+    (_LIMITS, "reply.delivery.max_rate_nl_per_day"): "nL/day: fastest flow of any step or bolus "
+    "(RATE_ABOVE_MAXIMUM, BOLUS_DURATION_INVALID); priming runs at it",
+    (_LIMITS, "reply.delivery.safe_rate_nl_per_day"): "nL/day: the flow of SAFE_MINIMUM (after a "
+    "low-battery reset or with an empty reservoir)",
+    (_LIMITS, "reply.delivery.reservoir_capacity_nl"): "nL: most the reservoir holds "
+    "(REFILL_OVER_CAPACITY)",
+    (_LIMITS, "reply.delivery.max_flex_steps"): "most steps in one flex day program "
+    "(INVALID_SCHEDULE)",
+    (_LIMITS, "reply.delivery.max_catheter_length_mm"): "mm: longest catheter a priming or "
+    "bridge bolus may name (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.max_dose_ng"): "ng: largest patient bolus (also at most "
+    "drug.max_bolus_ng; BOLUS_ABOVE_LIMIT)",
+    (_LIMITS, "reply.patient_bolus.min_duration_s"): "s: shortest patient bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.patient_bolus.max_duration_s"): "s: longest patient bolus "
+    "(BOLUS_DURATION_INVALID)",
+    (_LIMITS, "reply.patient_bolus.max_per_day_limit"): "the largest max_per_day a clinician "
+    "may configure (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.min_lockout_s"): "s: shortest lockout (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.patient_bolus.max_lockout_s"): "s: longest lockout (INVALID_ARGUMENT)",
+    (_LIMITS, "reply.alarms.low_reservoir_min_nl"): "nL: lowest low-reservoir threshold "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.low_reservoir_max_nl"): "nL: highest low-reservoir threshold "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.critical_interval_min_s"): "s: shortest critical repeat interval "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.alarms.critical_interval_max_s"): "s: longest critical repeat interval "
+    "(ALARM_CONFIG_OUT_OF_RANGE)",
+    (_LIMITS, "reply.clock.earliest_time"): "earliest pump time SET_CLOCK accepts, included "
+    "(CLOCK_INVALID)",
+    (_LIMITS, "reply.clock.latest_time"): "latest pump time SET_CLOCK accepts, included "
+    "(CLOCK_INVALID)",
     (MsgType.PAIR_CONFIRM, "reply.device_proof"): "HMAC-SHA256(confirm_key, 'device' || th)[:16]",
     (MsgType.SESSION_OPEN, "reply.device_proof"): "HMAC-SHA256(pairing_key, 'ITBP open' || "
     "u32 key_id || u32 session_id || nonce_p || nonce_d || u8 role)[:16]",
@@ -172,9 +252,72 @@ CONTEXT_NOTES: dict[tuple[MsgType, str], str] = {
         "reply.status",
     ): "ErrorCode of the original reply (0 unless COMPLETED)",
     (MsgType.TELEMETRY_SUBSCRIBE, "reply.interval_s"): "s between events as granted by the pump",
+    (MsgType.STATUS, "reply.mode"): "TherapyMode in force: during a SINGLE_BOLUS, PRIMING_BOLUS "
+    "or BRIDGE_BOLUS the bolus's mode (the basal is paused and resumes when it ends); "
+    "PATIENT_BOLUS while a patient bolus runs on top of the basal",
+    (MsgType.STATUS, "reply.daily_dose_ng"): "ng/day: the basal dose programmed for now (flex: the "
+    "step in force); during a clinician bolus the basal that resumes after it; 0 when stopped",
+    (MsgType.STATUS, "reply.rate_nl_per_day"): "nL/day: the flow now in force, basal plus a "
+    "running bolus's average flow (during a clinician bolus the bolus alone: the basal is paused)",
+    (MsgType.STATUS, "reply.bolus_remaining_ng"): "ng of the running bolus not yet delivered as "
+    "programmed (the dose times the share of its duration left, rounded up); 0 = no bolus",
+    (MsgType.STATUS, "reply.bolus_end_time"): "pump time the running bolus ends; 0 = no bolus",
     (MsgType.REFILL, "request.concentration_mcg_per_ml"): "mcg/mL of the drug added",
     (MsgType.LOG_INFO, "request.log"): "LogId",
     (MsgType.LOG_READ, "request.log"): "LogId",
+}
+
+_BY_KIND = "; by change kind: section 6, 'The stage summary by change kind'"
+CONTEXT_NOTES.update(
+    {
+        (MsgType.STAGE_PRESCRIPTION, "reply.daily_dose_ng"): "ng/day: the basal daily dose in "
+        "force after the change" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.rate_nl_per_day"): "nL/day: the flow the change "
+        "starts with if committed now" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.duration_s"): "s: how long a bolus takes; 0 for a "
+        "basal change" + _BY_KIND,
+        (MsgType.STAGE_PRESCRIPTION, "reply.next_refill_time"): "pump time the refill is due: "
+        "when the estimate would reach the low-reservoir threshold (= low_reservoir_time); 0 = "
+        "never at this program",
+        (MsgType.STAGE_PRESCRIPTION, "reply.low_reservoir_time"): "pump time the estimate would "
+        "reach the low-reservoir threshold if committed now (a bolus, then the basal after it); "
+        "the staging time if already at or below it; 0 = never (nothing flows afterwards)",
+    }
+)
+
+#: What each field of the stage summary holds, per change kind (docs/PROTOCOL.md section 6).
+STAGE_SUMMARY_BY_KIND: dict[ChangeKind, tuple[str, str, str]] = {
+    # kind: (daily_dose_ng, rate_nl_per_day, duration_s)
+    ChangeKind.STOPPED: ("0", "0", "0"),
+    ChangeKind.CONTINUOUS: (
+        "the programmed dose",
+        "its flow: dose / concentration, rounded down to whole nL/day",
+        "0",
+    ),
+    ChangeKind.FLEX: (
+        "the **largest day total** of any weekday: the ng a weekday's program delivers from "
+        "midnight to midnight (each step's dose rate times its share of the day), the figure the "
+        "hard and soft limits and the titration guard check",
+        "the flow of the step in force at the pump time of staging",
+        "0",
+    ),
+    ChangeKind.SINGLE_BOLUS: (
+        "the basal dose in force now, which resumes when the bolus ends (0 if the basal is "
+        "stopped); the bolus dose is the one requested",
+        "the bolus's average flow: its volume x 86400 / duration_s (the basal pauses meanwhile)",
+        "the requested duration",
+    ),
+    ChangeKind.PRIMING_BOLUS: (
+        "0: after priming the pump is STOPPED until a basal program is committed",
+        "the priming flow, at most the profile's maximum rate",
+        "the catheter volume at the maximum rate, rounded up to whole seconds",
+    ),
+    ChangeKind.BRIDGE_BOLUS: (
+        "the basal dose in force now, which continues at the new concentration after the bridge",
+        "the bridge flow: the basal dose in force at the old concentration (so the old drug in "
+        "the catheter is pushed out at the prescribed dose)",
+        "the catheter volume at the bridge flow, rounded up",
+    ),
 }
 
 #: Meanings of the log record's fields where they differ from the payload fields of that name.
@@ -186,7 +329,7 @@ LOG_RECORD_NOTES: dict[str, str] = {
 
 #: What the two arguments of each log event mean (LogEvent numbers are in enums.py).
 LOG_EVENT_ARGS: dict[LogEvent, str] = {
-    LogEvent.RESET: "a = reset cause",
+    LogEvent.RESET: "a = ResetCause (table above)",
     LogEvent.THERAPY_CHANGED: "a = ChangeKind, b = daily dose ng (or bolus ng)",
     LogEvent.BOLUS_STARTED: "a = TherapyMode, b = dose ng",
     LogEvent.BOLUS_COMPLETED: "a = TherapyMode, b = delivered ng",
@@ -214,6 +357,11 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.LOCKOUT_STARTED: "a = lockout s",
     LogEvent.REQUEST_REFUSED: "a = ErrorCode, b = message type",
     LogEvent.NVM_RECOVERED: "a = NVM bank used",
+    LogEvent.REJECTIONS_SUPPRESSED: (
+        "a = ErrorCode, b = how many refusals with that code were counted instead of written "
+        "one by one (over 16 per code in an hour, or unauthenticated requests dropped over the "
+        "budget as BUSY; section 2, 'Audit and lockout')"
+    ),
     LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
     LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
 }
@@ -508,6 +656,7 @@ def enum_tables() -> str:
         ("ChangeKind", _enum_table(ChangeKind)),
         ("AlarmId", _enum_table(AlarmId, critical)),
         ("LogId", _enum_table(LogId)),
+        ("ResetCause (RESET record `a`)", _enum_table(ResetCause, dict(RESET_CAUSE_MEANINGS))),
         ("RequestState", _enum_table(RequestState)),
         ("Capability (bits of HELLO `capabilities`)", _enum_table(Capability)),
         ("StageWarning (bits of `warnings` / `ack_warnings`)", _enum_table(StageWarning)),
@@ -515,6 +664,73 @@ def enum_tables() -> str:
         ("LogEvent (record `event`; `a`, `b` arguments)", _enum_table(LogEvent, LOG_EVENT_ARGS)),
     ]
     return "\n\n".join(f"**{title}**\n\n{table}" for title, table in sections) + "\n"
+
+
+def audit_table() -> str:
+    """Which refusal is audited as what, and which counts towards the pairing lockout."""
+
+    def names(codes: Iterable[ErrorCode]) -> str:
+        return ", ".join(f"`{code.name}`" for code in sorted(codes))
+
+    auth = [
+        code
+        for code in ErrorCode
+        if category_of(code) is ErrorCategory.AUTHENTICATION
+        and code not in PAIRING_REFUSALS | NOT_AUDITED_PER_FRAME | LOCKOUT_FAILURES
+    ]
+    gated = " or ".join(f"`{m.name}`" for m in sorted(LOCKOUT_COUNTED_FROM))
+    rows = [
+        (
+            f"{names(LOCKOUT_FAILURES)} answering {gated}",
+            f"`{audit_event_for(ErrorCode.PAIRING_FAILED).name}`",
+            "**yes** (the only one)",
+        ),
+        (names(auth), f"`{LogEvent.AUTH_FAILURE.name}`", "no"),
+        (names(PAIRING_REFUSALS), f"`{LogEvent.PAIRING_REFUSED.name}`", "no"),
+        (
+            names(NOT_AUDITED_PER_FRAME),
+            f"none per frame; the decision is written once as `{LogEvent.PAIRING_REJECTED.name}`",
+            "no",
+        ),
+        (
+            "any other code with which the protocol layer refuses a frame (frame and message "
+            "shape, request cache: e.g. `MALFORMED_PAYLOAD`, `REQUEST_ID_REUSED`)",
+            f"`{LogEvent.REQUEST_REFUSED.name}`",
+            "no",
+        ),
+        (
+            "any refusal of a state-changing request by the pump's software (clinical codes, "
+            "`BUSY`...)",
+            f"`{LogEvent.REQUEST_REFUSED.name}`",
+            "no",
+        ),
+        (
+            "a refusal of a read-only request by the pump's software (e.g. `UNKNOWN_LOG`)",
+            "none",
+            "no",
+        ),
+    ]
+    table = _table(
+        ("refusal", "audit record (a = ErrorCode, b = MsgType)", "counts towards lockout"), rows
+    )
+    return (
+        table
+        + f"\n\nRefused frames are written one by one up to {AUDIT_BURST} per error code in a "
+        f"window of {AUDIT_WINDOW_S} s; beyond that they are counted, and the count is written as one "
+        f"`{LogEvent.REJECTIONS_SUPPRESSED.name}` record (a = ErrorCode, b = how many were not "
+        "written one by one) when the window ends or before any log is read. Unauthenticated "
+        "requests dropped unanswered over the pump's budget (section 1) are counted the same "
+        "way under code `BUSY`.\n"
+    )
+
+
+def stage_summary_table() -> str:
+    """The stage summary's fields for every change kind."""
+    rows = [
+        (f"`{kind.name}`", dose, rate, duration)
+        for kind, (dose, rate, duration) in STAGE_SUMMARY_BY_KIND.items()
+    ]
+    return _table(("kind", "`daily_dose_ng`", "`rate_nl_per_day`", "`duration_s`"), rows)
 
 
 def log_record_table() -> str:
@@ -592,4 +808,6 @@ def generated_sections() -> dict[str, str]:
         "errors": error_table() + "\n",
         "enums": enum_tables(),
         "log-record": log_record_table() + "\n",
+        "audit": audit_table(),
+        "stage-summary": stage_summary_table() + "\n",
     }

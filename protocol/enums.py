@@ -74,6 +74,26 @@ class LogId(enum.IntEnum):
     AUDIT = 3
 
 
+class ResetCause(enum.IntEnum):
+    """Why the firmware is booting: argument ``a`` of the RESET log record."""
+
+    POWER_ON = 0  # first boot of a new device, or a normal power cycle
+    POWER_LOSS = 1  # supply interrupted (e.g. process killed); state comes from NVM
+    LOW_BATTERY = 2  # low battery reset: boot into the safe state at the minimum rate
+    WATCHDOG = 3  # the firmware stopped answering its watchdog and was restarted
+
+
+#: What each reset cause means, for docs/PROTOCOL.md's table.
+RESET_CAUSE_MEANINGS: dict[ResetCause, str] = {
+    ResetCause.POWER_ON: "first boot of a new pump, or an orderly power cycle",
+    ResetCause.POWER_LOSS: "the supply was interrupted; the pump restored its state from NVM "
+    "(a request it was carrying out is then INTERRUPTED)",
+    ResetCause.LOW_BATTERY: "low-battery reset: the pump boots into the safe state at the "
+    "minimum rate (alarm LOW_BATTERY_RESET)",
+    ResetCause.WATCHDOG: "the watchdog restarted the firmware; state restored from NVM",
+}
+
+
 class LogEvent(enum.IntEnum):
     """Event codes of log records.  ``a`` and ``b`` are the record's two signed 32-bit arguments."""
 

@@ -2,9 +2,13 @@
 
 Why: every refusal the pump can give must have one stable number, one name and one meaning, so
 that the pump, the programmer, the conformance suite and docs/PROTOCOL.md agree.  The table also
-says, for each code, whether asking again can help (``retryable``) and whether the pump guarantees
-that nothing changed (``certain``) - the programmer uses both to decide between retrying, asking
-the pump what happened (an *uncertain* outcome) and reporting a plain refusal.
+says, for each code, whether asking again later can help (``retryable``) and whether the pump
+guarantees that nothing changed (``certain``) - the programmer uses both to decide between
+retrying, asking the pump what happened (an *uncertain* outcome) and reporting a plain refusal.
+
+``retryable`` means "the same operation, sent later as a *new* request, may succeed".  A reply is
+final for its request id: the pump's request cache answers a repeated request id with the same
+refusal (docs/PROTOCOL.md sections 4 and 5), so a state-changing retry takes a new request id.
 
 Exception tree (h11's split: whose fault is it?)::
 
@@ -116,7 +120,7 @@ class ErrorSpec:
 
     code: ErrorCode
     meaning: str
-    retryable: bool
+    retryable: bool  # a new request (new request id) may succeed later; the same id will not
     certain: bool
 
     @property
@@ -148,7 +152,11 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             E.BAD_FLAGS,
             "header flags are invalid for the message (e.g. RESPONSE set on a request)",
         ),
-        _row(E.FRAME_TOO_LARGE, "frame exceeds the announced maximum frame size"),
+        _row(
+            E.FRAME_TOO_LARGE,
+            "never sent by the pump (an oversize frame is dropped and counted, not answered); "
+            "a programmer's own refusal to send a payload above the pump's max_payload",
+        ),
         _row(E.WRONG_DIRECTION, "message sent in a direction the catalog does not allow"),
         _row(
             E.NOT_AUTHENTICATED, "message needs an authenticated session and the frame carries none"
@@ -159,7 +167,8 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         ),
         _row(
             E.REPLAYED_COUNTER,
-            "frame counter is not above the last accepted one (replay or reorder)",
+            "frame counter is not above the last accepted one (replay or reorder), or more than "
+            "2**24 above it (a jump that would use up the counter space)",
         ),
         _row(E.UNKNOWN_SESSION, "session id is not the pump's open session"),
         _row(E.ROLE_NOT_PERMITTED, "the paired role (patient) may not send this message"),
@@ -176,7 +185,11 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.PAIRING_FAILED, "pairing confirmation did not verify"),
         _row(E.UNKNOWN_KEY, "key id is not paired with this pump"),
         _row(E.NO_PAIRING_IN_PROGRESS, "pair-confirm without a pair-begin in this window"),
-        _row(E.KEY_STORE_FULL, "the pump holds no more pairings; unpair one first"),
+        _row(
+            E.KEY_STORE_FULL,
+            "the pump holds no more pairings; unpair one first (answers PAIR_BEGIN, or "
+            "PAIR_CONFIRM if the store filled before the code was accepted)",
+        ),
         _row(
             E.PAIRING_BUSY,
             "another programmer's pairing is waiting on the pump; finish or reject it there first",

@@ -241,10 +241,7 @@ def build_examples() -> list[Example]:
         "log-read",
         "LOG_READ",
         prog.send(Request(MsgType.LOG_READ, {"log": 1, "cursor": 41, "max_count": 3}, 10)),
-        [
-            Reply(MsgType.LOG_READ, 10, 0, {"records": records[:2], "next_cursor": 43}, more=True),
-            Reply(MsgType.LOG_READ, 10, 0, {"records": records[2:], "next_cursor": 44}),
-        ],
+        [Reply(MsgType.LOG_READ, 10, 0, {"records": records, "next_cursor": 44})],
     )
     alarm = {"alarm": 1, "raised": True, "critical": False, "time": NOW + 60}
     wire = dev.send(Notification(MsgType.ALARM_EVENT, 0, alarm))

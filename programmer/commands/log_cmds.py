@@ -242,7 +242,9 @@ def watch(interval: int, count: int | None, duration: float | None, jsonl: bool)
     """Show live telemetry and alarm events until Ctrl-C (or --count / --duration).
 
     With --json (or --jsonl) each event is one JSON object on its own line of stdout, written
-    as it arrives (JSON lines, e.g. for jq); the closing count goes to stderr.
+    as it arrives (JSON lines, e.g. for jq); the closing count goes to stderr.  Every event is
+    shown: a lock-step pump advanced by several intervals at once sends (and watch prints) one
+    TELEMETRY per interval, each with its own pump time.
 
     Example: pumpctl --port /dev/pts/3 watch --count 10 --json
     """

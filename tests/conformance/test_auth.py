@@ -14,6 +14,7 @@ from cobs import cobs
 from protocol import CATALOG, Direction, ErrorCode, LogEvent, LogId, MsgType, Role
 from protocol.codec import encode_request
 from protocol.crc import crc32c
+from protocol.crypto import MAX_COUNTER_STEP
 from protocol.framing import Flags
 from protocol.layouts import LogRecordLayout
 
@@ -319,3 +320,18 @@ def test_repeated_failed_pairings_lock_pairing_until_the_wand_is_placed_again(
             assert client.begin_pairing(Role.CLINICIAN).ok
     finally:
         bench.wand(False)
+
+
+def test_a_counter_jump_beyond_the_documented_step_is_refused_and_the_session_lives(
+    pump: PumpUnderTest,
+) -> None:
+    """docs/PROTOCOL.md section 2: a counter more than MAX_COUNTER_STEP above the last accepted
+    one is refused like a replay, so a buggy jump to 2**64 - 1 cannot end the session."""
+    with pump.session() as client:
+        session = client.endpoint.session
+        assert session is not None
+        for counter in (session.send_counter + MAX_COUNTER_STEP + 1, 2**64 - 1):
+            seq = sealed(client, MsgType.STATUS, counter=counter)
+            assert client.wait_rejection(seq).status == ErrorCode.REPLAYED_COUNTER
+        session.send_counter += MAX_COUNTER_STEP - 1  # the next frame: the largest step allowed
+        assert client.request(MsgType.STATUS).ok

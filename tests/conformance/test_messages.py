@@ -3,6 +3,7 @@ units, echoes, and the state the next read shows."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -229,6 +230,36 @@ def alarm_settings_and_tone_test(pump: PumpUnderTest) -> None:
         client.ok(MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 2 * ML, "critical_interval_s": 600})
 
 
+@scenario(MsgType.DEVICE_LIMITS)
+def device_limits(pump: PumpUnderTest) -> None:
+    """The limits are the ones the pump enforces: one step beyond each alarm and clock bound is
+    refused, the bound itself is not (docs/PROTOCOL.md, DEVICE_LIMITS)."""
+    with pump.session() as client:
+        limits = client.ok(MsgType.DEVICE_LIMITS)
+        drug, alarms, clock = limits["drug"], limits["alarms"], limits["clock"]
+        assert drug["concentrations_mcg_per_ml"] and drug["drug_name"]
+        assert 0 < drug["soft_max_daily_dose_ng"] <= drug["hard_max_daily_dose_ng"]
+        delivery = limits["delivery"]
+        assert 0 < delivery["min_rate_nl_per_day"] <= delivery["max_rate_nl_per_day"]
+        assert clock["earliest_time"] <= clock["latest_time"]
+        before = client.ok(MsgType.ALARMS_READ)
+        interval = before["critical_interval_s"]
+        for low, code in (
+            (alarms["low_reservoir_max_nl"] + 1, ErrorCode.ALARM_CONFIG_OUT_OF_RANGE),
+            (alarms["low_reservoir_max_nl"], ErrorCode.OK),
+        ):
+            reply = client.request(
+                MsgType.ALARMS_CONFIG, {"low_reservoir_nl": low, "critical_interval_s": interval}
+            )
+            assert reply.status == code
+        client.ok(
+            MsgType.ALARMS_CONFIG,
+            {"low_reservoir_nl": before["low_reservoir_nl"], "critical_interval_s": interval},
+        )
+        late = client.request(MsgType.SET_CLOCK, {"pump_time": clock["latest_time"] + 1})
+        assert late.status == ErrorCode.CLOCK_INVALID
+
+
 @scenario(MsgType.LOG_INFO, MsgType.LOG_READ)
 def logs(pump: PumpUnderTest) -> None:
     with pump.session() as client:
@@ -328,3 +359,25 @@ def test_error_replies_carry_a_readable_reason(pump: PumpUnderTest) -> None:
         assert 0 < len(reply.reason) <= 200
         frame = next(f for f in reversed(client.frames) if f.seq == reply.seq)
         assert decode_reply(MsgType.LOG_INFO, frame.payload)[0] == ErrorCode.UNKNOWN_LOG
+
+
+def test_a_lockstep_advance_sends_one_telemetry_event_per_interval(pump: PumpUnderTest) -> None:
+    """docs/PROTOCOL.md section 8: advancing 4 h at a 3600 s interval gives an event at every
+    interval boundary (each with its own pump time), not one coalesced event."""
+    pump.require_capability(Capability.TELEMETRY)
+    bench = pump.require_bench("advance time in one jump")
+    with pump.session() as client:
+        start = client.ok(MsgType.STATUS)["pump_time"]
+        assert client.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 3600})["interval_s"] == 3600
+        bench.advance(4 * 3600)
+        times = []
+        while not times or times[-1] < start + 4 * 3600:
+            event = client.wait_for(
+                lambda e: isinstance(e, Notification) and e.msg is MsgType.TELEMETRY,
+                what="TELEMETRY event",
+            )
+            times.append(event.body["pump_time"])
+        assert client.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 0})["interval_s"] == 0
+    assert times[-1] == start + 4 * 3600
+    assert [b - a for a, b in itertools.pairwise(times)] == [3600] * (len(times) - 1)
+    assert len(times) >= 4

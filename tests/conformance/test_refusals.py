@@ -65,12 +65,12 @@ PROVOKED_ELSEWHERE = {
     ErrorCode.PAIRING_AWAITING_CONFIRMATION,  # the same
     ErrorCode.PAIRING_REJECTED,  # the same
     ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,  # test_messages: pair_and_unpair
+    ErrorCode.CLOCK_INVALID,  # test_messages: device_limits (one second past the latest time)
 }
 # Codes no wire input can provoke on a healthy device, and why.
 NOT_PROVOKABLE = {
     ErrorCode.FRAME_TOO_LARGE: "oversize runs are dropped by the framer, never answered",
     ErrorCode.BUSY: "the reference pump serves one request at a time and never answers BUSY",
-    ErrorCode.CLOCK_INVALID: "every u32 pump time is valid on the reference pump",
     ErrorCode.END_OF_SERVICE: "needs years of battery drain (scenario tests cover it)",
     ErrorCode.INTERNAL_ERROR: "a firmware fault",
     ErrorCode.MEMORY_ERROR: "an NVM failure during a request",

@@ -441,3 +441,150 @@ def test_a_flood_of_junk_frames_cannot_push_pairing_records_out_of_the_audit_log
     )
     assert refused + counted + over_budget == 500  # every refusal accounted for
     assert info["count"] < 64  # the ring (capacity 64 here) never filled with junk
+
+
+def test_a_retryable_refusal_is_final_for_its_request_id() -> None:
+    """Retryable means "a new request may succeed later" (docs/PROTOCOL.md sections 4, 5): the
+    same request id gets the cached refusal even after the lockout ended, REQUEST_STATUS reports
+    it COMPLETED with that status, and a new request id is granted."""
+    from protocol import RequestState
+
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(400))
+    cfg = {"enabled": True, "dose_ng": 25_000, "duration_s": 600, "max_per_day": 4}
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**cfg, "lockout_s": 3 * HOUR}})
+    clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
+    clinic.now += HOUR
+    (locked,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})
+    assert locked.status == ErrorCode.PATIENT_BOLUS_LOCKOUT
+    clinic.now += 3 * HOUR  # the lockout is over
+    (again,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})
+    assert again.status == ErrorCode.PATIENT_BOLUS_LOCKOUT and again.reason == locked.reason
+    fate = clinic.ok(MsgType.REQUEST_STATUS, {"request_id": 7777})
+    assert fate["state"] == RequestState.COMPLETED
+    assert fate["status"] == ErrorCode.PATIENT_BOLUS_LOCKOUT
+    assert clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)["dose_ng"] == 25_000  # a new request id
+
+
+def test_a_log_stream_that_fills_its_frames_exactly_ends_without_an_empty_frame() -> None:
+    clinic = Clinic()
+    for _ in range(50):
+        clinic.ok(MsgType.ALARMS_TEST)
+    info = clinic.ok(MsgType.LOG_INFO, {"log": LogId.ALARM})
+    assert info["count"] >= 42
+    start = info["next_seq"] - 42
+    frames = clinic.request(
+        MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": start, "max_count": 99}
+    )
+    assert [len(f.body["records"]) for f in frames] == [42] and not frames[0].more
+    assert frames[0].body["next_cursor"] == info["next_seq"]
+    # an empty list: next_cursor is the cursor raised to first_seq and capped at next_seq
+    for cursor, count, expected in (
+        (info["next_seq"] + 1000, 10, info["next_seq"]),
+        (start, 0, start),
+        (0, 0, info["first_seq"]),
+    ):
+        (empty,) = clinic.request(
+            MsgType.LOG_READ, {"log": LogId.ALARM, "cursor": cursor, "max_count": count}
+        )
+        assert empty.body == {"records": [], "next_cursor": expected} and not empty.more
+
+
+def test_status_during_a_clinician_bolus_pauses_the_basal_and_counts_down_the_dose() -> None:
+    clinic = Clinic()
+    clinic.fill()
+    clinic.program(continuous(400))
+    bolus = {
+        "kind": int(ChangeKind.SINGLE_BOLUS),
+        "params": {"dose_ng": 50_000, "duration_s": 3600},
+    }
+    staged = clinic.ok(MsgType.STAGE_PRESCRIPTION, {"change": bolus})
+    assert staged["daily_dose_ng"] == 400_000 and staged["duration_s"] == 3600
+    clinic.program(bolus)
+    clinic.now += 1800
+    status = clinic.ok(MsgType.STATUS)
+    assert status["mode"] == status["bolus_mode"] == int(ChangeKind.SINGLE_BOLUS)
+    assert status["bolus_remaining_ng"] == 25_000  # half its duration left
+    assert status["rate_nl_per_day"] == staged["rate_nl_per_day"]  # the bolus alone
+    assert status["daily_dose_ng"] == 400_000  # the basal that resumes
+    clinic.now += 1800
+    status = clinic.ok(MsgType.STATUS)
+    assert status["bolus_mode"] == 0 and status["bolus_remaining_ng"] == 0
+    assert status["mode"] == 1  # CONTINUOUS again
+
+
+def test_the_stage_summary_holds_what_section_6_says_for_every_kind() -> None:
+    clinic = Clinic()
+    clinic.fill(20, 500)
+    clinic.program(continuous(400))
+
+    def stage(change: dict[str, Any]) -> dict[str, Any]:
+        summary = clinic.ok(MsgType.STAGE_PRESCRIPTION, {"change": change})
+        clinic.ok(MsgType.ABORT_PRESCRIPTION)
+        assert summary["next_refill_time"] == summary["low_reservoir_time"]
+        return summary
+
+    stopped = stage({"kind": int(ChangeKind.STOPPED), "params": {}})
+    assert (stopped["daily_dose_ng"], stopped["rate_nl_per_day"], stopped["duration_s"]) == (
+        0,
+        0,
+        0,
+    )
+    assert stopped["low_reservoir_time"] == 0
+    basal = stage(continuous(300))
+    assert (basal["daily_dose_ng"], basal["rate_nl_per_day"], basal["duration_s"]) == (
+        300_000,
+        600_000,
+        0,
+    )
+    assert basal["low_reservoir_time"] > START
+    # flex: the largest day total (weekend 600 mcg/day, weekdays 200 then 400 from noon = 300)
+    weekday = [
+        {"start_minute": 0, "daily_dose_ng": 200_000},
+        {"start_minute": 720, "daily_dose_ng": 400_000},
+    ]
+    weekend = [{"start_minute": 0, "daily_dose_ng": 600_000}]
+    flex = {
+        "kind": int(ChangeKind.FLEX),
+        "params": {"day_programs": [weekday, weekend], "weekday_program": [0, 0, 0, 0, 0, 1, 1]},
+    }
+    summary = stage(flex)
+    assert summary["daily_dose_ng"] == 600_000 and summary["duration_s"] == 0
+    assert summary["rate_nl_per_day"] in (400_000, 800_000, 1_200_000)  # the step in force
+    priming = stage({"kind": int(ChangeKind.PRIMING_BOLUS), "params": {"catheter_length_mm": 100}})
+    assert priming["daily_dose_ng"] == 0 and priming["duration_s"] > 0
+    assert priming["low_reservoir_time"] == 0  # nothing flows after priming
+
+
+def test_device_limits_are_the_numbers_the_pump_checks_and_any_role_reads_them() -> None:
+    from protocol.codec import encode_reply
+    from protocol.framing import MAX_PAYLOAD
+
+    for role in (Role.CLINICIAN, Role.PATIENT):
+        clinic = Clinic(role)
+        limits = clinic.ok(MsgType.DEVICE_LIMITS)
+        profile = clinic.bench.pump.profile
+        assert limits["drug"]["hard_max_daily_dose_ng"] == profile.drug.hard_max_daily_dose_ng
+        assert limits["drug"]["concentrations_mcg_per_ml"] == list(
+            profile.drug.concentrations_mcg_per_ml
+        )
+        assert limits["clock"]["latest_time"] == profile.clock.latest_pump_time_s
+        assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, limits)) <= MAX_PAYLOAD
+    clinic = Clinic()
+    clinic.fill(20, limits["drug"]["concentrations_mcg_per_ml"][-1])
+    too_much = limits["drug"]["hard_max_daily_dose_ng"] + 1000
+    (refused,) = clinic.request(
+        MsgType.STAGE_PRESCRIPTION,
+        {"change": {"kind": int(ChangeKind.CONTINUOUS), "params": {"daily_dose_ng": too_much}}},
+    )
+    assert refused.status in (ErrorCode.DOSE_ABOVE_HARD_LIMIT, ErrorCode.RATE_ABOVE_MAXIMUM)
+
+
+def test_the_largest_device_limits_reply_fits_max_payload() -> None:
+    from protocol.codec import encode_reply
+    from protocol.framing import MAX_PAYLOAD
+
+    body = Clinic().ok(MsgType.DEVICE_LIMITS)
+    body["drug"] = {**body["drug"], "drug_name": "x" * 255, "concentrations_mcg_per_ml": [1] * 255}
+    assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, body)) == 859 <= MAX_PAYLOAD

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from firmware.commands import device_limits_body
+from hw_sim.profiles import load_profile
 from programmer.client import PumpClient
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
@@ -229,6 +231,8 @@ class FakePumpApp:
             return self._log_stream(req)
         elif msg is MsgType.TELEMETRY_SUBSCRIBE:
             body = {"interval_s": req.body["interval_s"]}
+        elif msg is MsgType.DEVICE_LIMITS:
+            body = device_limits_body(load_profile("vp20").device)
         return [Reply(msg, req.seq, 0, body)]
 
     def _log_stream(self, req: Request) -> list[Reply]:

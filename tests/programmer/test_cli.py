@@ -212,3 +212,22 @@ def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Com
 @pytest.mark.parametrize(("name", "command"), _commands(cli))
 def test_every_command_teaches_with_an_example(name: str, command: click.Command) -> None:
     assert "Example" in (command.help or ""), f"{name} --help has no example"
+
+
+def test_limits_json_gives_the_pumps_integers_and_text_gives_clinical_units(
+    pumpctl: RunCli,
+) -> None:
+    code, out, _err = pumpctl("--json", "limits")
+    assert code == 0
+    doc = json.loads(out)
+    assert set(doc["limits"]) == {
+        "drug",
+        "titration",
+        "delivery",
+        "patient_bolus",
+        "alarms",
+        "clock",
+    }
+    assert doc["limits"]["drug"]["hard_max_daily_dose_ng"] > 0
+    code, out, _err = pumpctl("limits")
+    assert code == 0 and "hard limit" in out and "mcg/day" in out

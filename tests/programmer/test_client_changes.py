@@ -215,3 +215,27 @@ def test_programmer_killed_between_send_and_reply_is_settled_by_the_next_session
         second.open_session()
         assert [(r.pending.msg, r.executed) for r in second.resolved] == [(MsgType.STOP, True)]
     assert pump.app.executed[MsgType.STOP] == 1
+
+
+def test_a_request_outside_the_pumps_limits_is_explained_in_clinical_units_and_never_sent(
+    pump: InProcessPump, client: PumpClient
+) -> None:
+    from programmer.limits import LimitRefusal
+
+    limits = client.device_limits()
+    hard = limits["drug"]["hard_max_daily_dose_ng"]
+    with pytest.raises(LimitRefusal) as caught:
+        client.stage(therapy.continuous(hard + 1000))
+    assert caught.value.code is ErrorCode.DOSE_ABOVE_HARD_LIMIT
+    assert f"hard limit of {hard // 1000} mcg/day" in str(caught.value)
+    assert isinstance(caught.value, PumpRefused)  # certain: nothing was sent
+    with pytest.raises(LimitRefusal) as clock:
+        client.set_clock(limits["clock"]["latest_time"] + 1)
+    assert clock.value.code is ErrorCode.CLOCK_INVALID
+    with pytest.raises(LimitRefusal):
+        client.refill(0, 1_000_000, 7)  # 7 mcg/mL is in no library
+    assert pump.requests_seen[MsgType.STAGE_PRESCRIPTION] == 0
+    assert pump.requests_seen[MsgType.SET_CLOCK] == 0
+    assert pump.requests_seen[MsgType.REFILL] == 0
+    assert pump.requests_seen[MsgType.DEVICE_LIMITS] == 1  # read once, then remembered
+    client.stage(therapy.continuous(hard))  # the limit itself is allowed

@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from protocol.crypto import (
+    MAX_COUNTER_STEP,
     PairingInitiator,
     PairingResponder,
     PairingSecrets,
@@ -426,7 +427,7 @@ def test_replay_window_accepts_exactly_the_strictly_increasing_counters(
     window = ReplayWindow()
     highest = 0
     for counter in counters:
-        fresh = counter > highest
+        fresh = highest < counter <= highest + MAX_COUNTER_STEP
         assert window.check(counter) is fresh
         if fresh:
             window.accept(counter)
@@ -449,3 +450,9 @@ def test_replay_window_stays_within_u64() -> None:
     assert not window.check(2**64 - 1)
     with pytest.raises(LocalProtocolError):
         ReplayWindow(-1)
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(1, 2**64 - 1))
+def test_replay_window_refuses_a_jump_above_the_documented_step(last: int, step: int) -> None:
+    window = ReplayWindow(last)
+    assert window.check(last + step) is (step <= MAX_COUNTER_STEP and last + step < 2**64)

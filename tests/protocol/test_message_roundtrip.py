@@ -196,3 +196,18 @@ def test_an_array_longer_than_its_count_field_refuses_to_encode() -> None:
 def test_a_field_out_of_its_range_refuses_to_encode() -> None:
     with pytest.raises(LocalProtocolError):
         encode_request(MsgType.SET_CLOCK, {"request_id": 1, "pump_time": 1 << 32})
+
+
+def test_a_malformed_payload_is_explained_without_internal_exception_names() -> None:
+    from protocol.codec import decode_request
+    from protocol.errors import RemoteProtocolError
+
+    reasons = []
+    for payload in (b"\x01", b"\x00\x00\x00\x01\x09" + bytes(40), bytes(200)):
+        with pytest.raises(RemoteProtocolError) as caught:
+            decode_request(MsgType.STAGE_PRESCRIPTION, payload)
+        reasons.append(str(caught.value))
+    assert not any("Error" in r for r in reasons), reasons
+    assert "ends before the last field" in reasons[0]
+    assert "unknown change kind" in reasons[1]
+    assert "left over" in reasons[2]

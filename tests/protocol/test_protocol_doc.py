@@ -113,7 +113,7 @@ def test_the_document_has_every_required_example() -> None:
         "status-reply",
         "stage-continuous-request",
         "status-unauthenticated-reply",
-        "log-read-reply-1",
+        "log-read-reply",
     }
     assert required <= names
     assert len(names) == len(EXAMPLES), "example names must be unique"
