@@ -12,7 +12,7 @@ DEMO_STAMP := $(VENV)/.installed-package
 # to "no" (we only read files).
 SYSTEM_TOOLS := socat ser2net tshark
 
-.PHONY: all venv sysdeps test lint bench demo campaign clean
+.PHONY: all venv sysdeps test lint bench demo campaign pictures clean
 
 all: test
 
@@ -52,6 +52,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+# The README pictures (docs/img/*.png and the JSON sidecars of their plotted data; checked in).
+pictures: $(STAMP)
+	$(BIN)/python docs/tools/make_pictures.py docs/img
 
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m hw_sim.demo
