@@ -126,10 +126,14 @@ def run_timeline(scenario: Scenario) -> tuple[dict[str, Any], dict[str, Any]]:
     }
     if scenario.patient is not None:
         ps = runner.patient_samples
+        changes = [e for e in report["patient"]["events"] if e["kind"] == "withdrawal"]
         series["patient"] = {
             "day": [s["day"] for s in ps],
             "lumbar_csf_mcg_per_ml": [s["lumbar_csf_mcg_per_ml"] for s in ps],
             "ashworth_points": [s["ashworth_points"] for s in ps],
             "withdrawal_stage": [s["withdrawal_stage"] for s in ps],
+            # exact stage changes (the patient's own events), as a step from day 0 to the end
+            "stage_day": [0.0, *(e["day"] for e in changes), report["end_day"]],
+            "stage": [0, *(STAGE_LEVEL[e["value"]] for e in changes), None],
         }
     return report, series

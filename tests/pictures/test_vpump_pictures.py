@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +92,12 @@ def test_timeline_series_match_the_scenario_report(
     patient = plotted["patient"]
     assert len(patient["day"]) == report["patient"]["days"]
     assert max(patient["withdrawal_stage"]) == 3  # severe, as the report's events say
-    assert "severe" in [e["value"] for e in report["patient"]["events"]]
+    changes = [e for e in report["patient"]["events"] if e["kind"] == "withdrawal"]
+    assert "severe" in [e["value"] for e in changes]
+    assert patient["stage_day"][1:-1] == [e["day"] for e in changes]
+    assert patient["stage"][1:-1] == [
+        {"none": 0, "early": 1, "moderate": 2, "severe": 3}[e["value"]] for e in changes
+    ]
     assert patient["lumbar_csf_mcg_per_ml"][-1] > 0  # the refill restored the drug
     assert min(patient["lumbar_csf_mcg_per_ml"]) < 0.05 * max(patient["lumbar_csf_mcg_per_ml"])
 
@@ -186,6 +193,20 @@ def test_accuracy_text_output_lists_every_window() -> None:
     assert code == 0, out
     assert "trumpet (hours 1-2)" in out and "31 min" in out
     assert "omitted (longer than the period): 120, 240, 480, 960 min" in out
+
+
+def test_the_commands_do_not_load_matplotlib_unless_asked() -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from hw_sim.cli import main\n"
+        "from programmer.cli import run\n"
+        "run(['--help'])\n"
+        "CliRunner().invoke(main, ['accuracy', '--rate', '0.5mL/day', '--hours', '2'])\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 # ---------------------------------------------------------------------- population (function only)
