@@ -10,6 +10,7 @@ import hw_sim, hence this module.)
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -155,10 +156,16 @@ def plot_flex_week(
     ax.set_yticks(range(7), list(WEEKDAYS))
     ax.set_xticks(range(24), [str(h) for h in range(24)], fontsize=7)
     ax.set_xlabel("hour of the day (pump time)")
-    ax.set_title(f"Flex week{': ' + title if title else ''}, dose rate mcg/day", fontsize=10)
+    heading = "Flex week, dose rate mcg/day" + (
+        "\n" + "\n".join(textwrap.wrap(title, 120)) if title else ""
+    )
+    ax.set_title(heading, fontsize=8)
+    values = [v for row in grid for v in row]
+    middle = (min(values) + max(values)) / 2 if values else 0.0
     for y, row in enumerate(grid):
         for x, value in enumerate(row):
-            ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=5, color="white")
+            colour = "black" if value > middle else "white"  # readable on viridis
+            ax.text(x, y, f"{value:.0f}", ha="center", va="center", fontsize=5, color=colour)
     fig.colorbar(image, ax=ax, label="mcg/day")
     fig.tight_layout()
     save(fig, path)
