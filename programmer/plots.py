@@ -127,7 +127,8 @@ def plot_therapy_log(
     for d in series["refills"]["day"]:
         top.axvline(d, color="tab:green", lw=0.6, alpha=0.6)
     top.set_ylabel("mcg/day")
-    top.legend(loc="upper right", fontsize=8)
+    top.set_ylim(bottom=0)
+    top.legend(loc="lower right", fontsize=8)
     kinds = [k for k in MARKED_EVENTS if k in series["events"]]
     for row, kind in enumerate(kinds):
         days = series["events"][kind]
