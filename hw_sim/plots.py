@@ -37,6 +37,24 @@ def new_figure(width_in: float, height_in: float) -> Any:
     return fig
 
 
+def axes_data(fig: Any) -> list[dict[str, Any]]:
+    """What the figure's axes really hold: per axes its y label and every line's label and data,
+    read back from matplotlib's Line2D objects (tests compare these with the source series)."""
+    found = []
+    for ax in fig.get_axes():
+        lines = [
+            {
+                "label": str(line.get_label()),
+                "x": [float(v) for v in line.get_xdata()],
+                "y": [float(v) for v in line.get_ydata()],
+            }
+            for line in ax.get_lines()
+            if not str(line.get_label()).startswith("_")  # matplotlib's unnamed helpers
+        ]
+        found.append({"ylabel": str(ax.get_ylabel()), "lines": lines})
+    return found
+
+
 def save(fig: Any, path: str | Path) -> None:
     """Write ``fig`` as PNG (metadata without the matplotlib version or a date: stable bytes)."""
     fig.savefig(str(path), format="png", dpi=FIG_DPI, metadata={"Software": None})
@@ -91,11 +109,27 @@ def plot_timeline(series: dict[str, Any], path: str | Path) -> dict[str, Any]:
     ax.legend(loc="upper right", fontsize=8)
     if patient:
         ax = axes[4]
-        ax.plot(patient["day"], patient["lumbar_csf_mcg_per_ml"], color="tab:blue", lw=1)
+        ax.plot(
+            patient["day"],
+            patient["lumbar_csf_mcg_per_ml"],
+            color="tab:blue",
+            lw=1,
+            label="lumbar CSF",
+        )
         ax.set_ylabel("CSF mcg/mL", color="tab:blue")
         twin = ax.twinx()
-        twin.plot(patient["day"], patient["ashworth_points"], color="tab:brown", lw=1)
-        twin.step(patient["day"], patient["withdrawal_stage"], where="post", color="tab:red", lw=1)
+        twin.plot(
+            patient["day"], patient["ashworth_points"], color="tab:brown", lw=1, label="Ashworth"
+        )
+        stages = [*patient["stage"][:-1], patient["stage"][-2]]  # held to the end
+        twin.step(
+            patient["stage_day"],
+            stages,
+            where="post",
+            color="tab:red",
+            lw=1,
+            label="withdrawal stage",
+        )
         twin.set_ylabel("Ashworth (brown) / withdrawal stage 0-3 (red)", fontsize=7)
     axes[-1].set_xlabel("day")
     fig.tight_layout()
@@ -103,6 +137,7 @@ def plot_timeline(series: dict[str, Any], path: str | Path) -> dict[str, Any]:
     return {
         "kind": "timeline",
         "size_px": [round(d * FIG_DPI) for d in fig.get_size_inches()],
+        "axes": axes_data(fig),
         "panels": rows,
         "alarm_rows": labels,
         **{k: series[k] for k in ("daily", "reservoir", "battery", "refill_days", "patient")},
@@ -160,6 +195,7 @@ def plot_accuracy(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
     fig.tight_layout()
     save(fig, path)
     plotted["size_px"] = [round(d * FIG_DPI) for d in fig.get_size_inches()]
+    plotted["axes"] = axes_data(fig)
     return plotted
 
 

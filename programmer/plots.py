@@ -50,6 +50,24 @@ def new_figure(width_in: float, height_in: float) -> Any:
     return fig
 
 
+def axes_data(fig: Any) -> list[dict[str, Any]]:
+    """What the figure's axes really hold: per axes its y label and every line's label and data,
+    read back from matplotlib's Line2D objects (tests compare these with the source series)."""
+    found = []
+    for ax in fig.get_axes():
+        lines = [
+            {
+                "label": str(line.get_label()),
+                "x": [float(v) for v in line.get_xdata()],
+                "y": [float(v) for v in line.get_ydata()],
+            }
+            for line in ax.get_lines()
+            if not str(line.get_label()).startswith("_")  # matplotlib's unnamed helpers
+        ]
+        found.append({"ylabel": str(ax.get_ylabel()), "lines": lines})
+    return found
+
+
 def save(fig: Any, path: str | Path) -> None:
     fig.savefig(str(path), format="png", dpi=FIG_DPI, metadata={"Software": None})
 
@@ -141,6 +159,7 @@ def plot_therapy_log(
     return {
         "kind": "therapy_log",
         "size_px": [round(d * FIG_DPI) for d in fig.get_size_inches()],
+        "axes": axes_data(fig),
         "event_rows": kinds,
         **{k: series[k] for k in ("daily", "refills", "changes")},
     }
@@ -173,6 +192,7 @@ def plot_flex_week(
     return {
         "kind": "flex_week",
         "size_px": [round(d * FIG_DPI) for d in fig.get_size_inches()],
+        "image": [[float(v) for v in row] for row in ax.images[0].get_array()],
         "grid": [list(row) for row in grid],
     }
 

@@ -92,6 +92,7 @@ def test_plot_flex_week_draws_the_grid(tmp_path: Path) -> None:
     plotted = plot_flex_week(grid, tmp_path / "week.png", "test")
     assert png_size(tmp_path / "week.png") == (1100, 380) == tuple(plotted["size_px"])
     assert plotted["grid"] == grid
+    assert plotted["image"] == grid  # what the heat map really holds
 
 
 def test_program_flex_plot_writes_the_staged_week(
@@ -157,4 +158,9 @@ def test_log_therapy_plot_from_a_live_pump(served: ServedPump, tmp_path: Path) -
     assert series["changes"]["day"][-1] == pytest.approx(10.0, abs=0.01)
     plotted = plot_therapy_log(series, tmp_path / "again.png")
     assert plotted["daily"] == series["daily"]
+    top = plotted["axes"][0]["lines"]
+    delivered = next(ln for ln in top if ln["label"] == "delivered")
+    assert delivered["y"] == [r["decoded"]["delivered_mcg"] for r in daily]
+    changes = next(ln for ln in top if ln["label"] == "therapy change (new dose)")
+    assert changes["y"] == [500.0, 600.0]
     assert plotted["event_rows"][:2] == ["therapy_changed", "refill"]

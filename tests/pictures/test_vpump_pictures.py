@@ -102,6 +102,36 @@ def test_timeline_series_match_the_scenario_report(
     assert min(patient["lumbar_csf_mcg_per_ml"]) < 0.05 * max(patient["lumbar_csf_mcg_per_ml"])
 
 
+def _line(plotted: dict[str, Any], label: str) -> dict[str, Any]:
+    """The one line with ``label`` in the figure, as read back from its Axes."""
+    found = [ln for ax in plotted["axes"] for ln in ax["lines"] if ln["label"] == label]
+    assert len(found) == 1, (label, [ln["label"] for ax in plotted["axes"] for ln in ax["lines"]])
+    return found[0]
+
+
+def test_the_timeline_axes_hold_the_report_series(tmp_path: Path) -> None:
+    report, series = run_timeline(load_scenario(PATIENT_SCENARIO))
+    plotted = plot_timeline(series, tmp_path / "t.png")
+    delivered = _line(plotted, "delivered (pump)")
+    assert delivered["y"] == series["daily"]["delivered_mcg"]
+    assert round(sum(delivered["y"]), 3) == report["daily_dose_mcg"]["delivered_total_mcg"]
+    assert delivered["x"] == [float(d) for d in range(1, report["daily_dose_mcg"]["days"] + 1)]
+    reservoir_true = [ln for ln in plotted["axes"][1]["lines"] if ln["label"] == "true (bench)"]
+    assert reservoir_true[0]["y"] == series["reservoir"]["true_ml"]
+    assert reservoir_true[0]["y"][-1] == pytest.approx(report["reservoir"]["true_ml"], abs=5e-5)
+    battery = [ln for ln in plotted["axes"][3]["lines"] if ln["label"] == "gauge (pump)"]
+    assert battery[0]["y"][-1] == report["final"]["battery_ppm"] / 10_000
+    labels = [ln["label"] for ax in plotted["axes"] for ln in ax["lines"]]
+    assert ("ERI" in labels) == (report["eri_day"] is not None)
+    stage = _line(plotted, "withdrawal stage")
+    assert max(stage["y"]) == 3.0 and stage["x"][-1] == report["end_day"]
+    csf = _line(plotted, "lumbar CSF")
+    assert len(csf["y"]) == report["patient"]["days"]
+    assert csf["y"][-1] == pytest.approx(
+        report["patient"]["final"]["lumbar_csf_mcg_per_ml"], rel=0.2
+    )
+
+
 def test_a_scenario_without_a_patient_has_four_panels(tmp_path: Path) -> None:
     _report, series = run_timeline(load_scenario(ROOT / "scenarios" / "pocket_fill.toml"))
     assert series["patient"] is None
@@ -144,6 +174,14 @@ def test_accuracy_plot_and_json_drive_the_real_motor_model(tmp_path: Path) -> No
         round(q * 2880 / 1e6, 6) for q in samples[:4]
     ]
     assert plotted["size_px"] == [1100, 450]
+    trumpet_axes = plotted["axes"][1]["lines"]
+    highs = next(ln for ln in trumpet_axes if ln["label"] == "Ep max")
+    lows = next(ln for ln in trumpet_axes if ln["label"] == "Ep min")
+    assert highs["x"] == [float(w) for w in SHORT_WINDOWS_MIN]
+    assert highs["y"] == [w["max_pct"] for w in doc["trumpet"]["windows"]]
+    assert lows["y"] == [w["min_pct"] for w in doc["trumpet"]["windows"]]
+    long_highs = next(ln for ln in plotted["axes"][2]["lines"] if ln["label"] == "Ep max")
+    assert long_highs["x"] == [float(w) for w in LONG_WINDOWS_MIN]
 
 
 def test_a_trumpet_narrows_with_the_window_and_a_bias_shifts_it() -> None:
