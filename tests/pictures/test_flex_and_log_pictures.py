@@ -130,6 +130,7 @@ def served(tmp_path: Path) -> Iterator[ServedPump]:
         yield live
 
 
+@pytest.mark.integration
 def test_log_therapy_plot_from_a_live_pump(served: ServedPump, tmp_path: Path) -> None:
     served.advance("10d")
     done = served.pumpctl(
