@@ -64,6 +64,12 @@ def accuracy_command(
     as_json: bool,
 ) -> None:
     """A simulated gravimetric flow test of the motor model (IEC 60601-2-24 style)."""
+    if plot_file is not None:
+        from hw_sim.plots import plot_path_problem
+
+        problem = plot_path_problem(plot_file)
+        if problem:
+            raise click.UsageError(problem)
     try:
         rate_nl = parse_rate(rate)
         if bias_pct <= -100:

@@ -23,6 +23,19 @@ class PlotsUnavailable(RuntimeError):
     """matplotlib is not installed."""
 
 
+def plot_path_problem(path: str | Path) -> str | None:
+    """Why ``--plot PATH`` cannot be written (checked before any work), or None."""
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        return f"--plot {target} is a directory; give a file name, e.g. {target}/plot.png"
+    if not parent.is_dir():
+        return f"--plot {target}: the directory {parent} does not exist"
+    if target.suffix.lower() != ".png":
+        return f"--plot {target}: give a .png file name"
+    return None
+
+
 def new_figure(width_in: float, height_in: float) -> Any:
     """An Agg figure of ``width_in x height_in`` inches at ``FIG_DPI`` (no display needed)."""
     try:

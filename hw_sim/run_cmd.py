@@ -27,6 +27,12 @@ from hw_sim.scenario_runner import run_scenario
 )
 def run_command(scenario_file: str, as_json: bool, plot_file: str | None) -> None:
     """Play SCENARIO_FILE (TOML) on a fresh virtual pump and report what happened."""
+    if plot_file is not None:
+        from hw_sim.plots import plot_path_problem
+
+        problem = plot_path_problem(plot_file)
+        if problem:
+            raise click.UsageError(problem)
     try:
         scenario = load_scenario(scenario_file)
         if plot_file is None:

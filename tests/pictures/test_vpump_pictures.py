@@ -226,6 +226,22 @@ def test_bad_rates_units_and_durations_are_usage_errors(args: list[str], message
     assert message in out
 
 
+@pytest.mark.parametrize("command", ["run", "accuracy"])
+def test_plot_paths_that_cannot_be_written_are_usage_errors(command: str, tmp_path: Path) -> None:
+    first = (
+        [str(ROOT / "scenarios" / "pocket_fill.toml")]
+        if command == "run"
+        else ["--rate", "0.5mL/day"]
+    )
+    for path, message in (
+        (tmp_path / "missing" / "x.png", "does not exist"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "x.jpg", ".png"),
+    ):
+        code, out = vpump(command, *first, "--plot", str(path))
+        assert code == 2 and message in out, out
+
+
 def test_accuracy_text_output_lists_every_window() -> None:
     code, out = vpump("accuracy", "--rate", "20uL/h", "--hours", "25")
     assert code == 0, out
