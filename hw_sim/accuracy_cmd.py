@@ -50,7 +50,9 @@ def _text(result: dict[str, Any]) -> str:
     help="Test duration (at least 2 for the trumpet, above 24 for the long windows).",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="The board's seed.")
-@click.option("--profile", "profile_name", default="vp20", show_default=True)
+@click.option(
+    "--profile", "profile_name", default="vp20", show_default=True, help="Device profile."
+)
 @click.option("--bias", "bias_pct", type=float, default=0.0, help="Systematic flow error, percent.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), help="Draw to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (sorted keys).")
