@@ -12,7 +12,7 @@ DEMO_STAMP := $(VENV)/.installed-package
 # to "no" (we only read files).
 SYSTEM_TOOLS := socat ser2net tshark
 
-.PHONY: all venv sysdeps test lint bench demo campaign clean
+.PHONY: all venv sysdeps test lint bench demo campaign pictures clean
 
 all: test
 
@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,pictures]'
 	touch $(STAMP)
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml
@@ -52,6 +52,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+# The README pictures (docs/img/*.png and the JSON sidecars of their plotted data; checked in).
+pictures: $(STAMP)
+	$(BIN)/python docs/tools/make_pictures.py docs/img
 
 demo: $(DEMO_STAMP)
 	$(BIN)/python -m hw_sim.demo

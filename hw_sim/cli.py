@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from hw_sim.accuracy_cmd import accuracy_command
 from hw_sim.ctl_cmd import ctl
 from hw_sim.run_cmd import run_command
 from hw_sim.serve_cmd import serve
@@ -24,6 +25,7 @@ main.add_command(run_command)
 main.add_command(serve)
 main.add_command(ctl)
 main.add_command(trial_command)
+main.add_command(accuracy_command)
 
 
 if __name__ == "__main__":

@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any
 
 from protocol.catalog import StageWarning
+from protocol.enums import ChangeKind
 
 from .clinical import StagedSummary
+from .flex_grid import grid_text, week_grid
 from .therapy import describe_change
 from .units import format_duration
 from .views import days_between, iso_date, iso_time, mcg, ml
@@ -54,6 +56,8 @@ class FinishView:
     current: dict[str, Any] = field(default_factory=dict)
     new: dict[str, Any] = field(default_factory=dict)
     warning_bits: int = 0
+    #: Extra lines after the table (the flex week grid).
+    grid: list[str] = field(default_factory=list)
 
     def add(self, label: str, current: Any, new: Any) -> None:
         self.rows.append(Row(label, _text(current), _text(new)))
@@ -67,6 +71,7 @@ class FinishView:
             for row in self.rows:
                 marker = "  " if row.current == row.new else "* "
                 lines.append(f"{marker}{row.label:<{width}}  {row.current:<{cur}}  {row.new}")
+        lines += self.grid
         lines += [f"  WARNING: {w}" for w in self.warnings]
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -143,6 +148,10 @@ def for_prescription(
     view.add("next refill date", current["next_refill_date"], new["next_refill_date"])
     if summary.duration_s:
         view.add("bolus duration (s)", None, summary.duration_s)
+    if change.get("kind") == ChangeKind.FLEX:  # the new week at a glance
+        grid = week_grid(change)
+        view.grid = grid_text(grid)
+        new["week_grid_mcg_per_day"] = grid
     view.warnings = warning_names(summary.warnings)
     if change.get("kind") == 0:
         view.warnings.insert(0, STOP_WARNING)

@@ -96,7 +96,16 @@ def _check_out_path(out: Path) -> None:
 @click.option(
     "--jsonl", is_flag=True, help="Print the records on stdout as JSON lines, one per record."
 )
-def log(which: str, since: str | None, out: Path | None, jsonl: bool) -> None:
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="therapy only: draw daily totals, refills and changes to FILE.png (needs matplotlib).",
+)
+def log(
+    which: str, since: str | None, out: Path | None, jsonl: bool, plot_file: Path | None
+) -> None:
     """Download the therapy, alarm or audit log (streamed; progress on a terminal).
 
     \b
@@ -104,11 +113,18 @@ def log(which: str, since: str | None, out: Path | None, jsonl: bool) -> None:
       pumpctl --port /dev/pts/3 log alarm --since 120 --out alarms.jsonl
       pumpctl log therapy --since 7d
       pumpctl log audit --since 2026-03-01 --jsonl | jq .event
+      pumpctl log therapy --plot therapy.png
     """
     which = which.rstrip("s") if which == "alarms" else which
     cursor = parse_since(since) if since is not None else None
     if out is not None:
         _check_out_path(out)
+    if plot_file is not None:
+        if which != "therapy":
+            raise UsageError(f"--plot draws the therapy log only, not the {which} log")
+        from ..plots import check_plot_path
+
+        check_plot_path(plot_file)
     log_id = LogId[which.upper()]
     show_progress = sys.stderr.isatty()
     with connected() as client:
@@ -158,6 +174,12 @@ def log(which: str, since: str | None, out: Path | None, jsonl: bool) -> None:
     }
     if since is not None:
         summary["since"] = since
+    if plot_file is not None:
+        from ..plots import plot_therapy_log, therapy_series
+
+        plot_therapy_log(therapy_series(documents), plot_file)
+        summary["plot"] = str(plot_file)
+        note(f"therapy timeline written to {plot_file}")
     if jsonl:
         for doc in documents:
             click.echo(safe_json(json.dumps(doc, sort_keys=True)))

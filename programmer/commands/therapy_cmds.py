@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +22,7 @@ from ..cli_support import (
     connected,
     declined,
     emit,
+    note,
     options,
     require_confirmation_possible,
     say,
@@ -30,6 +32,8 @@ from ..cli_types import DAILY_DOSE, DOSE, DURATION, FLEX_STEP, LENGTH
 from ..client import PumpClient
 from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import for_prescription
+from ..flex_grid import week_grid
+from ..plots import check_plot_path
 
 
 def stage_and_commit(
@@ -97,24 +101,42 @@ def continuous(dose: int) -> None:
     help="A step HH:MM=DOSE/day (the dose rate from that time on); repeat, first at 00:00.",
 )
 @click.option("--days", default=None, help="Weekdays for these steps, e.g. mon,tue (default all).")
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Draw the new week (7 x 24 grid of the dose rate) to FILE.png, as staged.",
+)
 @ack_warnings_option
-def flex(steps: tuple[therapy.FlexStep, ...], days: str | None) -> None:
+def flex(steps: tuple[therapy.FlexStep, ...], days: str | None, plot_file: Path | None) -> None:
     """Program a flex schedule: dose rates that change at set times of day.
 
     The listed weekdays get these steps; other days keep their current flex program (or get the
     same program if the pump is not on a flex schedule).
 
     Example: pumpctl program flex --step 00:00=300mcg/day --step 07:00=500mcg/day --days mon,tue
+
+    With --plot FILE.png the week as staged is drawn before the Finish view asks to confirm
+    (also with --dry-run); the Finish view shows the same grid as text.
     """
     program_steps = therapy.day_program(steps)
     weekdays = therapy.parse_weekdays(days)
+    if plot_file is not None:
+        check_plot_path(plot_file)
     require_confirmation_possible()
+
+    def build(presc: Mapping[str, Any]) -> therapy.TherapyChange:
+        change = therapy.flex(program_steps, weekdays, presc["therapy"])
+        if plot_file is not None:
+            from ..plots import plot_flex_week
+
+            plot_flex_week(week_grid(change), plot_file, therapy.describe_change(change))
+            note(f"flex week written to {plot_file}")
+        return change
+
     with connected() as client:
-        stage_and_commit(
-            client,
-            "program flex",
-            lambda presc: therapy.flex(program_steps, weekdays, presc["therapy"]),
-        )
+        stage_and_commit(client, "program flex", build)
 
 
 @program.command(name="stop")
