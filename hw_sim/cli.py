@@ -24,6 +24,7 @@ main.add_command(run_command)
 main.add_command(serve)
 main.add_command(ctl)
 main.add_command(trial_command)
+main.add_command(__import__("hw_sim.population_cmd", fromlist=["_"]).population_command)
 
 
 if __name__ == "__main__":
