@@ -592,7 +592,7 @@ def run_patient(population: Population, index: int) -> dict[str, Any]:
     d = dataclasses.replace(d, start_mcg_per_day=max(d.start_mcg_per_day, floor_mcg))
     runner = PopulationRunner(population, d, rng)
     report = runner.run()
-    years = (runner.board.now - runner.scenario.start) / (365.25 * DAY_S)
+    years = (runner.board.now - runner.scenario.start) / YEAR_S
     patient = report["patient"]
     dry_now = runner.dry_since is not None
     alarms = {a["name"] for a in report["alarms"]}

@@ -36,6 +36,7 @@ from hw_sim.population import (
 )
 
 Batch = tuple[int, list[int]]
+SCHEDULER_TIMEOUT = "10s"  # how long to try reaching a --scheduler
 
 
 def _dumps(value: Any) -> str:
@@ -90,7 +91,7 @@ def run_dask(
         client = distributed.Client(cluster)
     else:
         try:
-            client = distributed.Client(scheduler, timeout="20s")
+            client = distributed.Client(scheduler, timeout=SCHEDULER_TIMEOUT)
         except (OSError, TimeoutError) as exc:
             raise click.UsageError(f"cannot reach the Dask scheduler {scheduler}: {exc}") from None
     try:

@@ -23,6 +23,14 @@ def _vpump(*args: str) -> list[str]:
     return [sys.executable, "-m", "hw_sim.cli", *args]
 
 
+def _rows_of(tmp_path: Path, population: Path) -> list[dict[str, object]]:
+    out = tmp_path / "reference"
+    assert (
+        CliRunner().invoke(main, ["population", str(population), "--out", str(out)]).exit_code == 0
+    )
+    return [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+
+
 def test_a_row_is_deterministic_and_carries_its_draws(small_population: Path) -> None:
     population = load_population(small_population)
     row = run_patient(population, 3)
@@ -100,7 +108,11 @@ def test_interruption_keeps_batches_and_a_rerun_resumes(
         assert proc.returncode == 130
     kept = sorted(rows.glob("batch-*.jsonl"))
     assert 3 <= len(kept) <= 12
-    assert not list(rows.glob("*.tmp")) or True  # a torn temporary is ignored on resume
+    reference_rows = {r["index"]: r for r in _rows_of(tmp_path, population)}
+    for path in kept:  # every kept batch is whole and what an uninterrupted run gives
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            assert row == reference_rows[row["index"]]
     resumed = subprocess.run(
         _vpump("population", str(population), "--out", str(out), "--json"),
         capture_output=True,
@@ -110,3 +122,35 @@ def test_interruption_keeps_batches_and_a_rerun_resumes(
     )
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout == reference.output
+
+
+def test_the_progress_bar_only_on_a_terminal() -> None:
+    import io
+
+    from hw_sim.population_cmd import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    quiet = io.StringIO()
+    bar = Progress(10, 0, quiet)
+    bar.advance(5)
+    bar.close()
+    assert quiet.getvalue() == ""
+    loud = Tty()
+    bar = Progress(10, 4, loud)
+    bar.advance(6)
+    bar.close()
+    assert "4/10 patients" in loud.getvalue() and loud.getvalue().endswith("10/10 patients\n")
+
+
+def test_an_unreachable_scheduler_is_a_usage_error(
+    small_population: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("dask.distributed")
+    monkeypatch.setattr("hw_sim.population_cmd.SCHEDULER_TIMEOUT", "1s")
+    result = CliRunner().invoke(
+        main, ["population", str(small_population), "--scheduler", "tcp://127.0.0.1:9"]
+    )
+    assert result.exit_code == 2 and "cannot reach the Dask scheduler" in result.output
