@@ -67,3 +67,10 @@ def test_the_command_exits_2_on_bad_input(tmp_path: Path) -> None:
         main, ["population", str(bad), "--scheduler", "tcp://x:1", "--dask-local", "2"]
     )
     assert both.exit_code == 2
+
+
+def test_every_shipped_population_file_loads() -> None:
+    files = sorted((Path(__file__).parents[2] / "scenarios").glob("population_*.toml"))
+    assert files
+    for path in files:
+        assert load_population(path).patients > 0
