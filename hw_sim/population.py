@@ -630,8 +630,10 @@ def run_patient(population: Population, index: int) -> dict[str, Any]:
 
 
 def _not_a_candidate(d: PatientDraw) -> dict[str, Any]:
-    """The screening trial found no response: no pump is implanted, nothing is simulated."""
+    """The screening trial found no response: no pump is implanted, nothing is simulated.
+    The row has every key of an implanted patient's (outcomes null), so tables stay rectangular."""
     return {
+        **dict.fromkeys(OUTCOME_KEYS),
         "index": d.index,
         "candidate": False,
         "seed": d.seed,
@@ -643,7 +645,27 @@ def _not_a_candidate(d: PatientDraw) -> dict[str, Any]:
         "start_mcg_per_day": None,
         "target_mcg_per_day": d.target_mcg_per_day,
         "years": 0.0,
+        "days_early": [],
     }
+
+
+#: The keys of a row that only a simulated patient has values for.
+OUTCOME_KEYS = (
+    "refills",
+    "dry_before_refill",
+    "days_early",
+    "dry_at_end",
+    "discrepancy_warnings",
+    "reservoir_empty_alarm",
+    "eri_day",
+    "eos_day",
+    "withdrawal_signs_h",
+    "withdrawal_h_per_patient_year",
+    "overdose_signs_h",
+    "therapeutic_h",
+    "refusals",
+    "final_mcg_per_day",
+)
 
 
 def run_batch(population: Population, indices: Sequence[int]) -> list[dict[str, Any]]:

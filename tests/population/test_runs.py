@@ -154,3 +154,12 @@ def test_an_unreachable_scheduler_is_a_usage_error(
         main, ["population", str(small_population), "--scheduler", "tcp://127.0.0.1:9"]
     )
     assert result.exit_code == 2 and "cannot reach the Dask scheduler" in result.output
+
+
+def test_rows_have_the_same_keys_candidate_or_not(tmp_path: Path) -> None:
+    from hw_sim.population import _not_a_candidate, draw_patient
+
+    population = load_population(write_population(tmp_path, patients=1))
+    implanted = run_patient(population, 0)
+    refused = _not_a_candidate(draw_patient(population, 0)[0])
+    assert set(refused) == set(implanted) and refused["candidate"] is False
