@@ -377,9 +377,10 @@ def parse_population(
 
 # ---------------------------------------------------------------------- one patient
 def patient_seed(population_seed: int, index: int) -> int:
-    """Patient ``index``'s seed: 64 bits of SHA-256 over (population seed, index)."""
+    """Patient ``index``'s seed: 63 bits of SHA-256 over (population seed, index) (63, so it
+    fits a signed 64-bit column in Parquet)."""
     digest = hashlib.sha256(f"itbp-population:{population_seed}:{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big")
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,7 +468,7 @@ def build_scenario(population: Population, d: PatientDraw) -> Scenario:
     return Scenario(
         name=f"{population.name}#{d.index}",
         profile=d.device_profile,
-        seed=d.seed % (1 << 63),
+        seed=d.seed,
         start=start,
         serial_number=None,
         catheter_cm=d.catheter_cm,

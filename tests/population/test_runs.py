@@ -163,3 +163,15 @@ def test_rows_have_the_same_keys_candidate_or_not(tmp_path: Path) -> None:
     implanted = run_patient(population, 0)
     refused = _not_a_candidate(draw_patient(population, 0)[0])
     assert set(refused) == set(implanted) and refused["candidate"] is False
+
+
+def test_parquet_rows_when_pyarrow_is_importable(tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed")
+    population = write_population(tmp_path, patients=3, batch=2)
+    out = tmp_path / "out"
+    assert (
+        CliRunner().invoke(main, ["population", str(population), "--out", str(out)]).exit_code == 0
+    )
+    table = pq.read_table(out / "rows.parquet")
+    lines = (out / "rows.jsonl").read_text().splitlines()
+    assert table.to_pylist() == [json.loads(line) for line in lines]
