@@ -290,6 +290,10 @@ def population_command(
     """Play the virtual patients of POPULATION_FILE (TOML) and summarise the risks."""
     if scheduler is not None and dask_local is not None:
         raise click.UsageError("give --scheduler or --dask-local, not both")
+    if workers != 1 and (scheduler is not None or dask_local is not None):
+        raise click.UsageError(
+            "--workers is for the local joblib backend; Dask sizes its own workers"
+        )
     try:
         population = load_population(population_file)
     except PopulationError as exc:

@@ -67,6 +67,10 @@ def test_the_command_exits_2_on_bad_input(tmp_path: Path) -> None:
         main, ["population", str(bad), "--scheduler", "tcp://x:1", "--dask-local", "2"]
     )
     assert both.exit_code == 2
+    mixed = CliRunner().invoke(
+        main, ["population", str(bad), "--workers", "2", "--dask-local", "2"]
+    )
+    assert mixed.exit_code == 2 and "--workers" in mixed.output
 
 
 def test_every_shipped_population_file_loads() -> None:
