@@ -369,7 +369,7 @@ def parse_population(
         slip_days=parse_dist(refill.get("slip_days", 0), f"{source}: [refill] slip_days", -60, 120),
         replace_after_eri_days=None
         if eri_days is None
-        else _int(eri_days, f"{source}: [replacement] after_eri_days"),
+        else _int(eri_days, f"{source}: [replacement] after_eri_days", 7),
         sha256=sha256,
         base_dir=str(base),
     )
