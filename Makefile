@@ -21,7 +21,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench,pictures]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench,pictures,population]'
 	touch $(STAMP)
 
 $(DEMO_STAMP): $(BIN)/python pyproject.toml

@@ -10,6 +10,7 @@ import click
 
 from hw_sim.accuracy_cmd import accuracy_command
 from hw_sim.ctl_cmd import ctl
+from hw_sim.population_cmd import population_command
 from hw_sim.run_cmd import run_command
 from hw_sim.serve_cmd import serve
 from hw_sim.trial_cmd import trial_command
@@ -26,6 +27,7 @@ main.add_command(serve)
 main.add_command(ctl)
 main.add_command(trial_command)
 main.add_command(accuracy_command)
+main.add_command(population_command)
 
 
 if __name__ == "__main__":
