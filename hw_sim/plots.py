@@ -216,8 +216,17 @@ def plot_accuracy(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
 POPULATION_HISTOGRAMS = (
     ("days_early", "days the reservoir ran dry before its refill"),
     ("eri_day", "ERI day"),
-    ("withdrawal_h", "hours of withdrawal signs"),
+    ("withdrawal_h_per_patient_year", "hours of withdrawal signs per patient-year"),
 )
+
+
+def _row_values(value: Any) -> list[float]:
+    """A row field as plotted values: None none, a list each of its items, else the value."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [float(v) for v in value if v is not None]
+    return [float(value)]
 
 
 def plot_population_histograms(
@@ -228,22 +237,23 @@ def plot_population_histograms(
 ) -> dict[str, Any]:
     """Histograms of a population's result rows (one dict per patient), one panel per field.
 
-    ``fields`` pairs a row key with its axis label; rows where the key is missing or None (the
-    event did not happen: no dry reservoir, ERI not reached) are left out of that panel and
-    counted in its title.  Not wired to a command here: ``vpump population --plot`` can call it
-    with the rows it wrote.  Returns, per field, the values plotted and the bin counts.
+    ``fields`` pairs a row key with its axis label; a key that is missing or None (the event
+    did not happen: ERI not reached) gives no value, a list (``days_early``: one per dry
+    reservoir) gives one value per item; the title counts the patients with a value.  Used by
+    ``vpump population --plot``.  Returns, per field, the values plotted and the bin counts.
     """
     fig = new_figure(*HISTOGRAM_SIZE_IN)
     axes = fig.subplots(1, len(fields), squeeze=False)[0]
     plotted: dict[str, Any] = {"kind": "population", "rows": len(rows), "fields": {}}
     for ax, (key, label) in zip(axes, fields, strict=True):
-        values = [float(r[key]) for r in rows if r.get(key) is not None]
+        per_row = [_row_values(r.get(key)) for r in rows]
+        values = [v for vs in per_row for v in vs]
         counts: list[int] = []
         if values:
             n, _, _ = ax.hist(values, bins=bins, color="tab:blue")
             counts = [int(c) for c in n]
         ax.set_xlabel(label, fontsize=8)
-        ax.set_title(f"{len(values)} of {len(rows)} patients", fontsize=8)
+        ax.set_title(f"{sum(1 for vs in per_row if vs)} of {len(rows)} patients", fontsize=8)
         plotted["fields"][key] = {"values": values, "counts": counts}
     axes[0].set_ylabel("patients")
     fig.tight_layout()

@@ -196,6 +196,27 @@ def run_population(
     progress: TextIO | None = None,
 ) -> dict[str, Any]:
     """Run every patient not yet done, write the rows, return the summary."""
+    summary, _rows = run_population_rows(
+        population,
+        workers=workers,
+        out=out,
+        scheduler=scheduler,
+        dask_local=dask_local,
+        progress=progress,
+    )
+    return summary
+
+
+def run_population_rows(
+    population: Population,
+    *,
+    workers: int = 1,
+    out: Path | None = None,
+    scheduler: str | None = None,
+    dask_local: int | None = None,
+    progress: TextIO | None = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``run_population``, and the result rows sorted by index."""
     plan = batches(population)
     done: dict[int, list[dict[str, Any]]] = {}
     if out is not None:
@@ -224,7 +245,7 @@ def run_population(
         _write_atomic(out / "rows.jsonl", "".join(_dumps(r) + "\n" for r in rows))
         _write_parquet(out, rows)
         _write_atomic(out / "summary.json", _summary_json(summary) + "\n")
-    return summary
+    return summary, rows
 
 
 def summary_text(summary: dict[str, Any]) -> str:
@@ -279,6 +300,13 @@ def summary_text(summary: dict[str, Any]) -> str:
     help="Run on a Dask LocalCluster of N worker processes.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (sorted keys).")
+@click.option(
+    "--plot",
+    "plot_file",
+    type=click.Path(dir_okay=False),
+    help="Also draw histograms (days early, ERI day, withdrawal hours per patient-year) to this "
+    "PNG file.",
+)
 def population_command(
     population_file: str,
     workers: int,
@@ -286,8 +314,15 @@ def population_command(
     scheduler: str | None,
     dask_local: int | None,
     as_json: bool,
+    plot_file: str | None,
 ) -> None:
     """Play the virtual patients of POPULATION_FILE (TOML) and summarise the risks."""
+    if plot_file is not None:
+        from hw_sim.plots import plot_path_problem
+
+        problem = plot_path_problem(plot_file)
+        if problem:
+            raise click.UsageError(problem)
     if scheduler is not None and dask_local is not None:
         raise click.UsageError("give --scheduler or --dask-local, not both")
     if workers != 1 and (scheduler is not None or dask_local is not None):
@@ -299,7 +334,7 @@ def population_command(
     except PopulationError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        summary = run_population(
+        summary, rows = run_population_rows(
             population,
             workers=workers,
             out=None if out_dir is None else Path(out_dir),
@@ -312,4 +347,8 @@ def population_command(
             err=True,
         )
         sys.exit(130)
+    if plot_file is not None:
+        from hw_sim.plots import plot_population_histograms
+
+        plot_population_histograms(rows, plot_file)
     click.echo(_summary_json(summary) if as_json else summary_text(summary))

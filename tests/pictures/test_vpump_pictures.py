@@ -266,15 +266,15 @@ def test_the_commands_do_not_load_matplotlib_unless_asked() -> None:
 # ---------------------------------------------------------------------- population (function only)
 def test_population_histograms_from_result_rows(tmp_path: Path) -> None:
     rows = [
-        {"days_early": 2.0, "eri_day": 2400.0, "withdrawal_h": 0.0},
-        {"days_early": None, "eri_day": 2500.0, "withdrawal_h": 12.5},
-        {"days_early": 4.0, "eri_day": None, "withdrawal_h": 30.0},
+        {"days_early": [2.0], "eri_day": 2400.0, "withdrawal_h_per_patient_year": 0.0},
+        {"days_early": [], "eri_day": 2500.0, "withdrawal_h_per_patient_year": 12.5},
+        {"days_early": [4.0, 1.5], "eri_day": None, "withdrawal_h_per_patient_year": 30.0},
     ]
     plotted = plot_population_histograms(rows, tmp_path / "pop.png", bins=4)
     assert png_size(tmp_path / "pop.png") == (1100, 350)
     fields = plotted["fields"]
-    assert fields["days_early"]["values"] == [2.0, 4.0]
-    assert sum(fields["days_early"]["counts"]) == 2
+    assert fields["days_early"]["values"] == [2.0, 4.0, 1.5]  # one per dry reservoir
+    assert sum(fields["days_early"]["counts"]) == 3
     assert fields["eri_day"]["values"] == [2400.0, 2500.0]
-    assert fields["withdrawal_h"]["values"] == [0.0, 12.5, 30.0]
+    assert fields["withdrawal_h_per_patient_year"]["values"] == [0.0, 12.5, 30.0]
     assert plotted["rows"] == 3

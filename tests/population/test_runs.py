@@ -175,3 +175,30 @@ def test_parquet_rows_when_pyarrow_is_importable(tmp_path: Path) -> None:
     table = pq.read_table(out / "rows.parquet")
     lines = (out / "rows.jsonl").read_text().splitlines()
     assert table.to_pylist() == [json.loads(line) for line in lines]
+
+
+def test_plot_draws_the_histograms_of_the_rows(tmp_path: Path, small_population: Path) -> None:
+    """``--plot`` renders a real PNG of the rows the run wrote: one value per dry reservoir,
+    per ERI reached and per patient's withdrawal hours."""
+    from hw_sim.plots import plot_population_histograms
+
+    png = tmp_path / "population.png"
+    out = tmp_path / "out"
+    args = ["population", str(small_population), "--out", str(out), "--plot", str(png)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    plotted = plot_population_histograms(rows, tmp_path / "again.png")
+    fields = plotted["fields"]
+    assert fields["days_early"]["values"] == [float(d) for r in rows for d in r["days_early"]]
+    assert len(fields["withdrawal_h_per_patient_year"]["values"]) == len(rows)
+    assert (tmp_path / "again.png").read_bytes() == png.read_bytes()
+
+
+def test_plot_to_an_unwritable_place_is_refused_before_the_run(
+    tmp_path: Path, small_population: Path
+) -> None:
+    args = ["population", str(small_population), "--plot", str(tmp_path / "no" / "such" / "p.png")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
