@@ -102,3 +102,10 @@ def test_invalid_toml_is_reported_with_the_file_name(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match=r"bad\.toml: not valid TOML"):
         load_profile(path)
     assert tomllib  # the loader uses the stdlib parser
+
+
+def test_the_benchmark_profile_loads_too() -> None:
+    """bench/vp20-biglog.toml is a profile like the shipped ones: a new required table must
+    reach it as well (it once missed [clock], and `make bench` broke, not `make test`)."""
+    bench_profile = Path(__file__).resolve().parents[2] / "bench" / "vp20-biglog.toml"
+    assert load_profile(str(bench_profile)).device.model
