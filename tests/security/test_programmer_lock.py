@@ -66,7 +66,8 @@ def _lock_dir(env: dict[str, str]) -> Path:
 
 def start_holder(url: str, env: dict[str, str], seconds: float = 4.0) -> subprocess.Popen[str]:
     """``pumpctl watch`` holding the pump for ``seconds``; returns once it holds the lock."""
-    argv = [*PUMPCTL, "--port", url, "--timeout", "0.5", "watch", "--duration", str(seconds)]
+    # a generous reply timeout: on a loaded machine a slow reply must not end the holder early
+    argv = [*PUMPCTL, "--port", url, "--timeout", "2", "watch", "--duration", str(seconds)]
     holder = subprocess.Popen(
         argv,
         env=env,
@@ -135,14 +136,14 @@ def test_wait_lock_waits_for_the_holder_then_runs(pump: ServedPump, tmp_path: Pa
     url = spy_url(pump, tmp_path)
     holder = start_holder(url, pump.env, seconds=2.0)
     started = time.monotonic()
-    waited = pump.pumpctl("--json", "--wait-lock", "25", "status", port=url)
+    waited = pump.pumpctl("--json", "--wait-lock", "25", "status", port=url, timeout_s=2.0)
     assert waited.code == 0, waited
     assert holder.poll() is not None  # it ran only after the holder had finished
     finish(holder)
     assert time.monotonic() - started < 25
 
     holder = start_holder(url, pump.env, seconds=2.0)
-    by_env = run_pumpctl(url, "status", env={**pump.env, "PUMP_WAIT_LOCK": "25"})
+    by_env = run_pumpctl(url, "status", env={**pump.env, "PUMP_WAIT_LOCK": "25"}, timeout_s=2.0)
     assert by_env.code == 0, by_env
     finish(holder)
 
