@@ -186,24 +186,10 @@ def _write_parquet(out: Path, rows: list[dict[str, Any]]) -> bool:
     return True
 
 
-def run_population(
-    population: Population,
-    *,
-    workers: int = 1,
-    out: Path | None = None,
-    scheduler: str | None = None,
-    dask_local: int | None = None,
-    progress: TextIO | None = None,
-) -> dict[str, Any]:
-    """Run every patient not yet done, write the rows, return the summary."""
-    summary, _rows = run_population_rows(
-        population,
-        workers=workers,
-        out=out,
-        scheduler=scheduler,
-        dask_local=dask_local,
-        progress=progress,
-    )
+def run_population(population: Population, **options: Any) -> dict[str, Any]:
+    """Run every patient not yet done, write the rows, return the summary (the options of
+    ``run_population_rows``)."""
+    summary, _rows = run_population_rows(population, **options)
     return summary
 
 
