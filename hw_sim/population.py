@@ -600,16 +600,10 @@ def run_patient(population: Population, index: int) -> dict[str, Any]:
     refills = report["refills"]
     starts = [c for c in report["therapy_changes"] if c["action"] == "continuous"]
     return {
+        **_draw_fields(d),
         "index": index,
         "candidate": True,
-        "seed": d.seed,
-        "device_profile": Path(d.device_profile).stem,
-        "flow_bias_pct": d.flow_bias_pct,
-        "catheter_cm": d.catheter_cm,
-        "patient_profile": Path(d.patient_profile).stem,
-        "patient_seed": d.patient_seed,
         "start_mcg_per_day": starts[0]["daily_dose_mcg"] if starts else None,
-        "target_mcg_per_day": d.target_mcg_per_day,
         "years": round(years, 4),
         "refills": len(refills),
         "dry_before_refill": len(runner.dry_events),
@@ -635,18 +629,25 @@ def _not_a_candidate(d: PatientDraw) -> dict[str, Any]:
     The row has every key of an implanted patient's (outcomes null), so tables stay rectangular."""
     return {
         **dict.fromkeys(OUTCOME_KEYS),
+        **_draw_fields(d),
         "index": d.index,
         "candidate": False,
+        "start_mcg_per_day": None,
+        "years": 0.0,
+        "days_early": [],
+    }
+
+
+def _draw_fields(d: PatientDraw) -> dict[str, Any]:
+    """The columns of a row that are the patient's draws (the same for candidates or not)."""
+    return {
         "seed": d.seed,
         "device_profile": Path(d.device_profile).stem,
         "flow_bias_pct": d.flow_bias_pct,
         "catheter_cm": d.catheter_cm,
         "patient_profile": Path(d.patient_profile).stem,
         "patient_seed": d.patient_seed,
-        "start_mcg_per_day": None,
         "target_mcg_per_day": d.target_mcg_per_day,
-        "years": 0.0,
-        "days_early": [],
     }
 
 
