@@ -118,6 +118,19 @@ class Result:
         return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
+def run_vpump(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``vpump ARGS`` as a real process without a terminal, run to its end (with a deadline)."""
+    return subprocess.run(
+        [*VPUMP, *args],
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_DEADLINE_S,
+        check=False,
+    )
+
+
 def run_pumpctl(
     port: str | None, *args: str, env: Mapping[str, str], timeout_s: float = 0.5, retries: int = 1
 ) -> Result:

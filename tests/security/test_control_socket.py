@@ -35,6 +35,7 @@ from tests.integration.harness import (
     START_DEADLINE_S,
     VPUMP,
     LineReader,
+    run_vpump,
     served_pump,
     xdg_env,
 )
@@ -167,14 +168,14 @@ def test_the_default_socket_is_in_a_fresh_private_directory(tmp_path: Path) -> N
 
 
 def _serve_refusing(tmp_path: Path, env: dict[str, str], control: Path) -> str:
-    done = subprocess.run(
-        [*VPUMP, "serve", "--lockstep", "--state", str(tmp_path / "r.nvm"), "--control", control],
+    done = run_vpump(
+        "serve",
+        "--lockstep",
+        "--state",
+        str(tmp_path / "r.nvm"),
+        "--control",
+        str(control),
         env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
     )
     assert done.returncode != 0, f"serve accepted --control {control}: {done.stdout}"
     assert "PORT" not in done.stdout

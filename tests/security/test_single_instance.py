@@ -11,11 +11,10 @@ lock and a non-zero exit, and changes no file; once the first has stopped the st
 from __future__ import annotations
 
 import hashlib
-import subprocess
 from pathlib import Path
 
 from hw_sim import board_state
-from tests.integration.harness import VPUMP, served_pump, xdg_env
+from tests.integration.harness import run_vpump, served_pump, xdg_env
 
 
 def _digest(path: Path) -> str:
@@ -30,22 +29,14 @@ def test_a_second_serve_on_the_same_state_is_refused_naming_the_first(tmp_path: 
         first.advance("1d")
         before = (_digest(state), _digest(side))
         assert first.process is not None
-        second = subprocess.run(
-            [
-                *VPUMP,
-                "serve",
-                "--lockstep",
-                "--state",
-                str(state),
-                "--control",
-                str(tmp_path / "run" / "second.ctl"),
-            ],
+        second = run_vpump(
+            "serve",
+            "--lockstep",
+            "--state",
+            str(state),
+            "--control",
+            str(tmp_path / "run" / "second.ctl"),
             env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
         )
         assert second.returncode == 1, second
         assert "PORT" not in second.stdout  # it never started serving

@@ -23,14 +23,13 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hw_sim import board_state
-from tests.integration.harness import VPUMP, ServedPump, served_pump, xdg_env
+from tests.integration.harness import ServedPump, run_vpump, served_pump, xdg_env
 
 SIZE = 1_048_576
 
@@ -83,23 +82,15 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
 def refused(state: Path, env: dict[str, str], *extra: str) -> str:
     """Run ``vpump serve`` on ``state``: it must refuse, change nothing, and say why (stderr)."""
     before = _files(state.parent)
-    done = subprocess.run(
-        [
-            *VPUMP,
-            "serve",
-            "--lockstep",
-            "--state",
-            str(state),
-            "--control",
-            str(state.parent / "bench.ctl"),
-            *extra,
-        ],
+    done = run_vpump(
+        "serve",
+        "--lockstep",
+        "--state",
+        str(state),
+        "--control",
+        str(state.parent / "bench.ctl"),
+        *extra,
         env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
     )
     assert done.returncode == 1, done
     assert "PORT" not in done.stdout, done.stdout  # it never started serving
