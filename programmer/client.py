@@ -26,7 +26,6 @@ Why: this is where the lessons of the insulin-pump tools live.  Theory of operat
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -59,7 +58,7 @@ from .errors import (
 from .exchange import Exchange
 from .journal import Journal, PendingRequest, ResolvedRequest, now_iso
 from .keystore import KeyStore, StoredKey
-from .transport import Transport
+from .transport import Clock, Deadline, Transport
 
 #: Unauthenticated refusals that mean "the pump no longer knows this session": reopen it.
 SESSION_LOST = frozenset(
@@ -86,6 +85,7 @@ class PumpClient(ClinicalCommands):
         retries: int = 2,
         journal: Journal | None = None,
         entropy: Callable[[int], bytes] = secrets.token_bytes,
+        clock: Clock | None = None,
     ) -> None:
         self.keystore = keystore or KeyStore()
         self.journal = journal or Journal.beside(self.keystore.path)
@@ -93,7 +93,9 @@ class PumpClient(ClinicalCommands):
         self.retries = retries
         self._entropy = entropy
         self.endpoint = ProgrammerEndpoint()
-        self.link = Exchange(transport, self.endpoint)
+        #: Every wait (reply deadlines, the pairing poll) is read on this clock: the
+        #: transport's own (``transport.clock_of``) unless one is given.
+        self.link = Exchange(transport, self.endpoint, clock)
         self.identity: dict[str, Any] | None = None
         self._identifying = False
         self.role: Role | None = None
@@ -240,7 +242,8 @@ class PumpClient(ClinicalCommands):
         poll_interval_s: float,
     ) -> PairingCompleted:
         """PAIR_CONFIRM until the pump answers with its proof (the code was accepted there)."""
-        deadline = time.monotonic() + confirm_timeout_s
+        clock = self.link.clock
+        deadline = Deadline(clock, confirm_timeout_s)
         told, lost = False, 0
         while True:
             seq = self.link.next_seq()
@@ -262,14 +265,14 @@ class PumpClient(ClinicalCommands):
                 if not told and on_waiting is not None:
                     on_waiting(code)
                 told = True
-                if time.monotonic() >= deadline:
+                if deadline.passed:
                     raise AuthenticationError(
                         f"pair: the code {code} was not accepted at the pump within "
                         f"{confirm_timeout_s:g} s; nothing was stored (reject it at the pump, "
                         "or pair again)",
                         ErrorCode.PAIRING_AWAITING_CONFIRMATION,
                     )
-                time.sleep(poll_interval_s)
+                clock.sleep(poll_interval_s)
                 continue
             if not reply.ok:
                 raise refusal(reply.status, reply.reason, "pair")

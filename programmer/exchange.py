@@ -10,16 +10,15 @@ Wire text: every string in an accepted reply or event (serial number, model, fir
 refusal reason...) is escaped here, where it enters the programmer, so no escape sequence from
 the line can reach a terminal (``programmer.terminal``).
 
-Time: the only clock is ``time.monotonic`` for deadlines; reads block in the transport with the
+Time: deadlines are read on the transport's clock (``transport.Clock``: the wall clock for a
+serial port, simulated time for an in-process loopback); reads block in the transport with the
 time left, so waiting costs no CPU.
 """
 
 from __future__ import annotations
 
 import secrets
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from protocol.catalog import MsgType
@@ -36,7 +35,7 @@ from protocol.events import (
 from protocol.programmer import ProgrammerEndpoint
 
 from .terminal import safe_text, safe_wire
-from .transport import Transport
+from .transport import Clock, Deadline, Transport, clock_of
 
 SideEvent = PairingCode | PairingCompleted | SessionOpened | FrameRejected
 
@@ -59,11 +58,12 @@ class Exchange:
         self,
         transport: Transport,
         endpoint: ProgrammerEndpoint,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock | None = None,
     ) -> None:
         self.transport = transport
         self.endpoint = endpoint
-        self._clock = clock
+        #: The time every wait here is measured in (the transport's unless given).
+        self.clock = clock if clock is not None else clock_of(transport)
         self._seq = secrets.randbelow(0x10000)
         self.counters = LinkCounters()
         self.notifications: deque[Notification] = deque()
@@ -80,7 +80,7 @@ class Exchange:
 
     def wait_reply(self, msg: MsgType, seq: int, timeout_s: float) -> Reply | None:
         """The next reply frame for (msg, seq), or None when ``timeout_s`` passes without one."""
-        deadline = self._clock() + timeout_s
+        deadline = Deadline(self.clock, timeout_s)
         while True:
             while (event := self.endpoint.next_event()) is not NEED_DATA:
                 if isinstance(event, Reply):
@@ -102,18 +102,18 @@ class Exchange:
                         del self.counters.rejections[:-20]
                 elif isinstance(event, PairingCode | PairingCompleted | SessionOpened):
                     self.side_events.append(event)
-            remaining = deadline - self._clock()
+            remaining = deadline.remaining()
             if remaining <= 0:
                 return None
             self.endpoint.receive_data(self.transport.read(remaining))
 
     def next_notification(self, timeout_s: float) -> Notification | None:
         """The next queued or arriving notification, or None after ``timeout_s``."""
-        deadline = self._clock() + timeout_s
+        deadline = Deadline(self.clock, timeout_s)
         while not self.notifications:
             event = self.endpoint.next_event()
             if event is NEED_DATA:
-                remaining = deadline - self._clock()
+                remaining = deadline.remaining()
                 if remaining <= 0:
                     return None
                 self.endpoint.receive_data(self.transport.read(remaining))

@@ -13,6 +13,12 @@ local device is also opened ``exclusive`` (pyserial's advisory lock, which other
 honour).  pyserial's POSIX back-end already puts a tty into raw mode (no echo, no ^C, no CR/LF
 translation), which a pty slave needs.
 
+Time: every wait of the programmer (a reply's deadline, the pairing poll) is measured on the
+transport's ``Clock``.  A serial port waits in the kernel on the wall clock (``SYSTEM_CLOCK``); a
+transport that is not a line at all (an in-process loopback to a simulated pump) brings its own
+clock, on which "waiting" for ``timeout_s`` is advancing simulated time, so a test of timeouts
+and retries runs in no wall time and cannot be raced by a loaded machine.
+
 A ``spy://...?file=PATH`` trace holds pairing public values, nonces and tags, so its file is
 created 0600 (pyserial would create it 0644 with a plain ``open``): the programmer creates or
 tightens it itself, refusing a symlink, and opens the port under umask 077.
@@ -25,6 +31,7 @@ import errno
 import os
 import re
 import stat
+import time
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -34,8 +41,49 @@ from .errors import LinkError, UsageError
 from .portlock import PortLock, acquire
 
 
+class Clock(Protocol):
+    """The time the programmer's waits are measured in (seconds, only differences matter)."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The wall clock: ``time.monotonic`` and ``time.sleep``."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
+
+
+class Deadline:
+    """A point ``timeout_s`` ahead on ``clock``: what is left of a wait, and whether it passed."""
+
+    def __init__(self, clock: Clock, timeout_s: float) -> None:
+        self._clock = clock
+        self.at = clock.monotonic() + timeout_s
+
+    def remaining(self) -> float:
+        """Seconds left (zero or negative once passed)."""
+        return self.at - self._clock.monotonic()
+
+    @property
+    def passed(self) -> bool:
+        return self.remaining() <= 0
+
+
 class Transport(Protocol):
-    """What the client needs from a link: write bytes, read what arrives within a timeout."""
+    """What the client needs from a link: write bytes, read what arrives within a timeout.
+
+    A transport may also carry a ``clock`` attribute (a ``Clock``): the time its ``read``
+    timeouts pass in.  Without one it is taken to wait on the wall clock (``clock_of``).
+    """
 
     def write(self, data: bytes) -> None: ...
 
@@ -46,8 +94,16 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+def clock_of(transport: Transport) -> Clock:
+    """The clock ``transport``'s read timeouts pass in (the wall clock unless it names one)."""
+    clock = getattr(transport, "clock", None)
+    return clock if clock is not None else SYSTEM_CLOCK
+
+
 class SerialTransport:
     """A pyserial port behind the ``Transport`` protocol."""
+
+    clock: Clock = SYSTEM_CLOCK
 
     def __init__(self, port: Any, url: str, lock: PortLock | None = None) -> None:
         self._port = port

@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from ..cli_support import connected, emit, note, options
 from ..errors import ProgrammerError, UnitError, UsageError
 from ..log_events import arguments_text, decode_arguments
 from ..terminal import safe_json, safe_output
+from ..transport import Deadline
 from ..units import parse_duration
 from ..views import alarm_name, iso_time, mcg, ml, mode_name
 
@@ -144,14 +144,15 @@ def log(
             threshold = cursor[1]
         elif cursor is not None and cursor[0] == "ago":
             threshold = int(client.status()["pump_time"]) - cursor[1]
-        started = time.monotonic()
+        clock = client.link.clock
+        started = clock.monotonic()
         try:
             seq = cursor[1] if cursor is not None and cursor[0] == "seq" else None
             records = client.log_read(log_id, seq, progress)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
-        elapsed = time.monotonic() - started
+        elapsed = clock.monotonic() - started
         if threshold is not None:
             records = [r for r in records if r.time >= threshold]
         info = client.log_info(log_id) if not records else None
@@ -272,12 +273,12 @@ def watch(interval: int, count: int | None, duration: float | None, jsonl: bool)
     """
     events: list[dict[str, Any]] = []
     json_mode = options().json or jsonl
-    deadline = None if duration is None else time.monotonic() + duration
     with connected() as client:
+        deadline = None if duration is None else Deadline(client.link.clock, duration)
         client.subscribe(interval)
         try:
             while count is None or len(events) < count:
-                wait = 1.0 if deadline is None else deadline - time.monotonic()
+                wait = 1.0 if deadline is None else deadline.remaining()
                 if wait <= 0:
                     break
                 event = client.link.next_notification(min(wait, 1.0))
