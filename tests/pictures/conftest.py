@@ -8,7 +8,7 @@ import pytest
 
 from programmer.cli import run
 from programmer.keystore import KeyStore
-from tests.programmer.conftest import InProcessPump, keystore, paired, pump
+from tests.programmer.conftest import ClinicPump, keystore, paired, pump
 
 __all__ = ["keystore", "paired", "pump", "pumpctl"]
 
@@ -17,7 +17,7 @@ Result = tuple[int, str, str]
 
 @pytest.fixture
 def pumpctl(
-    pump: InProcessPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]
+    pump: ClinicPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., Result]:
     """``pumpctl --port PUMP --keystore PAIRED ARGS...`` in this process: (code, out, err)."""
 

@@ -20,9 +20,9 @@ from programmer.errors import (
     refusal,
 )
 from programmer.keystore import KeyStore
-from protocol import ErrorCode, MsgType, StageWarning, TherapyMode
+from protocol import ErrorCode, MsgType
 
-from .conftest import InProcessPump
+from .conftest import ClinicPump
 
 Result = tuple[int, str, str]
 RunCli = Callable[..., Result]
@@ -43,7 +43,7 @@ STATUS_KEYS = {
 
 
 @pytest.fixture
-def pumpctl(pump: InProcessPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]) -> RunCli:
+def pumpctl(pump: ClinicPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]) -> RunCli:
     def invoke(*args: str, port: str | None = None) -> Result:
         base = ["--port", port or pump.port, "--keystore", str(paired.path), "--timeout", "0.25"]
         code = run([*base, *args])
@@ -73,17 +73,15 @@ def test_status_json_is_one_document_on_stdout_with_the_contract_keys(pumpctl: R
     assert doc["pump_time"] == "2026-01-05T00:00:00Z"
 
 
-def test_alarm_names_are_lower_case_with_a_critical_flag(
-    pump: InProcessPump, pumpctl: RunCli
-) -> None:
-    pump.app.mode = TherapyMode.STOPPED
+def test_alarm_names_are_lower_case_with_a_critical_flag(pump: ClinicPump, pumpctl: RunCli) -> None:
+    assert pumpctl("--yes", "stop")[0] == 0
     doc = json.loads(pumpctl("--json", "status")[1])
     assert doc["alarms"][0]["name"] == "pump_stopped"
     assert doc["alarms"][0]["critical"] is True
 
 
 def test_change_without_terminal_or_yes_shows_the_finish_view_then_refuses(
-    pump: InProcessPump, pumpctl: RunCli
+    pump: ClinicPump, pumpctl: RunCli
 ) -> None:
     # Specification changed by issue 12: the Finish view is shown before the refusal, so the
     # change is staged (and aborted) but never committed.
@@ -92,7 +90,7 @@ def test_change_without_terminal_or_yes_shows_the_finish_view_then_refuses(
     assert "--yes" in err
     assert "Finish: program continuous 500 mcg/day" in _out
     assert pump.requests_seen[MsgType.COMMIT_PRESCRIPTION] == 0
-    assert pump.app.staged is None and pump.app.daily_dose_ng == 400_000
+    assert pump.staged is None and pump.daily_dose_ng == 400_000
 
 
 def test_per_hour_dose_is_a_usage_error_that_says_per_day(pumpctl: RunCli) -> None:
@@ -102,7 +100,7 @@ def test_per_hour_dose_is_a_usage_error_that_says_per_day(pumpctl: RunCli) -> No
 
 
 def test_program_continuous_commits_after_the_finish_view(
-    pump: InProcessPump, pumpctl: RunCli
+    pump: ClinicPump, pumpctl: RunCli
 ) -> None:
     code, out, err = pumpctl("--yes", "--json", "program", "continuous", "--dose", "0.5mg/day")
     assert code == 0, err
@@ -110,28 +108,27 @@ def test_program_continuous_commits_after_the_finish_view(
     assert doc["version"] == 4
     assert doc["finish"]["new"]["daily_dose_mcg"] == 500.0
     assert "Finish:" in err  # the view goes to stderr when stdout is JSON
-    assert pump.app.daily_dose_ng == 500_000
+    assert pump.daily_dose_ng == 500_000
 
 
 def test_soft_warnings_need_ack_warnings_and_are_aborted_otherwise(
-    pump: InProcessPump, pumpctl: RunCli
+    pump: ClinicPump, pumpctl: RunCli
 ) -> None:
-    pump.app.stage_warnings = int(StageWarning.SOFT_DOSE_LIMIT)
+    # 1600 mcg/day is above the pump's soft limit of 1500: it warns SOFT_DOSE_LIMIT itself
     code, out, _err = pumpctl("--yes", "--json", "program", "continuous", "--dose", "1600mcg/day")
     assert code == 1
     assert json.loads(out)["code"] == "WARNINGS_NOT_ACKNOWLEDGED"
-    assert pump.app.staged is None and pump.app.executed[MsgType.ABORT_PRESCRIPTION] == 1
+    assert pump.staged is None and pump.executed[MsgType.ABORT_PRESCRIPTION] == 1
     code, _out, _err = pumpctl(
         "--yes", "program", "continuous", "--dose", "1600mcg/day", "--ack-warnings"
     )
     assert code == 0
-    assert pump.app.daily_dose_ng == 1_600_000
+    assert pump.daily_dose_ng == 1_600_000
 
 
 def test_pump_refusal_exits_1_with_the_error_code_in_json(
-    pump: InProcessPump, pumpctl: RunCli
+    pump: ClinicPump, pumpctl: RunCli
 ) -> None:
-    pump.app.refuse[MsgType.REFILL] = ErrorCode.REFILL_OVER_CAPACITY
     code, out, _err = pumpctl(
         "--yes",
         "--json",
@@ -139,7 +136,7 @@ def test_pump_refusal_exits_1_with_the_error_code_in_json(
         "--withdrawn",
         "1mL",
         "--added",
-        "20mL",
+        "30mL",
         "--concentration",
         "500mcg/mL",
     )
@@ -147,7 +144,7 @@ def test_pump_refusal_exits_1_with_the_error_code_in_json(
     assert json.loads(out)["code"] == "REFILL_OVER_CAPACITY"
 
 
-def test_unpaired_programmer_exits_3(pump: InProcessPump, tmp_path: Path) -> None:
+def test_unpaired_programmer_exits_3(pump: ClinicPump, tmp_path: Path) -> None:
     code = run(["--port", pump.port, "--keystore", str(tmp_path / "none.json"), "status"])
     assert code == 3
 
@@ -157,7 +154,7 @@ def test_missing_or_unopenable_port_exits_4(pumpctl: RunCli, tmp_path: Path) -> 
 
 
 def test_uncertain_outcome_exits_5_and_the_next_command_reports_it(
-    pump: InProcessPump, pumpctl: RunCli
+    pump: ClinicPump, pumpctl: RunCli
 ) -> None:
     pump.faults.drop_replies[MsgType.STOP] = 99
     pump.faults.drop_replies[MsgType.REQUEST_STATUS] = 99
@@ -171,7 +168,7 @@ def test_uncertain_outcome_exits_5_and_the_next_command_reports_it(
     resolved = json.loads(out)["resolved_requests"]
     assert [(r["message"], r["executed"]) for r in resolved] == [("STOP", True)]
     assert "DID take effect" in err
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
 def test_stop_warns_that_therapy_stays_stopped_until_resume(pumpctl: RunCli) -> None:
@@ -180,7 +177,7 @@ def test_stop_warns_that_therapy_stays_stopped_until_resume(pumpctl: RunCli) -> 
     assert "until `pumpctl resume`" in err
 
 
-def test_log_out_writes_json_lines(pump: InProcessPump, pumpctl: RunCli, tmp_path: Path) -> None:
+def test_log_out_writes_json_lines(pump: ClinicPump, pumpctl: RunCli, tmp_path: Path) -> None:
     target = tmp_path / "therapy.jsonl"
     code, out, _err = pumpctl("--json", "log", "therapy", "--since", "41", "--out", str(target))
     assert code == 0
@@ -189,8 +186,11 @@ def test_log_out_writes_json_lines(pump: InProcessPump, pumpctl: RunCli, tmp_pat
     assert [r["seq"] for r in lines] == list(range(41, 101))
 
 
-def test_watch_count_ends_after_n_events(pumpctl: RunCli) -> None:
+def test_watch_count_ends_after_n_events(pump: ClinicPump, pumpctl: RunCli) -> None:
     # Specification changed by issue 12: --json watch streams JSON lines, one object per event.
+    # telemetry at once, after 60 s and after 120 s; at 140 s the motor stalls (an alarm at the
+    # next stroke, well before the fourth telemetry)
+    pump.at(pump.bench.now + 140, lambda: pump.bench.fault("motor-stall"))
     code, out, _err = pumpctl("--json", "watch", "--count", "4")
     assert code == 0
     events = [json.loads(line) for line in out.splitlines()]

@@ -20,14 +20,14 @@ from programmer.keystore import KeyStore
 from protocol import MsgType
 from protocol.framing import MAX_FRAME, max_encoded_size
 
-from .conftest import InProcessPump
+from .conftest import ClinicPump
 
 Result = tuple[int, str, str]
 
 
 @pytest.fixture
 def pumpctl(
-    pump: InProcessPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]
+    pump: ClinicPump, paired: KeyStore, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., Result]:
     def invoke(*args: str) -> Result:
         code = run(list(args))
@@ -47,7 +47,7 @@ def test_version_and_short_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_common_options_after_the_subcommand(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     common = ["--port", pump.port, "--keystore", str(paired.path), "--timeout", "0.25"]
     code, out, err = pumpctl("status", *common, "--json")
@@ -58,7 +58,7 @@ def test_common_options_after_the_subcommand(
     assert json.loads(out)["stopped"] is True
     code, out, err = pumpctl("-y", "program", "continuous", "--dose", "500mcg/day", *common)
     assert code == 0, err
-    assert pump.app.daily_dose_ng == 500_000
+    assert pump.daily_dose_ng == 500_000
 
 
 def test_missing_port_is_a_usage_error(
@@ -72,7 +72,7 @@ def test_missing_port_is_a_usage_error(
 
 
 def test_dry_run_shows_the_finish_view_and_commits_nothing(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     common = ["--port", pump.port, "--keystore", str(paired.path), "--timeout", "0.25"]
     code, out, err = pumpctl(
@@ -84,11 +84,11 @@ def test_dry_run_shows_the_finish_view_and_commits_nothing(
     assert doc["finish"]["new"]["daily_dose_mcg"] == 600.0
     assert "nothing was written" in err
     assert pump.requests_seen[MsgType.COMMIT_PRESCRIPTION] == 0
-    assert pump.app.staged is None and pump.app.daily_dose_ng == 400_000
+    assert pump.staged is None and pump.daily_dose_ng == 400_000
     code, out, err = pumpctl(*common, "--dry-run", "stop")
     assert code == 0, err
     assert "Finish: stop the pump" in out
-    assert pump.app.executed[MsgType.STOP] == 0
+    assert pump.executed[MsgType.STOP] == 0
     code, out, _err = pumpctl(
         *common,
         "refill",
@@ -101,7 +101,7 @@ def test_dry_run_shows_the_finish_view_and_commits_nothing(
         "--dry-run",
     )
     assert code == 0 and "Finish:" in out
-    assert pump.app.executed[MsgType.REFILL] == 0
+    assert pump.executed[MsgType.REFILL] == 0
 
 
 def test_reply_timeout_follows_the_line_rate() -> None:
@@ -113,7 +113,7 @@ def test_reply_timeout_follows_the_line_rate() -> None:
 
 
 def test_timeout_and_keystore_from_the_environment(
-    pump: InProcessPump,
+    pump: ClinicPump,
     paired: KeyStore,
     pumpctl: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
@@ -129,7 +129,7 @@ def test_timeout_and_keystore_from_the_environment(
 
 
 def test_named_pump_from_the_config_file(
-    pump: InProcessPump,
+    pump: ClinicPump,
     paired: KeyStore,
     pumpctl: Callable[..., Result],
     monkeypatch: pytest.MonkeyPatch,
@@ -173,12 +173,12 @@ def test_help_version_and_completion_load_no_crypto_codec_or_catalog() -> None:
     assert out.stdout.strip().splitlines()[-1] == "HEAVY"
 
 
-def _common(pump: InProcessPump, paired: KeyStore) -> list[str]:
+def _common(pump: ClinicPump, paired: KeyStore) -> list[str]:
     return ["--port", pump.port, "--keystore", str(paired.path), "--timeout", "0.25"]
 
 
 def test_log_out_in_a_missing_directory_is_refused_before_downloading(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     code, _out, err = pumpctl(
         *_common(pump, paired), "log", "therapy", "--out", "/nonexistent/a.jsonl"
@@ -189,13 +189,13 @@ def test_log_out_in_a_missing_directory_is_refused_before_downloading(
 
 
 def test_log_since_takes_a_date_a_duration_or_a_sequence_number(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     common = [*_common(pump, paired), "--json", "log", "therapy", "--since"]
-    code, out, err = pumpctl(*common, "2026-01-05T01:00Z")
+    code, out, err = pumpctl(*common, "2026-01-04T23:20Z")
     assert code == 0, err
     assert [r["seq"] for r in json.loads(out)["records"]] == list(range(60, 101))
-    pump.app.pump_time += 6000  # 01:40, the newest record's time
+    # the pump's time is the newest record's (00:00)
     code, out, err = pumpctl(*common, "10min")
     assert code == 0, err
     assert [r["seq"] for r in json.loads(out)["records"]] == list(range(90, 101))
@@ -206,7 +206,7 @@ def test_log_since_takes_a_date_a_duration_or_a_sequence_number(
 
 
 def test_nothing_past_the_cursor_is_not_an_empty_log(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     code, out, err = pumpctl(*_common(pump, paired), "log", "therapy", "--since", "2026-02-01")
     assert code == 0, err
@@ -215,7 +215,7 @@ def test_nothing_past_the_cursor_is_not_an_empty_log(
 
 
 def test_log_alarms_and_alarm_are_both_accepted(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     code, out, err = pumpctl(*_common(pump, paired), "--json", "log", "alarms")
     assert code == 0, err
@@ -226,7 +226,7 @@ def test_log_alarms_and_alarm_are_both_accepted(
 
 
 def test_log_jsonl_prints_one_record_per_line(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     code, out, err = pumpctl(*_common(pump, paired), "log", "therapy", "--since", "91", "--jsonl")
     assert code == 0, err
@@ -235,7 +235,7 @@ def test_log_jsonl_prints_one_record_per_line(
 
 
 def test_watch_jsonl_streams_one_object_per_event(
-    pump: InProcessPump, paired: KeyStore, pumpctl: Callable[..., Result]
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:
     code, out, _err = pumpctl(*_common(pump, paired), "watch", "--count", "2", "--jsonl")
     assert code == 0

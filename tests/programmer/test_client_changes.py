@@ -10,42 +10,40 @@ from programmer.errors import LinkError, PumpRefused, UncertainOutcome
 from programmer.keystore import KeyStore
 from protocol import ErrorCode, LogId, MsgType, TherapyMode
 
-from .conftest import SERIAL, InProcessPump, make_client
+from .conftest import SERIAL, ClinicPump, make_client
 
 
-def test_stage_and_commit_apply_the_change_once(pump: InProcessPump, client: PumpClient) -> None:
+def test_stage_and_commit_apply_the_change_once(pump: ClinicPump, client: PumpClient) -> None:
     staged = client.stage(therapy.continuous(500_000))
     assert staged.daily_dose_ng == 500_000
     assert staged.rate_nl_per_day == 1_000_000
     version = client.commit(staged)
     assert version == 4
-    assert pump.app.daily_dose_ng == 500_000
-    assert pump.app.executed[MsgType.COMMIT_PRESCRIPTION] == 1
+    assert pump.daily_dose_ng == 500_000
+    assert pump.executed[MsgType.COMMIT_PRESCRIPTION] == 1
     assert client.journal.entries() == []
 
 
 def test_lost_reply_is_retried_with_the_same_request_id_and_answered_from_the_cache(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
     pump.faults.drop_replies[MsgType.STOP] = 1
     client.stop()
     assert pump.requests_seen[MsgType.STOP] == 2  # sent twice ...
-    assert pump.app.executed[MsgType.STOP] == 1  # ... executed once
+    assert pump.executed[MsgType.STOP] == 1  # ... executed once
     assert client.retries_used == 1
     assert pump.requests_seen[MsgType.REQUEST_STATUS] == 0
 
 
-def test_lost_request_is_sent_again_and_executes_once(
-    pump: InProcessPump, client: PumpClient
-) -> None:
+def test_lost_request_is_sent_again_and_executes_once(pump: ClinicPump, client: PumpClient) -> None:
     pump.faults.drop_requests[MsgType.STOP] = 1
     client.stop()
-    assert pump.app.executed[MsgType.STOP] == 1
-    assert pump.app.mode is TherapyMode.STOPPED
+    assert pump.executed[MsgType.STOP] == 1
+    assert pump.mode == TherapyMode.STOPPED
 
 
 def test_uncertain_outcome_is_resolved_by_request_status_before_anything_else(
-    pump: InProcessPump, keystore: KeyStore, paired: KeyStore
+    pump: ClinicPump, keystore: KeyStore, paired: KeyStore
 ) -> None:
     with make_client(pump, paired, retries=0) as client:
         client.open_session()
@@ -54,11 +52,11 @@ def test_uncertain_outcome_is_resolved_by_request_status_before_anything_else(
         assert client.uncertain_outcomes == 1
     assert pump.requests_seen[MsgType.STOP] == 1
     assert pump.requests_seen[MsgType.REQUEST_STATUS] == 1
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
-def test_resolved_outcome_keeps_the_original_refusal(pump: InProcessPump, paired: KeyStore) -> None:
-    pump.app.refuse[MsgType.RESUME] = ErrorCode.NOT_STOPPED
+def test_resolved_outcome_keeps_the_original_refusal(pump: ClinicPump, paired: KeyStore) -> None:
+    # the pump runs: it refuses RESUME with NOT_STOPPED
     with make_client(pump, paired, retries=0) as client:
         client.open_session()
         pump.faults.drop_replies[MsgType.RESUME] = 1
@@ -68,17 +66,17 @@ def test_resolved_outcome_keeps_the_original_refusal(pump: InProcessPump, paired
 
 
 def test_unauthenticated_refusal_after_a_pump_reset_is_settled_then_sent_again(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
-    pump.device.session = None  # the pump reset: it answers UNKNOWN_SESSION in the clear
+    pump.bench.power_cycle()  # the pump reset: it answers UNKNOWN_SESSION in the clear
     client.stop()
     assert pump.requests_seen[MsgType.REQUEST_STATUS] == 1  # asked before re-sending
     assert pump.requests_seen[MsgType.STOP] == 2
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
 def test_request_never_received_and_retries_spent_is_a_certain_link_error(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     with make_client(pump, paired, retries=0) as client:
         client.open_session()
@@ -86,11 +84,11 @@ def test_request_never_received_and_retries_spent_is_a_certain_link_error(
         with pytest.raises(LinkError, match="never received"):
             client.stop()
         assert client.journal.entries() == []
-    assert pump.app.executed[MsgType.STOP] == 0
+    assert pump.executed[MsgType.STOP] == 0
 
 
 def test_dead_link_after_send_is_uncertain_and_journalled(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     with make_client(pump, paired, retries=1) as client:
         client.open_session()
@@ -104,11 +102,11 @@ def test_dead_link_after_send_is_uncertain_and_journalled(
             client.stop()
         pending = client.journal.entries(SERIAL)
     assert [p.request_id for p in pending] == [uncertain.value.request_id]
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
 def test_next_session_resolves_the_journal_before_any_other_command(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     with make_client(pump, paired, retries=0) as first:
         first.open_session()
@@ -131,11 +129,11 @@ def test_next_session_resolves_the_journal_before_any_other_command(
         MsgType.REQUEST_STATUS,
         MsgType.SESSION_CLOSE,
     }
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
 def test_journal_entry_the_pump_never_saw_resolves_as_not_executed(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     with make_client(pump, paired, retries=0) as first:
         first.open_session()
@@ -146,22 +144,21 @@ def test_journal_entry_the_pump_never_saw_resolves_as_not_executed(
     with make_client(pump, paired) as second:
         second.open_session()
         assert [r.executed for r in second.resolved] == [False]
-    assert pump.app.executed[MsgType.STOP] == 0
+    assert pump.executed[MsgType.STOP] == 0
 
 
 def test_refusal_is_certain_and_leaves_no_journal_entry(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
-    pump.app.refuse[MsgType.REFILL] = ErrorCode.REFILL_OVER_CAPACITY
     with pytest.raises(PumpRefused, match="REFILL_OVER_CAPACITY"):
         client.refill(0, 30_000_000, 500)
     assert client.journal.entries() == []
 
 
 def test_log_download_streams_every_record_in_one_request(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
-    pump.app.log_size = 300
+    pump.add_log_records(LogId.THERAPY, 300)
     progress: list[tuple[int, int]] = []
     records = client.log_read(LogId.THERAPY, progress=lambda n, total: progress.append((n, total)))
     assert [r.seq for r in records] == list(range(1, 301))
@@ -171,24 +168,29 @@ def test_log_download_streams_every_record_in_one_request(
 
 
 def test_log_download_resumes_from_the_cursor_after_a_lost_frame(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
-    pump.app.log_size = 100
+    pump.add_log_records(LogId.AUDIT, 100)
     pump.faults.drop_replies[MsgType.LOG_READ] = 1  # the first frame of the stream is lost
     records = client.log_read(LogId.AUDIT, since=10)
     assert sorted({r.seq for r in records}) == list(range(10, 101))
     assert len(records) == len({r.seq for r in records})
 
 
-def test_telemetry_and_alarm_events_are_delivered_after_subscribing(client: PumpClient) -> None:
+def test_telemetry_and_alarm_events_are_delivered_after_subscribing(
+    pump: ClinicPump, client: PumpClient
+) -> None:
     assert client.subscribe(60) == 60
+    pump.advance(140)  # telemetry at once, after 60 s and after 120 s
+    pump.bench.fault("motor-stall")  # the next stroke (within 27 s) stalls: an alarm
+    pump.advance(30)
     events = list(client.notifications(timeout_s=0.3))
     kinds = [e.msg for e in events]
     assert kinds == [MsgType.TELEMETRY] * 3 + [MsgType.ALARM_EVENT]
 
 
 def test_programmer_that_vanished_mid_session_does_not_lock_out_the_next_one(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     first = make_client(pump, paired)
     first.open_session()
@@ -198,7 +200,7 @@ def test_programmer_that_vanished_mid_session_does_not_lock_out_the_next_one(
 
 
 def test_programmer_killed_between_send_and_reply_is_settled_by_the_next_session(
-    pump: InProcessPump, paired: KeyStore, monkeypatch: pytest.MonkeyPatch
+    pump: ClinicPump, paired: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = make_client(pump, paired)
     first.open_session()
@@ -214,11 +216,11 @@ def test_programmer_killed_between_send_and_reply_is_settled_by_the_next_session
     with make_client(pump, paired) as second:
         second.open_session()
         assert [(r.pending.msg, r.executed) for r in second.resolved] == [(MsgType.STOP, True)]
-    assert pump.app.executed[MsgType.STOP] == 1
+    assert pump.executed[MsgType.STOP] == 1
 
 
 def test_a_request_outside_the_pumps_limits_is_explained_in_clinical_units_and_never_sent(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
     from programmer.limits import LimitRefusal
 

@@ -6,16 +6,17 @@ import stat
 
 import pytest
 
+from programmer import therapy
 from programmer.client import PumpClient
 from programmer.errors import AuthenticationError, LinkError
 from programmer.keystore import KeyStore
 from protocol import MsgType, Role
 
-from .conftest import SERIAL, InProcessPump, make_client
+from .conftest import SERIAL, ClinicPump, make_client
 
 
 def test_identify_reads_serial_number_without_a_session(
-    pump: InProcessPump, keystore: KeyStore
+    pump: ClinicPump, keystore: KeyStore
 ) -> None:
     with make_client(pump, keystore) as client:
         hello = client.identify()
@@ -24,7 +25,7 @@ def test_identify_reads_serial_number_without_a_session(
 
 
 def test_pairing_stores_the_key_by_serial_with_mode_0600(
-    pump: InProcessPump, keystore: KeyStore
+    pump: ClinicPump, keystore: KeyStore
 ) -> None:
     pump.open_wand()
     codes: list[str] = []
@@ -37,16 +38,14 @@ def test_pairing_stores_the_key_by_serial_with_mode_0600(
 
 
 def test_pairing_without_the_wand_is_an_authentication_error(
-    pump: InProcessPump, keystore: KeyStore
+    pump: ClinicPump, keystore: KeyStore
 ) -> None:
     with make_client(pump, keystore) as client, pytest.raises(AuthenticationError, match="WINDOW"):
         client.pair(Role.CLINICIAN)
     assert keystore.get(SERIAL) is None
 
 
-def test_declined_code_stores_nothing_on_either_side(
-    pump: InProcessPump, keystore: KeyStore
-) -> None:
+def test_declined_code_stores_nothing_on_either_side(pump: ClinicPump, keystore: KeyStore) -> None:
     pump.open_wand()
     with make_client(pump, keystore) as client, pytest.raises(Exception, match="cancelled"):
         client.pair(Role.CLINICIAN, show_code=lambda code: False)
@@ -60,13 +59,13 @@ def test_session_opens_with_the_stored_key_and_reads_status(client: PumpClient) 
     assert status["daily_dose_ng"] == 400_000
 
 
-def test_session_without_a_key_says_to_pair(pump: InProcessPump, keystore: KeyStore) -> None:
+def test_session_without_a_key_says_to_pair(pump: ClinicPump, keystore: KeyStore) -> None:
     with make_client(pump, keystore) as client, pytest.raises(AuthenticationError, match="pair"):
         client.open_session()
 
 
 def test_session_with_a_key_the_pump_forgot_is_an_authentication_error(
-    pump: InProcessPump, paired: KeyStore
+    pump: ClinicPump, paired: KeyStore
 ) -> None:
     pump.device.pairings.clear()
     with (
@@ -76,7 +75,7 @@ def test_session_with_a_key_the_pump_forgot_is_an_authentication_error(
         client.open_session()
 
 
-def test_stale_replies_are_discarded_and_counted(pump: InProcessPump, client: PumpClient) -> None:
+def test_stale_replies_are_discarded_and_counted(pump: ClinicPump, client: PumpClient) -> None:
     pump.faults.stale_before[MsgType.STATUS] = 1
     client.status()  # a first reply to have something stale to inject
     pump.faults.stale_before[MsgType.STATUS] = 1
@@ -86,18 +85,18 @@ def test_stale_replies_are_discarded_and_counted(pump: InProcessPump, client: Pu
 
 
 def test_late_reply_after_a_timeout_does_not_leave_the_client_one_behind(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
     pump.faults.delay_replies[MsgType.STATUS] = 1
     client.status()  # first attempt's reply is held; the retry's reply releases it
     assert client.retries_used == 1
     assert client.link.counters.stale_replies == 1
-    pump.app.daily_dose_ng = 123_000
+    client.commit(client.stage(therapy.continuous(123_000)))
     assert client.status()["daily_dose_ng"] == 123_000
 
 
 def test_read_only_request_that_never_gets_an_answer_is_a_certain_link_error(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
     pump.faults.deaf = True
     with pytest.raises(LinkError, match="nothing changed"):
@@ -105,7 +104,7 @@ def test_read_only_request_that_never_gets_an_answer_is_a_certain_link_error(
 
 
 def test_session_lost_on_the_pump_is_reopened_transparently(
-    pump: InProcessPump, client: PumpClient
+    pump: ClinicPump, client: PumpClient
 ) -> None:
-    pump.device.session = None  # as after a pump reset
+    pump.bench.power_cycle()  # a pump reset: the session is gone
     assert client.status()["mode"] == 1

@@ -10,9 +10,9 @@ from programmer.errors import UsageError
 from programmer.finish import STOP_WARNING, for_prescription, for_refill
 from protocol import ChangeKind, StageWarning
 
-from .conftest import FakePumpApp
+from .conftest import clinic_status
 
-STATUS = FakePumpApp().status_body()
+STATUS = clinic_status()  # the real pump's: 400 mcg/day of 500 mcg/mL, 15 mL, on 2026-01-05
 PRESCRIPTION = {"therapy": therapy.continuous(400_000)}
 
 

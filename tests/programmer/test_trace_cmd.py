@@ -14,7 +14,7 @@ from protocol.catalog import Capability
 from protocol.pcapng import PacketDirection
 
 from ..wireshark.tshark import read_pcapng
-from .conftest import InProcessPump
+from .conftest import PtyPump
 
 
 def trace_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
@@ -24,11 +24,11 @@ def trace_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> d
 
 
 def test_a_spy_capture_of_identify_decodes_into_request_and_reply(
-    pump: InProcessPump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pty_pump: PtyPump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capture = tmp_path / "trace.txt"
     keys = tmp_path / "keys.json"
-    url = f"spy://{pump.port}?file={capture}"
+    url = f"spy://{pty_pump.port}?file={capture}"
     assert run(["--port", url, "--keystore", str(keys), "--timeout", "0.5", "identify"]) == 0
 
     doc = trace_json(capture, capsys)
@@ -73,11 +73,11 @@ def test_trace_of_a_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_pumpctl_trace_writes_a_spy_capture_as_pcapng_with_its_directions_and_times(
-    pump: InProcessPump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pty_pump: PtyPump, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     capture = tmp_path / "trace.txt"
     keys = tmp_path / "keys.json"
-    url = f"spy://{pump.port}?file={capture}"
+    url = f"spy://{pty_pump.port}?file={capture}"
     assert run(["--port", url, "--keystore", str(keys), "--timeout", "0.5", "identify"]) == 0
     out = tmp_path / "trace.pcapng"
     capsys.readouterr()

@@ -27,7 +27,7 @@ from programmer.keystore import KeyStore
 from protocol import CATALOG, Capability, DeviceInfo, Direction, ErrorCode, MsgType, Role
 from protocol.codec import encode_reply
 from protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, FrameDecoder, encode_frame
-from tests.programmer.conftest import SERIAL, InProcessPump, make_client
+from tests.programmer.conftest import SERIAL, ClinicPump, clinic_pump, make_client
 
 ALL_REQUESTS = [int(m) for m, s in CATALOG.items() if s.direction is Direction.REQUEST]
 ALL_CAPABILITIES = int(Capability(0x7F))
@@ -138,15 +138,14 @@ def test_a_request_above_the_pumps_max_payload_is_never_sent(tmp_path: Path) -> 
 
 
 @pytest.fixture
-def plain_pump() -> Iterator[InProcessPump]:
-    server = InProcessPump()
+def plain_pump() -> Iterator[ClinicPump]:
+    server = clinic_pump()
     server.device.info = DeviceInfo("VP20", SERIAL, "1.0.0", Capability.PAIRING)
     yield server
-    server.close()
 
 
 def test_a_pump_without_patient_bolus_never_sees_the_request(
-    plain_pump: InProcessPump, tmp_path: Path
+    plain_pump: ClinicPump, tmp_path: Path
 ) -> None:
     keys = KeyStore(tmp_path / "keys.json")
     plain_pump.open_wand()
