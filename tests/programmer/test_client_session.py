@@ -1,4 +1,4 @@
-"""The client over a real pty against the in-process pump: pairing, session, reply matching."""
+"""The client against the real pump over the loopback: pairing, session, reply matching."""
 
 from __future__ import annotations
 
