@@ -8,7 +8,6 @@ each command module only says what it does.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,11 +109,6 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
-def require_confirmation_possible() -> None:
-    """Kept for the command modules; the refusal without a terminal and without --yes now comes
-    in ``confirm``, after the Finish view is shown (so a script sees what it would have done)."""
-
-
 def confirm(view: FinishView) -> bool:
     """Show the Finish view, then ask (or take --yes).  False if the user declines.
 
@@ -144,10 +138,6 @@ def unacknowledged(view: FinishView) -> PumpRefused:
         "the change raised soft-limit warnings (" + "; ".join(view.warnings) + "); review them "
         "and pass --ack-warnings to commit anyway",
     )
-
-
-def env_port() -> str | None:
-    return os.environ.get("PUMP_PORT") or None
 
 
 def ack_warnings_option(func: F) -> F:

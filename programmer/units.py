@@ -190,17 +190,6 @@ def parse_time_of_day(text: str) -> int:
     return hours * 60 + minutes
 
 
-def parse_count(text: str, what: str, low: int, high: int) -> int:
-    """A plain whole number in [low, high] (e.g. boluses per day)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise UnitError(f"{what}: {text!r} is not a whole number") from None
-    if not low <= value <= high:
-        raise UnitError(f"{what}: {text!r} is outside {low}..{high}")
-    return value
-
-
 def format_mcg(ng: int) -> str:
     """Nanograms as micrograms for people ("400 mcg", "12.5 mcg")."""
     return f"{_trim(Decimal(ng) / 1000)} mcg"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..cli_support import confirm, connected, declined, emit, require_confirmation_possible
+from ..cli_support import confirm, connected, declined, emit
 from ..cli_types import DURATION, VOLUME
 from ..finish import for_settings
 from ..units import format_duration, format_ml
@@ -22,8 +22,6 @@ def alarms(ctx: click.Context, ack: bool, test_tones: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    if ack or test_tones:
-        require_confirmation_possible()
     with connected() as client:
         listing = client.alarms()
         active = [alarm_document(a) for a in listing["alarms"]]
@@ -70,7 +68,6 @@ def alarms_config(low_reservoir: int, critical_interval: int) -> None:
 
     Example: pumpctl alarms config --low-reservoir 2mL --critical-interval 10min
     """
-    require_confirmation_possible()
     with connected() as client:
         current = client.alarms()
         view = for_settings(

@@ -18,7 +18,6 @@ from ..cli_support import (
     connected,
     declined,
     emit,
-    require_confirmation_possible,
 )
 from ..errors import UsageError
 from ..finish import for_settings
@@ -113,7 +112,6 @@ def revoke(key_id: str) -> None:
     Example: pumpctl --port /dev/pts/3 --yes pairings revoke 0x1a2b3c4d
     """
     wanted = _key_id(key_id)
-    require_confirmation_possible()
     with connected() as client:
         serial = client.serial_number
         stored = client.keystore.get(serial)
@@ -162,7 +160,6 @@ def authorize_patient() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes pairings authorize-patient
     """
-    require_confirmation_possible()
     with connected() as client:
         serial = client.serial_number
         view = for_settings(

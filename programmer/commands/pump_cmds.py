@@ -14,7 +14,6 @@ from ..cli_support import (
     declined,
     emit,
     note,
-    require_confirmation_possible,
 )
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
 from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
@@ -37,7 +36,6 @@ def refill(withdrawn: int, added: int, concentration: int) -> None:
 
     Example: pumpctl refill --withdrawn 1.8mL --added 20mL --concentration 500mcg/mL
     """
-    require_confirmation_possible()
     with connected() as client:
         view = for_refill(client.status(), withdrawn, added, concentration)
         if not confirm(view):
@@ -84,7 +82,6 @@ def patient_bolus_config(
 
     Example: pumpctl patient-bolus config --dose 25mcg --over 10min --max-per-day 4 --lockout 3h
     """
-    require_confirmation_possible()
     with connected() as client:
         current = client.read_prescription()["patient_bolus"]
         view = for_settings(
@@ -113,7 +110,6 @@ def patient_bolus_request() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes patient-bolus request
     """
-    require_confirmation_possible()
     with connected() as client:
         view = for_settings("patient bolus", [("bolus", "none", "configured patient bolus")])
         if not confirm(view):
@@ -138,7 +134,6 @@ def stop() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes stop
     """
-    require_confirmation_possible()
     with connected() as client:
         current = status_document(client.status())
         view = for_settings(
@@ -162,7 +157,6 @@ def resume() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes resume
     """
-    require_confirmation_possible()
     with connected() as client:
         current = status_document(client.status())
         prescription = client.read_prescription()
@@ -197,7 +191,6 @@ def clock_sync() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes clock sync
     """
-    require_confirmation_possible()
     with connected() as client:
         pump_time = int(client.status()["pump_time"])
         now = int(time.time())

@@ -17,7 +17,6 @@ from ..cli_support import (
     interactive,
     note,
     options,
-    require_confirmation_possible,
     say,
 )
 from ..finish import for_settings
@@ -141,7 +140,6 @@ def unpair() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes unpair
     """
-    require_confirmation_possible()
     with connected() as client:
         serial = client.serial_number
         stored = client.keystore.get(serial)

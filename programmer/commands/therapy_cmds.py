@@ -24,7 +24,6 @@ from ..cli_support import (
     emit,
     note,
     options,
-    require_confirmation_possible,
     say,
     unacknowledged,
 )
@@ -84,7 +83,6 @@ def continuous(dose: int) -> None:
 
     Example: pumpctl --port /dev/pts/3 program continuous --dose 400mcg/day
     """
-    require_confirmation_possible()
     with connected() as client:
         stage_and_commit(
             client, f"program continuous {dose / 1000:g} mcg/day", None, therapy.continuous(dose)
@@ -124,7 +122,6 @@ def flex(steps: tuple[therapy.FlexStep, ...], days: str | None, plot_file: Path 
     weekdays = therapy.parse_weekdays(days)
     if plot_file is not None:
         check_plot_path(plot_file)
-    require_confirmation_possible()
 
     def build(presc: Mapping[str, Any]) -> therapy.TherapyChange:
         change = therapy.flex(program_steps, weekdays, presc["therapy"])
@@ -148,7 +145,6 @@ def program_stop() -> None:
 
     Example: pumpctl --port /dev/pts/3 --yes program stop
     """
-    require_confirmation_possible()
     with connected() as client:
         stage_and_commit(client, "program stop", None, therapy.stopped())
 
@@ -162,7 +158,6 @@ def bolus(dose: int, duration: int) -> None:
 
     Example: pumpctl --port /dev/pts/3 bolus --dose 50mcg --over 1h
     """
-    require_confirmation_possible()
     with connected() as client:
         stage_and_commit(
             client,
@@ -182,7 +177,6 @@ def prime(length: int) -> None:
 
     Example: pumpctl --port /dev/pts/3 prime --catheter-length 60cm
     """
-    require_confirmation_possible()
     with connected() as client:
         stage_and_commit(
             client,
@@ -203,7 +197,6 @@ def bridge(length: int) -> None:
 
     Example: pumpctl --port /dev/pts/3 bridge --catheter-length 60cm
     """
-    require_confirmation_possible()
     with connected() as client:
         stage_and_commit(
             client,
