@@ -23,6 +23,7 @@ imports nothing of the programmer):
 
     from hw_sim.loopback import Loopback
     from programmer import KeyStore, PumpClient
+    from protocol import MsgType
 
     loop = Loopback.fresh(serial_number="VP20-000042", auto_accept_pairing=True)
     loop.bench.set_wand(True)
@@ -30,7 +31,8 @@ imports nothing of the programmer):
         client.pair()
         loop.faults.drop_replies[MsgType.STATUS] = 1
         client.status()  # the first reply is lost: 0.25 s of pump time pass, then a retry
-    loop.advance(3600)  # an hour of therapy, in about a millisecond
+        assert client.retries_used == 1
+    loop.advance(3600)  # an hour of pump time, in milliseconds of wall time
 
 Limits: the pump runs only while the programmer waits or the test calls ``advance`` (lock-step);
 there is no line rate (``vpump serve --baud`` over a pty is the place for pacing).
