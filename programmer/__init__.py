@@ -4,7 +4,9 @@ Start with ``open_transport(url)`` and ``PumpClient(transport, KeyStore())``: ``
 ``pair()``, ``open_session()``, then the clinical commands (``status()``, ``stage()`` /
 ``commit()``, ``refill()``, ``log_read()``...).  Every failure is one of the exceptions in
 ``programmer.errors`` (each mapped to a ``pumpctl`` exit code); units typed by people are parsed
-by ``programmer.units``.
+by ``programmer.units``.  Any object with ``write``/``read(timeout_s)``/``close`` is a
+``Transport``; one that is no line (an in-process simulated pump) also brings its ``clock`` (a
+``Clock``), and every wait of the client passes on that clock instead of the wall clock.
 
 The names below are loaded on first use (PEP 562), so ``pumpctl --help`` and ``--version`` do
 not pay for the cryptography, the codec and the message catalog.
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
     )
     from .journal import Journal, PendingRequest, ResolvedRequest
     from .keystore import KeyStore, StoredKey
-    from .transport import SerialTransport, Transport, open_transport
+    from .transport import Clock, SerialTransport, Transport, open_transport
 
 _WHERE = {
     "LogRecord": "protocol.log_record",
@@ -51,6 +53,7 @@ _WHERE = {
     "ResolvedRequest": "programmer.journal",
     "KeyStore": "programmer.keystore",
     "StoredKey": "programmer.keystore",
+    "Clock": "programmer.transport",
     "SerialTransport": "programmer.transport",
     "Transport": "programmer.transport",
     "open_transport": "programmer.transport",
@@ -68,6 +71,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AuthenticationError",
+    "Clock",
     "Journal",
     "KeyStore",
     "LinkError",
