@@ -12,7 +12,9 @@ Over a real pty and a real ``vpump serve`` the stack is tested in tests/integrat
 
 The clinic pump (``clinic_pump``): serial VP20-000042, 15 mL of 500 mcg/mL, continuous 400
 mcg/day at prescription version 3, pump time 2026-01-05T00:00:00Z, and a therapy log of exactly
-100 records, record N written at 22:20 + N minutes on 2026-01-04 (so record 100 at 00:00).
+100 records, record N (N >= 5) written at about 22:20 + N minutes on 2026-01-04, so record 100
+(the pump's daily total) at 00:00.  It is built once per run through the programmer itself and
+copied for every test (``copy.deepcopy`` of a loopback is a separate pump).
 """
 
 from __future__ import annotations
