@@ -34,6 +34,7 @@ import pytest
 from hw_sim.loopback import Loopback, LoopbackTransport
 from programmer import cli_support, therapy
 from programmer.client import PumpClient
+from programmer.journal import Journal, PendingRequest
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol import LogId, Role
@@ -127,13 +128,31 @@ def build_clinic_pump() -> ClinicPump:
     )
     fw = pump.firmware
     with tempfile.TemporaryDirectory() as keys:
-        setup = PumpClient(pump.transport(), KeyStore(Path(keys) / "keys.json"), timeout_s=0.25)
+        keystore = KeyStore(Path(keys) / "keys.json")
+        journal = _MemoryJournal(Path(keys) / "journal.json")
+        setup = PumpClient(pump.transport(), keystore, timeout_s=0.25, journal=journal)
         _bring_to_clinic_state(pump, setup, start)
     assert fw.log_info(LogId.THERAPY).next_seq == LOG_RECORDS + 1
     assert pump.bench.now == START_TIME and pump.device.pairings == {}
     pump.executed.clear()
     pump.requests_seen.clear()
     return pump
+
+
+class _MemoryJournal(Journal):
+    """The setup programmer's journal, in memory: its hundred requests need no fsync each (the
+    journal on disk is what the tests themselves use)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._items: list[PendingRequest] = []
+        self._sent: dict[str, int] = {}
+
+    def _load(self) -> tuple[list[PendingRequest], dict[str, int]]:
+        return list(self._items), dict(self._sent)
+
+    def _write(self, items: list[PendingRequest], sent: dict[str, int]) -> None:
+        self._items, self._sent = list(items), dict(sent)
 
 
 def _bring_to_clinic_state(pump: ClinicPump, setup: PumpClient, start: int) -> None:
