@@ -55,7 +55,6 @@ from .bench import BenchPump
 from .board import VirtualBoard
 from .nvm_file import MemoryNvm
 from .profiles import load_profile
-from .timeparse import DEFAULT_START_TIME
 
 
 @dataclass
@@ -118,13 +117,17 @@ class Loopback:
         seed: int = 1,
         *,
         serial_number: str | None = None,
-        start_time: int = DEFAULT_START_TIME,
+        start_time: int | None = None,
         auto_accept_pairing: bool = False,
     ) -> Self:
-        """A new pump (``profile``, an NVM image in memory) on a loopback line."""
+        """A new pump (``profile``, an NVM image in memory; the board's own start time unless
+        ``start_time`` is given) on a loopback line."""
         loaded = load_profile(profile)
         nvm = MemoryNvm(loaded.hardware.nvm_size_bytes)
-        board = VirtualBoard(loaded, seed, nvm, start_time, serial_number=serial_number)
+        if start_time is None:
+            board = VirtualBoard(loaded, seed, nvm, serial_number=serial_number)
+        else:
+            board = VirtualBoard(loaded, seed, nvm, start_time, serial_number=serial_number)
         return cls(BenchPump(board, auto_accept_pairing=auto_accept_pairing))
 
     def transport(self) -> LoopbackTransport:
