@@ -15,8 +15,9 @@ deaf, each per message type and counted down as it fires: deterministic by const
 ``at(t, action)`` runs a bench action (a fault, the wand) when pump time reaches ``t`` while the
 programmer waits, for what must happen in the middle of a command.
 ``requests_seen`` counts every request frame the programmer sent (before faults), ``executed``
-every request the firmware carried out successfully (a duplicate answered from the request cache
-is not carried out again).
+every request the firmware's handlers carried out successfully (a duplicate answered from the
+request cache is not carried out again; LOG_READ and TELEMETRY_SUBSCRIBE, which the link answers
+itself, are not counted).  One thread at a time: the loopback has no locks.
 
 The transport is structurally a ``programmer.transport.Transport`` with a ``clock`` (this module
 imports nothing of the programmer):
