@@ -18,6 +18,7 @@ from typing import Any
 
 from cobs import cobs
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from doc_tables import ENUM_FIELDS
 
 from protocol import (
     NEED_DATA,
@@ -42,7 +43,6 @@ from protocol.crypto import (
     pairing_transcript,
     session_open_proof,
 )
-from protocol.doc_tables import ENUM_FIELDS
 from protocol.enums import ChangeKind, LogEvent
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE
 from protocol.layouts import LogRecordLayout

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 from doc_examples import render_all
-
-from protocol.doc_tables import generated_sections
+from doc_tables import generated_sections
 
 DOC = Path(__file__).resolve().parents[1] / "PROTOCOL.md"
 BLOCK = re.compile(

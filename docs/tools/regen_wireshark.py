@@ -24,8 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from wireshark_lua import render_dissector
+
 from protocol import pcapng
-from protocol.wireshark_lua import render_dissector
 
 ROOT = Path(__file__).resolve().parents[2]
 LUA = ROOT / "programmer" / "wireshark" / "itbp.lua"

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from doc_tables import crc_parameters, generated_sections
 
 from protocol import (
     ErrorCode,
@@ -38,7 +39,6 @@ from protocol import (
 )
 from protocol.crc import crc32c
 from protocol.crypto import verify_tag
-from protocol.doc_tables import crc_parameters, generated_sections
 from protocol.layouts import LogRecordLayout
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"

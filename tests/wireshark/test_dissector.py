@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from doc_tables import layout_rows
+from wireshark_lua import message_abbrev, render_dissector
 
 from hw_sim.capture import LineCapture
 from programmer.commands.trace_cmd import dissector_path
 from protocol.catalog import CATALOG, Direction
-from protocol.doc_tables import layout_rows
 from protocol.pcapng import PacketDirection, RunSplitter
-from protocol.wireshark_lua import message_abbrev, render_dissector
 
 from .tshark import read_pcapng
 

@@ -18,16 +18,16 @@ from typing import Any
 
 import construct as c
 from cobs import cobs
+from doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key
+from wireshark_lua import message_abbrev
 
 from programmer.commands.trace_cmd import dissector_path
 from protocol import decode_reply, decode_request, encode_frame
 from protocol.catalog import CATALOG, Direction, MsgType
 from protocol.crc import crc32c
-from protocol.doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key
 from protocol.framing import Flags, parse_frame
 from protocol.layouts import LogRecordLayout
 from protocol.pcapng import PacketDirection
-from protocol.wireshark_lua import message_abbrev
 
 TSHARK = shutil.which("tshark")
 LUA = dissector_path()

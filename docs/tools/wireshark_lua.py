@@ -23,11 +23,12 @@ import enum
 from typing import Any
 
 import construct as c
+from doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key, field_meaning
+from wireshark_engine import LUA_ENGINE
 
-from .catalog import CATALOG, Direction, MsgType
-from .doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key, field_meaning
-from .errors import ErrorCode
-from .framing import (
+from protocol.catalog import CATALOG, Direction, MsgType
+from protocol.errors import ErrorCode
+from protocol.framing import (
     AUTH_PREFIX_SIZE,
     CRC_SIZE,
     HEADER_SIZE,
@@ -36,9 +37,8 @@ from .framing import (
     TAG_SIZE,
     Flags,
 )
-from .layouts import LogRecordLayout
-from .pcapng import LINKTYPE_USER0
-from .wireshark_engine import LUA_ENGINE
+from protocol.layouts import LogRecordLayout
+from protocol.pcapng import LINKTYPE_USER0
 
 #: Short units for the value's label, read from the field name's suffix (longest first).
 UNITS: tuple[tuple[str, str], ...] = (

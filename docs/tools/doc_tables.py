@@ -22,7 +22,7 @@ from typing import Any
 import construct as c
 import crcmod.predefined
 
-from .audit import (
+from protocol.audit import (
     AUDIT_BURST,
     AUDIT_WINDOW_S,
     LOCKOUT_COUNTED_FROM,
@@ -31,7 +31,7 @@ from .audit import (
     PAIRING_REFUSALS,
     audit_event_for,
 )
-from .catalog import (
+from protocol.catalog import (
     CATALOG,
     Capability,
     Direction,
@@ -41,8 +41,8 @@ from .catalog import (
     RequestState,
     StageWarning,
 )
-from .crc import CRC_NAME, crc32c
-from .enums import (
+from protocol.crc import CRC_NAME, crc32c
+from protocol.enums import (
     CRITICAL_ALARMS,
     RESET_CAUSE_MEANINGS,
     AlarmId,
@@ -53,8 +53,8 @@ from .enums import (
     Role,
     TherapyMode,
 )
-from .errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
-from .framing import (
+from protocol.errors import ERROR_TABLE, ErrorCategory, ErrorCode, category_of
+from protocol.framing import (
     AUTH_PREFIX_SIZE,
     CRC_SIZE,
     HEADER_SIZE,
@@ -67,7 +67,7 @@ from .framing import (
     Flags,
     max_encoded_size,
 )
-from .layouts import LOG_RECORD_SIZE, LogRecordLayout
+from protocol.layouts import LOG_RECORD_SIZE, LogRecordLayout
 
 # -- field meanings ----------------------------------------------------------------------------
 
