@@ -84,3 +84,23 @@ Empty = c.Struct(c.Terminated)
 def strict(*fields: Any) -> c.Struct:
     """A struct that refuses trailing bytes."""
     return c.Struct(*fields, c.Terminated)
+
+
+# -- reading a layout's shape (the docs tables, the dissector and the test strategies walk them) --
+
+
+def prefixed_array_parts(node: Any) -> tuple[Any, Any] | None:
+    """(count field, item layout) if ``node`` is construct's PrefixedArray, else None."""
+    if not isinstance(node, c.FocusedSeq):
+        return None
+    named = {sub.name: sub for sub in node.subcons}
+    if set(named) != {"count", "items"}:
+        return None
+    count = named["count"].subcon.subcon  # Renamed -> Rebuild -> the count field
+    items = named["items"].subcon  # Renamed -> Array(this.count, item)
+    return count, items.subcon
+
+
+def switch_key(node: Any) -> str:
+    """The name of the field a construct ``Switch`` selects its case by."""
+    return str(node.keyfunc.__getfield__())

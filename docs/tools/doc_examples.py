@@ -18,7 +18,6 @@ from typing import Any
 
 from cobs import cobs
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from doc_tables import ENUM_FIELDS
 
 from protocol import (
     NEED_DATA,
@@ -44,6 +43,7 @@ from protocol.crypto import (
     session_open_proof,
 )
 from protocol.enums import ChangeKind, LogEvent
+from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE
 from protocol.layouts import LogRecordLayout
 

@@ -18,15 +18,15 @@ from typing import Any
 
 import construct as c
 from cobs import cobs
-from doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key
 from wireshark_lua import message_abbrev
 
 from programmer.commands.trace_cmd import dissector_path
 from protocol import decode_reply, decode_request, encode_frame
 from protocol.catalog import CATALOG, Direction, MsgType
 from protocol.crc import crc32c
+from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import Flags, parse_frame
-from protocol.layouts import LogRecordLayout
+from protocol.layouts import LogRecordLayout, prefixed_array_parts, switch_key
 from protocol.pcapng import PacketDirection
 
 TSHARK = shutil.which("tshark")
@@ -111,7 +111,7 @@ def _walk(
 def _node(
     node: Any, value: Any, abbrev: str, name: str, here: tuple[MsgType, str], parent: dict[str, Any]
 ) -> list[Field]:
-    array = _prefixed_array_parts(node)
+    array = prefixed_array_parts(node)
     if array is not None or isinstance(node, c.Array):
         item = array[1] if array is not None else node.subcon
         out: list[Field] = []
@@ -125,7 +125,7 @@ def _node(
                 out += _node(item, entry, f"{abbrev}.item", f"{name}[]", here, parent)
         return out
     if isinstance(node, c.Switch):
-        key = _switch_key(node)
+        key = switch_key(node)
         kind = ENUM_FIELDS[key](parent[key]).name.lower()
         return _walk(node.cases[parent[key]], value, f"{abbrev}.{kind}", here)
     if isinstance(node, c.Struct):
@@ -216,7 +216,7 @@ class _Samples:
             if sub is c.Terminated or sub.name is None:
                 continue
             if isinstance(sub.subcon, c.Switch):
-                key = _switch_key(sub.subcon)
+                key = switch_key(sub.subcon)
                 keys = sorted(sub.subcon.cases)
                 out[key] = keys[case % len(keys)]
                 out[sub.name] = self.body(sub.subcon.cases[out[key]], case)
@@ -225,7 +225,7 @@ class _Samples:
         return out
 
     def value(self, node: Any, case: int) -> Any:
-        array = _prefixed_array_parts(node)
+        array = prefixed_array_parts(node)
         if array is not None:
             return [self.value(array[1], case) for _ in range(2)]
         if isinstance(node, c.Array):
