@@ -80,6 +80,7 @@ FIELD_NOTES: dict[str, str] = {
     "programmer_id": "random u64 naming the programmer (kept in its key store); a new pairing "
     "with the same non-zero id replaces that programmer's key; 0 = anonymous",
     "max_pairings": "pairing keys the pump can hold",
+    "pairings": "the stored pairing keys, one entry each",
     "paired_time": "pump time (s) the key was stored; 0 = before the pump recorded it",
     "valid_until_time": "pump time (s) until which one patient pairing may begin",
     "session_id": "random, non-zero; appears in the header of every session frame",
