@@ -1,5 +1,5 @@
 -- ITBP (intrathecal pump telemetry protocol) dissector for Wireshark.
--- GENERATED from protocol/catalog.py by protocol/wireshark_lua.py: do not edit; run
+-- GENERATED from protocol/catalog.py by docs/tools/wireshark_lua.py: do not edit; run
 -- docs/tools/regen_wireshark.py.  Load it with:
 --   wireshark -X lua_script:itbp.lua capture.pcapng     (or copy it to the personal plugins folder)
 -- Packets: one COBS run with its 0x00 delimiter per packet, link type USER0 (147).

@@ -1,6 +1,6 @@
 """The shipped dissector is the catalog's, and the pcapng writers agree with it (no tshark needed).
 
-``programmer/wireshark/itbp.lua`` must be exactly what ``protocol.wireshark_lua`` renders from the
+``programmer/wireshark/itbp.lua`` must be exactly what ``docs/tools/wireshark_lua.py`` renders from the
 catalog today (regenerate with ``python docs/tools/regen_wireshark.py``), and it must declare a
 field for every field of every message.  The run splitter behind both pcapng writers
 cuts at delimiters (tests/programmer/test_trace_cmd.py runs ``pumpctl trace --pcapng``).
