@@ -1,0 +1,96 @@
+"""The struct fast path (protocol/fastcodec.py) and the construct layouts agree on every message.
+
+The codec encodes and decodes a flat layout with ``fastcodec`` and everything else with construct,
+so the two must be indistinguishable: for every message part the fast path takes on, the same
+body builds to the same bytes, the same bytes parse to the same fields, and bytes one of them
+refuses the other refuses too.  Bodies come from the catalog's layouts (strategies.py), so a new
+message is covered the moment it exists.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import construct as c
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from protocol.catalog import CATALOG, Direction
+from protocol.fastcodec import FlatCodec, flat_codec
+
+from .strategies import strategy_for
+
+EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+#: (id, layout, its fast codec) of every catalog part the fast path handles.
+FLAT: list[tuple[str, Any, FlatCodec]] = []
+#: ids of the parts it leaves to construct (switches, text, greedy bytes).
+CONSTRUCT_ONLY: list[str] = []
+for _spec in CATALOG.values():
+    _parts = [("event" if _spec.direction is Direction.EVENT else "request", _spec.request)]
+    if _spec.direction is Direction.REQUEST:
+        _parts.append(("reply", _spec.reply))
+    for _part, _layout in _parts:
+        _codec = flat_codec(_layout)
+        if _codec is None:
+            CONSTRUCT_ONLY.append(f"{_spec.name}.{_part}")
+        else:
+            FLAT.append((f"{_spec.name}.{_part}", _layout, _codec))
+
+IDS = [name for name, _, _ in FLAT]
+
+
+def _plain(value: Any) -> Any:
+    """construct's containers as plain dicts and lists, without its private ``_io`` keys."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _fast_or_none(codec: FlatCodec, data: bytes) -> dict[str, Any] | None:
+    try:
+        return codec.decode(data)
+    except (ValueError, struct.error):
+        return None
+
+
+def _construct_parse(layout: Any, data: bytes) -> dict[str, Any] | None:
+    try:
+        return _plain(layout.parse(data))  # type: ignore[no-any-return]
+    except c.ConstructError:
+        return None
+
+
+def test_the_fast_path_takes_most_messages_and_leaves_the_rest_to_construct() -> None:
+    assert len(FLAT) > len(CONSTRUCT_ONLY) > 0
+    assert "STATUS.reply" in IDS  # the hot path of every poll
+
+
+@pytest.mark.parametrize(("name", "layout", "codec"), FLAT, ids=IDS)
+@EXAMPLES
+@given(data=st.data())
+def test_fast_and_construct_build_the_same_bytes_and_parse_them_to_the_same_fields(
+    name: str, layout: Any, codec: FlatCodec, data: st.DataObject
+) -> None:
+    body = data.draw(strategy_for(layout))
+    wire = codec.encode(body)
+    assert wire == layout.build(body)
+    assert codec.decode(wire) == _plain(layout.parse(wire)) == body
+
+
+@pytest.mark.parametrize(("name", "layout", "codec"), FLAT, ids=IDS)
+@EXAMPLES
+@given(data=st.data())
+def test_fast_and_construct_refuse_the_same_bytes(
+    name: str, layout: Any, codec: FlatCodec, data: st.DataObject
+) -> None:
+    valid = codec.encode(data.draw(strategy_for(layout)))
+    cut = data.draw(st.integers(0, len(valid) + 4))
+    noise = data.draw(st.binary(max_size=8))
+    # a prefix of a valid payload, or one with junk after it, or junk alone
+    wire = data.draw(st.sampled_from([valid[:cut], valid + noise, noise, valid[:cut] + noise]))
+    assert _fast_or_none(codec, wire) == _construct_parse(layout, wire)
