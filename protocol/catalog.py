@@ -36,6 +36,7 @@ from .layouts import (
     u32,
     u64,
 )
+from .log_record import LOG_RECORD_SIZE
 
 
 class MsgType(enum.IntEnum):
@@ -476,7 +477,7 @@ CATALOG: dict[MsgType, MessageSpec] = {
         _req(
             M.LOG_READ,
             strict("log" / u8, "cursor" / u32, "max_count" / u32),
-            strict("records" / c.PrefixedArray(u8, c.Bytes(24)), "next_cursor" / u32),
+            strict("records" / c.PrefixedArray(u8, c.Bytes(LOG_RECORD_SIZE)), "next_cursor" / u32),
             "stream records from cursor (a sequence number); MORE set on all but the last frame",
             streamed=True,
         ),

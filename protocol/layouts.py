@@ -1,8 +1,8 @@
 """Payload layouts (construct) shared by several messages of the catalog.
 
 Why: the catalog in ``catalog.py`` is one table; the structures that several of its rows reuse -
-a therapy change, an alarm entry, a log record - are declared here once, with the unit of every
-field in its name.  Every layout ends in ``Terminated`` so trailing bytes are refused, and every
+a therapy change, an alarm entry - are declared here once, with the unit of every field in its
+name (the log record, which the pump also stores, is declared in ``log_record.py``).  Every layout ends in ``Terminated`` so trailing bytes are refused, and every
 array is length-prefixed by a byte or a short, so a hostile length can never ask for more than
 the frame holds.
 """
@@ -64,18 +64,6 @@ AlarmEntry = c.Struct(
     "acknowledged" / c.Flag,
     "raised_at" / u32,  # pump time, s
     "silenced_until" / u32,  # pump time, s (0: sounding)
-)
-
-#: A log record exactly as the pump stores it (24 bytes, per-record CRC-32C in ``check``).
-LOG_RECORD_SIZE = 24
-LogRecordLayout = c.Struct(
-    "seq" / u32,
-    "time" / u32,  # pump time, s
-    "event" / u16,  # LogEvent
-    "flags" / u16,
-    "a" / i32,
-    "b" / i32,
-    "check" / u32,  # CRC-32C of the 20 bytes before it
 )
 
 Empty = c.Struct(c.Terminated)

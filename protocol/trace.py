@@ -25,7 +25,7 @@ from .codec import decode_reply, decode_request
 from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
 from .errors import ErrorCode, ProtocolError
 from .framing import DELIMITER, DropReason, Flags, Frame, FrameDecoder
-from .layouts import LOG_RECORD_SIZE, LogRecordLayout
+from .log_record import LOG_RECORD_SIZE, LogRecordLayout
 from .pcapng import PacketDirection
 
 

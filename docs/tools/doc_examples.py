@@ -35,7 +35,6 @@ from protocol import (
     decode_reply,
     decode_request,
 )
-from protocol.crc import crc32c
 from protocol.crypto import (
     PairingInitiator,
     SessionKeys,
@@ -45,7 +44,7 @@ from protocol.crypto import (
 from protocol.enums import ChangeKind, LogEvent
 from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout, encode_record
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 pump time
 SERIAL = "VP20-000042"
@@ -107,13 +106,6 @@ STATUS_BODY: dict[str, Any] = {
     "patient_bolus_enabled": False,
     "alarms": [],
 }
-
-
-def _log_record(seq: int, time: int, event: LogEvent, a: int, b: int) -> bytes:
-    body = LogRecordLayout.build(
-        {"seq": seq, "time": time, "event": int(event), "flags": 0, "a": a, "b": b, "check": 0}
-    )[:20]
-    return bytes(body) + crc32c(bytes(body)).to_bytes(4, "big")
 
 
 class _Conversation:
@@ -233,9 +225,9 @@ def build_examples() -> list[Example]:
         [Reply(MsgType.COMMIT_PRESCRIPTION, 9, 0, {"version": 4})],
     )
     records = [
-        _log_record(41, NOW - 3_600, LogEvent.REFILL, 18_000_000, -150_000),
-        _log_record(42, NOW - 600, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
-        _log_record(43, NOW, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
+        encode_record(41, NOW - 3_600, LogEvent.REFILL, 18_000_000, -150_000),
+        encode_record(42, NOW - 600, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
+        encode_record(43, NOW, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
     ]
     conv.exchange(
         "log-read",

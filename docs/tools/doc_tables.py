@@ -73,7 +73,8 @@ from protocol.framing import (
     Flags,
     max_encoded_size,
 )
-from protocol.layouts import LOG_RECORD_SIZE, LogRecordLayout, prefixed_array_parts, switch_key
+from protocol.layouts import prefixed_array_parts, switch_key
+from protocol.log_record import LOG_RECORD_SIZE, LogRecordLayout
 
 _INT_TYPES = {
     ">B": "u8",

@@ -37,7 +37,8 @@ from protocol.framing import (
     TAG_SIZE,
     Flags,
 )
-from protocol.layouts import LogRecordLayout, prefixed_array_parts, switch_key
+from protocol.layouts import prefixed_array_parts, switch_key
+from protocol.log_record import LogRecordLayout
 from protocol.pcapng import LINKTYPE_USER0
 
 #: Short units for the value's label, read from the field name's suffix (longest first).

@@ -16,7 +16,7 @@ from protocol.codec import encode_request
 from protocol.crc import crc32c
 from protocol.crypto import MAX_COUNTER_STEP
 from protocol.framing import Flags
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import minimal_body

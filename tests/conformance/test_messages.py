@@ -22,7 +22,7 @@ from protocol import (
     TherapyMode,
 )
 from protocol.codec import decode_reply
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import (

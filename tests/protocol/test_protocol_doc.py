@@ -39,7 +39,7 @@ from protocol import (
 )
 from protocol.crc import crc32c
 from protocol.crypto import verify_tag
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")

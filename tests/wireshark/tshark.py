@@ -26,7 +26,8 @@ from protocol.catalog import CATALOG, Direction, MsgType
 from protocol.crc import crc32c
 from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import Flags, parse_frame
-from protocol.layouts import LogRecordLayout, prefixed_array_parts, switch_key
+from protocol.layouts import prefixed_array_parts, switch_key
+from protocol.log_record import LogRecordLayout
 from protocol.pcapng import PacketDirection
 
 TSHARK = shutil.which("tshark")
