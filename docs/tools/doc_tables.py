@@ -32,7 +32,7 @@ from protocol.audit import (
 from protocol.catalog import (
     CATALOG,
     Capability,
-    Direction,
+    MessageKind,
     MessageSpec,
     MsgType,
     RefillFlag,
@@ -197,7 +197,7 @@ def undocumented_fields() -> list[str]:
 
 
 def _layouts(spec: MessageSpec) -> list[tuple[str, Any]]:
-    if spec.direction is Direction.EVENT:
+    if spec.kind is MessageKind.EVENT:
         return [("event", spec.request)]
     return [("request", spec.request), ("reply", spec.reply)]
 
@@ -242,10 +242,10 @@ def _fields_table(msg: MsgType, part: str, layout: Any) -> str:
 
 
 def message_index_table() -> str:
-    """One row per message: number, name, direction, auth, state-changing, roles, summary."""
+    """One row per message: number, name, kind, auth, state-changing, roles, summary."""
     rows = []
     for spec in sorted(CATALOG.values(), key=lambda s: int(s.msg)):
-        kind = "request" if spec.direction is Direction.REQUEST else "event"
+        kind = "request" if spec.kind is MessageKind.REQUEST else "event"
         rows.append(
             (
                 f"`0x{int(spec.msg):02X}`",
@@ -267,7 +267,7 @@ def message_sections() -> str:
     parts: list[str] = []
     for spec in sorted(CATALOG.values(), key=lambda s: int(s.msg)):
         parts.append(f"#### {spec.name}\n")
-        if spec.direction is Direction.EVENT:
+        if spec.kind is MessageKind.EVENT:
             parts.append(
                 f"`0x{int(spec.msg):02X}`, event (pump -> programmer, flags AUTH|EVENT, "
                 f"inside a session only): {spec.summary}.\n"

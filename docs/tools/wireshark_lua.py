@@ -25,7 +25,7 @@ from typing import Any
 import construct as c
 from wireshark_engine import LUA_ENGINE
 
-from protocol.catalog import CATALOG, Direction, MsgType
+from protocol.catalog import CATALOG, MessageKind, MsgType
 from protocol.errors import ErrorCode
 from protocol.field_meanings import ENUM_FIELDS, field_meaning
 from protocol.framing import (
@@ -250,8 +250,8 @@ def render_dissector() -> str:
     r = _Renderer()
     messages = []
     for spec in sorted(CATALOG.values(), key=lambda s: int(s.msg)):
-        parts = [("request", spec.request)] if spec.direction is Direction.REQUEST else []
-        if spec.direction is Direction.EVENT:
+        parts = [("request", spec.request)] if spec.kind is MessageKind.REQUEST else []
+        if spec.kind is MessageKind.EVENT:
             parts = [("event", spec.request)]
         else:
             parts.append(("reply", spec.reply))

@@ -14,7 +14,7 @@ from typing import Any
 import construct as c
 from hypothesis import strategies as st
 
-from protocol.catalog import CATALOG, Direction, MessageSpec
+from protocol.catalog import CATALOG, MessageKind, MessageSpec
 from protocol.layouts import prefixed_array_parts, switch_key
 
 #: Longest list generated for a length-prefixed array (keeps most payloads under MAX_PAYLOAD).
@@ -98,9 +98,9 @@ def request_bodies(spec: MessageSpec) -> st.SearchStrategy[dict[str, Any]]:
 
 def reply_bodies(spec: MessageSpec) -> st.SearchStrategy[dict[str, Any]]:
     """Success reply body fields of a request row."""
-    assert spec.direction is Direction.REQUEST
+    assert spec.kind is MessageKind.REQUEST
     return strategy_for(spec.reply)
 
 
-REQUESTS = [s for s in CATALOG.values() if s.direction is Direction.REQUEST]
-EVENTS = [s for s in CATALOG.values() if s.direction is Direction.EVENT]
+REQUESTS = [s for s in CATALOG.values() if s.kind is MessageKind.REQUEST]
+EVENTS = [s for s in CATALOG.values() if s.kind is MessageKind.EVENT]

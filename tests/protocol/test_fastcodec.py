@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.catalog import CATALOG, Direction
+from protocol.catalog import CATALOG, MessageKind
 from protocol.fastcodec import FlatCodec, flat_codec
 
 from .strategies import strategy_for
@@ -29,8 +29,8 @@ FLAT: list[tuple[str, Any, FlatCodec]] = []
 #: ids of the parts it leaves to construct (switches, text, greedy bytes).
 CONSTRUCT_ONLY: list[str] = []
 for _spec in CATALOG.values():
-    _parts = [("event" if _spec.direction is Direction.EVENT else "request", _spec.request)]
-    if _spec.direction is Direction.REQUEST:
+    _parts = [("event" if _spec.kind is MessageKind.EVENT else "request", _spec.request)]
+    if _spec.kind is MessageKind.REQUEST:
         _parts.append(("reply", _spec.reply))
     for _part, _layout in _parts:
         _codec = flat_codec(_layout)

@@ -19,7 +19,7 @@ from wireshark_lua import message_abbrev, render_dissector
 
 from hw_sim.capture import LineCapture
 from programmer.commands.trace_cmd import dissector_path
-from protocol.catalog import CATALOG, Direction
+from protocol.catalog import CATALOG, MessageKind
 from protocol.pcapng import PacketDirection, RunSplitter
 
 from .tshark import read_pcapng
@@ -34,7 +34,7 @@ def test_the_dissector_declares_every_message_and_every_field_with_its_unit() ->
     lua = render_dissector()
     for spec in CATALOG.values():
         assert f'name = "{spec.name}"' in lua
-        parts = ["event"] if spec.direction is Direction.EVENT else ["request", "reply"]
+        parts = ["event"] if spec.kind is MessageKind.EVENT else ["request", "reply"]
         for part in parts:
             layout = spec.request if part != "reply" else spec.reply
             for row in layout_rows(layout):

@@ -22,7 +22,7 @@ from wireshark_lua import message_abbrev
 
 from programmer.commands.trace_cmd import dissector_path
 from protocol import decode_reply, decode_request, encode_frame
-from protocol.catalog import CATALOG, Direction, MsgType
+from protocol.catalog import CATALOG, MessageKind, MsgType
 from protocol.crc import crc32c
 from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import Flags, parse_frame
@@ -189,7 +189,7 @@ def expected_fields(run: bytes, direction: PacketDirection) -> list[Field]:
         else:
             out += _walk(spec.reply, body, message_abbrev(msg, "reply"), (msg, "reply"))
     else:
-        part = "event" if spec.direction is Direction.EVENT else "request"
+        part = "event" if spec.kind is MessageKind.EVENT else "request"
         body = decode_request(msg, frame.payload)
         out += _walk(spec.request, body, message_abbrev(msg, part), (msg, part))
     if frame.tag is not None:
@@ -284,7 +284,7 @@ def every_message_frames() -> list[tuple[bytes, PacketDirection]]:
         )
 
     for seq, spec in enumerate(sorted(CATALOG.values(), key=lambda s: int(s.msg)), 1):
-        if spec.direction is Direction.EVENT:
+        if spec.kind is MessageKind.EVENT:
             for case in range(_cases(spec.request)):
                 payload = encode_request(spec.msg, samples.body(spec.request, case))
                 wire = frame(spec.msg, seq, payload, Flags.EVENT, True)
