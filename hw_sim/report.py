@@ -8,6 +8,7 @@ sorted keys), with volumes in mL and masses in mcg rounded to fixed decimals at 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from firmware.alarms import AlarmEvent
@@ -18,17 +19,15 @@ from hw_sim.patient_link import PatientLink
 from hw_sim.profiles import LoadedProfile
 from hw_sim.scenario import Scenario
 from hw_sim.timeparse import DAY_S, format_datetime
+from protocol import units
 from protocol.enums import CRITICAL_ALARMS, AlarmId, LogEvent, LogId
+from protocol.units import mcg
 
 LOG_PAGE = 256
 
 
-def ml(nl: int) -> float:
-    return round(nl / 1_000_000, 4)
-
-
-def mcg(ng: int) -> float:
-    return round(ng / 1_000, 3)
+#: A report gives volumes to 0.1 uL (4 decimals of mL); masses in mcg as the programmer does.
+ml = partial(units.ml, places=4)
 
 
 class ScenarioReport:

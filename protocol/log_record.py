@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import construct as c
 
 from .crc import crc32c
-from .enums import LogEvent
+from .enums import LogEvent, enum_label
 from .layouts import i32, u16, u32
 
 #: The record as the pump stores it and LOG_READ carries it: the one declaration.
@@ -94,10 +94,7 @@ class LogRecord:
 
     @property
     def event_name(self) -> str:
-        try:
-            return LogEvent(self.event).name.lower()
-        except ValueError:
-            return f"event_{self.event}"
+        return enum_label(LogEvent, self.event, "event_{value}").lower()
 
 
 def encode_record(seq: int, time: int, event: int, a: int = 0, b: int = 0, flags: int = 0) -> bytes:

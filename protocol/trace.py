@@ -22,7 +22,7 @@ from typing import Any
 from . import pcapng
 from .catalog import MsgType, StageWarning
 from .codec import decode_reply, decode_request
-from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
+from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode, enum_label
 from .errors import ErrorCode, ProtocolError
 from .framing import DELIMITER, DropReason, Flags, Frame, FrameDecoder
 from .log_record import LOG_RECORD_SIZE, LogRecordLayout
@@ -253,10 +253,7 @@ def _value(name: str, value: Any) -> str:
     if name == "bolus_mode" and value == 0:
         return "none"
     if isinstance(value, int) and name in _FIELD_ENUMS:
-        try:
-            return f"{_FIELD_ENUMS[name](value).name}"
-        except ValueError:
-            return str(value)
+        return enum_label(_FIELD_ENUMS[name], value)
     if isinstance(value, int) and name == "warnings" and value:
         return f"{value:#x}({StageWarning(value)!s})"
     if isinstance(value, dict):
@@ -292,11 +289,7 @@ def describe_payload(frame: Frame) -> str:
         if frame.flags & Flags.RESPONSE:
             status, body, reason = decode_reply(msg, frame.payload)
             if status != 0:
-                try:
-                    name = ErrorCode(status).name
-                except ValueError:
-                    name = str(status)
-                return f"status={name} reason={reason!r}"
+                return f"status={enum_label(ErrorCode, status)} reason={reason!r}"
             if msg is MsgType.LOG_READ:
                 body = {**body, "records": _log_records(body["records"])}
             return "status=OK" + (f" {_fields(body)}" if body else "")
@@ -307,10 +300,7 @@ def describe_payload(frame: Frame) -> str:
 
 def describe_frame(frame: Frame) -> str:
     """One line: kind, message, seq, flags, session fields, decoded payload."""
-    try:
-        name = MsgType(frame.msg_type).name
-    except ValueError:
-        name = f"msg_type={frame.msg_type:#04x}"
+    name = enum_label(MsgType, frame.msg_type, "msg_type={value:#04x}")
     parts = [_kind(frame.flags), name, f"seq={frame.seq}"]
     extra = frame.flags & ~(Flags.AUTH | Flags.RESPONSE | Flags.EVENT)
     if extra:

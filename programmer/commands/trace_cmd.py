@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from protocol.catalog import MsgType
+from protocol.enums import enum_label
 from protocol.framing import Flags
 from protocol.pcapng import PacketDirection
 from protocol.trace import (
@@ -67,10 +68,7 @@ def traced_document(item: TracedFrame) -> dict[str, Any]:
     if frame is None:
         doc["dropped"] = item.dropped.name.lower() if item.dropped is not None else "unknown"
         return doc
-    try:
-        message: str = MsgType(frame.msg_type).name
-    except ValueError:
-        message = f"msg_type_{frame.msg_type}"
+    message = enum_label(MsgType, frame.msg_type, "msg_type_{value}")
     doc.update(
         {
             "kind": "event"
