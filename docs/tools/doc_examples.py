@@ -45,6 +45,7 @@ from protocol.enums import ChangeKind, LogEvent
 from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE
 from protocol.log_record import LogRecordLayout, encode_record
+from protocol.units import DAY_S
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 pump time
 SERIAL = "VP20-000042"
@@ -90,12 +91,12 @@ STATUS_BODY: dict[str, Any] = {
     "reservoir_nl": 18_000_000,
     "reservoir_capacity_nl": 20_000_000,
     "low_reservoir_nl": 2_000_000,
-    "low_reservoir_time": NOW + 20 * 86_400,
-    "empty_time": NOW + 22 * 86_400 + 43_200,
+    "low_reservoir_time": NOW + 20 * DAY_S,
+    "empty_time": NOW + 22 * DAY_S + 43_200,
     "battery_ppm": 990_000,
-    "eri_time": NOW + 6 * 365 * 86_400,
-    "eos_time": NOW + 6 * 365 * 86_400 + 90 * 86_400,
-    "replace_by_time": NOW + 6 * 365 * 86_400,
+    "eri_time": NOW + 6 * 365 * DAY_S,
+    "eos_time": NOW + 6 * 365 * DAY_S + 90 * DAY_S,
+    "replace_by_time": NOW + 6 * 365 * DAY_S,
     "delivered_ng": 1_000_000,
     "delivered_nl": 2_000_000,
     "strokes": 8_000,
@@ -207,8 +208,8 @@ def build_examples() -> list[Example]:
         "daily_dose_ng": 400_000,
         "rate_nl_per_day": 800_000,
         "duration_s": 0,
-        "next_refill_time": NOW + 20 * 86_400,
-        "low_reservoir_time": NOW + 20 * 86_400,
+        "next_refill_time": NOW + 20 * DAY_S,
+        "low_reservoir_time": NOW + 20 * DAY_S,
         "warnings": 0,
     }
     conv.exchange(
