@@ -14,14 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol.catalog import MsgType
-from protocol.enums import AlarmId, ChangeKind, LogEvent, Role, TherapyMode, enum_label
+from protocol.enums import AlarmId, ChangeKind, LogEvent, ResetCause, Role, TherapyMode, enum_label
 from protocol.errors import ErrorCode
 from protocol.units import mcg, ml
 
 from .views import iso_time
-
-#: Reset causes as the pump logs them (a=cause of RESET); the wire carries only the number.
-RESET_CAUSES = {0: "power_on", 1: "power_loss", 2: "low_battery", 3: "watchdog"}
 
 Decoder = Callable[[int, int], dict[str, Any]]
 
@@ -38,7 +35,7 @@ def _therapy_changed(a: int, b: int) -> dict[str, Any]:
 
 
 _DECODERS: dict[LogEvent, Decoder] = {
-    LogEvent.RESET: lambda a, b: {"cause": RESET_CAUSES.get(a, f"cause_{a}")},
+    LogEvent.RESET: lambda a, b: {"cause": enum_label(ResetCause, a, "cause_{value}").lower()},
     LogEvent.THERAPY_CHANGED: _therapy_changed,
     LogEvent.BOLUS_STARTED: lambda a, b: {"mode": _name(TherapyMode, a), "dose_mcg": mcg(b)},
     LogEvent.BOLUS_COMPLETED: lambda a, b: {
