@@ -94,3 +94,40 @@ def test_fast_and_construct_refuse_the_same_bytes(
     # a prefix of a valid payload, or one with junk after it, or junk alone
     wire = data.draw(st.sampled_from([valid[:cut], valid + noise, noise, valid[:cut] + noise]))
     assert _fast_or_none(codec, wire) == _construct_parse(layout, wire)
+
+
+def _out_of_range(sub: Any) -> list[Any]:
+    """Values the field ``sub`` cannot carry: integers beyond its range, bytes of another length."""
+    inner = sub.subcon
+    if isinstance(inner, c.FormatField):
+        bits = 8 * struct.calcsize(inner.fmtstr)
+        if inner.fmtstr[-1].islower():  # signed
+            return [-(1 << (bits - 1)) - 1, 1 << (bits - 1)]
+        return [-1, 1 << bits]
+    if isinstance(inner, c.Bytes):
+        return [bytes(inner.length - 1), bytes(inner.length + 1)]
+    return []  # a Flag takes any truth value on both paths
+
+
+BAD_FIELDS = [
+    (f"{name}.{sub.name}={value!r}"[:60], layout, codec, sub.name, value)
+    for name, layout, codec in FLAT
+    for sub in layout.subcons
+    if sub.name in codec.head.names
+    for value in _out_of_range(sub)
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "layout", "codec", "field", "value"), BAD_FIELDS, ids=[b[0] for b in BAD_FIELDS]
+)
+@settings(max_examples=5, deadline=None)
+@given(data=st.data())
+def test_fast_and_construct_refuse_the_same_out_of_range_fields(
+    case: str, layout: Any, codec: FlatCodec, field: str, value: Any, data: st.DataObject
+) -> None:
+    body = {**data.draw(strategy_for(layout)), field: value}
+    with pytest.raises((ValueError, struct.error)):
+        codec.encode(body)
+    with pytest.raises(c.ConstructError):
+        layout.build(body)
