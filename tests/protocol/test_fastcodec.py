@@ -109,8 +109,12 @@ def _out_of_range(sub: Any) -> list[Any]:
     return []  # a Flag takes any truth value on both paths
 
 
+def _shown(value: Any) -> str:
+    return f"{len(value)}_bytes" if isinstance(value, bytes) else str(value)
+
+
 BAD_FIELDS = [
-    (f"{name}.{sub.name}={value!r}"[:60], layout, codec, sub.name, value)
+    (f"{name}.{sub.name}={_shown(value)}", layout, codec, sub.name, value)
     for name, layout, codec in FLAT
     for sub in layout.subcons
     if sub.name in codec.head.names
