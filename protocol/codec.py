@@ -90,7 +90,7 @@ def _parse(layout: Any, payload: bytes, what: str | Callable[[], str]) -> dict[s
     except Exception as exc:  # any failure of a parse is the peer's malformed payload
         reason = f"malformed {_text(what)} ({len(payload)} bytes): {_why(exc)}"
         raise RemoteProtocolError(reason, ErrorCode.MALFORMED_PAYLOAD) from exc
-    return _plain(parsed)  # type: ignore[no-any-return]
+    return plain(parsed)  # type: ignore[no-any-return]
 
 
 def _why(exc: Exception) -> str:
@@ -104,12 +104,12 @@ def _why(exc: Exception) -> str:
     return "the payload does not match the message's layout"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Construct containers to plain dicts and lists (dropping construct's private keys)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+        return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 

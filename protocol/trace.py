@@ -273,8 +273,7 @@ def _log_records(records: Sequence[bytes]) -> list[dict[str, Any]]:
         if len(raw) != LOG_RECORD_SIZE:
             out.append({"raw": raw})
             continue
-        rec = dict(LogRecordLayout.parse(raw))
-        rec.pop("_io", None)
+        rec = LogRecordLayout.parse(raw)
         out.append({k: rec[k] for k in ("seq", "time", "event", "a", "b")})
     return out
 

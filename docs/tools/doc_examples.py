@@ -35,6 +35,7 @@ from protocol import (
     decode_reply,
     decode_request,
 )
+from protocol.codec import plain
 from protocol.crypto import (
     PairingInitiator,
     SessionKeys,
@@ -382,9 +383,7 @@ def expand_records(msg: MsgType, body: dict[str, Any]) -> dict[str, Any]:
     """LOG_READ records (24 raw bytes each) shown as their fields."""
     if msg is not MsgType.LOG_READ or "records" not in body:
         return body
-    records = [dict(LogRecordLayout.parse(r)) for r in body["records"]]
-    for r in records:
-        r.pop("_io", None)
+    records = [plain(LogRecordLayout.parse(r)) for r in body["records"]]
     return {**body, "records": records or []}
 
 

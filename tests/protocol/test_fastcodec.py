@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.catalog import CATALOG, MessageKind
+from protocol.codec import plain
 from protocol.fastcodec import FlatCodec, flat_codec
 
 from .strategies import strategy_for
@@ -42,15 +43,6 @@ for _spec in CATALOG.values():
 IDS = [name for name, _, _ in FLAT]
 
 
-def _plain(value: Any) -> Any:
-    """construct's containers as plain dicts and lists, without its private ``_io`` keys."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _fast_or_none(codec: FlatCodec, data: bytes) -> dict[str, Any] | None:
     try:
         return codec.decode(data)
@@ -60,7 +52,7 @@ def _fast_or_none(codec: FlatCodec, data: bytes) -> dict[str, Any] | None:
 
 def _construct_parse(layout: Any, data: bytes) -> dict[str, Any] | None:
     try:
-        return _plain(layout.parse(data))  # type: ignore[no-any-return]
+        return plain(layout.parse(data))  # type: ignore[no-any-return]
     except c.ConstructError:
         return None
 
@@ -79,7 +71,7 @@ def test_fast_and_construct_build_the_same_bytes_and_parse_them_to_the_same_fiel
     body = data.draw(strategy_for(layout))
     wire = codec.encode(body)
     assert wire == layout.build(body)
-    assert codec.decode(wire) == _plain(layout.parse(wire)) == body
+    assert codec.decode(wire) == plain(layout.parse(wire)) == body
 
 
 @pytest.mark.parametrize(("name", "layout", "codec"), FLAT, ids=IDS)
