@@ -2,9 +2,10 @@
 
 Why: the catalog in ``catalog.py`` is one table; the structures that several of its rows reuse -
 a therapy change, an alarm entry - are declared here once, with the unit of every field in its
-name (the log record, which the pump also stores, is declared in ``log_record.py``).  Every layout ends in ``Terminated`` so trailing bytes are refused, and every
-array is length-prefixed by a byte or a short, so a hostile length can never ask for more than
-the frame holds.
+name (the log record, which the pump also stores, is declared in ``log_record.py``).  Every
+layout ends in ``Terminated`` so trailing bytes are refused, and every array is length-prefixed
+by a byte or a short, so a hostile length can never ask for more than the frame holds.  The
+helpers at the end read a layout's shape, for the tools and tests that walk the layouts.
 """
 
 from __future__ import annotations
