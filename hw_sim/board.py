@@ -102,7 +102,7 @@ class VirtualBoard:
             self.catheter,
             on_strokes=self.battery.on_strokes,
         )
-        self.buzzer = RecordingBuzzer()
+        self.buzzer = RecordingBuzzer(lambda: self.scheduler.now)  # tones up to board time
         self.nvm: NvmStorage = MemoryNvm(hw.nvm_size_bytes) if nvm is None else nvm
         self.telemetry = BufferedTelemetry(on_bytes_sent=self.battery.on_bytes)
         #: Keys and nonces: the OS CSPRNG unless a test passes ``InsecureTestEntropy`` on purpose.

@@ -533,8 +533,8 @@ class PopulationRunner(ScenarioRunner):
             return  # end of service: the pump is replaced, not refilled
         self._refill(now, None, self.population.concentration)
 
-    def _on_delivered(self, sync: Callable[[int], None], now: int) -> None:
-        sync(now)
+    def _on_delivered(self, sync: Callable[[int, float], None], now: int, share: float) -> None:
+        sync(now, share)
         motor = self.board.motor
         if self.dry_since is None and self.board.reservoir.volume_nl == 0:
             # Somewhere in the last batch: place it by the share of the batch that was air.

@@ -156,9 +156,7 @@ class ScenarioReport:
         if status is None:
             raise RuntimeError("finish() before any observation of the pump")
         hw = board.hw_status()
-        tones: dict[str, int] = {}
-        for _, pattern in board.buzzer.tones:
-            tones[pattern.name.lower()] = tones.get(pattern.name.lower(), 0) + 1
+        tones = {pattern.name.lower(): n for pattern, n in board.buzzer.counts().items()}
         delivered = self.daily_delivered_ng
         gaps = [
             round(b["day"] - a["day"], 3)
