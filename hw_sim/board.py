@@ -336,8 +336,9 @@ class VirtualBoard:
             self.nvm.disarm_power_cut()
 
     # ------------------------------------------------------------------ truth
-    def hw_status(self) -> dict[str, Any]:
-        """What the bench can measure, and the firmware cannot: the true state of the hardware."""
+    def hw_status(self, with_tones: bool = True) -> dict[str, Any]:
+        """What the bench can measure, and the firmware cannot: the true state of the hardware
+        (``with_tones=False``: without the list of every tone, for who needs only the counts)."""
         now = self.now
         motor, reservoir, catheter = self.motor, self.reservoir, self.catheter
         status = {
@@ -363,7 +364,7 @@ class VirtualBoard:
                 "systematic_error_ppm": motor.systematic_error_ppm,
                 "pocket_fill_armed": reservoir.pocket_fill_armed,
             },
-            "tones": [[t, pattern.name] for t, pattern in self.buzzer.tones],
+            "tones": [[t, p.name] for t, p in self.buzzer.tones] if with_tones else [],
             "resets": [[t, cause.name] for t, cause in self.resets],
             "catheter": {
                 **catheter.faults,

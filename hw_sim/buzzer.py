@@ -79,7 +79,7 @@ class RecordingBuzzer:
         """Every tone so far as (board time, pattern), in the order they sounded."""
         keyed = [(t, 0, order, p) for t, order, p in self._repeated()]
         keyed += [(t, 1, i, p) for i, (t, p) in enumerate(self._played)]
-        keyed.sort(key=lambda k: (k[0], k[1], k[2]))
+        keyed.sort()  # by time, repeats before played tones, then their order
         return [(t, p) for t, _, _, p in keyed]
 
     def counts(self) -> dict[TonePattern, int]:

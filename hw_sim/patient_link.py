@@ -122,7 +122,8 @@ class PatientLink:
             self._advance(self._next_day - at, rate_mcg_per_h)
             at = self._next_day
             self._close_day()
-        self._advance(until - at, rate_mcg_per_h)
+        if until > at:
+            self._advance(until - at, rate_mcg_per_h)
 
     def _advance(self, dt_s: int, rate_mcg_per_h: float) -> None:
         for event in self.patient.advance(dt_s, rate_mcg_per_h):
@@ -137,12 +138,18 @@ class PatientLink:
 
     def _close_day(self) -> None:
         p = self.patient
-        totals = (p.therapeutic_total_h, p.withdrawal_signs_total_h, p.overdose_signs_total_h)
+        therapeutic, withdrawal, overdose = totals = (
+            p.therapeutic_total_h,
+            p.withdrawal_signs_total_h,
+            p.overdose_signs_total_h,
+        )
         before = self._day_totals
         self.days.append(
             PatientDay(
                 self.days_before + len(self.days),
-                *(now - then for now, then in zip(totals, before, strict=True)),
+                therapeutic - before[0],
+                withdrawal - before[1],
+                overdose - before[2],
             )
         )
         self._day_totals = totals

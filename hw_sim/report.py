@@ -155,7 +155,7 @@ class ScenarioReport:
         status, board = self._status, self.board
         if status is None:
             raise RuntimeError("finish() before any observation of the pump")
-        hw = board.hw_status()
+        hw = board.hw_status(with_tones=False)  # the counts below are enough
         tones = {pattern.name.lower(): n for pattern, n in board.buzzer.counts().items()}
         delivered = self.daily_delivered_ng
         gaps = [
