@@ -23,7 +23,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from firmware.hal import (
@@ -182,10 +181,14 @@ class VirtualBoard:
         # One wakeup at a time, so the drug leaving the catheter in each interval went at one
         # constant programmed rate (hw_sim/patient_link.py); the firmware's work is the same.
         while self.powered:
-            wakeup = self.firmware.next_wakeup()
+            firmware = self.firmware
+            wakeup = firmware.next_wakeup()
             if wakeup >= t:
                 break
-            self._guarded(partial(self.firmware.run_until, wakeup), wakeup)
+            try:  # what _guarded does, without a closure per wakeup
+                firmware.run_until(wakeup)
+            except PowerCut:
+                self.recover_from_power_cut(wakeup)
             link.sync(wakeup)
         if self.powered:
             self._guarded(lambda: self.firmware.run_until(t), t)

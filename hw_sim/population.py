@@ -567,14 +567,10 @@ class PopulationRunner(ScenarioRunner):
         eri_seen = False
         while board.now < end:
             board.run_until(min(end, board.now + 7 * DAY_S))
-            self._watch()
-            if replace is not None and not eri_seen:
-                status = self.firmware.status(board.now)
-                if status.eri_time is not None:
-                    eri_seen = True
-                    end = min(
-                        end, status.eri_time - (status.pump_time - board.now) + replace * DAY_S
-                    )
+            status = self._watch()
+            if replace is not None and not eri_seen and status.eri_time is not None:
+                eri_seen = True
+                end = min(end, status.eri_time - (status.pump_time - board.now) + replace * DAY_S)
         self._watch()
         return self.report.finish(self.ledger.total_ng(board.now))
 
