@@ -156,6 +156,10 @@ class AlarmManager:
     def program(self, buzzer: Buzzer, now: int, until: int) -> None:
         """Hand the buzzer the repeats of the sounding (not silenced) alarms after ``now`` and
         before ``until``, the firmware's next wakeup (called after ``due_tones(now)``)."""
+        self._repeat_after, self._repeat_until = now, until
+        if not self.active and self._repeats == ():
+            self._repeating = []
+            return  # no alarm, and the buzzer knows it: the common case
         critical_s, noncritical_s = self.critical_interval_s, self.noncritical_interval_s
         repeating: list[tuple[ActiveAlarm, int]] = []
         two_tone: list[int] = []
@@ -170,7 +174,6 @@ class AlarmManager:
                 repeating.append((alarm, noncritical_s))
                 single.append(alarm.next_tone)
         self._repeating = repeating
-        self._repeat_after, self._repeat_until = now, until
         if not repeating and self._repeats == ():
             return  # nothing repeats, and the buzzer knows it
         repeats: list[ToneRepeat] = []
