@@ -497,6 +497,7 @@ class PopulationRunner(ScenarioRunner):
         self.appointments = 0
         self._last_batch = scenario.start
         self._air_before = self._pumped_before = 0
+        self._alarms_seen = 0  # report alarm entries already looked at for ERI
 
     # -- the policy ----------------------------------------------------------------
     def _schedule_rule_refill(self, now: int) -> None:
@@ -545,6 +546,19 @@ class PopulationRunner(ScenarioRunner):
             self.dry_since = now - round((now - self._last_batch) * share)
         self._last_batch, self._air_before, self._pumped_before = now, motor.air_nl, motor.pumped_nl
 
+    def _look(self) -> None:
+        """The weekly look without a status (a row needs only the last one, ``_watch`` at the
+        end): the alarm transitions and the daily totals, as ``_watch`` reads them."""
+        firmware = self.firmware
+        self.report.observe_alarm_events(firmware.drain_alarm_events())
+        self.report.tail_logs(firmware)
+
+    def _eri_reported(self) -> bool:
+        """Did the pump raise ERI since the last question (the report's new alarm entries)?"""
+        alarms, seen = self.report.alarms, self._alarms_seen
+        self._alarms_seen = len(alarms)
+        return any(a["name"] == "elective_replacement" for a in alarms[seen:])
+
     # -- the run ------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         board, scenario = self.board, self.scenario
@@ -565,10 +579,17 @@ class PopulationRunner(ScenarioRunner):
         end = scenario.max_end
         replace = self.population.replace_after_eri_days
         eri_seen = False
+        first = True
         while board.now < end:
             board.run_until(min(end, board.now + 7 * DAY_S))
-            status = self._watch()
-            if replace is not None and not eri_seen and status.eri_time is not None:
+            if first:
+                self._watch()  # the clock offset the weekly looks convert event times with
+                first = False
+            else:
+                self._look()
+            if replace is not None and not eri_seen and self._eri_reported():
+                status = self.firmware.status(board.now)
+                assert status.eri_time is not None  # set at the wakeup that raised the alarm
                 eri_seen = True
                 end = min(end, status.eri_time - (status.pump_time - board.now) + replace * DAY_S)
         self._watch()

@@ -60,6 +60,11 @@ class ScenarioReport:
         """A status snapshot and the alarm transitions since the last look (pump times)."""
         self._status = status
         self._offset = pump_offset
+        self.observe_alarm_events(alarm_events)
+
+    def observe_alarm_events(self, alarm_events: list[AlarmEvent]) -> None:
+        """Alarm transitions since the last look, at the clock offset of the last status."""
+        pump_offset = self._offset
         for event in alarm_events:
             alarm = AlarmId(event.alarm_id)
             at = self.day(event.time - pump_offset)
