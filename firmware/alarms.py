@@ -145,6 +145,8 @@ class AlarmManager:
     def catch_up(self, now: int) -> None:
         """The buzzer sounded its repeats up to ``now`` (those before the wakeup that ends
         them): move each repeating alarm's next tone past them, as if it had woken for each."""
+        if not self._repeating:
+            return  # nothing repeats: the common case, once per wakeup
         limit = min(now, self._repeat_until - 1)
         if limit <= self._repeat_after:
             return
