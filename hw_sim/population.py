@@ -441,6 +441,15 @@ def _patient(name: str, seed: int | None) -> PatientProfile:
     return profile if seed is None else draw(profile, seed)
 
 
+def load_profiles(population: Population) -> None:
+    """Load every device and patient profile the population names into this process's caches
+    (a worker's first patients then pay no file parsing: benchmarks warm their workers so)."""
+    for name in population.device_profile.names:
+        _device(name)
+    for name in population.patient_profile.names:
+        _patient(name, None)
+
+
 def build_scenario(population: Population, d: PatientDraw) -> Scenario:
     """The patient's scenario: fill, prime, start, titrate (refills come from the policy)."""
     start = DEFAULT_START_TIME
