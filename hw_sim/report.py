@@ -59,6 +59,11 @@ class ScenarioReport:
         """A status snapshot and the alarm transitions since the last look (pump times)."""
         self._status = status
         self._offset = pump_offset
+        self.observe_alarm_events(alarm_events)
+
+    def observe_alarm_events(self, alarm_events: list[AlarmEvent]) -> None:
+        """Alarm transitions since the last look, at the clock offset of the last status."""
+        pump_offset = self._offset
         for event in alarm_events:
             alarm = AlarmId(event.alarm_id)
             at = self.day(event.time - pump_offset)
@@ -154,10 +159,8 @@ class ScenarioReport:
         status, board = self._status, self.board
         if status is None:
             raise RuntimeError("finish() before any observation of the pump")
-        hw = board.hw_status()
-        tones: dict[str, int] = {}
-        for _, pattern in board.buzzer.tones:
-            tones[pattern.name.lower()] = tones.get(pattern.name.lower(), 0) + 1
+        hw = board.hw_status(with_tones=False)  # the counts below are enough
+        tones = {pattern.name.lower(): n for pattern, n in board.buzzer.counts().items()}
         delivered = self.daily_delivered_ng
         gaps = [
             round(b["day"] - a["day"], 3)
