@@ -38,9 +38,9 @@ from programmer.journal import Journal, PendingRequest
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol import LogId, Role
-from protocol.crc import crc32c
 from protocol.device import DeviceEndpoint
 from protocol.enums import LogEvent
+from protocol.log_record import encode_record
 
 SERIAL = "VP20-000042"
 START_TIME = 1_767_571_200  # 2026-01-05T00:00:00Z
@@ -51,9 +51,7 @@ URL = "loopback://clinic"
 
 def log_record(seq: int, t: int, event: int, a: int = 0, b: int = 0) -> bytes:
     """One 24-byte log record as the pump sends it (for tests that build log frames)."""
-    head = seq.to_bytes(4, "big") + t.to_bytes(4, "big") + event.to_bytes(2, "big") + b"\0\0"
-    body = head + a.to_bytes(4, "big", signed=True) + b.to_bytes(4, "big", signed=True)
-    return body + crc32c(body).to_bytes(4, "big")
+    return encode_record(seq, t, event, a, b)
 
 
 class ClinicPump(Loopback):
