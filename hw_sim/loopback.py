@@ -47,7 +47,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Self
 
-from firmware.comms import CommandLink
 from protocol.catalog import MsgType
 from protocol.events import Notification, Reply, Request
 from protocol.framing import FrameDecoder
@@ -105,7 +104,7 @@ class Loopback:
         self._to_pump = b""  # an unfinished frame from the programmer
         self._out = bytearray()  # bytes on their way to the programmer, after faults
         self._held: list[bytes] = []
-        self._hooked: CommandLink | None = None
+        self._hooked: object | None = None  # the bench link the hooks are on
         self._actions: list[tuple[int, int, Callable[[], None]]] = []
         self._after: Callable[[Request, Reply], None] | None = None
         self._seal: Callable[[Reply | Notification], bytes] = bench.link.endpoint.send
