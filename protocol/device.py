@@ -60,6 +60,7 @@ from .events import (
     Event,
     FrameRejected,
     LockoutStarted,
+    NeedData,
     Notification,
     PairingCompleted,
     PairingPending,
@@ -303,7 +304,7 @@ class DeviceEndpoint:
         return pairing
 
     # -- events --------------------------------------------------------------------------------
-    def next_event(self, now: int) -> Event | object:
+    def next_event(self, now: int) -> Event | NeedData:
         while not self._events:
             if not self._frames:
                 return NEED_DATA

@@ -26,6 +26,7 @@ from .events import (
     NEED_DATA,
     Event,
     FrameRejected,
+    NeedData,
     Notification,
     PairingCode,
     PairingCompleted,
@@ -66,7 +67,7 @@ class ProgrammerEndpoint:
     def receive_data(self, data: bytes) -> None:
         self._frames.extend(self._decoder.feed(data))
 
-    def next_event(self) -> Event | object:
+    def next_event(self) -> Event | NeedData:
         while not self._events:
             if not self._frames:
                 return NEED_DATA
