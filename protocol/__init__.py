@@ -59,6 +59,13 @@ from .framing import (
 )
 from .programmer import ProgrammerEndpoint
 from .security_state import Pairing
+from .states import (
+    DevicePairingState,
+    DeviceState,
+    ProgrammerPairingState,
+    ProgrammerState,
+    SessionState,
+)
 
 __all__ = [
     "CATALOG",
@@ -72,6 +79,8 @@ __all__ = [
     "ChangeKind",
     "DeviceEndpoint",
     "DeviceInfo",
+    "DevicePairingState",
+    "DeviceState",
     "Direction",
     "DropReason",
     "ErrorCode",
@@ -96,6 +105,8 @@ __all__ = [
     "PairingRejected",
     "PatientPairingAuthorized",
     "ProgrammerEndpoint",
+    "ProgrammerPairingState",
+    "ProgrammerState",
     "ProtocolError",
     "RefillFlag",
     "Refusal",
@@ -107,6 +118,7 @@ __all__ = [
     "SecurityPolicy",
     "SessionClosed",
     "SessionOpened",
+    "SessionState",
     "StageWarning",
     "TherapyMode",
     "Unpaired",

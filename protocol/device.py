@@ -29,6 +29,9 @@ the pump accepts the code (``accept_pairing``; ``auto_accept_pairing`` for scrip
 the window closes after that one pairing.  A programmer that pairs again with the same
 ``programmer_id`` replaces its key instead of taking a new slot.
 
+Where pairing and the session stand is ``state``: protocol/states.py has the two machines as
+tables (and says which timers gate them); this module fires their events where things happen.
+
 Security state (pairings, request cache, lockout) is exported as bytes for the firmware's NVM
 (protocol/security_state.py).
 """
@@ -77,6 +80,19 @@ from .ratelimit import TokenBucket
 from .request_cache import CachedOutcome, RequestCache, request_digest
 from .security_state import Pairing, SecurityState
 from .session import AuthSession
+from .states import (
+    DEVICE_PAIRING,
+    DEVICE_SESSION,
+    WAITING_PAIRING_STATES,
+    DevicePairingEvent,
+    DevicePairingState,
+    DeviceSessionEvent,
+    DeviceState,
+    SessionState,
+    StateCell,
+)
+
+_PE, _SE = DevicePairingEvent, DeviceSessionEvent
 
 #: Failures that count towards the lockout: only a failed pairing exchange (PAIR_BEGIN or
 #: PAIR_CONFIRM), whose 6-digit confirmation code is the one low-entropy secret of the protocol.
@@ -105,8 +121,10 @@ class SecurityPolicy:
     pairing_confirm_s: int = 120
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _PendingPairing:
+    """The data of a waiting pairing (AWAITING_PROOF, ACCEPTED, AWAITING_ACCEPTANCE)."""
+
     secrets: PairingSecrets
     role: Role
     programmer_id: int
@@ -114,13 +132,11 @@ class _PendingPairing:
     reply: dict[str, Any]
     begun_at: int
     replaces: int  # key id of this programmer's previous pairing, 0 = none
-    confirmed: bool = False  # the programmer's proof verified
-    accepted: bool = False  # the person at the pump accepted the code (before the proof came)
 
 
 @dataclass(frozen=True, slots=True)
 class _Decision:
-    """How the last pairing ended, for the programmer still polling with PAIR_CONFIRM."""
+    """How the last pairing ended (PAIRED, REFUSED), for the programmer still polling."""
 
     proof: bytes
     status: ErrorCode
@@ -163,8 +179,10 @@ class DeviceEndpoint:
         self.unauthenticated = TokenBucket()
         self.pairings: dict[int, Pairing] = {}
         self.cache = RequestCache()
-        self.session: AuthSession | None = None
-        self._pending_pairing: _PendingPairing | None = None
+        self._session = StateCell(DEVICE_SESSION)
+        self._session_keys: AuthSession | None = None  # OPEN
+        self._pairing = StateCell(DEVICE_PAIRING)
+        self._pending_pairing: _PendingPairing | None = None  # the waiting states
         self._window_until = 0
         self._failures: deque[int] = deque()
         self.locked_until = 0
@@ -175,8 +193,32 @@ class DeviceEndpoint:
         #: Scripted rigs only: store a key as soon as the programmer's proof verifies, without
         #: the person at the pump accepting the code (a man in the middle would get a key).
         self.auto_accept_pairing = auto_accept_pairing
-        self._decided: _Decision | None = None
+        self._decided: _Decision | None = None  # PAIRED, REFUSED
         self._patient_authorized_until = 0
+
+    @property
+    def state(self) -> DeviceState:
+        """Where pairing and the session stand (protocol/states.py has the tables).  A waiting
+        pairing whose time ran out is noticed at the next call that passes ``now``."""
+        return DeviceState(self._pairing.state, self._session.state)
+
+    @property
+    def session(self) -> AuthSession | None:
+        """The open session's keys and counters; None unless ``state.session`` is OPEN."""
+        return self._session_keys
+
+    @session.setter
+    def session(self, session: AuthSession | None) -> None:
+        """Install (or drop) a session directly, as a test rig does to stand for a reset."""
+        self._session_keys = session
+        self._session.state = SessionState.CLOSED if session is None else SessionState.OPEN
+
+    def _end_session(self, event: DeviceSessionEvent) -> None:
+        """The open session ends (SESSION_CLOSE, its key forgotten); the firmware is told."""
+        assert self._session_keys is not None
+        self._events.append(SessionClosed(self._session_keys.session_id))
+        self._session.fire(event)
+        self._session_keys = None
 
     # -- the byte side -------------------------------------------------------------------------
     def receive_data(self, data: bytes) -> None:
@@ -219,7 +261,10 @@ class DeviceEndpoint:
         if p is None:
             return None
         code = p.secrets.format_code()
-        return PairingPending(code, p.role, p.programmer_id, p.confirmed, p.replaces, p.accepted)
+        state = self._pairing.state
+        confirmed = state is DevicePairingState.AWAITING_ACCEPTANCE
+        accepted = state is DevicePairingState.ACCEPTED
+        return PairingPending(code, p.role, p.programmer_id, confirmed, p.replaces, accepted)
 
     def patient_pairing_authorized(self, now: int) -> bool:
         return now < self._patient_authorized_until
@@ -240,8 +285,8 @@ class DeviceEndpoint:
                 "that code is not the one the pump shows: nothing stored (a programmer showing a "
                 "different code is not talking to this pump directly: reject the pairing)"
             )
-        if not p.confirmed:
-            p.accepted = True
+        if self._pairing.state is not DevicePairingState.AWAITING_ACCEPTANCE:
+            self._pairing.fire(_PE.ACCEPT)  # the key is stored when the proof verifies
             return None
         return self._store_pending(p, now)
 
@@ -255,10 +300,12 @@ class DeviceEndpoint:
         p = self._pending_pairing
         if p is None:
             return None
+        assert self._pairing.state in WAITING_PAIRING_STATES
         if not self.pairing_window_open(now):
             self._drop_pending(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
             return None
-        if not p.confirmed and now >= p.begun_at + self.policy.pairing_confirm_s:
+        proved = self._pairing.state is DevicePairingState.AWAITING_ACCEPTANCE
+        if not proved and now >= p.begun_at + self.policy.pairing_confirm_s:
             self._drop_pending(
                 ErrorCode.NO_PAIRING_IN_PROGRESS,
                 f"no PAIR_CONFIRM within {self.policy.pairing_confirm_s} s of PAIR_BEGIN",
@@ -270,6 +317,7 @@ class DeviceEndpoint:
         p, self._pending_pairing = self._pending_pairing, None
         if p is None:
             return
+        self._pairing.fire(_PE.DROP)
         self._decided = _Decision(p.secrets.programmer_proof(), code, {}, reason)
         self._events.append(PairingRejected(p.role, code, reason))
 
@@ -289,6 +337,7 @@ class DeviceEndpoint:
         self.pairings[key_id] = pairing
         if p.role is Role.PATIENT:
             self._patient_authorized_until = 0  # one authorisation, one patient key
+        self._pairing.fire(_PE.STORE)
         self._pending_pairing = None
         self._window_until = 0
         body = {"key_id": key_id, "device_proof": p.secrets.device_proof()}
@@ -296,8 +345,7 @@ class DeviceEndpoint:
         if replaced is not None:
             self._events.append(Unpaired(replaced.key_id, replaced.role))
             if self.session is not None and self.session.key_id == replaced.key_id:
-                self._events.append(SessionClosed(self.session.session_id))
-                self.session = None
+                self._end_session(_SE.KEY_FORGOTTEN)
         self._events.append(
             PairingCompleted(key_id, p.role, p.secrets.pairing_key, p.replaces if replaced else 0)
         )
@@ -354,7 +402,9 @@ class DeviceEndpoint:
             state.locked_until,
         )
         self._failures = state.failures
-        self.session = None  # sessions never survive a reset: fresh nonces, fresh keys
+        # sessions never survive a reset: fresh nonces, fresh keys
+        self._session.fire(_SE.RESET)
+        self._session_keys = None
 
     # -- frame handling --------------------------------------------------------------------------
     def _handle_frame(self, frame: Frame, now: int) -> None:
@@ -582,6 +632,7 @@ class DeviceEndpoint:
         except RemoteProtocolError as exc:
             raise _Rejected(ErrorCode.PAIRING_FAILED, str(exc)) from exc
         reply = {"device_public": responder.public, "device_nonce": responder.nonce}
+        self._pairing.fire(_PE.BEGIN)
         self._pending_pairing = _PendingPairing(
             secrets, asked, programmer_id, bytes(frame.payload), reply, now, replaces
         )
@@ -606,8 +657,8 @@ class DeviceEndpoint:
         if not pending.secrets.verify_programmer_proof(proof):
             # the pending pairing stays: a forged confirmation must not cancel the clinician's
             raise _Rejected(ErrorCode.PAIRING_FAILED, "programmer proof does not verify")
-        if not pending.confirmed:
-            pending.confirmed = True
+        before = self._pairing.state
+        if before is not DevicePairingState.AWAITING_ACCEPTANCE:  # the first proof
             self._events.append(
                 PairingPending(
                     pending.secrets.format_code(),
@@ -617,19 +668,20 @@ class DeviceEndpoint:
                     pending.replaces,
                 )
             )
-        if self.auto_accept_pairing or pending.accepted:
+        if self.auto_accept_pairing or before is DevicePairingState.ACCEPTED:
             with contextlib.suppress(PairingDecisionError):  # refused: the decision says why
                 self._store_pending(pending, now)
             assert self._decided is not None
             self._answer_decision(spec, frame, self._decided)
             return
-        waiting = _Decision(
+        self._pairing.fire(_PE.PROOF)
+        asking = _Decision(
             proof,
             ErrorCode.PAIRING_AWAITING_CONFIRMATION,
             {},
             "the person at the pump must accept the code it shows; send PAIR_CONFIRM again",
         )
-        self._answer_decision(spec, frame, waiting)
+        self._answer_decision(spec, frame, asking)
 
     def _answer_decision(self, spec: MessageSpec, frame: Frame, decided: _Decision) -> None:
         """Answer PAIR_CONFIRM with a pairing's state; polls are not audited one by one."""
@@ -663,11 +715,14 @@ class DeviceEndpoint:
                 "role": int(pairing.role),
             },
         )
-        self.session = None  # one session at a time; the reply is sent in the clear
-        self._decided = None  # a programmer with a session knows how its pairing ended
+        # a programmer with a session knows how its pairing ended
+        self._pairing.fire(_PE.FORGET)
+        self._decided = None
+        # one session at a time (a new one ends the old); the reply is sent in the clear
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=False)
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
-        self.session = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)
+        self._session.fire(_SE.OPEN)
+        self._session_keys = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)
         self._in_flight.clear()
         self._duplicates.clear()
         self._events.append(SessionOpened(session_id, pairing.key_id, pairing.role))
@@ -677,8 +732,7 @@ class DeviceEndpoint:
     ) -> None:
         self._answer(spec, frame, {})
         if self.session is not None:
-            self._events.append(SessionClosed(self.session.session_id))
-        self.session = None
+            self._end_session(_SE.CLOSE)
 
     def _unpair(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
@@ -693,8 +747,7 @@ class DeviceEndpoint:
         self._answer_change(spec, frame, {})
         self._events.append(Unpaired(key_id, forgotten.role))
         if key_id == self.session.key_id:
-            self._events.append(SessionClosed(self.session.session_id))
-            self.session = None
+            self._end_session(_SE.KEY_FORGOTTEN)
 
     def _answer_change(self, spec: MessageSpec, frame: Frame, body: dict[str, Any]) -> None:
         """Success reply of a state-changing request the endpoint handles: cached, sealed."""
