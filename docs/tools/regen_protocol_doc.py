@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from doc_examples import render_all
+from state_diagram import state_diagram_sections
 
 from protocol.doc_tables import generated_sections
 
@@ -26,7 +27,7 @@ BLOCK = re.compile(
 
 def regenerate(text: str) -> str:
     """The document with every generated block replaced by its current rendering."""
-    blocks = {**generated_sections(), **render_all()}
+    blocks = {**generated_sections(), **render_all(), **state_diagram_sections()}
     found: set[str] = set()
 
     def replace(match: re.Match[str]) -> str:
