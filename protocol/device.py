@@ -22,15 +22,13 @@ role and not already executed.  Theory of operation:
    their replies are kept apart from session replies (``data_to_send_by_priority``) so the link
    sends a session's traffic first and a flood of HELLOs can never delay it.
 
-Pairing (docs/PROTOCOL.md section 2): only while the wand window is open; one pairing at a time
-(a second PAIR_BEGIN is refused with PAIRING_BUSY, never replaces the first); a patient key only
-after a clinician session's PATIENT_PAIRING_AUTHORIZE; the key is stored only when the person at
-the pump accepts the code (``accept_pairing``; ``auto_accept_pairing`` for scripted rigs), and
-the window closes after that one pairing.  A programmer that pairs again with the same
-``programmer_id`` replaces its key instead of taking a new slot.
+Pairing (the wand window, the waiting pairing, the person at the pump, the lockout) is a
+``PairingDesk`` the endpoint owns (protocol/device_pairing.py); the bench calls reach it through
+the endpoint (``open_pairing_window``, ``accept_pairing``...).
 
 Where pairing and the session stand is ``state``: protocol/states.py has the two machines as
-tables (and says which timers gate them); this module fires their events where things happen.
+tables (and says which timers gate them); the endpoint and its desk fire their events where
+things happen.
 
 Security state (pairings, request cache, lockout) is exported as bytes for the firmware's NVM
 (protocol/security_state.py).
@@ -38,8 +36,6 @@ Security state (pairings, request cache, lockout) is exported as bytes for the f
 
 from __future__ import annotations
 
-import contextlib
-import hmac
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,25 +45,17 @@ from . import security_state
 from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
 from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
-from .crypto import (
-    MAX_COUNTER_STEP,
-    PairingResponder,
-    PairingSecrets,
-    SessionKeys,
-    session_open_proof,
-)
+from .crypto import MAX_COUNTER_STEP, SessionKeys, session_open_proof
+from .device_pairing import Decision, PairingDecisionError, PairingDesk, Rejected
 from .enums import Role
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .events import (
     NEED_DATA,
     Event,
     FrameRejected,
-    LockoutStarted,
     NeedData,
     Notification,
-    PairingCompleted,
     PairingPending,
-    PairingRejected,
     PatientPairingAuthorized,
     Reply,
     Request,
@@ -80,19 +68,11 @@ from .ratelimit import TokenBucket
 from .request_cache import CachedOutcome, RequestCache, request_digest
 from .security_state import Pairing, SecurityState
 from .session import AuthSession
-from .states import (
-    DEVICE_PAIRING,
-    DEVICE_SESSION,
-    WAITING_PAIRING_STATES,
-    DevicePairingEvent,
-    DevicePairingState,
-    DeviceSessionEvent,
-    DeviceState,
-    SessionState,
-    StateCell,
-)
+from .states import DEVICE_SESSION, DeviceSessionEvent, DeviceState, SessionState, StateCell
 
-_PE, _SE = DevicePairingEvent, DeviceSessionEvent
+__all__ = ["DeviceEndpoint", "DeviceInfo", "PairingDecisionError", "SecurityPolicy"]
+
+_SE = DeviceSessionEvent
 
 #: Failures that count towards the lockout: only a failed pairing exchange (PAIR_BEGIN or
 #: PAIR_CONFIRM), whose 6-digit confirmation code is the one low-entropy secret of the protocol.
@@ -121,40 +101,6 @@ class SecurityPolicy:
     pairing_confirm_s: int = 120
 
 
-@dataclass(frozen=True, slots=True)
-class _PendingPairing:
-    """The data of a waiting pairing (AWAITING_PROOF, ACCEPTED, AWAITING_ACCEPTANCE)."""
-
-    secrets: PairingSecrets
-    role: Role
-    programmer_id: int
-    begin_payload: bytes  # an identical PAIR_BEGIN (a retry) gets the same answer
-    reply: dict[str, Any]
-    begun_at: int
-    replaces: int  # key id of this programmer's previous pairing, 0 = none
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    """How the last pairing ended (PAIRED, REFUSED), for the programmer still polling."""
-
-    proof: bytes
-    status: ErrorCode
-    body: dict[str, Any]
-    reason: str
-
-
-class PairingDecisionError(ValueError):
-    """A bench decision (accept, reject) that cannot be carried out."""
-
-
-class _Rejected(Exception):
-    def __init__(self, code: ErrorCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 class DeviceEndpoint:
     """The device role of the protocol.  See the module docstring for the theory of operation."""
 
@@ -181,26 +127,18 @@ class DeviceEndpoint:
         self.cache = RequestCache()
         self._session = StateCell(DEVICE_SESSION)
         self._session_keys: AuthSession | None = None  # OPEN
-        self._pairing = StateCell(DEVICE_PAIRING)
-        self._pending_pairing: _PendingPairing | None = None  # the waiting states
-        self._window_until = 0
-        self._failures: deque[int] = deque()
-        self.locked_until = 0
+        self._desk = PairingDesk(
+            info, self.policy, entropy, self._events, self._forget_session_of, auto_accept_pairing
+        )
         self._in_flight: dict[int, tuple[int, bytes]] = {}  # seq -> (request id, digest)
         self._duplicates: dict[int, list[int]] = {}  # seq in flight -> seqs of its retries
         self._event_seq = 0
-        self.pairing_code: str | None = None  # last code shown on the "pump side"
-        #: Scripted rigs only: store a key as soon as the programmer's proof verifies, without
-        #: the person at the pump accepting the code (a man in the middle would get a key).
-        self.auto_accept_pairing = auto_accept_pairing
-        self._decided: _Decision | None = None  # PAIRED, REFUSED
-        self._patient_authorized_until = 0
 
     @property
     def state(self) -> DeviceState:
         """Where pairing and the session stand (protocol/states.py has the tables).  A waiting
         pairing whose time ran out is noticed at the next call that passes ``now``."""
-        return DeviceState(self._pairing.state, self._session.state)
+        return DeviceState(self._desk.machine.state, self._session.state)
 
     @property
     def session(self) -> AuthSession | None:
@@ -212,6 +150,11 @@ class DeviceEndpoint:
         """Install (or drop) a session directly, as a test rig does to stand for a reset."""
         self._session_keys = session
         self._session.state = SessionState.CLOSED if session is None else SessionState.OPEN
+
+    def _forget_session_of(self, key_id: int) -> None:
+        """``key_id`` was unpaired or replaced: a session under it ends."""
+        if self.session is not None and self.session.key_id == key_id:
+            self._end_session(_SE.KEY_FORGOTTEN)
 
     def _end_session(self, event: DeviceSessionEvent) -> None:
         """The open session ends (SESSION_CLOSE, its key forgotten); the firmware is told."""
@@ -240,34 +183,24 @@ class DeviceEndpoint:
     def decoder(self) -> FrameDecoder:
         return self._decoder
 
-    # -- bench inputs --------------------------------------------------------------------------
+    # -- bench inputs (protocol/device_pairing.py does the work) -----------------------------
     def open_pairing_window(self, now: int) -> None:
         """The programmer head was placed over the pump (bench).  Proximity also lifts a pairing
         lockout in force: only someone at the patient's side can do that."""
-        self._window_until = now + self.policy.pairing_window_s
-        if now < self.locked_until:
-            self.locked_until = 0
+        self._desk.open_window(now)
 
     def close_pairing_window(self) -> None:
-        self._window_until = 0
-        self._drop_pending(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
+        self._desk.close_window()
 
     def pairing_window_open(self, now: int) -> bool:
-        return now < self._window_until
+        return self._desk.window_open(now)
 
     def pending_pairing(self, now: int) -> PairingPending | None:
         """The pairing waiting for the person at the pump (what the pump's side shows)."""
-        p = self._live_pending(now)
-        if p is None:
-            return None
-        code = p.secrets.format_code()
-        state = self._pairing.state
-        confirmed = state is DevicePairingState.AWAITING_ACCEPTANCE
-        accepted = state is DevicePairingState.ACCEPTED
-        return PairingPending(code, p.role, p.programmer_id, confirmed, p.replaces, accepted)
+        return self._desk.pending(now)
 
     def patient_pairing_authorized(self, now: int) -> bool:
-        return now < self._patient_authorized_until
+        return self._desk.patient_authorized(now)
 
     def accept_pairing(self, code: str, now: int) -> Pairing | None:
         """The person at the pump accepts ``code`` (typed as the programmer shows it).
@@ -276,80 +209,40 @@ class DeviceEndpoint:
         key is then stored as soon as its PAIR_CONFIRM verifies).  Raises PairingDecisionError,
         storing nothing, if no pairing waits or ``code`` is not the pump's code.
         """
-        p = self._live_pending(now)
-        if p is None:
-            raise PairingDecisionError("no pairing is waiting for acceptance")
-        digits = "".join(ch for ch in code if not ch.isspace())
-        if digits != f"{p.secrets.confirmation_code:06d}":
-            raise PairingDecisionError(
-                "that code is not the one the pump shows: nothing stored (a programmer showing a "
-                "different code is not talking to this pump directly: reject the pairing)"
-            )
-        if self._pairing.state is not DevicePairingState.AWAITING_ACCEPTANCE:
-            self._pairing.fire(_PE.ACCEPT)  # the key is stored when the proof verifies
-            return None
-        return self._store_pending(p, now)
+        return self._desk.accept(code, now, self.pairings)
 
     def reject_pairing(self, now: int) -> None:
         """The person at the pump rejects the waiting pairing; the window stays open."""
-        if self._live_pending(now) is None:
-            raise PairingDecisionError("no pairing is waiting")
-        self._drop_pending(ErrorCode.PAIRING_REJECTED, "the code was rejected at the pump")
+        self._desk.reject(now)
 
-    def _live_pending(self, now: int) -> _PendingPairing | None:
-        p = self._pending_pairing
-        if p is None:
-            return None
-        assert self._pairing.state in WAITING_PAIRING_STATES
-        if not self.pairing_window_open(now):
-            self._drop_pending(ErrorCode.PAIRING_WINDOW_CLOSED, "the pairing window closed")
-            return None
-        proved = self._pairing.state is DevicePairingState.AWAITING_ACCEPTANCE
-        if not proved and now >= p.begun_at + self.policy.pairing_confirm_s:
-            self._drop_pending(
-                ErrorCode.NO_PAIRING_IN_PROGRESS,
-                f"no PAIR_CONFIRM within {self.policy.pairing_confirm_s} s of PAIR_BEGIN",
-            )
-            return None
-        return p
+    @property
+    def pairing_code(self) -> str | None:
+        """The last code shown on the "pump side"."""
+        return self._desk.pairing_code
 
-    def _drop_pending(self, code: ErrorCode, reason: str) -> None:
-        p, self._pending_pairing = self._pending_pairing, None
-        if p is None:
-            return
-        self._pairing.fire(_PE.DROP)
-        self._decided = _Decision(p.secrets.programmer_proof(), code, {}, reason)
-        self._events.append(PairingRejected(p.role, code, reason))
+    @property
+    def auto_accept_pairing(self) -> bool:
+        """Scripted rigs only: store a key as soon as the programmer's proof verifies, without
+        the person at the pump accepting the code (a man in the middle would get a key)."""
+        return self._desk.auto_accept
 
-    def _store_pending(self, p: _PendingPairing, now: int) -> Pairing:
-        """Store the accepted pairing; the window closes: one pairing per window."""
-        if p.role is Role.PATIENT and not self.patient_pairing_authorized(now):
-            self._drop_pending(
-                ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED, "the clinician's authorisation expired"
-            )
-            raise PairingDecisionError("the clinician's authorisation for a patient key expired")
-        replaced = self.pairings.pop(p.replaces, None) if p.replaces else None
-        if replaced is None and len(self.pairings) >= self.info.max_pairings:
-            self._drop_pending(ErrorCode.KEY_STORE_FULL, "the pump holds no more pairings")
-            raise PairingDecisionError("the pump holds no more pairings; unpair one first")
-        key_id = p.secrets.key_id
-        pairing = Pairing(key_id, p.role, p.secrets.pairing_key, p.programmer_id, now)
-        self.pairings[key_id] = pairing
-        if p.role is Role.PATIENT:
-            self._patient_authorized_until = 0  # one authorisation, one patient key
-        self._pairing.fire(_PE.STORE)
-        self._pending_pairing = None
-        self._window_until = 0
-        body = {"key_id": key_id, "device_proof": p.secrets.device_proof()}
-        self._decided = _Decision(p.secrets.programmer_proof(), ErrorCode.OK, body, "")
-        if replaced is not None:
-            self._events.append(Unpaired(replaced.key_id, replaced.role))
-            if self.session is not None and self.session.key_id == replaced.key_id:
-                self._end_session(_SE.KEY_FORGOTTEN)
-        self._events.append(
-            PairingCompleted(key_id, p.role, p.secrets.pairing_key, p.replaces if replaced else 0)
-        )
-        return pairing
+    @auto_accept_pairing.setter
+    def auto_accept_pairing(self, value: bool) -> None:
+        self._desk.auto_accept = value
+
+    @property
+    def locked_until(self) -> int:
+        """Pump time until which pairing is locked out (0: not locked; persisted)."""
+        return self._desk.locked_until
+
+    @property
+    def failure_count(self) -> int:
+        """Failed pairing exchanges counted towards the next lockout (persisted)."""
+        return len(self._desk.failures)
+
+    def locked(self, now: int) -> bool:
+        """True while pairing is locked out."""
+        return self._desk.locked(now)
 
     # -- events --------------------------------------------------------------------------------
     def next_event(self, now: int) -> Event | NeedData:
@@ -389,19 +282,16 @@ class DeviceEndpoint:
     def export_state(self) -> bytes:
         """Pairings, lockout and request cache as bytes of at most ``max_state_bytes``
         (protocol/security_state.py says what is dropped to fit, and the layout)."""
-        state = SecurityState(self.pairings, self.locked_until, self._failures, self.cache)
+        desk = self._desk
+        state = SecurityState(self.pairings, desk.locked_until, desk.failures, self.cache)
         running = [rid for rid, _ in self._in_flight.values()]
         return security_state.encode(state, self.max_state_bytes, running)
 
     def import_state(self, data: bytes) -> None:
         """Restore pairings, request cache and lockout; ValueError on malformed data."""
         state = security_state.decode(data)
-        self.pairings, self.cache, self.locked_until = (
-            state.pairings,
-            state.cache,
-            state.locked_until,
-        )
-        self._failures = state.failures
+        self.pairings, self.cache = state.pairings, state.cache
+        self._desk.locked_until, self._desk.failures = state.locked_until, state.failures
         # sessions never survive a reset: fresh nonces, fresh keys
         self._session.fire(_SE.RESET)
         self._session_keys = None
@@ -420,22 +310,22 @@ class DeviceEndpoint:
                     ErrorCode.UNKNOWN_SESSION if self.session is None else self.session.open(frame)
                 )
                 if code is not ErrorCode.OK:
-                    raise _Rejected(code, _auth_reason(code, frame, self.session))
+                    raise Rejected(code, _auth_reason(code, frame, self.session))
                 verified = True
                 assert self.session is not None
                 role = self.session.role
             elif spec.auth:
-                raise _Rejected(ErrorCode.NOT_AUTHENTICATED, f"{spec.name} needs a session")
+                raise Rejected(ErrorCode.NOT_AUTHENTICATED, f"{spec.name} needs a session")
             if role is not None and role not in spec.roles:
-                raise _Rejected(
+                raise Rejected(
                     ErrorCode.ROLE_NOT_PERMITTED, f"{role.name} may not send {spec.name}"
                 )
             try:
                 body = decode_request(spec.msg, frame.payload)
             except RemoteProtocolError as exc:
-                raise _Rejected(ErrorCode.MALFORMED_PAYLOAD, str(exc)) from exc
+                raise Rejected(ErrorCode.MALFORMED_PAYLOAD, str(exc)) from exc
             self._dispatch(spec, frame, body, role, now)
-        except _Rejected as rej:
+        except Rejected as rej:
             self._reject(frame, rej.code, rej.reason, verified, now)
         if verified:
             self.unauthenticated.refill()
@@ -450,22 +340,22 @@ class DeviceEndpoint:
 
     def _check_envelope(self, frame: Frame) -> MessageSpec:
         if frame.version != PROTOCOL_VERSION:
-            raise _Rejected(
+            raise Rejected(
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"version {frame.version} not supported; this pump speaks {PROTOCOL_VERSION}",
             )
         if frame.reserved_flags or frame.flags & (Flags.RESPONSE | Flags.EVENT | Flags.MORE):
-            raise _Rejected(
+            raise Rejected(
                 ErrorCode.BAD_FLAGS, f"flags {int(frame.flags):#04x} invalid on a request"
             )
         try:
             spec = CATALOG[MsgType(frame.msg_type)]
         except ValueError:
-            raise _Rejected(
+            raise Rejected(
                 ErrorCode.UNKNOWN_MESSAGE, f"message type {frame.msg_type:#04x}"
             ) from None
         if spec.direction is not Direction.REQUEST:
-            raise _Rejected(ErrorCode.WRONG_DIRECTION, f"{spec.name} is sent by the pump only")
+            raise Rejected(ErrorCode.WRONG_DIRECTION, f"{spec.name} is sent by the pump only")
         return spec
 
     def _reject(self, frame: Frame, code: ErrorCode, reason: str, verified: bool, now: int) -> None:
@@ -474,27 +364,7 @@ class DeviceEndpoint:
         self._outgoing += self._reply_bytes(msg, frame.seq, payload, authenticated=verified)
         self._events.append(FrameRejected(code, reason, msg, frame.seq))
         if code in LOCKOUT_FAILURES and msg in _PAIRING_GATED:
-            self._count_failure(now)
-
-    @property
-    def failure_count(self) -> int:
-        """Failed pairing exchanges counted towards the next lockout (persisted)."""
-        return len(self._failures)
-
-    def locked(self, now: int) -> bool:
-        """True while pairing is locked out."""
-        return now < self.locked_until
-
-    def _count_failure(self, now: int) -> None:
-        horizon = now - self.policy.lockout_s
-        self._failures.append(now)
-        while self._failures and self._failures[0] <= horizon:
-            self._failures.popleft()
-        if len(self._failures) >= self.policy.failures_before_lockout:
-            self._failures.clear()
-            self.locked_until = now + self.policy.lockout_s
-            self._drop_pending(ErrorCode.PAIRING_LOCKED_OUT, "pairing locked out")
-            self._events.append(LockoutStarted(self.locked_until))
+            self._desk.count_failure(now)
 
     def _reply_bytes(
         self, msg_type: int, seq: int, payload: bytes, *, authenticated: bool, more: bool = False
@@ -515,8 +385,8 @@ class DeviceEndpoint:
     def _dispatch(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
-        if spec.msg in _PAIRING_GATED and now < self.locked_until:
-            raise _Rejected(
+        if spec.msg in _PAIRING_GATED and self._desk.locked(now):
+            raise Rejected(
                 ErrorCode.PAIRING_LOCKED_OUT,
                 f"pairing locked for {self.locked_until - now} s after repeated failed pairings; "
                 "place the programmer head over the pump again to lift it",
@@ -526,24 +396,22 @@ class DeviceEndpoint:
             rid = request_id_of(spec.msg, frame.payload)
             assert rid is not None
             if rid == 0:
-                raise _Rejected(ErrorCode.INVALID_ARGUMENT, "request_id 0 is reserved")
+                raise Rejected(ErrorCode.INVALID_ARGUMENT, "request_id 0 is reserved")
             digest = request_digest(frame.msg_type, frame.payload)
             cached = self.cache.get(rid)
             if cached is None and self.cache.evicted(rid):
-                raise _Rejected(
+                raise Rejected(
                     ErrorCode.REQUEST_EVICTED,
                     f"request {rid} reached the pump before and its outcome is no longer "
                     "remembered; read the pump's state",
                 )
             if cached is not None:
                 if cached.msg_type != frame.msg_type or cached.digest != digest:
-                    raise _Rejected(
-                        ErrorCode.REQUEST_ID_REUSED, f"request id {rid} was used before"
-                    )
+                    raise Rejected(ErrorCode.REQUEST_ID_REUSED, f"request id {rid} was used before")
                 if cached.pending:
                     first = self._in_flight_seq(rid)
                     if first is None:  # pending from before a reset: never run it again
-                        raise _Rejected(
+                        raise Rejected(
                             ErrorCode.REQUEST_INTERRUPTED,
                             f"a reset interrupted request {rid}; read the pump's state",
                         )
@@ -590,100 +458,15 @@ class DeviceEndpoint:
     def _pair_begin(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
-        if not self.pairing_window_open(now):
-            raise _Rejected(
-                ErrorCode.PAIRING_WINDOW_CLOSED, "hold the programmer head over the pump"
-            )
-        if body["role"] not in (Role.CLINICIAN, Role.PATIENT):
-            raise _Rejected(ErrorCode.INVALID_ARGUMENT, f"unknown role {body['role']}")
-        pending = self._live_pending(now)
-        if pending is not None:
-            if pending.begin_payload == frame.payload:  # our answer was lost: the same again
-                self._answer(spec, frame, pending.reply)
-                return
-            raise _Rejected(
-                ErrorCode.PAIRING_BUSY,
-                f"a {pending.role.name.lower()} pairing is waiting on the pump; "
-                "accept or reject it there first",
-            )
-        asked = Role(body["role"])
-        if asked is Role.PATIENT and not self.patient_pairing_authorized(now):
-            raise _Rejected(
-                ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,
-                "a clinician session must authorise a patient pairing first "
-                "(PATIENT_PAIRING_AUTHORIZE, `pumpctl pairings authorize-patient`)",
-            )
-        programmer_id = int(body["programmer_id"])
-        replaces = next(
-            (
-                p.key_id
-                for p in self.pairings.values()
-                if programmer_id and p.programmer_id == programmer_id
-            ),
-            0,
-        )
-        if not replaces and len(self.pairings) >= self.info.max_pairings:
-            raise _Rejected(ErrorCode.KEY_STORE_FULL, f"{len(self.pairings)} keys paired already")
-        responder = PairingResponder(self._entropy(32), self._entropy(16), self.info.serial_number)
-        try:
-            secrets = responder.complete(
-                body["programmer_public"], body["programmer_nonce"], body["role"]
-            )
-        except RemoteProtocolError as exc:
-            raise _Rejected(ErrorCode.PAIRING_FAILED, str(exc)) from exc
-        reply = {"device_public": responder.public, "device_nonce": responder.nonce}
-        self._pairing.fire(_PE.BEGIN)
-        self._pending_pairing = _PendingPairing(
-            secrets, asked, programmer_id, bytes(frame.payload), reply, now, replaces
-        )
-        self._decided = None
-        self.pairing_code = secrets.format_code()
-        self._events.append(
-            PairingPending(self.pairing_code, asked, programmer_id, False, replaces)
-        )
-        self._answer(spec, frame, reply)
+        self._answer(spec, frame, self._desk.begin(body, bytes(frame.payload), now, self.pairings))
 
     def _pair_confirm(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
         proof = bytes(body["programmer_proof"])
-        pending = self._live_pending(now)
-        if pending is None:
-            decided = self._decided
-            if decided is not None and hmac.compare_digest(decided.proof, proof):
-                self._answer_decision(spec, frame, decided)  # a poll after the decision
-                return
-            raise _Rejected(ErrorCode.NO_PAIRING_IN_PROGRESS, "send PAIR_BEGIN first")
-        if not pending.secrets.verify_programmer_proof(proof):
-            # the pending pairing stays: a forged confirmation must not cancel the clinician's
-            raise _Rejected(ErrorCode.PAIRING_FAILED, "programmer proof does not verify")
-        before = self._pairing.state
-        if before is not DevicePairingState.AWAITING_ACCEPTANCE:  # the first proof
-            self._events.append(
-                PairingPending(
-                    pending.secrets.format_code(),
-                    pending.role,
-                    pending.programmer_id,
-                    True,
-                    pending.replaces,
-                )
-            )
-        if self.auto_accept_pairing or before is DevicePairingState.ACCEPTED:
-            with contextlib.suppress(PairingDecisionError):  # refused: the decision says why
-                self._store_pending(pending, now)
-            assert self._decided is not None
-            self._answer_decision(spec, frame, self._decided)
-            return
-        self._pairing.fire(_PE.PROOF)
-        asking = _Decision(
-            proof,
-            ErrorCode.PAIRING_AWAITING_CONFIRMATION,
-            {},
-            "the person at the pump must accept the code it shows; send PAIR_CONFIRM again",
-        )
-        self._answer_decision(spec, frame, asking)
+        self._answer_decision(spec, frame, self._desk.confirm(proof, now, self.pairings))
 
-    def _answer_decision(self, spec: MessageSpec, frame: Frame, decided: _Decision) -> None:
+    def _answer_decision(self, spec: MessageSpec, frame: Frame, decided: Decision) -> None:
         """Answer PAIR_CONFIRM with a pairing's state; polls are not audited one by one."""
         if decided.status is ErrorCode.OK:
             self._answer(spec, frame, decided.body)
@@ -696,7 +479,7 @@ class DeviceEndpoint:
     ) -> None:
         pairing = self.pairings.get(body["key_id"])
         if pairing is None:
-            raise _Rejected(ErrorCode.UNKNOWN_KEY, f"key {body['key_id']:#010x} is not paired")
+            raise Rejected(ErrorCode.UNKNOWN_KEY, f"key {body['key_id']:#010x} is not paired")
         session_id = 0
         while session_id == 0:
             session_id = int.from_bytes(self._entropy(4), "big")
@@ -715,9 +498,7 @@ class DeviceEndpoint:
                 "role": int(pairing.role),
             },
         )
-        # a programmer with a session knows how its pairing ended
-        self._pairing.fire(_PE.FORGET)
-        self._decided = None
+        self._desk.forget_decision()  # a programmer with a session knows how its pairing ended
         # one session at a time (a new one ends the old); the reply is sent in the clear
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=False)
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
@@ -740,14 +521,13 @@ class DeviceEndpoint:
         assert self.session is not None
         key_id = body["key_id"] or self.session.key_id
         if role is Role.PATIENT and key_id != self.session.key_id:
-            raise _Rejected(ErrorCode.ROLE_NOT_PERMITTED, "a patient key may unpair only itself")
+            raise Rejected(ErrorCode.ROLE_NOT_PERMITTED, "a patient key may unpair only itself")
         if key_id not in self.pairings:
-            raise _Rejected(ErrorCode.UNKNOWN_KEY, f"key {key_id:#010x} is not paired")
+            raise Rejected(ErrorCode.UNKNOWN_KEY, f"key {key_id:#010x} is not paired")
         forgotten = self.pairings.pop(key_id)
         self._answer_change(spec, frame, {})
         self._events.append(Unpaired(key_id, forgotten.role))
-        if key_id == self.session.key_id:
-            self._end_session(_SE.KEY_FORGOTTEN)
+        self._forget_session_of(key_id)
 
     def _answer_change(self, spec: MessageSpec, frame: Frame, body: dict[str, Any]) -> None:
         """Success reply of a state-changing request the endpoint handles: cached, sealed."""
@@ -776,8 +556,7 @@ class DeviceEndpoint:
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
         assert self.session is not None
-        until = now + self.policy.pairing_window_s
-        self._patient_authorized_until = until
+        until = self._desk.authorize_patient(now)
         self._answer_change(spec, frame, {"valid_until_time": until})
         self._events.append(PatientPairingAuthorized(self.session.key_id, until))
 
