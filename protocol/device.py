@@ -15,7 +15,8 @@ role and not already executed.  Theory of operation:
 3. The endpoint itself answers HELLO, pairing, session open/close, UNPAIR, PAIRINGS_LIST,
    PATIENT_PAIRING_AUTHORIZE and REQUEST_STATUS.
 4. A state-changing request whose request id is in the cache is answered from the cache (never
-   re-executed); otherwise it is handed to the firmware as a ``Request`` event.
+   re-executed); otherwise it is handed to the firmware as a ``Request`` event (the ledger that
+   decides is protocol/device_requests.py).
 5. The firmware answers with ``send(Reply(...))``, which returns the wire bytes; replies the
    endpoint makes itself accumulate in ``data_to_send()`` (aioquic's pattern).
 6. Unauthenticated requests are answered within a budget in pump time (protocol/ratelimit.py);
@@ -43,12 +44,13 @@ from typing import Any
 
 from . import security_state
 from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
-from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
-from .codec import decode_request, encode_reply, request_id_of
+from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType
+from .codec import decode_request, encode_reply
 from .crypto import MAX_COUNTER_STEP, SessionKeys, session_open_proof
-from .device_pairing import Decision, PairingDecisionError, PairingDesk, Rejected
+from .device_pairing import Decision, PairingDecisionError, PairingDesk
+from .device_requests import Admission, RequestLedger
 from .enums import Role
-from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
+from .errors import ErrorCode, LocalProtocolError, Refusal, RemoteProtocolError
 from .events import (
     NEED_DATA,
     Event,
@@ -65,7 +67,7 @@ from .events import (
 )
 from .framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, Frame, FrameDecoder, encode_frame
 from .ratelimit import TokenBucket
-from .request_cache import CachedOutcome, RequestCache, request_digest
+from .request_cache import RequestCache
 from .security_state import Pairing, SecurityState
 from .session import AuthSession
 from .states import DEVICE_SESSION, DeviceSessionEvent, DeviceState, SessionState, StateCell
@@ -124,14 +126,12 @@ class DeviceEndpoint:
         #: Budget of unauthenticated requests answered (protocol/ratelimit.py).
         self.unauthenticated = TokenBucket()
         self.pairings: dict[int, Pairing] = {}
-        self.cache = RequestCache()
+        self._requests = RequestLedger()
         self._session = StateCell(DEVICE_SESSION)
         self._session_keys: AuthSession | None = None  # OPEN
         self._desk = PairingDesk(
             info, self.policy, entropy, self._events, self._forget_session_of, auto_accept_pairing
         )
-        self._in_flight: dict[int, tuple[int, bytes]] = {}  # seq -> (request id, digest)
-        self._duplicates: dict[int, list[int]] = {}  # seq in flight -> seqs of its retries
         self._event_seq = 0
 
     @property
@@ -267,16 +267,17 @@ class DeviceEndpoint:
                 event.msg, self._event_seq, encode_request(event.msg, event.body), Flags.EVENT
             )
         payload = encode_reply(event.msg, ErrorCode(event.status), event.body, event.reason)
-        flight = self._in_flight.pop(event.seq, None) if not event.more else None
         out = self._reply_bytes(event.msg, event.seq, payload, authenticated=True, more=event.more)
-        if flight is not None:
-            rid, digest = flight
-            prior = self.cache.get(rid)
-            key_id = prior.key_id if prior is not None else self._session_key_id()
-            self.cache.put(rid, CachedOutcome(int(event.msg), digest, payload, key_id))
-            for seq in self._duplicates.pop(event.seq, []):
+        if not event.more:
+            key_id = self._session_key_id()
+            for seq in self._requests.complete(event.msg, event.seq, payload, key_id):
                 out += self._reply_bytes(event.msg, seq, payload, authenticated=True)
         return out
+
+    @property
+    def cache(self) -> RequestCache:
+        """What the pump remembers of each request id (persisted; protocol/request_cache.py)."""
+        return self._requests.cache
 
     # -- security state persistence --------------------------------------------------------------
     def export_state(self) -> bytes:
@@ -284,13 +285,12 @@ class DeviceEndpoint:
         (protocol/security_state.py says what is dropped to fit, and the layout)."""
         desk = self._desk
         state = SecurityState(self.pairings, desk.locked_until, desk.failures, self.cache)
-        running = [rid for rid, _ in self._in_flight.values()]
-        return security_state.encode(state, self.max_state_bytes, running)
+        return security_state.encode(state, self.max_state_bytes, self._requests.running())
 
     def import_state(self, data: bytes) -> None:
         """Restore pairings, request cache and lockout; ValueError on malformed data."""
         state = security_state.decode(data)
-        self.pairings, self.cache = state.pairings, state.cache
+        self.pairings, self._requests.cache = state.pairings, state.cache
         self._desk.locked_until, self._desk.failures = state.locked_until, state.failures
         # sessions never survive a reset: fresh nonces, fresh keys
         self._session.fire(_SE.RESET)
@@ -310,23 +310,21 @@ class DeviceEndpoint:
                     ErrorCode.UNKNOWN_SESSION if self.session is None else self.session.open(frame)
                 )
                 if code is not ErrorCode.OK:
-                    raise Rejected(code, _auth_reason(code, frame, self.session))
+                    raise Refusal(code, _auth_reason(code, frame, self.session))
                 verified = True
                 assert self.session is not None
                 role = self.session.role
             elif spec.auth:
-                raise Rejected(ErrorCode.NOT_AUTHENTICATED, f"{spec.name} needs a session")
+                raise Refusal(ErrorCode.NOT_AUTHENTICATED, f"{spec.name} needs a session")
             if role is not None and role not in spec.roles:
-                raise Rejected(
-                    ErrorCode.ROLE_NOT_PERMITTED, f"{role.name} may not send {spec.name}"
-                )
+                raise Refusal(ErrorCode.ROLE_NOT_PERMITTED, f"{role.name} may not send {spec.name}")
             try:
                 body = decode_request(spec.msg, frame.payload)
             except RemoteProtocolError as exc:
-                raise Rejected(ErrorCode.MALFORMED_PAYLOAD, str(exc)) from exc
+                raise Refusal(ErrorCode.MALFORMED_PAYLOAD, str(exc)) from exc
             self._dispatch(spec, frame, body, role, now)
-        except Rejected as rej:
-            self._reject(frame, rej.code, rej.reason, verified, now)
+        except Refusal as rej:
+            self._reject(frame, rej.code, rej.message, verified, now)
         if verified:
             self.unauthenticated.refill()
             return
@@ -340,22 +338,22 @@ class DeviceEndpoint:
 
     def _check_envelope(self, frame: Frame) -> MessageSpec:
         if frame.version != PROTOCOL_VERSION:
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.UNSUPPORTED_VERSION,
                 f"version {frame.version} not supported; this pump speaks {PROTOCOL_VERSION}",
             )
         if frame.reserved_flags or frame.flags & (Flags.RESPONSE | Flags.EVENT | Flags.MORE):
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.BAD_FLAGS, f"flags {int(frame.flags):#04x} invalid on a request"
             )
         try:
             spec = CATALOG[MsgType(frame.msg_type)]
         except ValueError:
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.UNKNOWN_MESSAGE, f"message type {frame.msg_type:#04x}"
             ) from None
         if spec.direction is not Direction.REQUEST:
-            raise Rejected(ErrorCode.WRONG_DIRECTION, f"{spec.name} is sent by the pump only")
+            raise Refusal(ErrorCode.WRONG_DIRECTION, f"{spec.name} is sent by the pump only")
         return spec
 
     def _reject(self, frame: Frame, code: ErrorCode, reason: str, verified: bool, now: int) -> None:
@@ -386,48 +384,23 @@ class DeviceEndpoint:
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
         if spec.msg in _PAIRING_GATED and self._desk.locked(now):
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.PAIRING_LOCKED_OUT,
                 f"pairing locked for {self.locked_until - now} s after repeated failed pairings; "
                 "place the programmer head over the pump again to lift it",
             )
         handler = _INTERNAL.get(spec.msg)
-        if spec.state_changing:
-            rid = request_id_of(spec.msg, frame.payload)
-            assert rid is not None
-            if rid == 0:
-                raise Rejected(ErrorCode.INVALID_ARGUMENT, "request_id 0 is reserved")
-            digest = request_digest(frame.msg_type, frame.payload)
-            cached = self.cache.get(rid)
-            if cached is None and self.cache.evicted(rid):
-                raise Rejected(
-                    ErrorCode.REQUEST_EVICTED,
-                    f"request {rid} reached the pump before and its outcome is no longer "
-                    "remembered; read the pump's state",
-                )
-            if cached is not None:
-                if cached.msg_type != frame.msg_type or cached.digest != digest:
-                    raise Rejected(ErrorCode.REQUEST_ID_REUSED, f"request id {rid} was used before")
-                if cached.pending:
-                    first = self._in_flight_seq(rid)
-                    if first is None:  # pending from before a reset: never run it again
-                        raise Rejected(
-                            ErrorCode.REQUEST_INTERRUPTED,
-                            f"a reset interrupted request {rid}; read the pump's state",
-                        )
-                    # a retry overtook the reply: answer it too when the first completes
-                    self._duplicates.setdefault(first, []).append(frame.seq)
-                    return
+        if spec.state_changing:  # at most once (protocol/device_requests.py)
+            admitted = self._requests.admit(
+                spec.msg, frame, self._session_key_id(), write_ahead=handler is None
+            )
+            if admitted is Admission.QUEUED:
+                return
+            if isinstance(admitted, bytes):  # answered from the cache, never run again
                 self._outgoing += self._reply_bytes(
-                    spec.msg, frame.seq, cached.reply_payload, authenticated=True
+                    spec.msg, frame.seq, admitted, authenticated=True
                 )
                 return
-            if handler is None:
-                self._in_flight[frame.seq] = (rid, digest)
-                # written ahead, under the key of the session that sent it
-                self.cache.put(
-                    rid, CachedOutcome(frame.msg_type, digest, b"", self._session_key_id())
-                )
         if handler is not None:
             handler(self, spec, frame, body, role, now)
             return
@@ -479,7 +452,7 @@ class DeviceEndpoint:
     ) -> None:
         pairing = self.pairings.get(body["key_id"])
         if pairing is None:
-            raise Rejected(ErrorCode.UNKNOWN_KEY, f"key {body['key_id']:#010x} is not paired")
+            raise Refusal(ErrorCode.UNKNOWN_KEY, f"key {body['key_id']:#010x} is not paired")
         session_id = 0
         while session_id == 0:
             session_id = int.from_bytes(self._entropy(4), "big")
@@ -504,8 +477,7 @@ class DeviceEndpoint:
         keys = SessionKeys.derive(pairing.key, session_id, nonce_p, nonce_d)
         self._session.fire(_SE.OPEN)
         self._session_keys = AuthSession.for_device(session_id, pairing.key_id, pairing.role, keys)
-        self._in_flight.clear()
-        self._duplicates.clear()
+        self._requests.new_session()
         self._events.append(SessionOpened(session_id, pairing.key_id, pairing.role))
 
     def _session_close(
@@ -521,9 +493,9 @@ class DeviceEndpoint:
         assert self.session is not None
         key_id = body["key_id"] or self.session.key_id
         if role is Role.PATIENT and key_id != self.session.key_id:
-            raise Rejected(ErrorCode.ROLE_NOT_PERMITTED, "a patient key may unpair only itself")
+            raise Refusal(ErrorCode.ROLE_NOT_PERMITTED, "a patient key may unpair only itself")
         if key_id not in self.pairings:
-            raise Rejected(ErrorCode.UNKNOWN_KEY, f"key {key_id:#010x} is not paired")
+            raise Refusal(ErrorCode.UNKNOWN_KEY, f"key {key_id:#010x} is not paired")
         forgotten = self.pairings.pop(key_id)
         self._answer_change(spec, frame, {})
         self._events.append(Unpaired(key_id, forgotten.role))
@@ -532,10 +504,7 @@ class DeviceEndpoint:
     def _answer_change(self, spec: MessageSpec, frame: Frame, body: dict[str, Any]) -> None:
         """Success reply of a state-changing request the endpoint handles: cached, sealed."""
         payload = encode_reply(spec.msg, ErrorCode.OK, body)
-        rid = request_id_of(spec.msg, frame.payload)
-        assert rid is not None
-        digest = request_digest(frame.msg_type, frame.payload)
-        self.cache.put(rid, CachedOutcome(frame.msg_type, digest, payload, self._session_key_id()))
+        self._requests.record(spec.msg, frame, payload, self._session_key_id())
         self._outgoing += self._reply_bytes(spec.msg, frame.seq, payload, authenticated=True)
 
     def _pairings_list(
@@ -563,31 +532,10 @@ class DeviceEndpoint:
     def _session_key_id(self) -> int:
         return self.session.key_id if self.session is not None else 0
 
-    def _in_flight_seq(self, request_id: int) -> int | None:
-        return next((seq for seq, (rid, _) in self._in_flight.items() if rid == request_id), None)
-
     def _request_status(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int
     ) -> None:
-        cached = self.cache.get(body["request_id"])
-        if cached is None:
-            # EVICTED: it reached the pump, its outcome is forgotten; UNKNOWN: not among the
-            # request ids this pump recalls (see request_cache for what that proves)
-            evicted = self.cache.evicted(body["request_id"])
-            state = RequestState.EVICTED if evicted else RequestState.UNKNOWN
-            answer = {"state": state, "msg_type": 0, "status": 0, "reply": b""}
-        elif cached.pending:
-            running = self._in_flight_seq(body["request_id"]) is not None
-            state = RequestState.IN_PROGRESS if running else RequestState.INTERRUPTED
-            answer = {"state": state, "msg_type": cached.msg_type, "status": 0, "reply": b""}
-        else:
-            answer = {
-                "state": RequestState.COMPLETED,
-                "msg_type": cached.msg_type,
-                "status": cached.status,
-                "reply": cached.reply_payload[2:],
-            }
-        self._answer(spec, frame, answer)
+        self._answer(spec, frame, self._requests.status(body["request_id"]))
 
 
 def _auth_reason(code: ErrorCode, frame: Frame, session: AuthSession | None) -> str:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .crypto import PairingResponder, PairingSecrets
 from .enums import Role
-from .errors import ErrorCode, RemoteProtocolError
+from .errors import ErrorCode, Refusal, RemoteProtocolError
 from .events import (
     Event,
     LockoutStarted,
@@ -50,15 +50,6 @@ if TYPE_CHECKING:
     from .device import DeviceInfo, SecurityPolicy
 
 _PE = DevicePairingEvent
-
-
-class Rejected(Exception):
-    """A frame the pump refuses: answered with an error reply of ``code`` and reported."""
-
-    def __init__(self, code: ErrorCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 class PairingDecisionError(ValueError):
@@ -200,25 +191,23 @@ class PairingDesk:
     def begin(
         self, body: dict[str, Any], payload: bytes, now: int, pairings: dict[int, Pairing]
     ) -> dict[str, Any]:
-        """The answer to a PAIR_BEGIN (``payload`` is its body's bytes), or Rejected."""
+        """The answer to a PAIR_BEGIN (``payload`` is its body's bytes), or Refusal."""
         if not self.window_open(now):
-            raise Rejected(
-                ErrorCode.PAIRING_WINDOW_CLOSED, "hold the programmer head over the pump"
-            )
+            raise Refusal(ErrorCode.PAIRING_WINDOW_CLOSED, "hold the programmer head over the pump")
         if body["role"] not in (Role.CLINICIAN, Role.PATIENT):
-            raise Rejected(ErrorCode.INVALID_ARGUMENT, f"unknown role {body['role']}")
+            raise Refusal(ErrorCode.INVALID_ARGUMENT, f"unknown role {body['role']}")
         pending = self._live(now)
         if pending is not None:
             if pending.begin_payload == payload:  # our answer was lost: the same again
                 return pending.reply
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.PAIRING_BUSY,
                 f"a {pending.role.name.lower()} pairing is waiting on the pump; "
                 "accept or reject it there first",
             )
         asked = Role(body["role"])
         if asked is Role.PATIENT and not self.patient_authorized(now):
-            raise Rejected(
+            raise Refusal(
                 ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,
                 "a clinician session must authorise a patient pairing first "
                 "(PATIENT_PAIRING_AUTHORIZE, `pumpctl pairings authorize-patient`)",
@@ -233,14 +222,14 @@ class PairingDesk:
             0,
         )
         if not replaces and len(pairings) >= self._info.max_pairings:
-            raise Rejected(ErrorCode.KEY_STORE_FULL, f"{len(pairings)} keys paired already")
+            raise Refusal(ErrorCode.KEY_STORE_FULL, f"{len(pairings)} keys paired already")
         responder = PairingResponder(self._entropy(32), self._entropy(16), self._info.serial_number)
         try:
             secrets = responder.complete(
                 body["programmer_public"], body["programmer_nonce"], body["role"]
             )
         except RemoteProtocolError as exc:
-            raise Rejected(ErrorCode.PAIRING_FAILED, str(exc)) from exc
+            raise Refusal(ErrorCode.PAIRING_FAILED, str(exc)) from exc
         reply = {"device_public": responder.public, "device_nonce": responder.nonce}
         self.machine.fire(_PE.BEGIN)
         self._pending = _PendingPairing(
@@ -254,16 +243,16 @@ class PairingDesk:
         return reply
 
     def confirm(self, proof: bytes, now: int, pairings: dict[int, Pairing]) -> Decision:
-        """What a PAIR_CONFIRM with ``proof`` is answered, or Rejected."""
+        """What a PAIR_CONFIRM with ``proof`` is answered, or Refusal."""
         pending = self._live(now)
         if pending is None:
             decided = self._decided
             if decided is not None and hmac.compare_digest(decided.proof, proof):
                 return decided  # a poll after the decision
-            raise Rejected(ErrorCode.NO_PAIRING_IN_PROGRESS, "send PAIR_BEGIN first")
+            raise Refusal(ErrorCode.NO_PAIRING_IN_PROGRESS, "send PAIR_BEGIN first")
         if not pending.secrets.verify_programmer_proof(proof):
             # the pending pairing stays: a forged confirmation must not cancel the clinician's
-            raise Rejected(ErrorCode.PAIRING_FAILED, "programmer proof does not verify")
+            raise Refusal(ErrorCode.PAIRING_FAILED, "programmer proof does not verify")
         before = self.machine.state
         if before is not DevicePairingState.AWAITING_ACCEPTANCE:  # the first proof
             self._events.append(
