@@ -327,3 +327,17 @@ def test_the_document_draws_the_state_machines_from_the_tables() -> None:
     for machine in MACHINES:
         for state, event, after in machine.transitions():
             assert f"| `{state.name}` | `{event.name}`: {event.value} | `{after.name}` |" in DOC
+
+
+def test_beginning_again_forgets_an_unanswered_pair_confirm() -> None:
+    link = LinkPair()
+    link.request(MsgType.HELLO)
+    link.device.open_pairing_window(link.now)
+    link.roundtrip(link.programmer.begin_pairing(Role.CLINICIAN, bytes(range(32)), bytes(16), 1))
+    late = link.to_device(link.programmer.confirm_pairing(2))  # its answer is held back
+    assert _p(link).pairing is _PP.CONFIRMING
+    link.programmer.begin_pairing(Role.CLINICIAN, bytes(range(1, 33)), bytes(16), 3)
+    assert _p(link).pairing is _PP.BEGUN
+    events = link.to_programmer(late)  # the old PAIR_CONFIRM's reply: delivered, moves nothing
+    assert [type(e).__name__ for e in events] == ["Reply"]
+    assert _p(link).pairing is _PP.BEGUN
