@@ -24,8 +24,9 @@ never drive a machine into an illegal step; only a verified, expected message mo
 
 Three timers gate the pump's pairing machine rather than being states of it, because they lapse
 by themselves: the wand window (``pairing_window_s``), the time a begun pairing waits for its
-proof (``pairing_confirm_s``), and a lockout.  When a timer has lapsed, the pump notices at the
-next call that passes ``now`` and fires ``DROP``.
+proof (``pairing_confirm_s``) and a lockout.  When one of the first two has run out, the pump
+notices at the next call that passes ``now`` and fires ``DROP``; a lockout starting fires
+``DROP`` too, and while it lasts PAIR_BEGIN and PAIR_CONFIRM are refused and fire nothing.
 
 The device's pairing states: ``AWAITING_PROOF`` (PAIR_BEGIN answered, the code is on the pump's
 display), ``ACCEPTED`` (the person at the pump accepted the code before the programmer's proof
@@ -34,6 +35,9 @@ The key is stored (``STORE``) when the proof has verified and the code is accept
 order they come (or at once on a rig with ``auto_accept_pairing``).  ``PAIRED`` and ``REFUSED``
 remember how the pairing ended, so a programmer still polling with PAIR_CONFIRM gets the
 outcome; a session opening, or the next PAIR_BEGIN, forgets it.
+
+Where they run: protocol/programmer.py (both programmer machines), protocol/device.py (the
+pump's session) and protocol/device_pairing.py (the pump's pairing).
 """
 
 from __future__ import annotations
