@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hw_sim.control import control_call  # noqa: E402
+from hw_sim.bench.control import control_call  # noqa: E402
 from programmer.client import PumpClient  # noqa: E402
 from programmer.journal import Journal  # noqa: E402
 from programmer.keystore import KeyStore  # noqa: E402
@@ -45,7 +45,7 @@ def serve(workdir: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
         [
             sys.executable,
             "-m",
-            "hw_sim.cli",
+            "hw_sim.cli.main",
             "serve",
             "--lockstep",
             "--profile",

@@ -31,7 +31,7 @@ import serial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hw_sim.control import control_call  # noqa: E402
+from hw_sim.bench.control import control_call  # noqa: E402
 from programmer.client import PumpClient  # noqa: E402
 from programmer.keystore import KeyStore  # noqa: E402
 from programmer.transport import open_transport  # noqa: E402
@@ -88,7 +88,7 @@ def measure_ours(workdir: Path) -> tuple[float, int, int]:
         [
             sys.executable,
             "-m",
-            "hw_sim.cli",
+            "hw_sim.cli.main",
             "serve",
             "--lockstep",
             "--state",

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import serial
 
-from hw_sim.control import ControlError, control_call
+from hw_sim.bench.control import ControlError, control_call
 from protocol import Capability, MsgType, Role
 
 from .client import PumpClient, PumpKey
@@ -35,7 +35,7 @@ def vpump_command() -> list[str]:
     script = Path(sys.executable).with_name("vpump")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from hw_sim.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from hw_sim.cli.main import main; sys.exit(main())"]
 
 
 class VirtualPumpProcess:
@@ -94,7 +94,7 @@ class VirtualPumpProcess:
 
 
 class Bench:
-    """The bench control channel of a device (``hw_sim.control`` JSON lines over a Unix socket)."""
+    """The bench control channel of a device (``hw_sim.bench.control`` JSON lines over a Unix socket)."""
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -16,18 +16,18 @@ from typing import Any
 
 import pytest
 
-from hw_sim import board_state
-from hw_sim.board import VirtualBoard
-from hw_sim.nvm_file import FileNvm
-from hw_sim.profiles import load_profile
-from hw_sim.serve_cmd import _shut_down
-from hw_sim.state_files import (
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.state_files import (
     FACTORY_SIZE,
     Checkpointer,
     OpenedState,
     StateError,
     open_state,
 )
+from hw_sim.cli.serve_cmd import _shut_down
+from hw_sim.hardware.nvm_file import FileNvm
+from hw_sim.profiles.loader import load_profile
 
 PROFILE = load_profile("vp20")
 SIZE = PROFILE.hardware.nvm_size_bytes

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_sim.control import control_call
+from hw_sim.bench.control import control_call
 from programmer.client import PumpClient
 from programmer.errors import ProgrammerError
 from programmer.keystore import KeyStore
@@ -62,7 +62,7 @@ def console(name: str, module: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
 
 
-VPUMP = console("vpump", "hw_sim.cli")
+VPUMP = console("vpump", "hw_sim.cli.main")
 PUMPCTL = console("pumpctl", "programmer.cli")
 
 

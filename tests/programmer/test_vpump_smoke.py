@@ -19,13 +19,13 @@ from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol import Role
 
-pytest.importorskip("hw_sim.serve_cmd", reason="vpump serve is not available")
+pytest.importorskip("hw_sim.cli.serve_cmd", reason="vpump serve is not available")
 
 pytestmark = pytest.mark.integration
 
 
 def vpump(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hw_sim.cli", *args]
+    return [sys.executable, "-m", "hw_sim.cli.main", *args]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hw_sim.control import control_call
+from hw_sim.bench.control import control_call
 from programmer.client import PumpClient
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
@@ -92,7 +92,7 @@ class ServedPump:
         self.starts = 0
 
     def start(self) -> ServedPump:
-        argv = [sys.executable, "-m", "hw_sim.cli", "serve", "--state", str(self.state)]
+        argv = [sys.executable, "-m", "hw_sim.cli.main", "serve", "--state", str(self.state)]
         argv += ["--seed", str(self.seed), "--control", self.control]
         if self.lockstep:
             argv.append("--lockstep")

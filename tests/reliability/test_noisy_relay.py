@@ -8,7 +8,7 @@ import sys
 import termios
 import tty
 
-from hw_sim.noisy_relay import CLEAN, Direction, FaultModel, NoisyRelay, _Lane
+from hw_sim.link.noisy_relay import CLEAN, Direction, FaultModel, NoisyRelay, _Lane
 from tests.reliability.harness import _read_lines
 
 
@@ -71,7 +71,16 @@ def test_a_frame_filter_drops_exactly_the_frames_it_refuses() -> None:
 def test_the_command_announces_its_port_and_reports_its_counters() -> None:
     pump_master, pump_path = pty_pair()
     process = subprocess.Popen(
-        [sys.executable, "-m", "hw_sim.noisy_relay", pump_path, "--seed", "3", "--flip", "0.5"],
+        [
+            sys.executable,
+            "-m",
+            "hw_sim.link.noisy_relay",
+            pump_path,
+            "--seed",
+            "3",
+            "--flip",
+            "0.5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

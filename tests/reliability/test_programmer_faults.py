@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hw_sim.noisy_relay import Direction, NoisyRelay
+from hw_sim.link.noisy_relay import Direction, NoisyRelay
 from programmer.errors import UncertainOutcome
 from programmer.keystore import KeyStore
 from programmer.transport import Transport, open_transport

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim import control as control_module
-from hw_sim.control import ControlServer, control_call
+from hw_sim.bench import control as control_module
+from hw_sim.bench.control import ControlServer, control_call
 from tests.integration.harness import (
     START_DEADLINE_S,
     VPUMP,

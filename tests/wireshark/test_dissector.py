@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.capture import LineCapture
+from hw_sim.link.capture import LineCapture
 from programmer.commands.trace_cmd import dissector_path
 from protocol.catalog import CATALOG, Direction
 from protocol.doc_tables import layout_rows

@@ -14,7 +14,7 @@ request back, without touching either endpoint.
 Use from tests: ``with NoisyRelay(pump_port, FaultModel(flip_rate=0.01), seed=7) as relay:`` and
 point the programmer at ``relay.path``.  From a shell::
 
-    python -m hw_sim.noisy_relay /dev/pts/5 --seed 7 --flip 0.01 --drop 0.01
+    python -m hw_sim.link.noisy_relay /dev/pts/5 --seed 7 --flip 0.01 --drop 0.01
 
 prints ``PORT <path>`` (flushed), relays until SIGINT/SIGTERM, then prints its counters as JSON
 on stderr.

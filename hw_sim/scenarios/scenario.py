@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hw_sim.timeparse import (
+from hw_sim.scenarios.timeparse import (
     DEFAULT_START_TIME,
     parse_clock,
     parse_datetime,

@@ -17,12 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from firmware.comms import CommandLink
+from hw_sim.board.board import VirtualBoard
+from hw_sim.scenarios.timeparse import parse_duration
 from protocol.catalog import MsgType
 from protocol.device import PairingDecisionError
 from protocol.events import Reply, Request
-
-from .board import VirtualBoard
-from .timeparse import parse_duration
 
 #: Most link wakeups (TELEMETRY events) one advance of bench time produces; the rest coalesce.
 TELEMETRY_PER_ADVANCE_MAX = 1024
@@ -316,7 +315,7 @@ class BenchPump:
     def control(
         self, request: dict[str, Any], advance: Callable[[int], None] | None = None
     ) -> dict[str, Any]:
-        """Carry out one control request (see hw_sim/control.py for the framing).
+        """Carry out one control request (see hw_sim/bench/control.py for the framing).
 
         ``advance`` lets the serve loop move its own clock along with a time jump.
         """

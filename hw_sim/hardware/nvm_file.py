@@ -26,7 +26,7 @@ system.  An image that still has holes (made by an older version, or on a file s
 allocation) can still see ENOSPC, which becomes ``NvmWriteError``.
 
 ``reserved_tail`` bytes at the end of the file are outside the NVM the firmware sees: the board's
-factory area and reserve (``hw_sim.state_files``), read and written with ``read_tail`` and
+factory area and reserve (``hw_sim.board.state_files``), read and written with ``read_tail`` and
 ``write_tail`` at offsets from the start of that area.
 """
 
@@ -167,7 +167,7 @@ class FileNvm(NvmImage):
     """Implements ``firmware.hal.NvmStorage`` over a binary image file (created zero-filled).
 
     An existing file of another size is refused: it belongs to a different profile.  ``fd``: an
-    already open (and locked, see ``hw_sim.state_files``) descriptor of ``path`` to use; the image
+    already open (and locked, see ``hw_sim.board.state_files``) descriptor of ``path`` to use; the image
     then owns it.
     """
 

@@ -13,11 +13,11 @@ from typing import Any
 from firmware.alarms import AlarmEvent
 from firmware.pump import PumpFirmware
 from firmware.reports import PumpStatus, RefillResult, StagedChange
-from hw_sim.board import VirtualBoard
-from hw_sim.patient_link import PatientLink
-from hw_sim.profiles import LoadedProfile
-from hw_sim.scenario import Scenario
-from hw_sim.timeparse import DAY_S, format_datetime
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.patient_link import PatientLink
+from hw_sim.profiles.loader import LoadedProfile
+from hw_sim.scenarios.scenario import Scenario
+from hw_sim.scenarios.timeparse import DAY_S, format_datetime
 from protocol.enums import CRITICAL_ALARMS, AlarmId, LogEvent, LogId
 
 LOG_PAGE = 256

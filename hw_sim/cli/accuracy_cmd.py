@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from hw_sim.accuracy import DEFAULT_HOURS, AccuracyError, parse_rate, run_accuracy
-from hw_sim.profiles import ProfileError
+from hw_sim.profiles.loader import ProfileError
+from hw_sim.studies.accuracy import DEFAULT_HOURS, AccuracyError, parse_rate, run_accuracy
 
 
 def _text(result: dict[str, Any]) -> str:
@@ -67,7 +67,7 @@ def accuracy_command(
 ) -> None:
     """A simulated gravimetric flow test of the motor model (IEC 60601-2-24 style)."""
     if plot_file is not None:
-        from hw_sim.plots import plot_path_problem
+        from hw_sim.studies.plots import plot_path_problem
 
         problem = plot_path_problem(plot_file)
         if problem:
@@ -80,7 +80,7 @@ def accuracy_command(
     except (AccuracyError, ProfileError) as exc:
         raise click.UsageError(str(exc)) from None
     if plot_file is not None:
-        from hw_sim.plots import PlotsUnavailable, plot_accuracy
+        from hw_sim.studies.plots import PlotsUnavailable, plot_accuracy
 
         try:
             plot_accuracy(result, plot_file)

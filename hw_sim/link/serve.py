@@ -11,7 +11,7 @@ session over a pty is reproducible byte for byte.
 Line rate: a pty has none, so with ``--baud`` the loop paces output itself at baud/10 bytes per
 second (8N1), in small bursts.
 
-Output priority: the loop takes from the firmware's telemetry buffer (hw_sim/telemetry.py) only
+Output priority: the loop takes from the firmware's telemetry buffer (hw_sim/hardware/telemetry.py) only
 what the line can carry now, so the buffer's order decides what leaves next: session replies and
 alarm events first, replies to unauthenticated requests (bounded, a few frames) after them.  A
 flood of HELLOs therefore never builds a backlog here that a clinician would wait behind.
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .bench import BenchPump
-from .capture import LineCapture
-from .control import ControlServer
-from .ports import LinePort
+from hw_sim.bench.bench import BenchPump
+from hw_sim.bench.control import ControlServer
+from hw_sim.link.capture import LineCapture
+from hw_sim.link.ports import LinePort
 
 #: Most bytes taken from the telemetry buffer at once when the line is not paced (the rest wait
 #: there, in priority order, bounded per class).
@@ -161,7 +161,7 @@ class ServeLoop:
 
     def _serve_bench_client(self, sel: selectors.BaseSelector, conn: Any, mask: int) -> None:
         """Whatever one bench connection has ready: complete request lines are carried out and
-        answered; a partial line waits in its buffer; nothing here blocks (hw_sim/control.py)."""
+        answered; a partial line waits in its buffer; nothing here blocks (hw_sim/bench/control.py)."""
         alive = True
         if mask & selectors.EVENT_READ:
             requests, alive = self.control.read_requests(conn, time.monotonic())

@@ -1,7 +1,7 @@
 """``vpump run SCENARIO.toml [--json] [--plot FILE.png]``: play a scenario offline and report.
 
 Why: the deterministic replay of a pump's life (docs/SCENARIOS.md) as a command; same file,
-same bytes out.  ``--plot`` also draws the therapy timeline (hw_sim.plots; needs the
+same bytes out.  ``--plot`` also draws the therapy timeline (hw_sim.studies.plots; needs the
 ``pictures`` extra) without changing the report.  Exit codes: 0 done, 2 usage or a malformed
 scenario/profile.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import click
 
-from hw_sim.profiles import ProfileError
-from hw_sim.report import to_json, to_text
-from hw_sim.scenario import ScenarioError, load_scenario
-from hw_sim.scenario_runner import run_scenario
+from hw_sim.profiles.loader import ProfileError
+from hw_sim.scenarios.report import to_json, to_text
+from hw_sim.scenarios.scenario import ScenarioError, load_scenario
+from hw_sim.scenarios.scenario_runner import run_scenario
 
 
 @click.command("run")
@@ -28,7 +28,7 @@ from hw_sim.scenario_runner import run_scenario
 def run_command(scenario_file: str, as_json: bool, plot_file: str | None) -> None:
     """Play SCENARIO_FILE (TOML) on a fresh virtual pump and report what happened."""
     if plot_file is not None:
-        from hw_sim.plots import plot_path_problem
+        from hw_sim.studies.plots import plot_path_problem
 
         problem = plot_path_problem(plot_file)
         if problem:
@@ -38,8 +38,8 @@ def run_command(scenario_file: str, as_json: bool, plot_file: str | None) -> Non
         if plot_file is None:
             report = run_scenario(scenario)
         else:
-            from hw_sim.plots import PlotsUnavailable, plot_timeline
-            from hw_sim.timeline import run_timeline
+            from hw_sim.scenarios.timeline import run_timeline
+            from hw_sim.studies.plots import PlotsUnavailable, plot_timeline
 
             report, series = run_timeline(scenario)
             try:

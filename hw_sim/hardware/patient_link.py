@@ -25,8 +25,8 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from hw_sim.catheter import Catheter
-from hw_sim.timeparse import DAY_S
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.scenarios.timeparse import DAY_S
 from patient.model import PatientEvent, VirtualPatient
 from patient.parameters import PatientParameters
 

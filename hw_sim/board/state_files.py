@@ -1,7 +1,7 @@
 """The state files of ``vpump serve --state FILE``: one pump, one process, image and side file bound.
 
 Why: the NVM image (``FILE``) and the hardware-truth side file (``FILE.board.json``, see
-:mod:`hw_sim.board_state`) are one pump only together.  Trusted blindly, a copied image started a
+:mod:`hw_sim.board.board_state`) are one pump only together.  Trusted blindly, a copied image started a
 fresh board under it (the motor pumping air while the firmware showed a full reservoir), another
 pump's image ran under this pump's serial number, a random file of the right size was overwritten
 with factory state, and two processes on one image both wrote it.  This module decides, before
@@ -49,13 +49,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus, required_nvm_size
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.nvm_file import FileNvm, allocate
+from hw_sim.profiles.loader import LoadedProfile
 from protocol.crc import crc32c
 from protocol.enums import LogId
-
-from . import board_state
-from .board import VirtualBoard
-from .nvm_file import FileNvm, allocate
-from .profiles import LoadedProfile
 
 FACTORY_SIZE = 4096
 FACTORY_MAGIC = b"VPFACTRY"

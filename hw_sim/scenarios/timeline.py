@@ -4,17 +4,17 @@ Why: the report summarises; a picture needs series.  ``TimelineRunner`` is the s
 plus read-only looks at moments the runner already stops at (its weekly watch, each refill) and
 at the patient's day boundaries: it schedules nothing and never splits a stroke batch, so the
 physics, and the report, are the same bytes as ``vpump run`` without ``--plot`` (a test checks).
-No matplotlib here: ``hw_sim.plots.plot_timeline`` draws what ``run_timeline`` returns.
+No matplotlib here: ``hw_sim.studies.plots.plot_timeline`` draws what ``run_timeline`` returns.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hw_sim.patient_link import PatientLink
-from hw_sim.scenario import Scenario
-from hw_sim.scenario_runner import ScenarioRunner
-from hw_sim.timeparse import DAY_S
+from hw_sim.hardware.patient_link import PatientLink
+from hw_sim.scenarios.scenario import Scenario
+from hw_sim.scenarios.scenario_runner import ScenarioRunner
+from hw_sim.scenarios.timeparse import DAY_S
 from patient.withdrawal import WithdrawalStage
 
 STAGE_LEVEL = {stage.name.lower(): int(stage) for stage in WithdrawalStage}

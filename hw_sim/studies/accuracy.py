@@ -5,7 +5,7 @@ engineer reads accuracy as a start-up curve and a trumpet curve.  This module ru
 (firmware, motor model, reservoir) at a constant programmed rate, weighs what left the pump every
 0.5 min (an ideal balance: the true volume the motor moved, in nL; density 1 g/mL), and computes
 the curves with the formulas of docs/ACCURACY.md ("as commonly implemented": the standard's text
-was not at hand).  No matplotlib here: ``hw_sim.plots`` draws what ``analyse`` returns.
+was not at hand).  No matplotlib here: ``hw_sim.studies.plots`` draws what ``analyse`` returns.
 
 Formula.  Sample ``i`` holds ``Q_i``, the volume delivered during the i-th 0.5 min interval, and
 ``r`` the volume the programmed rate should deliver in one interval.  For an observation window
@@ -27,9 +27,9 @@ from fractions import Fraction
 from typing import Any
 
 from firmware.prescription import Continuous
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import LoadedProfile, load_profile
-from hw_sim.timeparse import DAY_S
+from hw_sim.board.board import VirtualBoard
+from hw_sim.profiles.loader import LoadedProfile, load_profile
+from hw_sim.scenarios.timeparse import DAY_S
 from protocol.errors import Refusal
 
 SAMPLE_S = 30  # one balance reading every 0.5 min

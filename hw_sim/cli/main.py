@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import click
 
-from hw_sim.accuracy_cmd import accuracy_command
-from hw_sim.ctl_cmd import ctl
-from hw_sim.population_cmd import population_command
-from hw_sim.run_cmd import run_command
-from hw_sim.serve_cmd import serve
-from hw_sim.trial_cmd import trial_command
+from hw_sim.cli.accuracy_cmd import accuracy_command
+from hw_sim.cli.ctl_cmd import ctl
+from hw_sim.cli.population_cmd import population_command
+from hw_sim.cli.run_cmd import run_command
+from hw_sim.cli.serve_cmd import serve
+from hw_sim.cli.trial_cmd import trial_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

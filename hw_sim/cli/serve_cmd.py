@@ -13,19 +13,19 @@ from pathlib import Path
 import click
 
 from firmware.hal import ResetCause
+from hw_sim.bench.bench import BenchPump
+from hw_sim.bench.control import ControlPathError, ControlServer, check_control_path
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.state_files import Checkpointer, OpenedState, StateError, open_state
+from hw_sim.hardware.entropy import InsecureTestEntropy
+from hw_sim.link import registry
+from hw_sim.link.capture import CaptureClock, LineCapture
+from hw_sim.link.ports import LinePort, PtyPort, SerialUrlPort
+from hw_sim.link.serve import ServeLoop, SimClock, announce
+from hw_sim.profiles.loader import ProfileError, load_profile
+from hw_sim.scenarios.timeparse import DEFAULT_START_TIME
 from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
-
-from . import board_state, registry
-from .bench import BenchPump
-from .board import VirtualBoard
-from .capture import CaptureClock, LineCapture
-from .control import ControlPathError, ControlServer, check_control_path
-from .entropy import InsecureTestEntropy
-from .ports import LinePort, PtyPort, SerialUrlPort
-from .profiles import ProfileError, load_profile
-from .serve import ServeLoop, SimClock, announce
-from .state_files import Checkpointer, OpenedState, StateError, open_state
-from .timeparse import DEFAULT_START_TIME
 
 INSECURE_TEST_KEYS_BANNER = (
     "vpump: WARNING: --insecure-test-keys: keys and nonces follow from the seed; anyone who "

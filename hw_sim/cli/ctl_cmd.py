@@ -15,9 +15,9 @@ from typing import Any
 
 import click
 
-from .bench import CATHETER_ACTIONS, DEFAULT_ASPIRATE_ML, FAULTS, BenchError, parse_ml
-from .control import ControlError, control_call
-from .timeparse import format_datetime, parse_duration
+from hw_sim.bench.bench import CATHETER_ACTIONS, DEFAULT_ASPIRATE_ML, FAULTS, BenchError, parse_ml
+from hw_sim.bench.control import ControlError, control_call
+from hw_sim.scenarios.timeparse import format_datetime, parse_duration
 
 
 def _call(ctx: click.Context, request: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ starts with ``run_until(now)``.
 
 One ``random.Random(seed)`` feeds every physical model (motor noise, corruption, scenario draws),
 so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
-the entropy HAL reads ``os.urandom`` (``hw_sim.entropy``), unless a test passes the loudly
+the entropy HAL reads ``os.urandom`` (``hw_sim.hardware.entropy``), unless a test passes the loudly
 insecure seeded DRBG on purpose.
 """
 
@@ -36,18 +36,18 @@ from firmware.hal import (
     TelemetryPort,
 )
 from firmware.pump import DeviceIdentity, PumpFirmware
-from hw_sim.battery import PrimaryCell
-from hw_sim.buzzer import RecordingBuzzer
-from hw_sim.catheter import Catheter
-from hw_sim.entropy import SystemEntropy
-from hw_sim.motor import PeristalticMotor
-from hw_sim.nvm_file import MemoryNvm, NvmImage, PowerCut
-from hw_sim.patient_link import PatientLink
-from hw_sim.profiles import LoadedProfile
-from hw_sim.reservoir import Reservoir
-from hw_sim.scheduler import ScheduledEvent, Scheduler
-from hw_sim.telemetry import BufferedTelemetry
-from hw_sim.timeparse import DEFAULT_START_TIME
+from hw_sim.board.scheduler import ScheduledEvent, Scheduler
+from hw_sim.hardware.battery import PrimaryCell
+from hw_sim.hardware.buzzer import RecordingBuzzer
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.hardware.entropy import SystemEntropy
+from hw_sim.hardware.motor import PeristalticMotor
+from hw_sim.hardware.nvm_file import MemoryNvm, NvmImage, PowerCut
+from hw_sim.hardware.patient_link import PatientLink
+from hw_sim.hardware.reservoir import Reservoir
+from hw_sim.hardware.telemetry import BufferedTelemetry
+from hw_sim.profiles.loader import LoadedProfile
+from hw_sim.scenarios.timeparse import DEFAULT_START_TIME
 from patient.parameters import PatientParameters
 
 
@@ -180,7 +180,7 @@ class VirtualBoard:
                 self._guarded(lambda: self.firmware.run_until(t), t)
             return
         # One wakeup at a time, so the drug leaving the catheter in each interval went at one
-        # constant programmed rate (hw_sim/patient_link.py); the firmware's work is the same.
+        # constant programmed rate (hw_sim/hardware/patient_link.py); the firmware's work is the same.
         while self.powered:
             wakeup = self.firmware.next_wakeup()
             if wakeup >= t:
@@ -280,14 +280,14 @@ class VirtualBoard:
         if isinstance(self.nvm, NvmImage):
             self.nvm.corrupt(self.rng, offset, length)
         else:
-            raise TypeError("memory_error needs an NVM image from hw_sim.nvm_file")
+            raise TypeError("memory_error needs an NVM image from hw_sim.hardware.nvm_file")
         self.power_on(now, ResetCause.WATCHDOG)
 
     def arm_power_cut(self, after_bytes: int, now: int) -> None:
         """Tear a later NVM write after ``after_bytes`` more bytes (then reboot, POWER_LOSS)."""
         self.run_until(now)
         if not isinstance(self.nvm, NvmImage):
-            raise TypeError("power cuts need an NVM image from hw_sim.nvm_file")
+            raise TypeError("power cuts need an NVM image from hw_sim.hardware.nvm_file")
         self.nvm.arm_power_cut(after_bytes)
 
     def catheter_occlusion(self, percent: float, now: int) -> None:

@@ -3,7 +3,7 @@
 Why: a risk question ("how often does a reservoir run dry before its refill?") needs many pumps
 and patients that differ.  A population file gives the distributions; each patient ``i`` gets
 its own seed, a hash of (population seed, i), so a patient's result does not depend on how many
-workers ran or in which order.  Each patient is a scenario (``hw_sim.scenario_runner``) built
+workers ran or in which order.  Each patient is a scenario (``hw_sim.scenarios.scenario_runner``) built
 from the draws: implant, fill, prime, start dose, titration to a target, refill appointments
 booked from the pump's own low-reservoir date and slipping by drawn days, the per-pump flow bias
 as the board's systematic flow error (``VirtualBoard.over_infusion``), the patient model at the
@@ -30,11 +30,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from hw_sim.population_stats import distribution, proportion
-from hw_sim.profiles import LoadedProfile, ProfileError, load_profile
-from hw_sim.scenario import Action, Scenario
-from hw_sim.scenario_runner import ACTION_PRIORITY, ScenarioRunner
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.profiles.loader import LoadedProfile, ProfileError, load_profile
+from hw_sim.scenarios.scenario import Action, Scenario
+from hw_sim.scenarios.scenario_runner import ACTION_PRIORITY, ScenarioRunner
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.studies.population_stats import distribution, proportion
 from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
 from patient.screening import screening_trial
 

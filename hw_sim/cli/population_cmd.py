@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import click
 
-from hw_sim.population import (
+from hw_sim.studies.population import (
     Population,
     PopulationError,
     batches,
@@ -304,7 +304,7 @@ def population_command(
 ) -> None:
     """Play the virtual patients of POPULATION_FILE (TOML) and summarise the risks."""
     if plot_file is not None:
-        from hw_sim.plots import plot_path_problem
+        from hw_sim.studies.plots import plot_path_problem
 
         problem = plot_path_problem(plot_file)
         if problem:
@@ -334,7 +334,7 @@ def population_command(
         )
         sys.exit(130)
     if plot_file is not None:
-        from hw_sim.plots import plot_population_histograms
+        from hw_sim.studies.plots import plot_population_histograms
 
         plot_population_histograms(rows, plot_file)
     click.echo(_summary_json(summary) if as_json else summary_text(summary))

@@ -75,7 +75,7 @@ def save(fig: Any, path: str | Path) -> None:
 
 # ---------------------------------------------------------------------- therapy timeline
 def plot_timeline(series: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """Draw ``hw_sim.timeline.run_timeline``'s series to ``path``; returns what was plotted.
+    """Draw ``hw_sim.scenarios.timeline.run_timeline``'s series to ``path``; returns what was plotted.
 
     Panels: daily dose programmed vs delivered (refills as vertical lines), reservoir estimate vs
     truth, alarms (critical in red) and tones as marks on their own rows, battery (pump gauge
@@ -159,7 +159,7 @@ def plot_timeline(series: dict[str, Any], path: str | Path) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------- trumpet curve
 def plot_accuracy(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
-    """Draw ``hw_sim.accuracy.analyse``'s result: start-up curve, trumpet, long windows."""
+    """Draw ``hw_sim.studies.accuracy.analyse``'s result: start-up curve, trumpet, long windows."""
     panels = [k for k in ("trumpet", "long") if result.get(k)]
     fig = new_figure(*TRUMPET_SIZE_IN)
     axes = fig.subplots(1, 1 + len(panels))

@@ -23,8 +23,8 @@ import math
 import random
 from collections.abc import Callable
 
-from hw_sim.catheter import Catheter
-from hw_sim.reservoir import Reservoir
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.hardware.reservoir import Reservoir
 
 
 class PeristalticMotor:

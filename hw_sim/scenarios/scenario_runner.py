@@ -26,13 +26,13 @@ from firmware.prescription import (
     TherapyChange,
 )
 from firmware.pump import PumpFirmware
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import LoadedProfile, load_profile
-from hw_sim.programmed import ProgrammedLedger
-from hw_sim.report import ScenarioReport
-from hw_sim.scenario import Action, Scenario, parse_clock_offset
-from hw_sim.scheduler import ScheduledEvent
-from hw_sim.timeparse import DAY_S, parse_datetime
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.programmed import ProgrammedLedger
+from hw_sim.board.scheduler import ScheduledEvent
+from hw_sim.profiles.loader import LoadedProfile, load_profile
+from hw_sim.scenarios.report import ScenarioReport
+from hw_sim.scenarios.scenario import Action, Scenario, parse_clock_offset
+from hw_sim.scenarios.timeparse import DAY_S, parse_datetime
 from patient.screening import screening_trial
 from protocol.enums import AlarmId
 from protocol.errors import Refusal

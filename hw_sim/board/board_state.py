@@ -11,7 +11,7 @@ rename), and restores them before the firmware boots.
 ``clean`` records whether the file was written at a clean shutdown; if not (the process was
 killed), the next boot is a POWER_LOSS reset, and the hardware state is as of the last save.
 
-Format 2 adds ``binding`` (written by :mod:`hw_sim.state_files`): the pump id, serial number and
+Format 2 adds ``binding`` (written by :mod:`hw_sim.board.state_files`): the pump id, serial number and
 run generation of the NVM image this file belongs to, and at a clean shutdown the SHA-256 of the
 image, so a restart can refuse a side file and an image that do not belong together.  Every
 field is checked (names and types) before anything is restored: a damaged file is refused with
@@ -20,7 +20,7 @@ its name, never half-applied.
 The ``catheter`` section also holds the injected catheter faults and where the outflow went
 (``occlusion_ppm``, ``leak_ppm``, ``outflow_fault``, ``to_tissue_nl``/``_pg``, ``blocked_nl``),
 and a board with a patient at the catheter tip adds a ``patient`` section
-(:meth:`hw_sim.patient_link.PatientLink.export_state`: the parameters, the concentrations, the
+(:meth:`hw_sim.hardware.patient_link.PatientLink.export_state`: the parameters, the concentrations, the
 withdrawal clock and dependence, the totals and the newest events).  Both are optional within
 format 2: a file without them (written before they existed, or by a board without a patient) is
 a patent catheter and no patient.  A damaged patient section is refused like any other field.
@@ -36,9 +36,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from .board import VirtualBoard
-from .catheter import Catheter
-from .patient_link import PatientLink
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.hardware.patient_link import PatientLink
 
 FORMAT = 2
 #: Side files written before the binding existed (no ``binding``); adopted once, see state_files.

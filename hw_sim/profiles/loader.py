@@ -22,7 +22,7 @@ from firmware.profile import (
     PatientBolusLimits,
 )
 
-PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+PROFILE_DIR = Path(__file__).resolve().parent
 
 
 class ProfileError(ValueError):
