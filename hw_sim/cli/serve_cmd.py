@@ -12,13 +12,10 @@ from pathlib import Path
 
 import click
 
-from firmware.hal import ResetCause
 from hw_sim.bench.bench import BenchPump
 from hw_sim.bench.control import ControlPathError, ControlServer, check_control_path
-from hw_sim.board import board_state
-from hw_sim.board.board import VirtualBoard
-from hw_sim.board.state_files import Checkpointer, OpenedState, StateError, open_state
-from hw_sim.hardware.entropy import InsecureTestEntropy
+from hw_sim.board.restore import open_pump, power_on, shut_down
+from hw_sim.board.state_files import Checkpointer, StateError
 from hw_sim.link import registry
 from hw_sim.link.capture import CaptureClock, LineCapture
 from hw_sim.link.ports import LinePort, PtyPort, SerialUrlPort
@@ -207,42 +204,19 @@ def serve(
     patient = _load_patient(patient_name, patient_seed)
     state = state_path or default_state_path(profile.name, seed)
     try:
-        state.parent.mkdir(parents=True, exist_ok=True)
-        opened = open_state(state, profile, seed)  # checked and locked; refused: nothing changed
+        opened, board = open_pump(
+            state,
+            profile,
+            seed,
+            start_time=start_time,
+            insecure_test_keys=insecure_test_keys,
+            patient=patient,
+        )
     except (StateError, OSError) as exc:
         raise click.ClickException(f"refused: {exc}") from exc
-    nvm, saved, serial = opened.nvm, opened.saved, opened.factory.serial_number
-    try:
-        board_seed = seed if saved is None else int(saved["seed"])
-        entropy = InsecureTestEntropy(board_seed) if insecure_test_keys else None
-        if saved is None:
-            board = VirtualBoard(
-                profile, seed, nvm, start_time=start_time, serial_number=serial, entropy=entropy
-            )
-        else:  # the same pump again: its clock, reservoir, battery and catheter as they were
-            board = VirtualBoard(
-                profile,
-                board_seed,
-                nvm,
-                start_time=int(saved["now"]),
-                serial_number=serial,
-                entropy=entropy,
-            )
-            board_state.import_state(board, saved)
-        opened.notes.extend(_place_patient(board, patient))
-        opened.begin(board)
-    except StateError as exc:
-        opened.close()
-        raise click.ClickException(f"refused: {exc}") from exc
-    except ValueError as exc:  # a side file that passed the checks but cannot be restored
-        opened.close()
-        raise click.ClickException(f"refused: {opened.side_path}: {exc}") from exc
     for note in opened.notes:
         print(f"vpump: {note}", file=sys.stderr)
-    if saved is None:
-        board.power_on()
-    else:
-        board.power_on(cause=ResetCause.POWER_ON if saved.get("clean") else ResetCause.POWER_LOSS)
+    power_on(board, opened.saved)
     bench = BenchPump(board, auto_accept_pairing=auto_accept_pairing, console=_console_line)
     port: LinePort
     try:
@@ -301,7 +275,7 @@ def serve(
         registry.remove_link(link_path, port.path)
         if capture is not None:
             capture.close()
-        saved_all = _shut_down(opened, bench.board)
+        saved_all = shut_down(opened, bench.board)
         control.close()
         port.close()
     if capture_error is not None:
@@ -324,89 +298,6 @@ def _load_patient(name: str | None, seed: int | None) -> PatientProfile | None:
         raise click.UsageError(f"--patient {name}: {exc}") from exc
 
 
-def _place_patient(board: VirtualBoard, wanted: PatientProfile | None) -> list[str]:
-    """Attach the ``--patient`` to a board, or keep the one its saved state brought back.
-
-    The patient is part of the hardware truth: a restart never swaps or drops the body at the
-    catheter tip.  A saved patient is kept with or without ``--patient`` (the same one: no
-    note; none asked: a note); a different ``--patient`` is refused (StateError); a saved pump
-    without a patient gets the asked one from now on, drug-free (a note).
-    """
-    link = board.patient_link
-    if link is None:
-        if wanted is None:
-            return []
-        board.attach_patient(wanted.params, wanted.name).population_seed = wanted.seed
-        return [f"virtual patient {_label(wanted.name, wanted.seed)} at the catheter tip"]
-    saved = _label(link.name, link.population_seed)
-    if wanted is None:
-        return [f"kept the saved virtual patient {saved} at the catheter tip (no --patient given)"]
-    again = f"--patient {link.name}" + (
-        "" if link.population_seed is None else f" --patient-seed {link.population_seed}"
-    )
-    if (wanted.name, wanted.seed) != (link.name, link.population_seed):
-        raise StateError(
-            f"the saved hardware state has the virtual patient {saved} at the catheter tip, "
-            f"not --patient {_label(wanted.name, wanted.seed)}: a restart does not swap the "
-            f"patient. Restart with {again} (or without --patient), or use another --state "
-            "for another patient."
-        )
-    if wanted.params != link.patient.params:
-        raise StateError(
-            f"--patient {wanted.name}: the profile's parameters differ from those of the saved "
-            f"virtual patient {saved} (was the file edited?): a restart does not change the "
-            "patient. Restart without --patient to keep the saved one, or use another --state."
-        )
-    return []
-
-
-def _label(name: str, seed: int | None) -> str:
-    return name if seed is None else f"{name} (population seed {seed})"
-
-
 def _console_line(text: str) -> None:
     """One line on the pump's console (stderr): what a real pump would show on its display."""
     print(f"vpump: {text}", file=sys.stderr, flush=True)
-
-
-def _shut_down(opened: OpenedState, board: VirtualBoard) -> bool:
-    """Flush the NVM and save the hardware state; say on stderr what could not be saved."""
-    ok = True
-    try:
-        board.flush()
-    except OSError as exc:
-        print(f"vpump: NVM flush of {opened.path} failed: {exc}", file=sys.stderr)
-        ok = False
-    nvm_unsaved = board.powered and board.firmware.nvm_write_failing
-    if nvm_unsaved:
-        print(
-            f"vpump: NVM writes to {opened.path} still fail: the last changes were not stored; "
-            "the next start is a power-loss boot from what the image holds",
-            file=sys.stderr,
-        )
-        ok = False
-    clean = ok  # an image missing writes is not a clean shutdown: the next boot says POWER_LOSS
-    try:
-        opened.save(board, clean=clean)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        try:
-            opened.save_in_reserve(board, clean=clean)
-            print(
-                f"vpump: hardware state not saved to {opened.side_path} ({reason}): kept in the "
-                "image's reserve; the next start resumes from it",
-                file=sys.stderr,
-            )
-        except OSError:
-            print(
-                f"vpump: hardware state not saved at shutdown ({opened.side_path}: {reason}); "
-                "the next start resumes from its last save",
-                file=sys.stderr,
-            )
-            ok = False
-    try:
-        opened.close()
-    except OSError as exc:
-        print(f"vpump: closing {opened.path} failed: {exc}", file=sys.stderr)
-        ok = False
-    return ok
