@@ -19,7 +19,7 @@ from hw_sim.board.state_files import Checkpointer, StateError
 from hw_sim.link import registry
 from hw_sim.link.capture import CaptureClock, LineCapture
 from hw_sim.link.ports import LinePort, PtyPort, SerialUrlPort
-from hw_sim.link.serve import ServeLoop, SimClock, announce
+from hw_sim.link.serve import EarlyStop, ServeLoop, SimClock, announce
 from hw_sim.profiles.loader import ProfileError, load_profile
 from hw_sim.scenarios.timeparse import DEFAULT_START_TIME
 from patient.profiles import PatientProfile, PatientProfileError, draw, load_patient_profile
@@ -235,6 +235,7 @@ def serve(
         port.close()
         opened.close()
         raise click.UsageError(str(exc)) from exc
+    early_stop = EarlyStop()  # a SIGTERM right after the announcement still flushes the state
     announce(port.path, control.path)
     if link_path is not None:
         print(f"LINK {link_path}", flush=True)
@@ -269,8 +270,11 @@ def serve(
         except OSError as exc:
             capture_error = exc
         else:
-            ServeLoop(bench, port, control, clock, baud, checkpoint, capture).run()
+            loop = ServeLoop(bench, port, control, clock, baud, checkpoint, capture)
+            early_stop.forward_to(loop.stop)
+            loop.run()
     finally:
+        early_stop.restore()
         registry.unregister(entry)
         registry.remove_link(link_path, port.path)
         if capture is not None:

@@ -282,6 +282,37 @@ class ServeLoop:
         return min(candidates) if candidates else None
 
 
+class EarlyStop:
+    """SIGINT/SIGTERM caught from before the announcement until the loop catches them itself.
+
+    Whoever reads PORT/CONTROL may stop the pump at once; without this, a signal between the
+    announcement and :meth:`ServeLoop.run` ended the process unflushed.  A signal that comes
+    early is remembered and stops the loop as soon as it is handed one (:meth:`forward_to`).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._target: Callable[[], None] | None = None
+        self._previous = {
+            s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)
+        }
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self._target is not None:
+            self._target()
+
+    def forward_to(self, stop: Callable[[], None]) -> None:
+        """From now on a signal calls ``stop``; one that already came calls it now."""
+        self._target = stop
+        if self.requested:
+            stop()
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def announce(port_path: str, control_path: str) -> None:
     """The first two stdout lines, flushed before anything else: the contract scripts rely on."""
     sys.stdout.write(f"PORT {port_path}\nCONTROL {control_path}\n")
