@@ -3,7 +3,8 @@
 Why: a newcomer should see a virtual pump start on a pty, a programmer pair with it, fill,
 prime and program it, time pass, and the pump's own status and alarm log - without reading any
 docs first.  Everything runs as separate processes through the public CLIs (``vpump serve``,
-``vpump ctl``, ``pumpctl``), exactly as in the README; nothing is imported from the programmer.
+started with hw_sim.link.launcher; ``vpump ctl``, ``pumpctl``), exactly as in the README;
+nothing is imported from the programmer.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from hw_sim.link.launcher import INHERIT, start_pump
 
 BIN = Path(sys.executable).parent
 
@@ -99,24 +101,15 @@ def main() -> None:
 
 def _demo(work: Path) -> None:
     env = dict(os.environ, XDG_CONFIG_HOME=str(work / "config"), XDG_STATE_HOME=str(work / "state"))
-    serve = subprocess.Popen(
-        [
-            _tool("vpump"),
-            "serve",
-            "--lockstep",
-            "--state",
-            str(work / "pump.nvm"),
-            "--control",
-            str(work / "bench.ctl"),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    pump = start_pump(
+        state=work / "pump.nvm",
+        control=work / "bench.ctl",
         env=env,
+        stderr=INHERIT,  # the pump's console (its pairing code) shows between the steps
+        command=[_tool("vpump")],
     )
     try:
-        assert serve.stdout is not None
-        port = serve.stdout.readline().split(maxsplit=1)[1].strip()
-        control = serve.stdout.readline().split(maxsplit=1)[1].strip()
+        port, control = pump.port, pump.control
         print(f"virtual pump on {port} (bench control {control})", flush=True)
         pumpctl = [_tool("pumpctl"), "--port", port, "--keystore", str(work / "keys.json")]
         ctl = [_tool("vpump"), "ctl", "--control", control]
@@ -156,8 +149,7 @@ def _demo(work: Path) -> None:
         _step("The alarm log", [*pumpctl, "log", "alarm"], env)
         _step("What the bench measures (true reservoir, tones)", [*ctl, "hw-status"], env)
     finally:
-        serve.send_signal(signal.SIGTERM)
-        code = serve.wait(timeout=30)
+        code = pump.stop(timeout_s=30)
     print(f"\nvpump serve stopped cleanly (exit {code}); its files are removed", flush=True)
     if code != 0:
         raise SystemExit(code)
