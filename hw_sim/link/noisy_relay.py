@@ -45,7 +45,9 @@ MAX_HELD_FRAME = 4096
 READ_CHUNK = 4096
 
 
-class Direction(enum.Enum):
+class RelayHop(enum.Enum):
+    """Which way bytes cross the relay: the hop towards the pump or towards the programmer."""
+
     TO_PUMP = "to_pump"
     TO_PROGRAMMER = "to_programmer"
 
@@ -82,13 +84,13 @@ class FaultModel:
 CLEAN = FaultModel()
 
 #: Decides whether a whole frame (wire bytes with their delimiter) passes; False drops it.
-FrameFilter = Callable[[Direction, bytes], bool]
+FrameFilter = Callable[[RelayHop, bytes], bool]
 
 
 class _Lane:
     """One direction: its fault generator, frame reassembly, release queue and counters."""
 
-    def __init__(self, direction: Direction, seed: int) -> None:
+    def __init__(self, direction: RelayHop, seed: int) -> None:
         self.direction = direction
         self.rng = random.Random(f"noisy-relay:{seed}:{direction.value}")
         self.counts: Counter[str] = Counter()
@@ -192,8 +194,8 @@ class NoisyRelay:
         #: The programmer's end: open this path instead of the pump's.
         self.path = os.ttyname(self._slave)
         self._lanes = {
-            Direction.TO_PUMP: _Lane(Direction.TO_PUMP, seed),
-            Direction.TO_PROGRAMMER: _Lane(Direction.TO_PROGRAMMER, seed),
+            RelayHop.TO_PUMP: _Lane(RelayHop.TO_PUMP, seed),
+            RelayHop.TO_PROGRAMMER: _Lane(RelayHop.TO_PROGRAMMER, seed),
         }
         self._lock = threading.Lock()
         self._wake_r, self._wake_w = os.pipe()
@@ -207,15 +209,6 @@ class NoisyRelay:
         """Change the fault model from now on (e.g. ``CLEAN`` for a verification phase)."""
         with self._lock:
             self.faults = faults
-
-    def set_frame_filter(self, frame_filter: FrameFilter | None) -> None:
-        with self._lock:
-            self.frame_filter = frame_filter
-            if frame_filter is None:
-                for lane in self._lanes.values():
-                    lane.out += lane.partial
-                    lane.partial.clear()
-        self._wake()
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Counters per direction: bytes in/out, flipped, dropped, duplicated, delayed..."""
@@ -255,8 +248,8 @@ class NoisyRelay:
 
     def run(self) -> None:
         """Relay until ``stop()`` (or a signal, when run as a command)."""
-        sources = {self._pump_fd: Direction.TO_PROGRAMMER, self._master: Direction.TO_PUMP}
-        sinks = {Direction.TO_PUMP: self._pump_fd, Direction.TO_PROGRAMMER: self._master}
+        sources = {self._pump_fd: RelayHop.TO_PROGRAMMER, self._master: RelayHop.TO_PUMP}
+        sinks = {RelayHop.TO_PUMP: self._pump_fd, RelayHop.TO_PROGRAMMER: self._master}
         sel = selectors.DefaultSelector()
         for fd in sources:
             sel.register(fd, selectors.EVENT_READ)
@@ -265,8 +258,8 @@ class NoisyRelay:
             while not self._stop:
                 timeout = self._pump_output(sinks)
                 for fd, want_write in (
-                    (self._pump_fd, Direction.TO_PUMP),
-                    (self._master, Direction.TO_PROGRAMMER),
+                    (self._pump_fd, RelayHop.TO_PUMP),
+                    (self._master, RelayHop.TO_PROGRAMMER),
                 ):
                     mask = selectors.EVENT_READ
                     if self._lanes[want_write].out:
@@ -281,7 +274,7 @@ class NoisyRelay:
         finally:
             sel.close()
 
-    def _read(self, fd: int, direction: Direction) -> None:
+    def _read(self, fd: int, direction: RelayHop) -> None:
         try:
             data = os.read(fd, READ_CHUNK)
         except (BlockingIOError, InterruptedError):
@@ -299,7 +292,7 @@ class NoisyRelay:
             noisy = lane.corrupt(passed, self.faults)
             lane.schedule(noisy, self.faults, time.monotonic())
 
-    def _pump_output(self, sinks: dict[Direction, int]) -> float | None:
+    def _pump_output(self, sinks: dict[RelayHop, int]) -> float | None:
         """Write what is due in both directions; seconds until the next release (or None)."""
         now = time.monotonic()
         waits: list[float] = []

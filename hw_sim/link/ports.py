@@ -66,11 +66,6 @@ class PtyPort:
                 return 0
             raise
 
-    def discard_unread_output(self) -> None:
-        """Drop bytes queued for a client that went away, so the next one starts clean."""
-        with contextlib.suppress(termios.error):
-            termios.tcflush(self._slave, termios.TCIFLUSH)
-
     def close(self) -> None:
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
