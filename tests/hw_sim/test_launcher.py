@@ -6,6 +6,7 @@ documented way to start a pump cannot drift from the code.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -49,6 +50,18 @@ def test_without_a_state_the_pump_lives_in_a_temporary_folder_removed_at_stop() 
         assert state.exists()
     assert pump.returncode == 0
     assert not state.parent.exists()
+
+
+def test_a_sigterm_right_after_the_announcement_still_flushes_the_state(tmp_path: Path) -> None:
+    state = tmp_path / "pump.nvm"
+    for start in range(3):  # stopped as soon as PORT/CONTROL are read: no time to install later
+        pump = start_pump(state=state)
+        assert pump.stop() == 0, pump.stderr()
+        assert "state flushed, bye" in pump.stderr()
+        assert (
+            json.loads(Path(f"{state}.board.json").read_text())["binding"]["generation"]
+            == start + 1
+        )
 
 
 def test_a_pump_that_cannot_start_raises_with_its_stderr(tmp_path: Path) -> None:
