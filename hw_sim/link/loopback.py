@@ -22,7 +22,7 @@ itself, are not counted).  One thread at a time: the loopback has no locks.
 The transport is structurally a ``programmer.transport.Transport`` with a ``clock`` (this module
 imports nothing of the programmer):
 
-    from hw_sim.loopback import Loopback
+    from hw_sim.link.loopback import Loopback
     from programmer import KeyStore, PumpClient
     from protocol import MsgType
 
@@ -51,10 +51,10 @@ from protocol.catalog import MsgType
 from protocol.events import Notification, Reply, Request
 from protocol.framing import FrameDecoder
 
-from .bench import BenchPump
-from .board import VirtualBoard
-from .nvm_file import MemoryNvm
-from .profiles import load_profile
+from ..bench.bench import BenchPump
+from ..board.board import VirtualBoard
+from ..hardware.nvm_file import MemoryNvm
+from ..profiles.loader import load_profile
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Why: the client's framing, authentication, request cache and retry logic must be exercised
 against the real firmware, not a stand-in with fixed replies, and a lost reply must cost no wall
-time and give the same counts on every machine.  ``hw_sim.loopback`` wires the programmer to an
+time and give the same counts on every machine.  ``hw_sim.link.loopback`` wires the programmer to an
 in-process ``BenchPump`` whose clock is the transport's: a 0.25 s timeout is 0.25 s of pump time.
 Its ``LinkFaults`` drop, delay or precede frames with stale replies so tests can stage the
 failures the client must survive.  ``pumpctl`` reaches the same pump through ``--port
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from hw_sim.loopback import Loopback, LoopbackTransport
+from hw_sim.link.loopback import Loopback, LoopbackTransport
 from programmer import cli_support, therapy
 from programmer.client import PumpClient
 from programmer.journal import Journal, PendingRequest

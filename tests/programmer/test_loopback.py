@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-import hw_sim.loopback
-from hw_sim.loopback import Loopback
+import hw_sim.link.loopback
+from hw_sim.link.loopback import Loopback
 from programmer.client import PumpClient
 from programmer.errors import AuthenticationError
 from programmer.keystore import KeyStore
@@ -92,6 +92,6 @@ def test_a_copy_of_a_loopback_is_a_separate_pump(pump: ClinicPump, keystore: Key
 
 
 def test_the_usage_example_in_the_module_docstring_runs(tmp_path: Path) -> None:
-    doc = inspect.getdoc(hw_sim.loopback) or ""
+    doc = inspect.getdoc(hw_sim.link.loopback) or ""
     example = doc.split("imports nothing of the programmer):", 1)[1].split("\nLimits:", 1)[0]
     exec(textwrap.dedent(example), {"path": tmp_path / "keys.json"})
