@@ -21,13 +21,7 @@ from hw_sim.board import VirtualBoard
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from hw_sim.serve_cmd import _shut_down
-from hw_sim.state_files import (
-    FACTORY_SIZE,
-    Checkpointer,
-    OpenedState,
-    StateError,
-    open_state,
-)
+from hw_sim.state_files import FACTORY_SIZE, Checkpointer, OpenedState, StateError, open_state
 
 PROFILE = load_profile("vp20")
 SIZE = PROFILE.hardware.nvm_size_bytes
