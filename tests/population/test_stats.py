@@ -40,7 +40,9 @@ def test_zero_events_upper_bound_is_about_the_rule_of_three() -> None:
     assert upper == pytest.approx(1 - 0.025 ** (1 / 3000), rel=1e-9)
     assert upper == pytest.approx(3 / 3000, rel=0.25)
     risk = proportion(0, 3000)
-    assert risk["ci95"][0] == 0.0 and "upper bound" in str(risk["note"])
+    ci95 = risk["ci95"]
+    assert isinstance(ci95, list)
+    assert ci95[0] == 0.0 and "upper bound" in str(risk["note"])
 
 
 def test_regularized_beta_matches_closed_forms() -> None:
