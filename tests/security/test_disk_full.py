@@ -98,7 +98,7 @@ def test_enospc_from_the_nvm_file_is_memory_error_and_delivery_goes_on(
     records = board.firmware.log_read(LogId.THERAPY, 0, 10_000)  # the daily totals too
     daily = [r for r in records if r.event == LogEvent.DAILY_TOTAL]
     assert len(daily) >= 3
-    board.nvm.close()  # type: ignore[attr-defined]
+    board.nvm.close()
 
 
 def test_a_bench_refused_write_raises_and_clears_memory_error_with_log_records(

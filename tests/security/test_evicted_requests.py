@@ -25,7 +25,7 @@ from programmer.client import PumpClient
 from programmer.errors import UncertainOutcome
 from programmer.journal import PendingRequest
 from programmer.keystore import KeyStore
-from protocol import DeviceEndpoint, ErrorCode, MsgType, RequestState, Role
+from protocol import DeviceEndpoint, ErrorCode, MsgType, Reply, RequestState, Role
 from protocol.request_cache import RECALLED_PER_KEY, CachedOutcome, RequestCache
 from tests.protocol.linkpair import LinkPair
 from tests.reliability.harness import fill_and_program, open_client, pair, served_pump
@@ -117,10 +117,12 @@ def test_an_evicted_request_id_is_answered_evicted_and_never_run_again() -> None
         assert _stop(link, rid) == 0
     assert link.device.cache.get(1) is None
     (status,) = [e for e in link.request(MsgType.REQUEST_STATUS, {"request_id": 1})]
+    assert isinstance(status, Reply)
     assert status.body["state"] == RequestState.EVICTED
     assert _stop(link, 1) == ErrorCode.REQUEST_EVICTED
     assert len(link.executed) == CACHE + 1  # the evicted id was not executed a second time
     (never,) = [e for e in link.request(MsgType.REQUEST_STATUS, {"request_id": 99})]
+    assert isinstance(never, Reply)
     assert never.body["state"] == RequestState.UNKNOWN
 
 
