@@ -21,7 +21,7 @@ from hw_sim.timeline import run_timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINE_SCENARIO = ROOT / "scenarios" / "patient_reservoir_dry.toml"
-TRUMPET = {"rate": "0.5mL/day", "hours": 48.0, "seed": 1}
+TRUMPET: dict[str, str | float] = {"rate": "0.5mL/day", "hours": 48.0, "seed": 1}
 
 
 def canonical(data: Any) -> Any:
