@@ -71,11 +71,11 @@ def test_the_temporary_file_is_created_exclusively_without_following_links(
     seen: list[int] = []
     real_open = os.open
 
-    def spy_open(path: object, flags: int, *args: object) -> int:
+    def spy_open(path: str | os.PathLike[str], flags: int, *args: int) -> int:
         if str(path).endswith(".tmp"):
             seen.append(flags)
             assert args == (0o600,)
-        return real_open(path, flags, *args)  # type: ignore[arg-type]
+        return real_open(path, flags, *args)
 
     monkeypatch.setattr("programmer.keystore.os.open", spy_open)
     KeyStore(tmp_path / "keys.json").put(KEY)
@@ -86,9 +86,9 @@ def test_temporary_names_are_unguessable(tmp_path: Path, monkeypatch: pytest.Mon
     names: list[str] = []
     real_replace = os.replace
 
-    def spy_replace(src: object, dst: object) -> None:
+    def spy_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         names.append(Path(str(src)).name)
-        real_replace(src, dst)  # type: ignore[arg-type]
+        real_replace(src, dst)
 
     monkeypatch.setattr("programmer.keystore.os.replace", spy_replace)
     store = KeyStore(tmp_path / "keys.json")
