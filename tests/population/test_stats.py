@@ -95,5 +95,7 @@ def test_quantiles_are_numpys_linear_interpolation() -> None:
     assert quantile(data, 0.5) == 2.5
     assert quantile(data, 0.25) == 1.75
     summary = distribution([4.0, 1.0, 3.0, 2.0])
-    assert summary["count"] == 4 and summary["quantiles"]["p50"] == 2.5  # type: ignore[index]
+    quantiles = summary["quantiles"]
+    assert isinstance(quantiles, dict)
+    assert summary["count"] == 4 and quantiles["p50"] == 2.5
     assert distribution([]) == {"count": 0}
