@@ -14,10 +14,10 @@ from protocol import (
     NEED_DATA,
     AlarmId,
     ChangeKind,
-    Direction,
     ErrorCode,
     LogEvent,
     LogId,
+    MessageKind,
     MsgType,
     Notification,
     PairingCode,
@@ -138,7 +138,7 @@ def test_every_request_in_the_catalog_has_a_handler() -> None:
         MsgType.PATIENT_PAIRING_AUTHORIZE,
         MsgType.REQUEST_STATUS,
     }
-    requests = {m for m, s in CATALOG.items() if s.direction is Direction.REQUEST}
+    requests = {m for m, s in CATALOG.items() if s.kind is MessageKind.REQUEST}
     assert requests == set(HANDLERS) | COMMS_HANDLED | endpoint_handled
 
 
