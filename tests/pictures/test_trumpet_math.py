@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hw_sim.accuracy import AccuracyError, mean_error_pct, parse_rate, trumpet, window_errors
+from hw_sim.studies.accuracy import (
+    AccuracyError,
+    mean_error_pct,
+    parse_rate,
+    trumpet,
+    window_errors,
+)
 
 
 def test_a_constant_flow_at_the_programmed_rate_is_zero_error_in_every_window() -> None:
