@@ -26,18 +26,11 @@ from firmware.eventlog import EventLog, LogRing
 from firmware.hal import Hal, ResetCause
 from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
 from firmware.persistence import ConfigSnapshot, CountersSnapshot
-from firmware.prescription import (
-    PATIENT_BOLUS_DISABLED,
-)
+from firmware.prescription import PATIENT_BOLUS_DISABLED
 from firmware.profile import DeviceProfile
-from firmware.reports import (
-    DeviceIdentity,
-)
+from firmware.reports import DeviceIdentity
 from firmware.reservoir import ReservoirEstimate
-from firmware.safety import (
-    TitrationEntry,
-    ValidatedChange,
-)
+from firmware.safety import TitrationEntry, ValidatedChange
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
 from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode

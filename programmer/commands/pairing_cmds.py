@@ -13,12 +13,7 @@ import click
 
 from protocol.enums import Role, enum_label
 
-from ..cli_support import (
-    confirm,
-    connected,
-    declined,
-    emit,
-)
+from ..cli_support import confirm, connected, declined, emit
 from ..errors import UsageError
 from ..finish import for_settings
 from ..views import iso_time
