@@ -9,16 +9,7 @@ import click
 from protocol.catalog import Capability
 from protocol.enums import Role
 
-from ..cli_support import (
-    confirm,
-    connected,
-    declined,
-    emit,
-    interactive,
-    note,
-    options,
-    say,
-)
+from ..cli_support import confirm, connected, declined, emit, interactive, note, options, say
 from ..finish import for_settings
 from ..views import status_document, status_text
 
