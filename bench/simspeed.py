@@ -26,6 +26,7 @@ from hw_sim.board import VirtualBoard
 from hw_sim.profiles import load_profile
 from hw_sim.programmed import integral
 from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from protocol.catalog import StageWarning
 
 CONCENTRATION = 2_000  # mcg/mL: every dose below is an even number of ng, so rates are exact
 SEED = 2026
@@ -58,7 +59,7 @@ def implanted_board() -> tuple[VirtualBoard, int]:
     start = DEFAULT_START_TIME + 3_600
     firmware = board.firmware
     staged = firmware.stage(FLEX, start)
-    firmware.commit(staged.staged_hash, staged.active_version, False, start)
+    firmware.commit(staged.staged_hash, staged.active_version, StageWarning(0), start)
     return board, start
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from protocol.catalog import MsgType, RefillFlag
+from protocol.catalog import MsgType, RefillFlag, StageWarning
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
 
@@ -24,7 +24,6 @@ from .wire_mapping import (
     patient_bolus_from_wire,
     patient_bolus_to_wire,
     time_or_zero,
-    warning_bits,
 )
 
 if TYPE_CHECKING:
@@ -32,16 +31,7 @@ if TYPE_CHECKING:
     from .reports import BolusInfo
 
 Body = dict[str, Any]
-
-
-class StagingMemo:
-    """What the last successful stage raised, so a commit can check its acknowledgement bits."""
-
-    def __init__(self) -> None:
-        self.warning_bits = 0
-
-
-Handler = Callable[["PumpFirmware", StagingMemo, Body, int], Body]
+Handler = Callable[["PumpFirmware", Body, int], Body]
 
 #: Records per LOG_READ reply frame: 42 x 24 bytes fits the 1024-byte payload limit.
 RECORDS_PER_FRAME = 42
@@ -88,11 +78,11 @@ def _bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
     return -(-bolus.dose_ng * left // duration)
 
 
-def _status(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _status(fw: PumpFirmware, body: Body, now: int) -> Body:
     return status_body(fw, now)
 
 
-def _read_prescription(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _read_prescription(fw: PumpFirmware, body: Body, now: int) -> Body:
     p = fw.prescription()
     return {
         "version": p.version,
@@ -104,9 +94,8 @@ def _read_prescription(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int
     }
 
 
-def _stage(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _stage(fw: PumpFirmware, body: Body, now: int) -> Body:
     staged = fw.stage(change_from_wire(body["change"]), now)
-    memo.warning_bits = warning_bits(staged.warnings)
     return {
         "staged_hash": staged.staged_hash,
         "active_version": staged.active_version,
@@ -115,22 +104,22 @@ def _stage(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
         "duration_s": staged.bolus_duration_s,
         "next_refill_time": time_or_zero(staged.next_refill_time),
         "low_reservoir_time": time_or_zero(staged.low_reservoir_time),
-        "warnings": warning_bits(staged.warnings),
+        "warnings": int(staged.warnings),
     }
 
 
-def _commit(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
-    acknowledged = memo.warning_bits & ~body["ack_warnings"] == 0
+def _commit(fw: PumpFirmware, body: Body, now: int) -> Body:
+    acknowledged = StageWarning(body["ack_warnings"])
     version = fw.commit(body["staged_hash"], body["active_version"], acknowledged, now)
     return {"version": version}
 
 
-def _abort(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _abort(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.abort(now)
     return {}
 
 
-def _refill(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
     result = fw.refill(
         body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
     )
@@ -148,12 +137,12 @@ def _refill(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
     }
 
 
-def _patient_bolus_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _patient_bolus_config(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.configure_patient_bolus(patient_bolus_from_wire(body["config"]), now)
     return {}
 
 
-def _patient_bolus_request(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _patient_bolus_request(fw: PumpFirmware, body: Body, now: int) -> Body:
     grant = fw.request_patient_bolus(now)
     return {
         "dose_ng": grant.dose_ng,
@@ -163,23 +152,23 @@ def _patient_bolus_request(fw: PumpFirmware, memo: StagingMemo, body: Body, now:
     }
 
 
-def _stop(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _stop(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.stop(now)
     return {}
 
 
-def _resume(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _resume(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.resume(now)
     return {}
 
 
-def _set_clock(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _set_clock(fw: PumpFirmware, body: Body, now: int) -> Body:
     previous = fw.status(now).pump_time
     fw.set_clock(body["pump_time"], now)
     return {"previous_time": time_or_zero(previous)}
 
 
-def _alarms_read(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_read(fw: PumpFirmware, body: Body, now: int) -> Body:
     s = fw.status(now)
     return {
         "alarms": [alarm_to_wire(a) for a in fw.alarms(now)],
@@ -188,7 +177,7 @@ def _alarms_read(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> B
     }
 
 
-def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_ack(fw: PumpFirmware, body: Body, now: int) -> Body:
     ids = body["alarms"]
     try:
         chosen = [AlarmId(i) for i in ids] if ids else None
@@ -197,17 +186,17 @@ def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Bo
     return {"acknowledged": min(fw.acknowledge_alarms(chosen, now), 255)}
 
 
-def _alarms_test(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_test(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.test_alarm_tones(now)
     return {}
 
 
-def _alarms_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_config(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.configure_alarms(body["low_reservoir_nl"], body["critical_interval_s"], now)
     return {}
 
 
-def _log_info(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _log_info(fw: PumpFirmware, body: Body, now: int) -> Body:
     info = fw.log_info(body["log"])  # the pump refuses an unknown log (UNKNOWN_LOG)
     return {
         "first_seq": info.first_seq,
@@ -264,7 +253,7 @@ def device_limits_body(profile: DeviceProfile) -> Body:
     }
 
 
-def _device_limits(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _device_limits(fw: PumpFirmware, body: Body, now: int) -> Body:
     return device_limits_body(fw.profile)
 
 

@@ -40,12 +40,7 @@ from protocol.events import (
     Unpaired,
 )
 
-from .commands import (
-    HANDLERS,
-    MAX_RECORDS_PER_READ,
-    RECORDS_PER_FRAME,
-    StagingMemo,
-)
+from .commands import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
 from .nvm_layout import SECURITY_BLOB_MAX
 from .wire_mapping import time_or_zero
 
@@ -92,7 +87,6 @@ class CommandLink:
             max_state_bytes=SECURITY_BLOB_MAX,
             auto_accept_pairing=auto_accept_pairing,
         )
-        self._memo = StagingMemo()
         self._telemetry_interval = 0
         self._next_telemetry: int | None = None
         self._audit_window: dict[int, tuple[int, int]] = {}  # code -> (window start, records)
@@ -296,7 +290,7 @@ class CommandLink:
                 raise Refusal(
                     ErrorCode.UNKNOWN_MESSAGE, f"{req.msg.name} is not handled by this pump"
                 )
-            body = handler(self.fw, self._memo, req.body, now)
+            body = handler(self.fw, req.body, now)
             reply = Reply(req.msg, req.seq, 0, body)
         except Refusal as refusal:
             reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)

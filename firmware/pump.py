@@ -45,7 +45,6 @@ from firmware.reports import (
 )
 from firmware.safety import (
     SafetyContext,
-    SafetyWarning,
     TitrationEntry,
     TitrationKind,
     ValidatedChange,
@@ -56,12 +55,11 @@ from firmware.safety import (
 from firmware.schedule import program_daily_dose_ng, program_dose_at
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
 
-__all__ = ["DeviceIdentity", "PumpFirmware", "Warning"]
-
-Warning = SafetyWarning
+__all__ = ["DeviceIdentity", "PumpFirmware"]
 
 _BOLUS_MODES = {
     SingleBolus: TherapyMode.SINGLE_BOLUS,
@@ -200,7 +198,7 @@ class PumpFirmware(PumpCore):
         """Validate a whole change and hold it in the staging slot; nothing else changes."""
         now = self._catch_up(now)
         self._staged = None
-        validated = validate_change(change, self._context(now), self.profile)
+        validated = self._validate(change, now)
         digest = staged_hash(change)
         self._staged = Staged(digest, validated)
         preview = self._preview(validated, now)
@@ -223,6 +221,29 @@ class PumpFirmware(PumpCore):
             bolus_volume_nl=validated.bolus_volume_nl,
             bolus_duration_s=validated.bolus_duration_s,
         )
+
+    def _validate(self, change: TherapyChange, now: int) -> ValidatedChange:
+        """The safety checks, plus the warning only a prediction can give: LOW_RESERVOIR_SOON."""
+        validated = validate_change(change, self._context(now), self.profile)
+        if self._low_reservoir_sooner(validated, now):
+            warnings = validated.warnings | StageWarning.LOW_RESERVOIR_SOON
+            validated = dataclasses.replace(validated, warnings=warnings)
+        return validated
+
+    def _low_reservoir_sooner(self, validated: ValidatedChange, now: int) -> bool:
+        """The change brings the low-reservoir alarm from beyond the refill reminder's lead
+        (``refill_reminder_default_s``) to within it: the refill is due sooner than the clinic
+        would be reminded.  Already within the lead, the refill reminder has said so."""
+        engine, threshold = self._engine, self._low_reservoir_nl
+        res = engine.reservoir
+        if not res.is_filled or res.estimate_nl <= threshold:
+            return False  # nothing to predict, or the alarm is already on
+        lead = self.profile.alarms.refill_reminder_default_s
+        before = engine.predict_time_to(now, threshold)
+        if before is not None and before - now < lead:
+            return False
+        after = self._preview(validated, now).predict_time_to(now, threshold)
+        return after is not None and after - now < lead
 
     def _preview(self, validated: ValidatedChange, now: int) -> TherapyEngine:
         """A copy of the engine with the change applied, for predictions only."""
@@ -252,8 +273,14 @@ class PumpFirmware(PumpCore):
         )
         engine.patient_bolus = None
 
-    def commit(self, staged_hash: bytes, active_version: int, ack_warnings: bool, now: int) -> int:
-        """Swap the staged change in atomically; returns the new prescription version."""
+    def commit(
+        self, staged_hash: bytes, active_version: int, ack_warnings: StageWarning, now: int
+    ) -> int:
+        """Swap the staged change in atomically; returns the new prescription version.
+
+        ``ack_warnings`` names the warnings the clinician acknowledges: it must hold every
+        warning the change raises now, and none may be new since the stage (the clinician only
+        saw those)."""
         now = self._catch_up(now)
         staged = self._staged
         if staged is None:
@@ -265,15 +292,16 @@ class PumpFirmware(PumpCore):
                 ErrorCode.STALE_VERSION,
                 f"active version is {self._engine.version}, commit named {active_version}",
             )
-        validated = validate_change(staged.validated.change, self._context(now), self.profile)
-        if validated.warnings and not ack_warnings:
-            names = ", ".join(w.name for w in sorted(validated.warnings))
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
-        if not validated.warnings <= staged.validated.warnings:
+        validated = self._validate(staged.validated.change, now)
+        if validated.warnings & ~staged.validated.warnings:
             raise Refusal(
                 ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
                 "new warnings appeared since staging: stage the change again",
             )
+        missing = validated.warnings & ~ack_warnings
+        if missing:
+            names = ", ".join(str(w.name) for w in missing)
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
         self._apply(validated, now)
         return self._engine.version
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from firmware.alarms import AlarmState
 from firmware.prescription import BasalProgram, PatientBolusConfig
-from firmware.safety import SafetyWarning
+from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind, TherapyMode
 
 
@@ -82,7 +82,7 @@ class StagedChange:
     next_refill_time: int | None  # pump time
     low_reservoir_time: int | None
     empty_time: int | None
-    warnings: frozenset[SafetyWarning]
+    warnings: StageWarning  # soft-limit warnings the commit must acknowledge
     bolus_dose_ng: int
     bolus_volume_nl: int
     bolus_duration_s: int

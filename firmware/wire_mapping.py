@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -27,21 +26,6 @@ from .prescription import (
     Stopped,
     TherapyChange,
 )
-from .safety import SafetyWarning
-
-_WARNING_BITS: dict[SafetyWarning, StageWarning] = {
-    SafetyWarning.SOFT_DOSE_LIMIT: StageWarning.SOFT_DOSE_LIMIT,
-    SafetyWarning.TITRATION_INCREASE_OVER_LIMIT: StageWarning.TITRATION_INCREASE_OVER_LIMIT,
-    SafetyWarning.SECOND_INCREASE_WITHIN_24H: StageWarning.SECOND_INCREASE_WITHIN_24H,
-    SafetyWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE: StageWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE,
-}
-
-
-def warning_bits(warnings: frozenset[SafetyWarning] | set[SafetyWarning]) -> int:
-    bits = 0
-    for warning in warnings:
-        bits |= int(_WARNING_BITS[warning])
-    return bits
 
 
 def time_or_zero(value: int | None) -> int:

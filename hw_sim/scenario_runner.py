@@ -34,6 +34,7 @@ from hw_sim.scenario import Action, Scenario, parse_clock_offset
 from hw_sim.scheduler import ScheduledEvent
 from hw_sim.timeparse import DAY_S, parse_datetime
 from patient.screening import screening_trial
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId
 from protocol.errors import Refusal
 
@@ -124,11 +125,11 @@ class ScenarioRunner:
         """Stage then commit; soft warnings need ``ack_warnings = true`` in the scenario."""
         firmware = self.firmware
         staged = firmware.stage(change, now)
-        ack = bool(action.args.get("ack_warnings", False))
+        ack = staged.warnings if action.args.get("ack_warnings", False) else StageWarning(0)
         try:
             version = firmware.commit(staged.staged_hash, staged.active_version, ack, now)
         except Refusal as refusal:
-            warnings = sorted(w.name for w in staged.warnings)
+            warnings = sorted(str(w.name) for w in staged.warnings)
             message = refusal.message + (f" (warnings: {', '.join(warnings)})" if warnings else "")
             with contextlib.suppress(Refusal):
                 firmware.abort(now)  # leave the staging slot empty

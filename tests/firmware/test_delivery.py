@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from firmware.delivery import Segment, StrokeAccumulator, TimedBolus
 from firmware.prescription import Continuous, Flex, FlexStep, SingleBolus
 from firmware.units import DAY_S, rate_nl_per_day, weekday
+from protocol.catalog import StageWarning
 from tests.firmware.conftest import DAY, HOUR, START, Bench
 from tests.firmware.helpers import program
 
@@ -137,7 +138,7 @@ def test_single_bolus_delivers_its_volume_then_previous_therapy_resumes() -> Non
     program(pump, Continuous(100_000), START)
     staged = pump.stage(SingleBolus(50_000, 3600), START + HOUR)
     assert staged.bolus_volume_nl == 100_000
-    pump.commit(staged.staged_hash, staged.active_version, False, START + HOUR)
+    pump.commit(staged.staged_hash, staged.active_version, StageWarning(0), START + HOUR)
     status = pump.status(START + HOUR + 1800)
     assert status.bolus is not None and status.mode.name == "SINGLE_BOLUS"
     bench.run_to(START + 3 * HOUR)

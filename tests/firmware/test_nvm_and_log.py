@@ -92,7 +92,9 @@ def test_power_cut_during_commit_or_refill_at_every_byte_leaves_old_or_new_state
             bench.hal.nvm.bytes_written, bench.hal.nvm.tear_after = 0, cut
             try:
                 if staged is not None:
-                    pump.commit(staged.staged_hash, staged.active_version, True, START + HOUR)
+                    pump.commit(
+                        staged.staged_hash, staged.active_version, staged.warnings, START + HOUR
+                    )
                 else:
                     pump.refill(18_000_000, 10_000_000, 1000, START + HOUR)
             except PowerCut:

@@ -13,6 +13,7 @@ from hw_sim.entropy import InsecureTestEntropy
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, TherapyMode
 
 T0 = DEFAULT_START_TIME
@@ -28,7 +29,7 @@ def filled_board(seed: int = 1, nvm: FileNvm | None = None, dose_ng: int = 500_0
     board.inject(20_000_000, 2_000, T0)
     firmware.refill(withdrawn, 20_000_000, 2_000, T0)
     staged = firmware.stage(Continuous(dose_ng), T0 + 3_600)
-    firmware.commit(staged.staged_hash, staged.active_version, False, T0 + 3_600)
+    firmware.commit(staged.staged_hash, staged.active_version, StageWarning(0), T0 + 3_600)
     return board
 
 

@@ -22,7 +22,7 @@ CONCENTRATION = 2_000
 def _program(board: VirtualBoard, change: Any, now: int) -> None:
     board.run_until(now)
     staged = board.firmware.stage(change, now)
-    board.firmware.commit(staged.staged_hash, staged.active_version, True, now)
+    board.firmware.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
 
 
 def _on_therapy(days: int = 10) -> VirtualBoard:
