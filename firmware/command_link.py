@@ -40,7 +40,7 @@ from protocol.events import (
     Unpaired,
 )
 
-from .commands import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
+from .handlers import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
 from .nvm_layout import SECURITY_BLOB_MAX
 from .wire_mapping import time_or_zero
 

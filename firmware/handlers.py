@@ -276,5 +276,5 @@ HANDLERS: dict[MsgType, Handler] = {
     MsgType.ALARMS_CONFIG: _alarms_config,
     MsgType.LOG_INFO: _log_info,
 }
-#: Requests answered by the comms layer itself (streams, subscriptions) rather than a handler.
-COMMS_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})
+#: Requests answered by the command link itself (streams, subscriptions) rather than a handler.
+LINK_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})

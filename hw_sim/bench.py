@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from firmware.comms import CommandLink
+from firmware.command_link import CommandLink
 from protocol.catalog import MsgType
 from protocol.device import PairingDecisionError
 from protocol.events import Reply, Request

@@ -6,8 +6,8 @@ import contextlib
 import random
 from typing import Any
 
-from firmware.commands import COMMS_HANDLED, HANDLERS
-from firmware.comms import CommandLink
+from firmware.handlers import LINK_HANDLED, HANDLERS
+from firmware.command_link import CommandLink
 from firmware.eventlog import LogRecord
 from protocol import (
     CATALOG,
@@ -139,7 +139,7 @@ def test_every_request_in_the_catalog_has_a_handler() -> None:
         MsgType.REQUEST_STATUS,
     }
     requests = {m for m, s in CATALOG.items() if s.direction is Direction.REQUEST}
-    assert requests == set(HANDLERS) | COMMS_HANDLED | endpoint_handled
+    assert requests == set(HANDLERS) | LINK_HANDLED | endpoint_handled
 
 
 def test_fill_program_and_status_report_rate_and_reservoir() -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from firmware.commands import device_limits_body
+from firmware.handlers import device_limits_body
 from hw_sim.profiles import load_profile
 from programmer.client import PumpClient
 from programmer.keystore import KeyStore
