@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
 from protocol.catalog import Capability, MsgType
@@ -42,7 +42,7 @@ from protocol.events import (
 
 from .handlers import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
 from .nvm_layout import SECURITY_BLOB_MAX
-from .wire_mapping import time_or_zero
+from .wire_mapping import telemetry_to_wire, time_or_zero
 
 if TYPE_CHECKING:
     from .hal import Hal
@@ -312,19 +312,7 @@ class CommandLink:
         self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, {"interval_s": interval})))
 
     def _send_telemetry(self, now: int) -> None:
-        s = self.fw.status(now)
-        bits = 0
-        for alarm in s.alarms:
-            bits |= 1 << (int(alarm.alarm_id) - 1)
-        body: dict[str, Any] = {
-            "pump_time": time_or_zero(s.pump_time),
-            "mode": int(s.mode),
-            "rate_nl_per_day": s.rate_nl_per_day,
-            "reservoir_nl": s.reservoir_estimate_nl,
-            "delivered_ng": s.delivered_total_ng,
-            "battery_ppm": s.battery_remaining_ppm,
-            "alarm_bits": bits,
-        }
+        body = telemetry_to_wire(self.fw.status(now))
         self._send(self.endpoint.send(Notification(MsgType.TELEMETRY, 0, body)))
 
     def _stream_log(self, req: Request) -> None:

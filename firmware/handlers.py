@@ -23,12 +23,12 @@ from .wire_mapping import (
     change_to_wire,
     patient_bolus_from_wire,
     patient_bolus_to_wire,
+    status_to_wire,
     time_or_zero,
 )
 
 if TYPE_CHECKING:
     from .pump import PumpFirmware
-    from .reports import BolusInfo
 
 Body = dict[str, Any]
 Handler = Callable[["PumpFirmware", Body, int], Body]
@@ -39,47 +39,8 @@ RECORDS_PER_FRAME = 42
 MAX_RECORDS_PER_READ = 65_535
 
 
-def status_body(fw: PumpFirmware, now: int) -> Body:
-    s = fw.status(now)
-    bolus = s.bolus if s.bolus is not None else s.patient_bolus  # a clinician bolus replaces basal
-    return {
-        "pump_time": time_or_zero(s.pump_time),
-        "mode": int(s.mode),
-        "prescription_version": s.prescription_version,
-        "daily_dose_ng": s.daily_dose_ng,
-        "rate_nl_per_day": s.rate_nl_per_day,
-        "concentration_mcg_per_ml": s.concentration_mcg_per_ml,
-        "reservoir_nl": s.reservoir_estimate_nl,
-        "reservoir_capacity_nl": s.reservoir_capacity_nl,
-        "low_reservoir_nl": s.low_reservoir_threshold_nl,
-        "low_reservoir_time": time_or_zero(s.low_reservoir_time),
-        "empty_time": time_or_zero(s.empty_time),
-        "battery_ppm": s.battery_remaining_ppm,
-        "eri_time": time_or_zero(s.eri_time),
-        "eos_time": time_or_zero(s.eos_time),
-        "replace_by_time": time_or_zero(s.replace_by),
-        "delivered_ng": s.delivered_total_ng,
-        "delivered_nl": s.delivered_total_nl,
-        "strokes": s.strokes_total,
-        "bolus_mode": int(bolus.mode) if bolus is not None else 0,
-        "bolus_remaining_ng": _bolus_remaining_ng(bolus, s.pump_time) if bolus is not None else 0,
-        "bolus_end_time": time_or_zero(bolus.ends_at) if bolus is not None else 0,
-        "critical_interval_s": s.critical_interval_s,
-        "patient_bolus_enabled": s.patient_bolus_config.enabled,
-        "alarms": [alarm_to_wire(a) for a in s.alarms],
-    }
-
-
-def _bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
-    """The part of a running bolus's dose not yet due at ``pump_now``, rounded up: the bolus is
-    spread evenly over its duration, so this is the dose times the share of the time left."""
-    duration = max(1, bolus.ends_at - bolus.started_at)
-    left = min(max(bolus.ends_at - pump_now, 0), duration)
-    return -(-bolus.dose_ng * left // duration)
-
-
 def _status(fw: PumpFirmware, body: Body, now: int) -> Body:
-    return status_body(fw, now)
+    return status_to_wire(fw.status(now))
 
 
 def _read_prescription(fw: PumpFirmware, body: Body, now: int) -> Body:
@@ -89,7 +50,7 @@ def _read_prescription(fw: PumpFirmware, body: Body, now: int) -> Body:
         "concentration_mcg_per_ml": p.concentration_mcg_per_ml,
         "therapy": change_to_wire(p.program),
         "patient_bolus": patient_bolus_to_wire(p.patient_bolus),
-        "low_reservoir_nl": p.low_reservoir_threshold_nl,
+        "low_reservoir_nl": p.low_reservoir_nl,
         "critical_interval_s": p.critical_interval_s,
     }
 
@@ -172,7 +133,7 @@ def _alarms_read(fw: PumpFirmware, body: Body, now: int) -> Body:
     s = fw.status(now)
     return {
         "alarms": [alarm_to_wire(a) for a in fw.alarms(now)],
-        "low_reservoir_nl": s.low_reservoir_threshold_nl,
+        "low_reservoir_nl": s.low_reservoir_nl,
         "critical_interval_s": s.critical_interval_s,
     }
 

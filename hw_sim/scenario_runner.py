@@ -109,7 +109,7 @@ class ScenarioRunner:
         offset = status.pump_time - now
         self.report.observe(status, self.firmware.drain_alarm_events(), offset)
         self.report.tail_logs(self.firmware)
-        eos = status.eos_time if status.eos_time is not None else status.replace_by
+        eos = status.eos_time if status.eos_time is not None else status.replace_by_time
         if eos is not None and self._end_of_service_at is None:
             self._end_of_service_at = eos - offset  # known from ERI on: ERI + 90 days
 
@@ -288,7 +288,7 @@ class ScenarioRunner:
 
     def _do_alarms_config(self, action: Action, now: int) -> None:
         status = self.firmware.status(now)
-        low = action.args.get("low_reservoir_ml", status.low_reservoir_threshold_nl)
+        low = action.args.get("low_reservoir_ml", status.low_reservoir_nl)
         interval = action.args.get("critical_interval", status.critical_interval_s)
         self.firmware.configure_alarms(low, interval, now)
         self.report.event(now, "alarms_config")
@@ -381,7 +381,7 @@ class ScenarioRunner:
         rule = self.scenario.refill_rule
         assert rule is not None and rule.below_nl is not None
         status = self.firmware.status(now)
-        excess = status.reservoir_estimate_nl - rule.below_nl
+        excess = status.reservoir_nl - rule.below_nl
         if excess <= 0:
             return now
         # Upper bound of the flow: the flow in force now, or the largest day total of the
@@ -401,7 +401,7 @@ class ScenarioRunner:
         status = self.firmware.status(now)
         if status.eos_time is not None:
             return  # the pump no longer delivers: replace it, do not refill it
-        if rule.below_nl is not None and status.reservoir_estimate_nl > rule.below_nl:
+        if rule.below_nl is not None and status.reservoir_nl > rule.below_nl:
             self._schedule_rule_refill(now)
             return
         concentration = rule.concentration or self._last_concentration or self._concentration(now)

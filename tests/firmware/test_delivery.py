@@ -72,7 +72,7 @@ def test_flex_delivery_equals_programmed_integral_within_one_stroke(
     expected_nl = _minute_integral(flex, 2000, begin, end) / DAY_S
     delivered_nl = bench.hal.motor.strokes * bench.profile.stroke_volume_nl
     assert 0 <= expected_nl - delivered_nl < bench.profile.stroke_volume_nl
-    assert pump.status(end).strokes_total == bench.hal.motor.strokes
+    assert pump.status(end).strokes == bench.hal.motor.strokes
 
 
 @settings(max_examples=50, deadline=None)
@@ -145,4 +145,4 @@ def test_single_bolus_delivers_its_volume_then_previous_therapy_resumes() -> Non
     status = pump.status(START + 3 * HOUR)
     assert status.bolus is None and status.mode.name == "CONTINUOUS"
     basal_nl = rate_nl_per_day(100_000, 500) * (2 * HOUR) // DAY
-    assert abs(status.delivered_total_nl - (basal_nl + 100_000)) <= 250
+    assert abs(status.delivered_nl - (basal_nl + 100_000)) <= 250

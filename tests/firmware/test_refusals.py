@@ -135,7 +135,7 @@ def test_refill_refusals(withdrawn: int, added: int, conc: int, code: ErrorCode)
         bench.pump.refill(withdrawn, added, conc, T)
     assert caught.value.code is code
     after = bench.pump.status(T)
-    assert after.reservoir_estimate_nl == before.reservoir_estimate_nl
+    assert after.reservoir_nl == before.reservoir_nl
     assert after.concentration_mcg_per_ml == 500
 
 

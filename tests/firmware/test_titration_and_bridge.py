@@ -88,12 +88,12 @@ def test_refill_discrepancy_warns_above_profile_limit() -> None:
     bench = _started()
     pump = bench.pump
     bench.run_to(START + 10 * DAY)
-    expected = pump.status(START + 10 * DAY).reservoir_estimate_nl
+    expected = pump.status(START + 10 * DAY).reservoir_nl
     result = pump.refill(expected - 1_500_000, 20_000_000, 500, START + 10 * DAY)
     assert result.expected_nl == expected
     assert result.discrepancy_nl == -1_500_000 and result.discrepancy_warning
     bench.run_to(START + 20 * DAY)
-    ok = pump.refill(pump.status(START + 20 * DAY).reservoir_estimate_nl + 900_000, 20_000_000, 500,
+    ok = pump.refill(pump.status(START + 20 * DAY).reservoir_nl + 900_000, 20_000_000, 500,
                      START + 20 * DAY)  # fmt: skip
     assert not ok.discrepancy_warning and ok.reservoir_nl == 20_000_000
 

@@ -68,4 +68,4 @@ def test_strokes_equal_the_programmed_integral_within_one_stroke(
     stroke_nl = PROFILE.device.stroke_volume_nl
     if programmed_nl < 40_000_000 - 2_000_000:  # the reservoir never ran low
         assert abs(board.motor.strokes_total - programmed_nl // stroke_nl) <= 1
-    assert board.motor.strokes_total == firmware.status(end).strokes_total
+    assert board.motor.strokes_total == firmware.status(end).strokes
