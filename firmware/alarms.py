@@ -79,9 +79,6 @@ class AlarmManager:
         self._events: list[AlarmEvent] = []
         self._next_tone_cache: int | None = None
 
-    def is_active(self, alarm_id: AlarmId) -> bool:
-        return alarm_id in self.active
-
     def raise_alarm(self, alarm_id: AlarmId, now: int) -> None:
         if alarm_id in self.active:
             return

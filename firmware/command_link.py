@@ -121,7 +121,6 @@ class CommandLink:
         else:
             self.endpoint.close_pairing_window()
         self.drain_events(now)
-        self.fw.set_wand(present, now)
 
     def accept_pairing(self, code: str, now: int) -> None:
         """The person at the pump accepts the code it shows; PairingDecisionError if not."""

@@ -101,8 +101,6 @@ class PumpCore:
         self._staged: Staged | None = None
         self._persisted_seq: dict[LogId, int] = {}
         self._security_blob = b""
-        self._wand_present = False
-        self._wand_changed_at = 0
         self._last = 0
         self._last_persist = 0
         self._persisted_amount = 0

@@ -513,14 +513,6 @@ class PumpFirmware(PumpCore):
         self._commit_point(now)
         self._log_now(LogEvent.CLOCK_CHANGED, now, delta, u32_as_i32(previous))
 
-    def set_wand(self, present: bool, now: int) -> None:
-        """The programmer head is over the pump (or not); pairing logic uses it later."""
-        self._wand_present, self._wand_changed_at = present, now
-
-    @property
-    def wand_present(self) -> bool:
-        return self._wand_present
-
     # ------------------------------------------------------------------ alarms
     def alarms(self, now: int) -> list[AlarmState]:
         self._catch_up(now)

@@ -48,12 +48,6 @@ class ActiveBolus:
     concentration_mcg_per_ml: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryStep:
-    commanded: int
-    completed: int
-
-
 @dataclass(slots=True)
 class TherapyEngine:
     profile: DeviceProfile
