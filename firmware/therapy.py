@@ -55,7 +55,6 @@ class TherapyEngine:
     reservoir: ReservoirEstimate
     accumulator: StrokeAccumulator
     program: BasalProgram = field(default_factory=Stopped)
-    version: int = 0
     suspended: bool = False  # stopped by the clinician (stop())
     safe_reason: AlarmId | None = None
     stalled: bool = False
