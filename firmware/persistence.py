@@ -103,43 +103,32 @@ _ALARMS = array(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings(Record):
-    """The CONFIG record: everything a clinician sets, as one atomic unit."""
+    """The CONFIG record: everything a clinician sets, as one atomic unit.  The defaults are
+    the factory state; the two alarm settings come from the profile (:func:`factory_settings`).
+    """
 
-    version: int = nvm(U32)  # prescription version, +1 per commit
-    suspended: bool = nvm(FLAG)  # stopped by the clinician (stop())
-    program: BasalProgram = nvm(_PROGRAM)  # noqa: RUF009 (a field() without default)
-    concentration_mcg_per_ml: int = nvm(U32)  # 0: never filled
-    filled_nl: int = nvm(U32)  # volume entered at the last refill
-    refill_generation: int = nvm(U32)  # refills so far
-    bridge_from_mcg_per_ml: int = nvm(U32)  # old concentration awaiting a bridge bolus, 0 none
-    start_pending: bool = nvm(FLAG)  # next basal prescription is a start (fill from empty)
+    version: int = nvm(U32, 0)  # prescription version, +1 per commit
+    suspended: bool = nvm(FLAG, False)  # stopped by the clinician (stop())
+    program: BasalProgram = nvm(_PROGRAM, Stopped())  # noqa: RUF009 (nvm() is a field())
+    concentration_mcg_per_ml: int = nvm(U32, 0)  # 0: never filled
+    filled_nl: int = nvm(U32, 0)  # volume entered at the last refill
+    refill_generation: int = nvm(U32, 0)  # refills so far
+    bridge_from_mcg_per_ml: int = nvm(U32, 0)  # old concentration awaiting a bridge bolus
+    start_pending: bool = nvm(FLAG, False)  # next basal prescription is a start (fill from empty)
     low_reservoir_nl: int = nvm(U32)  # low-reservoir alarm threshold
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
-    patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS)  # noqa: RUF009
-    titration: tuple[TitrationEntry, ...] = nvm(_TITRATION)
+    patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
+    titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
 
 
 def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:
     """What a pump holds before its first programming: nothing filled, nothing programmed."""
-    return Settings(
-        version=0,
-        suspended=False,
-        program=Stopped(),
-        concentration_mcg_per_ml=0,
-        filled_nl=0,
-        refill_generation=0,
-        bridge_from_mcg_per_ml=0,
-        start_pending=False,
-        low_reservoir_nl=low_reservoir_nl,
-        critical_interval_s=critical_interval_s,
-        patient_bolus=PATIENT_BOLUS_DISABLED,
-        titration=(),
-    )
+    return Settings(low_reservoir_nl=low_reservoir_nl, critical_interval_s=critical_interval_s)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Counters(Record):
     """The COUNTERS record: what delivery, the battery and the alarms change all the time."""
 

@@ -130,9 +130,13 @@ def _unpack(layout: struct.Struct, data: bytes, pos: int) -> tuple[Any, ...]:
 Codec = FixedCodec | VarCodec
 
 
-def nvm(codec: Codec) -> Any:
-    """Declare a record field and its encoding: ``drawn_nl: int = nvm(U64)``."""
-    return dataclasses.field(metadata={"codec": codec})
+_NO_DEFAULT: Any = dataclasses.MISSING
+
+
+def nvm(codec: Codec, default: Any = _NO_DEFAULT) -> Any:
+    """Declare a record field, its encoding and optionally its factory value:
+    ``drawn_nl: int = nvm(U64)``, ``version: int = nvm(U32, 0)``."""
+    return dataclasses.field(default=default, metadata={"codec": codec})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
