@@ -108,7 +108,7 @@ def _patient_bolus_request(fw: PumpFirmware, body: Body, now: int) -> Body:
     return {
         "dose_ng": grant.dose_ng,
         "duration_s": grant.duration_s,
-        "end_time": time_or_zero(grant.ends_at),
+        "end_time": time_or_zero(grant.end_time),
         "remaining_today": min(grant.remaining_today, 255),
     }
 

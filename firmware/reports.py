@@ -103,5 +103,5 @@ class RefillResult:
 class PatientBolusGrant:
     dose_ng: int
     duration_s: int
-    ends_at: int  # pump time
+    end_time: int  # pump time
     remaining_today: int  # patient boluses still allowed in the last 24 h window

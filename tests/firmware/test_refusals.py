@@ -163,7 +163,7 @@ def test_patient_bolus_request_refusals_are_logged() -> None:
     assert caught.value.code is ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED
     pump.configure_patient_bolus(PB, T)
     grant = pump.request_patient_bolus(T)
-    assert grant.ends_at == T + 600 and grant.dose_ng == 20_000
+    assert grant.end_time == T + 600 and grant.dose_ng == 20_000
     with pytest.raises(Refusal) as caught:
         pump.request_patient_bolus(T + 300)
     assert caught.value.code is ErrorCode.BOLUS_IN_PROGRESS
