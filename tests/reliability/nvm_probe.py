@@ -44,13 +44,9 @@ def read_nvm(path: Path, profile: str = "vp20") -> NvmSnapshot:
         torn += int(record.other_bank_corrupt)
         if record.status is RecordStatus.VALID:
             payloads[record_id] = record.payload
-    config = (
-        Settings.decode(payloads[RecordId.CONFIG]) if RecordId.CONFIG in payloads else None
-    )
+    config = Settings.decode(payloads[RecordId.CONFIG]) if RecordId.CONFIG in payloads else None
     counters = (
-        Counters.decode(payloads[RecordId.COUNTERS])
-        if RecordId.COUNTERS in payloads
-        else None
+        Counters.decode(payloads[RecordId.COUNTERS]) if RecordId.COUNTERS in payloads else None
     )
     tops: dict[LogId, int] = {}
     logs: dict[LogId, dict[int, tuple[int, int, int, int]]] = {}
