@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor
@@ -158,10 +157,6 @@ class PumpFirmware:
     @property
     def _settings(self) -> Settings:
         return self._time.settings
-
-    def _set(self, **changes: Any) -> None:
-        """Change some settings (one new CONFIG record; persisted at the next commit point)."""
-        self._time.set_settings(dataclasses.replace(self._time.settings, **changes))
 
     def _catch_up(self, now: int) -> int:
         """Run to ``now`` (never backwards) and return the time the call acts at."""
@@ -409,12 +404,15 @@ class PumpFirmware:
             else:
                 window = self.profile.drug.titration_window_s
                 titration = record_titration(titration, entry, window)
-        self._set(
-            version=settings.version + 1,
-            program=program,
-            suspended=suspended,
-            start_pending=start_pending,
-            titration=titration,
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                version=settings.version + 1,
+                program=program,
+                suspended=suspended,
+                start_pending=start_pending,
+                titration=titration,
+            )
         )
         self._apply_to_engine(engine, validated, now)
         kind = change_kind(change)
@@ -464,13 +462,16 @@ class PumpFirmware:
         changed = res.is_filled and previous != concentration_mcg_per_ml
         from_empty = not res.is_filled or res.is_empty
         # the reservoir is emptied by aspiration, then ``added_nl`` is injected
-        self._set(
-            concentration_mcg_per_ml=concentration_mcg_per_ml,
-            filled_nl=added_nl,
-            refill_generation=settings.refill_generation + 1,
-            bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
-            start_pending=True if from_empty else settings.start_pending,
-            titration=() if from_empty else settings.titration,
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                concentration_mcg_per_ml=concentration_mcg_per_ml,
+                filled_nl=added_nl,
+                refill_generation=settings.refill_generation + 1,
+                bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
+                start_pending=True if from_empty else settings.start_pending,
+                titration=() if from_empty else settings.titration,
+            )
         )
         res.drawn_nl = 0
         if engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
@@ -495,7 +496,7 @@ class PumpFirmware:
         now = self._catch_up(now)
         basal = program_daily_dose_ng(self._engine.program)
         validate_patient_bolus(cfg, basal, self.profile)
-        self._set(patient_bolus=cfg)
+        self._time.set_settings(dataclasses.replace(self._settings, patient_bolus=cfg))
         self._time.commit_point(now)
         self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
 
@@ -562,7 +563,7 @@ class PumpFirmware:
         """Stop delivery at once (cancels boluses); PUMP_STOPPED sounds until resumed."""
         now = self._catch_up(now)
         self._time.cancel_boluses(now)
-        self._set(suspended=True)
+        self._time.set_settings(dataclasses.replace(self._settings, suspended=True))
         self._time.commit_point(now)
         self._log_now(LogEvent.PUMP_STOPPED, now)
 
@@ -575,7 +576,7 @@ class PumpFirmware:
         if engine.stalled:
             engine.stalled = False
         elif self._settings.suspended:
-            self._set(suspended=False)
+            self._time.set_settings(dataclasses.replace(self._settings, suspended=False))
         elif isinstance(self._settings.program, Stopped):
             raise Refusal(ErrorCode.THERAPY_NOT_RUNNING, "no basal program to resume: program one")
         else:
@@ -646,7 +647,13 @@ class PumpFirmware:
                 f"critical interval must be "
                 f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
             )
-        self._set(low_reservoir_nl=low_reservoir_nl, critical_interval_s=critical_interval_s)
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                low_reservoir_nl=low_reservoir_nl,
+                critical_interval_s=critical_interval_s,
+            )
+        )
         self._time.commit_point(now)
         self._log_now(LogEvent.ALARM_CONFIG_CHANGED, now, low_reservoir_nl, critical_interval_s)
 
