@@ -12,6 +12,11 @@ offset, battery and alarm state); it is small and written at least every
 Each field's encoding is declared next to it (:mod:`firmware.record_codec`), in byte order:
 encoder, decoder and :meth:`~firmware.record_codec.Record.layout` all follow from the class.
 The byte layout is that of format 1 since the first release; fields may only be appended.
+
+A new setting is one line in :class:`Settings` (with its factory value).  A new counter is its
+line in :class:`Counters` plus one in each of ``TimeLine.counters()`` (the keyword-only
+constructor insists) and ``TimeLine.restore_counters()`` (a round-trip test insists): counters
+change with every stroke, so the parts that count them hold them, not a frozen record.
 """
 
 from __future__ import annotations

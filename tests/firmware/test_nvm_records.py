@@ -162,3 +162,17 @@ def test_records_round_trip(
         COUNTERS, rtc_offset_s=offset, eri_time=eri, patient_bolus_grants=grants, safe_reason=safe
     )
     assert Counters.decode(counters.encode()) == counters
+
+
+def test_every_counter_the_time_line_restores_it_reads_back() -> None:
+    """counters() and restore_counters() cover the same fields (the record's constructor makes
+    counters() name them all): a counter added to the record but not restored fails here.
+    ``log_next_seq`` is the exception by design: boot applies it to the rings it loads."""
+    from firmware.timeline import TimeLine
+    from tests.firmware.conftest import Bench
+
+    time_line: TimeLine = Bench().pump._time
+    time_line.set_settings(dataclasses.replace(time_line.settings, refill_generation=3))
+    time_line.restore_counters(COUNTERS)
+    read = time_line.counters()
+    assert dataclasses.replace(read, log_next_seq=COUNTERS.log_next_seq) == COUNTERS
