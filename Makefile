@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check protocol firmware hw_sim programmer patient tests bench docs/tools
 	$(BIN)/ruff format --check protocol firmware hw_sim programmer patient tests bench docs/tools
 	$(BIN)/mypy protocol firmware
-	$(BIN)/mypy --strict hw_sim programmer patient
+	$(BIN)/mypy --strict hw_sim programmer patient docs/tools
 
 bench: $(STAMP)
 	@set -e; for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f; done

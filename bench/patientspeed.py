@@ -37,7 +37,6 @@ from patient.model import VirtualPatient
 from patient.pharmacokinetics import CsfModel, CsfState
 from patient.profiles import load_patient_profile
 
-DAY_S = 86_400
 YEARS = 7
 REFILL_EVERY_DAYS = 60
 REFILL_STOP_S = 1_800

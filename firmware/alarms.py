@@ -13,6 +13,12 @@ Semantics:
 - Tones: critical alarms play TWO_TONE when raised and then every ``critical_interval_s``;
   non-critical alarms play SINGLE when raised and then every ``noncritical_interval_s`` (about
   hourly).  When several alarms are due at the same second each pattern plays once.
+- The repeats are the buzzer's (``firmware.hal.Buzzer.repeat``): at each wakeup the firmware
+  hands it the repeats up to its next wakeup and sleeps through them, so an alarm that sounds
+  for weeks costs no wakeups.  The firmware plays a tone itself only when it is awake at that
+  second (a raise, a wakeup that falls on a repeat, the end of a silence); ``catch_up`` moves
+  each alarm's ``next_tone`` past the repeats the buzzer sounded, so the state (and what is
+  persisted) is what it would be had the firmware woken for every tone.
 - Acknowledging silences the repeats, it never clears: the alarm stays listed (``acknowledged``,
   ``silenced_until``) until its condition clears.  A critical alarm re-sounds after
   ``CRITICAL_SILENCE_S`` (24 h) if still active, a non-critical one after ``NONCRITICAL_SILENCE_S``
@@ -28,10 +34,11 @@ from dataclasses import dataclass
 
 from firmware.clock import PumpClock
 from firmware.eventlog import EventLog
-from firmware.hal import TonePattern
+from firmware.hal import Buzzer, TonePattern, ToneRepeat
 from protocol.enums import CRITICAL_ALARMS, AlarmId, LogEvent
 
 CRITICAL_SILENCE_S = 24 * 3600
+NO_TONE = -1  # ``next_tone_time`` cache: no silence to wake for
 NONCRITICAL_SILENCE_S = 7 * 24 * 3600
 
 
@@ -78,6 +85,13 @@ class AlarmManager:
         self.active: dict[AlarmId, ActiveAlarm] = {}
         self._events: list[AlarmEvent] = []
         self._next_tone_cache: int | None = None
+        #: What the buzzer repeats (``program``): the alarms with their periods, the repeats
+        #: handed over (None: unknown, as after a reset) and the times they cover, after
+        #: ``_repeat_after`` and before ``_repeat_until``.
+        self._repeating: list[tuple[ActiveAlarm, int]] = []
+        self._repeats: tuple[ToneRepeat, ...] | None = None
+        self._repeat_after = 0
+        self._repeat_until = 0
 
     def raise_alarm(self, alarm_id: AlarmId, now: int) -> None:
         if alarm_id in self.active:
@@ -118,9 +132,61 @@ class AlarmManager:
         return count
 
     def next_tone_time(self) -> int | None:
-        if self._next_tone_cache is None and self.active:
-            self._next_tone_cache = min(a.next_tone for a in self.active.values())
-        return self._next_tone_cache if self.active else None
+        """The next tone the firmware must wake for: the end of an acknowledged alarm's silence
+        (the other alarms' repeats are the buzzer's, see ``program``)."""
+        if self._next_tone_cache is None:
+            silenced = [a.next_tone for a in self.active.values() if a.silenced_until is not None]
+            self._next_tone_cache = min(silenced) if silenced else NO_TONE
+        return None if self._next_tone_cache == NO_TONE else self._next_tone_cache
+
+    def catch_up(self, now: int) -> None:
+        """The buzzer sounded its repeats up to ``now`` (those before the wakeup that ends
+        them): move each repeating alarm's next tone past them, as if it had woken for each."""
+        if not self._repeating:
+            return  # nothing repeats: the common case, once per wakeup
+        limit = min(now, self._repeat_until - 1)
+        if limit <= self._repeat_after:
+            return
+        for alarm, period in self._repeating:
+            if alarm.next_tone <= limit:
+                alarm.next_tone += ((limit - alarm.next_tone) // period + 1) * period
+        self._repeat_after = limit
+
+    def program(self, buzzer: Buzzer, now: int, until: int) -> None:
+        """Hand the buzzer the repeats of the sounding (not silenced) alarms after ``now`` and
+        before ``until``, the firmware's next wakeup (called after ``due_tones(now)``)."""
+        self._repeat_after, self._repeat_until = now, until
+        if not self.active and self._repeats == ():
+            self._repeating = []
+            return  # no alarm, and the buzzer knows it: the common case
+        critical_s, noncritical_s = self.critical_interval_s, self.noncritical_interval_s
+        repeating: list[tuple[ActiveAlarm, int]] = []
+        two_tone: list[int] = []
+        single: list[int] = []
+        for alarm_id, alarm in self.active.items():
+            if alarm.silenced_until is not None:
+                continue
+            if alarm_id in CRITICAL_ALARMS:
+                repeating.append((alarm, critical_s))
+                two_tone.append(alarm.next_tone)
+            else:
+                repeating.append((alarm, noncritical_s))
+                single.append(alarm.next_tone)
+        self._repeating = repeating
+        if not repeating and self._repeats == ():
+            return  # nothing repeats, and the buzzer knows it
+        repeats: list[ToneRepeat] = []
+        for pattern, period, firsts in (
+            (TonePattern.TWO_TONE, critical_s, two_tone),
+            (TonePattern.SINGLE, noncritical_s, single),
+        ):
+            phases: set[int] = set()
+            for first in sorted(firsts):
+                if first % period not in phases:  # alarms in step sound one tone, as when due
+                    phases.add(first % period)
+                    repeats.append(ToneRepeat(pattern, first, period))
+        self._repeats = tuple(repeats)
+        buzzer.repeat(self._repeats, now, until)
 
     def due_tones(self, now: int) -> list[TonePattern]:
         """Patterns to play at ``now`` (critical first); schedules each alarm's next repeat."""

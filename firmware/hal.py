@@ -9,6 +9,7 @@ seconds of board time.  All quantities are integers: nanolitres, strokes, second
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import Protocol
 
 from protocol.enums import ResetCause  # on the wire: the RESET log record's argument
@@ -43,8 +44,31 @@ class BatteryGauge(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class ToneRepeat:
+    """A tone the buzzer sounds by itself: ``pattern`` at ``first + k * period_s``, k = 0, 1, ..."""
+
+    pattern: TonePattern
+    first: int  # board time of one tone of the series (it may lie in the past)
+    period_s: int
+
+
 class Buzzer(Protocol):
-    def play(self, pattern: TonePattern, now: int) -> None: ...
+    """The alarm buzzer: single tones, and repeats it sounds by itself between wakeups."""
+
+    def play(self, pattern: TonePattern, now: int) -> None:
+        """Sound ``pattern`` once, at ``now``."""
+        ...
+
+    def repeat(self, repeats: tuple[ToneRepeat, ...], now: int, until: int) -> None:
+        """Sound ``repeats`` at their times after ``now`` and before ``until`` (the firmware's
+        next wakeup), so the processor sleeps through them.
+
+        Replaces what an earlier call programmed for the times after ``now`` (its tones up to
+        ``now`` have sounded).  Tones of one second sound in the order of ``repeats``, and before
+        any tone ``play`` sounds at that second.  ``repeat((), now, now)`` ends every repeat.
+        """
+        ...
 
 
 class NvmWriteError(Exception):

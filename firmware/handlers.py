@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from protocol.catalog import MsgType, RefillFlag, StageWarning
+from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
+from protocol.log_record import LOG_RECORD_SIZE
 
 from .profile import DeviceProfile
 from .safety import MAX_CATHETER_LENGTH_MM
@@ -33,8 +35,8 @@ if TYPE_CHECKING:
 Body = dict[str, Any]
 Handler = Callable[["PumpFirmware", Body, int], Body]
 
-#: Records per LOG_READ reply frame: 42 x 24 bytes fits the 1024-byte payload limit.
-RECORDS_PER_FRAME = 42
+#: Records per LOG_READ reply frame (what fits the payload limit).
+RECORDS_PER_FRAME = LOG_RECORDS_PER_FRAME
 #: Most records one LOG_READ may ask for.
 MAX_RECORDS_PER_READ = 65_535
 
@@ -164,7 +166,7 @@ def _log_info(fw: PumpFirmware, body: Body, now: int) -> Body:
         "next_seq": info.next_seq,
         "count": info.count,
         "capacity": info.capacity,
-        "record_size": 24,
+        "record_size": LOG_RECORD_SIZE,
     }
 
 

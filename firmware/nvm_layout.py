@@ -115,6 +115,9 @@ def _is_blank(data: bytes) -> bool:
     return data == b"\x00" * len(data) or data == b"\xff" * len(data)
 
 
+_BLANK_SLOTS = (b"\x00" * LOG_RECORD_SIZE, b"\xff" * LOG_RECORD_SIZE)
+
+
 class NvmStore:
     """Reads and atomically updates records in two banks; writes log slots."""
 
@@ -222,9 +225,13 @@ class NvmStore:
             return []
         base = self.layout.log_offsets[log_id]
         data = self._nvm.read(base, self.layout.log_slots * LOG_RECORD_SIZE)
+        if _is_blank(data):  # an erased log (a new pump): nothing to parse
+            return []
         records = []
         for slot in range(self.layout.log_slots):
             chunk = data[slot * LOG_RECORD_SIZE : (slot + 1) * LOG_RECORD_SIZE]
+            if chunk in _BLANK_SLOTS:  # erased: never a valid record (its check fails)
+                continue
             try:
                 record = LogRecord.unpack(chunk)
             except ValueError:

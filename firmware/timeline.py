@@ -254,6 +254,7 @@ class TimeLine:
             due = self._next_wakeup
             t = due if due <= now else now
             stalled = self._deliver(t)
+            self._alarms.catch_up(t)  # the buzzer's repeats up to t have sounded
             if t == due or stalled:
                 self._on_wakeup(t)
 
@@ -317,6 +318,7 @@ class TimeLine:
         if natural > now + interval and (self._segment_delivers() or self._nvm_failing):
             natural = now + interval
         self._next_wakeup = max(self._last + 1, natural)
+        self._alarms.program(self._hal.buzzer, now, self._next_wakeup)  # repeats until then
 
     def _segment_delivers(self) -> bool:
         segment = self._segment

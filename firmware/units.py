@@ -8,7 +8,8 @@ above what the clinician asked for, by less than 1 nL/day.
 
 from __future__ import annotations
 
-DAY_S = 86_400
+from protocol.units import DAY_S as DAY_S  # the firmware's modules read it here
+
 WEEK_S = 7 * DAY_S
 #: The Unix epoch (day 0) was a Thursday; with Monday = 0 that is weekday 3.
 EPOCH_WEEKDAY = 3

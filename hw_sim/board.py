@@ -23,7 +23,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from firmware.hal import (
@@ -102,7 +101,7 @@ class VirtualBoard:
             self.catheter,
             on_strokes=self.battery.on_strokes,
         )
-        self.buzzer = RecordingBuzzer()
+        self.buzzer = RecordingBuzzer(lambda: self.scheduler.now)  # tones up to board time
         self.nvm: NvmStorage = MemoryNvm(hw.nvm_size_bytes) if nvm is None else nvm
         self.telemetry = BufferedTelemetry(on_bytes_sent=self.battery.on_bytes)
         #: Keys and nonces: the OS CSPRNG unless a test passes ``InsecureTestEntropy`` on purpose.
@@ -182,10 +181,14 @@ class VirtualBoard:
         # One wakeup at a time, so the drug leaving the catheter in each interval went at one
         # constant programmed rate (hw_sim/patient_link.py); the firmware's work is the same.
         while self.powered:
-            wakeup = self.firmware.next_wakeup()
+            firmware = self.firmware
+            wakeup = firmware.next_wakeup()
             if wakeup >= t:
                 break
-            self._guarded(partial(self.firmware.run_until, wakeup), wakeup)
+            try:  # what _guarded does, without a closure per wakeup
+                firmware.run_until(wakeup)
+            except PowerCut:
+                self.recover_from_power_cut(wakeup)
             link.sync(wakeup)
         if self.powered:
             self._guarded(lambda: self.firmware.run_until(t), t)
@@ -336,8 +339,9 @@ class VirtualBoard:
             self.nvm.disarm_power_cut()
 
     # ------------------------------------------------------------------ truth
-    def hw_status(self) -> dict[str, Any]:
-        """What the bench can measure, and the firmware cannot: the true state of the hardware."""
+    def hw_status(self, with_tones: bool = True) -> dict[str, Any]:
+        """What the bench can measure, and the firmware cannot: the true state of the hardware
+        (``with_tones=False``: without the list of every tone, for who needs only the counts)."""
         now = self.now
         motor, reservoir, catheter = self.motor, self.reservoir, self.catheter
         status = {
@@ -363,7 +367,7 @@ class VirtualBoard:
                 "systematic_error_ppm": motor.systematic_error_ppm,
                 "pocket_fill_armed": reservoir.pocket_fill_armed,
             },
-            "tones": [[t, pattern.name] for t, pattern in self.buzzer.tones],
+            "tones": [[t, p.name] for t, p in self.buzzer.tones] if with_tones else [],
             "resets": [[t, cause.name] for t, cause in self.resets],
             "catheter": {
                 **catheter.faults,

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from protocol.units import mcg, ml
+
 from .bench import CATHETER_ACTIONS, DEFAULT_ASPIRATE_ML, FAULTS, BenchError, parse_ml
 from .control import ControlError, control_call
 from .timeparse import format_datetime, parse_duration
@@ -195,8 +197,8 @@ def hw_status(ctx: click.Context, as_json: bool) -> None:
         click.echo(json.dumps({k: v for k, v in answer.items() if k != "ok"}, sort_keys=True))
         return
     click.echo(f"time               {iso_time(answer['time'])}")
-    click.echo(f"reservoir (true)   {answer['reservoir_nl'] / 1e6:.3f} mL")
-    click.echo(f"delivered (true)   {answer['delivered_nl'] / 1e6:.3f} mL")
+    click.echo(f"reservoir (true)   {ml(answer['reservoir_nl']):.3f} mL")
+    click.echo(f"delivered (true)   {ml(answer['delivered_nl']):.3f} mL")
     click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")
     click.echo(f"pairing window     {'open' if answer['pairing_window_open'] else 'closed'}")
     click.echo(f"pairing            {_pairing_text(answer.get('pairing', {}))}")
@@ -226,8 +228,8 @@ def _catheter_text(catheter: dict[str, Any]) -> str:
     elif outflow == "tip_migrated":
         faults.append("tip out of the intrathecal space")
     text = ", ".join(faults) if faults else "patent"
-    tissue = catheter.get("to_tissue_ng", 0) / 1000
-    blocked = catheter.get("blocked_nl", 0) / 1e6
+    tissue = mcg(catheter.get("to_tissue_ng", 0), 1)
+    blocked = ml(catheter.get("blocked_nl", 0))
     return f"{text} (to the tissue {tissue:.1f} mcg, blocked {blocked:.3f} mL)"
 
 

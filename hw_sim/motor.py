@@ -55,8 +55,10 @@ class PeristalticMotor:
         self.air_nl = 0  # stroke volume that found an empty reservoir
         self.blocked_nl = 0  # stroke volume an occluded catheter did not let pass
         self._carry_pl = 0  # sub-nanolitre remainder, picolitres
-        #: Called with ``now`` after each batch reaches the catheter (the patient link listens).
-        self.on_delivered: Callable[[int], None] | None = None
+        #: Called after each batch reaches the catheter (the patient link listens) with ``now``
+        #: and the share of the batch's interval during which drug left the reservoir (1.0 but
+        #: for the batch in which it ran dry: the strokes are spread evenly, the last ones air).
+        self.on_delivered: Callable[[int, float], None] | None = None
 
     def set_systematic_error_pct(self, percent: float) -> None:
         """Over-infusion (+) or under-infusion (-) in percent of every stroke from now on."""
@@ -92,5 +94,5 @@ class PeristalticMotor:
         self.delivered_pg += mass_pg
         self._catheter.push(moved_nl, mass_pg)
         if self.on_delivered is not None:
-            self.on_delivered(now)
+            self.on_delivered(now, moved_nl / volume_nl if moved_nl < volume_nl else 1.0)
         return count

@@ -4,9 +4,13 @@ Why: the board knows, to the picogram, how much drug left the catheter tip and w
 patient model (``patient/``) needs it as a piecewise-constant mass rate.  Strokes are counted
 per firmware wakeup, and the firmware wakes at every schedule boundary, so between two
 consecutive wakeups the programmed rate is constant: the drug that left the tip in ``(t0, t1]``
-is delivered to the patient as a constant rate over exactly that interval.  The board therefore
-runs the firmware one wakeup at a time while a patient is attached (the firmware does the same
-work either way) and calls ``sync`` after each.  Without a patient nothing changes.
+is delivered to the patient as a constant rate over exactly that interval - but for the
+interval in which the reservoir runs dry: its strokes are spread evenly and the last ones move
+air, so the drug went in the first part only (the motor's share of the batch that was drug), at
+the rate, and nothing after; how often the firmware happens to wake does not move that moment.
+The board therefore runs the firmware one wakeup at a time while a patient is attached (the
+firmware does the same work either way) and calls ``sync`` after each.  Without a patient
+nothing changes.
 
 The motor also calls ``sync`` after every batch of strokes, at the batch's time, so a firmware
 that catches up by itself (a clinical call with a later ``now`` than the board's last
@@ -87,25 +91,39 @@ class PatientLink:
         self.stage_since: float | None = None
         self.signs_since: float | None = None
 
-    def sync(self, now: int) -> None:
-        """Give the patient the drug that left the catheter tip since the last sync."""
-        if now < self.last_sync:
-            raise ValueError(f"time cannot go back: {now} < {self.last_sync}")
-        mass_pg = self.catheter.to_patient_pg - self._last_pg
-        self._last_pg = self.catheter.to_patient_pg
-        dt_s = now - self.last_sync
+    def sync(self, now: int, flow_share: float = 1.0) -> None:
+        """Give the patient the drug that left the catheter tip since the last sync.
+
+        ``flow_share`` < 1: the drug left during only that first share of the interval (the
+        reservoir ran dry in it), so the flow stops there instead of being spread over it all.
+        """
+        last = self.last_sync
+        if now < last:
+            raise ValueError(f"time cannot go back: {now} < {last}")
+        to_patient = self.catheter.to_patient_pg
+        mass_pg = to_patient - self._last_pg
+        self._last_pg = to_patient
+        dt_s = now - last
         if dt_s == 0:
             if mass_pg:
                 self.patient.inject_bolus(mass_pg / PG_PER_MCG)
             return
-        rate_mcg_per_h = mass_pg / PG_PER_MCG * 3600.0 / dt_s
-        at = self.last_sync
-        while self._next_day <= now:  # split at day boundaries for the daily ledger
+        if flow_share < 1.0 and mass_pg:
+            flow_end = min(now, last + max(1, round(dt_s * flow_share)))
+            self._feed(last, flow_end, mass_pg / PG_PER_MCG * 3600.0 / (flow_end - last))
+            self._feed(flow_end, now, 0.0)
+        else:
+            self._feed(last, now, mass_pg / PG_PER_MCG * 3600.0 / dt_s)
+        self.last_sync = now
+
+    def _feed(self, at: int, until: int, rate_mcg_per_h: float) -> None:
+        """A constant input from ``at`` to ``until``, split at day boundaries for the ledger."""
+        while self._next_day <= until:
             self._advance(self._next_day - at, rate_mcg_per_h)
             at = self._next_day
             self._close_day()
-        self._advance(now - at, rate_mcg_per_h)
-        self.last_sync = now
+        if until > at:
+            self._advance(until - at, rate_mcg_per_h)
 
     def _advance(self, dt_s: int, rate_mcg_per_h: float) -> None:
         for event in self.patient.advance(dt_s, rate_mcg_per_h):
@@ -120,12 +138,18 @@ class PatientLink:
 
     def _close_day(self) -> None:
         p = self.patient
-        totals = (p.therapeutic_total_h, p.withdrawal_signs_total_h, p.overdose_signs_total_h)
+        therapeutic, withdrawal, overdose = totals = (
+            p.therapeutic_total_h,
+            p.withdrawal_signs_total_h,
+            p.overdose_signs_total_h,
+        )
         before = self._day_totals
         self.days.append(
             PatientDay(
                 self.days_before + len(self.days),
-                *(now - then for now, then in zip(totals, before, strict=True)),
+                therapeutic - before[0],
+                withdrawal - before[1],
+                overdose - before[2],
             )
         )
         self._day_totals = totals

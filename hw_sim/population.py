@@ -11,10 +11,12 @@ catheter tip.  What is kept of a run is one flat row; ``population_cmd`` schedul
 ``summarise`` turns rows into risks with exact intervals.
 
 Population mode differs from ``vpump run`` in one documented way: the firmware persists its
-counters daily instead of every 4 h (``POPULATION_PERSIST_INTERVAL_S``).  No population
-injects a power loss, so only the NVM write count changes - and the wakeup times, hence the
-noise draws: a patient's numbers are those of a statistically equivalent run, not the bytes
-``vpump run`` would give for the same seed.
+counters at every change and at least every 30 days instead of every 4 h
+(``POPULATION_PERSIST_INTERVAL_S``).  No population injects a power loss, so only the NVM
+writes change - and the wakeup times (no wakeups to persist; the daily housekeeping is the
+rhythm), hence the noise draws: a patient's numbers are those of a statistically equivalent
+run, not the bytes ``vpump run`` would give for the same seed.  Any interval of a day or more
+gives the same rows; longer ones only write less.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from patient.profiles import PatientProfile, PatientProfileError, draw, load_pat
 from patient.screening import screening_trial
 
 YEAR_S = 365 * DAY_S
-POPULATION_PERSIST_INTERVAL_S = DAY_S
+POPULATION_PERSIST_INTERVAL_S = 30 * DAY_S
 APPOINTMENT_PRIORITY = 20
 DEFAULT_BATCH = 8
 LABEL_CONCENTRATIONS = (50, 500, 1000, 2000)
@@ -439,6 +441,15 @@ def _patient(name: str, seed: int | None) -> PatientProfile:
     return profile if seed is None else draw(profile, seed)
 
 
+def load_profiles(population: Population) -> None:
+    """Load every device and patient profile the population names into this process's caches
+    (a worker's first patients then pay no file parsing: benchmarks warm their workers so)."""
+    for name in population.device_profile.names:
+        _device(name)
+    for name in population.patient_profile.names:
+        _patient(name, None)
+
+
 def build_scenario(population: Population, d: PatientDraw) -> Scenario:
     """The patient's scenario: fill, prime, start, titrate (refills come from the policy)."""
     start = DEFAULT_START_TIME
@@ -495,6 +506,7 @@ class PopulationRunner(ScenarioRunner):
         self.appointments = 0
         self._last_batch = scenario.start
         self._air_before = self._pumped_before = 0
+        self._alarms_seen = 0  # report alarm entries already looked at for ERI
 
     # -- the policy ----------------------------------------------------------------
     def _schedule_rule_refill(self, now: int) -> None:
@@ -531,8 +543,8 @@ class PopulationRunner(ScenarioRunner):
             return  # end of service: the pump is replaced, not refilled
         self._refill(now, None, self.population.concentration)
 
-    def _on_delivered(self, sync: Callable[[int], None], now: int) -> None:
-        sync(now)
+    def _on_delivered(self, sync: Callable[[int, float], None], now: int, share: float) -> None:
+        sync(now, share)
         motor = self.board.motor
         if self.dry_since is None and self.board.reservoir.volume_nl == 0:
             # Somewhere in the last batch: place it by the share of the batch that was air.
@@ -540,6 +552,19 @@ class PopulationRunner(ScenarioRunner):
             share = air / pumped if pumped > 0 else 0.0
             self.dry_since = now - round((now - self._last_batch) * share)
         self._last_batch, self._air_before, self._pumped_before = now, motor.air_nl, motor.pumped_nl
+
+    def _look(self) -> None:
+        """The weekly look without a status (a row needs only the last one, ``_watch`` at the
+        end): the alarm transitions and the daily totals, as ``_watch`` reads them."""
+        firmware = self.firmware
+        self.report.observe_alarm_events(firmware.drain_alarm_events())
+        self.report.tail_logs(firmware)
+
+    def _eri_reported(self) -> bool:
+        """Did the pump raise ERI since the last question (the report's new alarm entries)?"""
+        alarms, seen = self.report.alarms, self._alarms_seen
+        self._alarms_seen = len(alarms)
+        return any(a["name"] == "elective_replacement" for a in alarms[seen:])
 
     # -- the run ------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -561,16 +586,19 @@ class PopulationRunner(ScenarioRunner):
         end = scenario.max_end
         replace = self.population.replace_after_eri_days
         eri_seen = False
+        first = True
         while board.now < end:
             board.run_until(min(end, board.now + 7 * DAY_S))
-            self._watch()
-            if replace is not None and not eri_seen:
+            if first:
+                self._watch()  # the clock offset the weekly looks convert event times with
+                first = False
+            else:
+                self._look()
+            if replace is not None and not eri_seen and self._eri_reported():
                 status = self.firmware.status(board.now)
-                if status.eri_time is not None:
-                    eri_seen = True
-                    end = min(
-                        end, status.eri_time - (status.pump_time - board.now) + replace * DAY_S
-                    )
+                assert status.eri_time is not None  # set at the wakeup that raised the alarm
+                eri_seen = True
+                end = min(end, status.eri_time - (status.pump_time - board.now) + replace * DAY_S)
         self._watch()
         return self.report.finish(self.ledger.total_ng(board.now))
 

@@ -16,9 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from firmware.prescription import BasalProgram, Continuous, Stopped
-
-DAY_S = 86_400
-EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday; Monday = 0
+from firmware.units import DAY_S, EPOCH_WEEKDAY
 
 
 @dataclass(frozen=True, slots=True)

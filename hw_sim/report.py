@@ -8,6 +8,7 @@ sorted keys), with volumes in mL and masses in mcg rounded to fixed decimals at 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from firmware.alarms import AlarmEvent
@@ -18,17 +19,15 @@ from hw_sim.patient_link import PatientLink
 from hw_sim.profiles import LoadedProfile
 from hw_sim.scenario import Scenario
 from hw_sim.timeparse import DAY_S, format_datetime
+from protocol import units
 from protocol.enums import CRITICAL_ALARMS, AlarmId, LogEvent, LogId
+from protocol.units import mcg
 
 LOG_PAGE = 256
 
 
-def ml(nl: int) -> float:
-    return round(nl / 1_000_000, 4)
-
-
-def mcg(ng: int) -> float:
-    return round(ng / 1_000, 3)
+#: A report gives volumes to 0.1 uL (4 decimals of mL); masses in mcg as the programmer does.
+ml = partial(units.ml, places=4)
 
 
 class ScenarioReport:
@@ -60,6 +59,11 @@ class ScenarioReport:
         """A status snapshot and the alarm transitions since the last look (pump times)."""
         self._status = status
         self._offset = pump_offset
+        self.observe_alarm_events(alarm_events)
+
+    def observe_alarm_events(self, alarm_events: list[AlarmEvent]) -> None:
+        """Alarm transitions since the last look, at the clock offset of the last status."""
+        pump_offset = self._offset
         for event in alarm_events:
             alarm = AlarmId(event.alarm_id)
             at = self.day(event.time - pump_offset)
@@ -155,10 +159,8 @@ class ScenarioReport:
         status, board = self._status, self.board
         if status is None:
             raise RuntimeError("finish() before any observation of the pump")
-        hw = board.hw_status()
-        tones: dict[str, int] = {}
-        for _, pattern in board.buzzer.tones:
-            tones[pattern.name.lower()] = tones.get(pattern.name.lower(), 0) + 1
+        hw = board.hw_status(with_tones=False)  # the counts below are enough
+        tones = {pattern.name.lower(): n for pattern, n in board.buzzer.counts().items()}
         delivered = self.daily_delivered_ng
         gaps = [
             round(b["day"] - a["day"], 3)

@@ -26,6 +26,7 @@ from firmware.prescription import (
     TherapyChange,
 )
 from firmware.pump import PumpFirmware
+from firmware.reports import PumpStatus
 from hw_sim.board import VirtualBoard
 from hw_sim.profiles import LoadedProfile, load_profile
 from hw_sim.programmed import ProgrammedLedger
@@ -102,8 +103,9 @@ class ScenarioRunner:
         active = {alarm.alarm_id for alarm in firmware.alarms(now)}
         self.report.close_alarms_not_in(active, now)
 
-    def _watch(self) -> None:
-        """Look at the pump as a remote monitor would: status, alarm transitions, daily totals."""
+    def _watch(self) -> PumpStatus:
+        """Look at the pump as a remote monitor would: status, alarm transitions, daily totals
+        (returns the status it saw)."""
         now = self.board.now
         status = self.firmware.status(now)
         offset = status.pump_time - now
@@ -112,6 +114,7 @@ class ScenarioRunner:
         eos = status.eos_time if status.eos_time is not None else status.replace_by_time
         if eos is not None and self._end_of_service_at is None:
             self._end_of_service_at = eos - offset  # known from ERI on: ERI + 90 days
+        return status
 
     # ------------------------------------------------------------------ actions
     def _perform(self, action: Action, now: int) -> None:

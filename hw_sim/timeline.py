@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from firmware.reports import PumpStatus
 from hw_sim.patient_link import PatientLink
 from hw_sim.scenario import Scenario
 from hw_sim.scenario_runner import ScenarioRunner
@@ -64,9 +65,10 @@ class TimelineRunner(ScenarioRunner):
 
         setattr(link, "_close_day", close_and_record)  # noqa: B010 - an instance hook
 
-    def _watch(self) -> None:
-        super()._watch()
+    def _watch(self) -> PumpStatus:
+        status = super()._watch()
         self._sample()
+        return status
 
     def _refill(
         self,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-DAY_S = 86_400
+from protocol.units import DAY_S as DAY_S  # the simulator's modules read it here
+
 #: 2026-01-05T00:00:00Z, a Monday: the default start of a scenario.
 DEFAULT_START_TIME = 1_767_571_200
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3_600, "d": DAY_S, "w": 7 * DAY_S, "y": 365 * DAY_S}

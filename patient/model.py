@@ -121,9 +121,12 @@ class VirtualPatient:
         found: list[tuple[float, str, str]] = []
 
         # overdose: the cisternal curve stays within c +- its coefficients; cross only if needed
+        # (``x if x < 0.0 else 0.0`` spelled as min(x, 0.0) and max(x, 0.0) evaluate it: the same
+        # floats, without a call - this runs once per interval, thousands of times a year)
         low, high = self._overdose_levels
-        floor = c_c + min(a_c, 0.0) + min(b_c, 0.0)
-        ceiling = c_c + max(a_c, 0.0) + max(b_c, 0.0)
+        floor = c_c + (0.0 if a_c > 0.0 else a_c) + (0.0 if b_c > 0.0 else b_c)
+        ceiling = c_c + (0.0 if a_c < 0.0 else a_c) + (0.0 if b_c < 0.0 else b_c)
+        calm_all = False  # no overdose signs in the whole interval
         if floor < low <= ceiling or floor < high <= ceiling:
             calm = self._overdose_segment(TwoExponentials(c_c, a_c, k, b_c, rc), t_end_h, found)
         elif self._overdose is not OverdoseLevel.NONE:
@@ -131,23 +134,27 @@ class VirtualPatient:
             calm = []
         else:
             calm = [(0.0, t_end_h)]
+            calm_all = True
 
         # the effect-site curve stays within its constant +- its coefficients
-        effect = TwoExponentials(steady, a_e, k, b_e, re)
-        e_floor = steady + min(a_e, 0.0) + min(b_e, 0.0)
-        e_ceiling = steady + max(a_e, 0.0) + max(b_e, 0.0)
+        e_floor = steady + (0.0 if a_e > 0.0 else a_e) + (0.0 if b_e > 0.0 else b_e)
+        e_ceiling = steady + (0.0 if a_e < 0.0 else a_e) + (0.0 if b_e < 0.0 else b_e)
 
         # time in the therapeutic range: the response criterion met, no overdose signs
         level = self._response_level
         if calm and level is not None:
-            if e_floor >= level:
-                effective = [(0.0, t_end_h)]
-            elif level > e_ceiling:
-                effective = []
+            if e_floor >= level and calm_all:
+                self.therapeutic_total_h += t_end_h  # what _overlap_h gives for two whole spans
             else:
-                level_cuts = crossings_h(effect, level, t_end_h)
-                effective = _spans(effect.value(0.0) >= level, level_cuts, t_end_h)
-            self.therapeutic_total_h += _overlap_h(effective, calm)
+                if e_floor >= level:
+                    effective = [(0.0, t_end_h)]
+                elif level > e_ceiling:
+                    effective = []
+                else:
+                    effect = TwoExponentials(steady, a_e, k, b_e, re)
+                    level_cuts = crossings_h(effect, level, t_end_h)
+                    effective = _spans(effect.value(0.0) >= level, level_cuts, t_end_h)
+                self.therapeutic_total_h += _overlap_h(effective, calm)
 
         # withdrawal: a dependent patient whose effect site stays above the threshold and who has
         # no deficit to recover from has nothing to do (``clock.above_threshold_h`` only matters
@@ -158,6 +165,7 @@ class VirtualPatient:
         if may_cross or below or self.clock.deficit_h > 0 or not self._dependent:
             cuts: list[float] = []
             if may_cross:
+                effect = TwoExponentials(steady, a_e, k, b_e, re)
                 below = effect.value(0.0) < threshold
                 cuts = crossings_h(effect, threshold, t_end_h)
             self._withdrawal_segments(below, [*cuts, t_end_h], found)

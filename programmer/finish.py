@@ -15,12 +15,13 @@ from typing import Any
 
 from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind
+from protocol.units import mcg, ml
 
 from .clinical import StagedSummary
 from .flex_grid import grid_text, week_grid
 from .therapy import describe_change
 from .units import format_duration
-from .views import days_between, iso_date, iso_time, mcg, ml
+from .views import days_between, iso_date, iso_time
 
 STOP_WARNING = (
     "The pump will STOP delivering baclofen and stays stopped until `pumpctl resume`. "

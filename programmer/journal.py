@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol.catalog import MsgType
+from protocol.enums import enum_label
 from protocol.errors import ErrorCode
 
 from .errors import UsageError
@@ -168,7 +169,4 @@ def _optional_int(value: Any) -> int | None:
 
 
 def _code_name(status: int) -> str:
-    try:
-        return ErrorCode(status).name
-    except ValueError:
-        return f"error {status}"
+    return enum_label(ErrorCode, status, "error {value}")

@@ -17,9 +17,10 @@ from typing import Any
 from protocol.catalog import MsgType
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode
+from protocol.units import format_mcg, format_ml
 
 from .errors import PumpRefused
-from .units import format_duration, format_mcg, format_ml
+from .units import format_duration
 
 
 class LimitRefusal(PumpRefused):

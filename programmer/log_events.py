@@ -14,64 +14,51 @@ from collections.abc import Callable
 from typing import Any
 
 from protocol.catalog import MsgType
-from protocol.enums import AlarmId, ChangeKind, LogEvent, Role, TherapyMode
+from protocol.enums import AlarmId, ChangeKind, LogEvent, ResetCause, Role, TherapyMode, enum_label
 from protocol.errors import ErrorCode
+from protocol.units import mcg, ml
 
 from .views import iso_time
-
-#: Reset causes as the pump logs them (a=cause of RESET); the wire carries only the number.
-RESET_CAUSES = {0: "power_on", 1: "power_loss", 2: "low_battery", 3: "watchdog"}
 
 Decoder = Callable[[int, int], dict[str, Any]]
 
 
 def _name(kind: type[enum.IntEnum], value: int) -> str:
-    try:
-        return kind(value).name.lower()
-    except ValueError:
-        return f"{kind.__name__.lower()}_{value}"
-
-
-def _mcg(ng: int) -> float:
-    return round(ng / 1000, 3)
-
-
-def _ml(nl: int) -> float:
-    return round(nl / 1_000_000, 3)
+    return enum_label(kind, value, kind.__name__.lower() + "_{value}").lower()
 
 
 def _therapy_changed(a: int, b: int) -> dict[str, Any]:
     kind = _name(ChangeKind, a)
     if a in (ChangeKind.STOPPED, ChangeKind.CONTINUOUS, ChangeKind.FLEX):
-        return {"change": kind, "daily_dose_mcg": _mcg(b)}
-    return {"change": kind, "dose_mcg": _mcg(b)}
+        return {"change": kind, "daily_dose_mcg": mcg(b)}
+    return {"change": kind, "dose_mcg": mcg(b)}
 
 
 _DECODERS: dict[LogEvent, Decoder] = {
-    LogEvent.RESET: lambda a, b: {"cause": RESET_CAUSES.get(a, f"cause_{a}")},
+    LogEvent.RESET: lambda a, b: {"cause": enum_label(ResetCause, a, "cause_{value}").lower()},
     LogEvent.THERAPY_CHANGED: _therapy_changed,
-    LogEvent.BOLUS_STARTED: lambda a, b: {"mode": _name(TherapyMode, a), "dose_mcg": _mcg(b)},
+    LogEvent.BOLUS_STARTED: lambda a, b: {"mode": _name(TherapyMode, a), "dose_mcg": mcg(b)},
     LogEvent.BOLUS_COMPLETED: lambda a, b: {
         "mode": _name(TherapyMode, a),
-        "delivered_mcg": _mcg(b),
+        "delivered_mcg": mcg(b),
     },
-    LogEvent.REFILL: lambda a, b: {"added_ml": _ml(a), "discrepancy_ml": _ml(b)},
+    LogEvent.REFILL: lambda a, b: {"added_ml": ml(a), "discrepancy_ml": ml(b)},
     LogEvent.PUMP_STOPPED: lambda a, b: {},
     LogEvent.PUMP_RESUMED: lambda a, b: {},
     LogEvent.CLOCK_CHANGED: lambda a, b: {
         "change_s": a,
         **({"previous_time": _time(b)} if b else {}),
     },
-    LogEvent.PATIENT_BOLUS_CONFIGURED: lambda a, b: {"dose_mcg": _mcg(a), "max_per_day": b},
+    LogEvent.PATIENT_BOLUS_CONFIGURED: lambda a, b: {"dose_mcg": mcg(a), "max_per_day": b},
     LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
-    LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": _mcg(a), "programmed_mcg": _mcg(b)},
+    LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": mcg(a), "programmed_mcg": mcg(b)},
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_TEST: lambda a, b: {},
     LogEvent.ALARM_CONFIG_CHANGED: lambda a, b: {
-        "low_reservoir_ml": _ml(a),
+        "low_reservoir_ml": ml(a),
         "critical_interval_s": b,
     },
     LogEvent.PAIRED: lambda a, b: {"key_id": _key_id(a), "role": _name(Role, b)},

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from protocol.units import DAY_S
+
 from .errors import UsageError
 from .therapy import WEEKDAYS
 
@@ -90,7 +92,7 @@ def therapy_series(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     start = _seconds(start_iso) if start_iso else 0.0
 
     def day(doc: Mapping[str, Any]) -> float:
-        return round((_seconds(doc["time"]) - start) / 86_400, 4)
+        return round((_seconds(doc["time"]) - start) / DAY_S, 4)
 
     daily = [d for d in good if d["event"] == "daily_total"]
     refills = [d for d in good if d["event"] == "refill"]

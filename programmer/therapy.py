@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.enums import ChangeKind
+from protocol.units import format_mcg
 
 from .errors import UsageError
-from .units import format_mcg
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_FLEX_STEPS = 13

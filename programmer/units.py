@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from protocol.units import DAY_S
+
 from .errors import UnitError
 
 _NUMBER = r"(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))"
@@ -32,9 +34,9 @@ _DURATION_S = {
     "m": 60,
     "h": 3600,
     "hr": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
+    "d": DAY_S,
+    "day": DAY_S,
+    "days": DAY_S,
 }
 _LENGTH_MM = {"mm": 1, "cm": 10}
 _PER_DAY = {"day", "d"}
@@ -43,7 +45,7 @@ MAX_DAILY_DOSE_NG = 20_000 * 1000  # 20 mg/day: far above any published intrathe
 MAX_BOLUS_NG = 5_000 * 1000
 MAX_VOLUME_NL = 100 * 1_000_000  # 100 mL: no intrathecal reservoir is larger
 MAX_CONCENTRATION_MCG_PER_ML = 10_000
-MAX_DURATION_S = 366 * 86400
+MAX_DURATION_S = 366 * DAY_S
 MAX_LENGTH_MM = 2_000
 
 
@@ -201,30 +203,13 @@ def parse_count(text: str, what: str, low: int, high: int) -> int:
     return value
 
 
-def format_mcg(ng: int) -> str:
-    """Nanograms as micrograms for people ("400 mcg", "12.5 mcg")."""
-    return f"{_trim(Decimal(ng) / 1000)} mcg"
-
-
-def format_ml(nl: int) -> str:
-    """Nanolitres as millilitres for people ("1.8 mL"), up to 3 decimals."""
-    return f"{_trim((Decimal(nl) / 1_000_000).quantize(Decimal('0.001')))} mL"
-
-
 def format_duration(seconds: int) -> str:
     """Seconds for people ("1 h 30 min", "45 s")."""
     if seconds == 0:
         return "0 s"
     parts = []
-    for size, name in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+    for size, name in ((DAY_S, "d"), (3600, "h"), (60, "min"), (1, "s")):
         count, seconds = divmod(seconds, size)
         if count:
             parts.append(f"{count} {name}")
     return " ".join(parts)
-
-
-def _trim(value: Decimal) -> str:
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text or "0"

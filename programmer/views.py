@@ -11,9 +11,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.enums import CRITICAL_ALARMS, AlarmId, TherapyMode
-
-SECONDS_PER_DAY = 86400
+from protocol.enums import CRITICAL_ALARMS, AlarmId, TherapyMode, enum_label
+from protocol.units import DAY_S, mcg, ml
 
 
 def iso_time(unix_s: int) -> str | None:
@@ -29,26 +28,12 @@ def iso_date(unix_s: int) -> str | None:
     return datetime.fromtimestamp(unix_s, UTC).strftime("%Y-%m-%d")
 
 
-def ml(nl: int) -> float:
-    return round(nl / 1_000_000, 3)
-
-
-def mcg(ng: int) -> float:
-    return round(ng / 1000, 3)
-
-
 def mode_name(mode: int) -> str:
-    try:
-        return TherapyMode(mode).name.lower()
-    except ValueError:
-        return f"mode_{mode}"
+    return enum_label(TherapyMode, mode, "mode_{value}").lower()
 
 
 def alarm_name(alarm: int) -> str:
-    try:
-        return AlarmId(alarm).name.lower()
-    except ValueError:
-        return f"alarm_{alarm}"
+    return enum_label(AlarmId, alarm, "alarm_{value}").lower()
 
 
 def alarm_document(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,7 +51,7 @@ def alarm_document(entry: Mapping[str, Any]) -> dict[str, Any]:
 def days_between(start_s: int, end_s: int) -> float | None:
     if not end_s:
         return None
-    return round(max(0, end_s - start_s) / SECONDS_PER_DAY, 2)
+    return round(max(0, end_s - start_s) / DAY_S, 2)
 
 
 def days_to_low_reservoir(body: Mapping[str, Any]) -> float | None:

@@ -1,8 +1,8 @@
 """Which refusal is written to the audit log as what, and which counts towards the lockout.
 
 Why: one rule, stated once.  The firmware's audit writer and the pairing lockout read these sets,
-and docs/PROTOCOL.md's "Audit and lockout" table is rendered from them (``doc_tables``), so the
-document cannot say one thing while the pump does another.  Pure data, no I/O.
+and docs/PROTOCOL.md's "Audit and lockout" table is rendered from them (docs/tools/doc_tables.py),
+so the document cannot say one thing while the pump does another.  Pure data, no I/O.
 """
 
 from __future__ import annotations

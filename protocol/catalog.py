@@ -36,6 +36,7 @@ from .layouts import (
     u32,
     u64,
 )
+from .log_record import LOG_RECORD_SIZE
 
 
 class MsgType(enum.IntEnum):
@@ -71,7 +72,9 @@ class MsgType(enum.IntEnum):
     REQUEST_STATUS = 0x50
 
 
-class Direction(enum.Enum):
+class MessageKind(enum.Enum):
+    """What a catalog row is: a request the pump answers, or an event the pump sends unasked."""
+
     REQUEST = "programmer -> pump, answered by a reply"
     EVENT = "pump -> programmer, unsolicited"
 
@@ -122,7 +125,7 @@ CLINICIAN = frozenset({Role.CLINICIAN})
 @dataclass(frozen=True, slots=True)
 class MessageSpec:
     msg: MsgType
-    direction: Direction
+    kind: MessageKind
     request: Any  # construct layout of the request payload (or the event payload)
     reply: Any  # construct layout of a success reply's body (None for events)
     auth: bool  # needs an authenticated session
@@ -148,12 +151,12 @@ def _req(
     streamed: bool = False,
 ) -> MessageSpec:
     return MessageSpec(
-        msg, Direction.REQUEST, request, reply, auth, changes, roles, streamed, summary
+        msg, MessageKind.REQUEST, request, reply, auth, changes, roles, streamed, summary
     )
 
 
 def _event(msg: MsgType, layout: Any, summary: str) -> MessageSpec:
-    return MessageSpec(msg, Direction.EVENT, layout, None, True, False, ALL_ROLES, False, summary)
+    return MessageSpec(msg, MessageKind.EVENT, layout, None, True, False, ALL_ROLES, False, summary)
 
 
 M = MsgType
@@ -476,7 +479,7 @@ CATALOG: dict[MsgType, MessageSpec] = {
         _req(
             M.LOG_READ,
             strict("log" / u8, "cursor" / u32, "max_count" / u32),
-            strict("records" / c.PrefixedArray(u8, c.Bytes(24)), "next_cursor" / u32),
+            strict("records" / c.PrefixedArray(u8, c.Bytes(LOG_RECORD_SIZE)), "next_cursor" / u32),
             "stream records from cursor (a sequence number); MORE set on all but the last frame",
             streamed=True,
         ),

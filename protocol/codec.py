@@ -20,6 +20,9 @@ import construct as c
 from .catalog import CATALOG, ERROR_BODY, MessageSpec, MsgType
 from .errors import ErrorCode, LocalProtocolError, RemoteProtocolError
 from .fastcodec import FlatCodec, flat_codec
+from .framing import MAX_PAYLOAD
+from .layouts import prefixed_array_parts
+from .log_record import LOG_RECORD_SIZE
 
 _STATUS = struct.Struct(">H")
 _STATUS_OK = _STATUS.pack(0)
@@ -87,7 +90,7 @@ def _parse(layout: Any, payload: bytes, what: str | Callable[[], str]) -> dict[s
     except Exception as exc:  # any failure of a parse is the peer's malformed payload
         reason = f"malformed {_text(what)} ({len(payload)} bytes): {_why(exc)}"
         raise RemoteProtocolError(reason, ErrorCode.MALFORMED_PAYLOAD) from exc
-    return _plain(parsed)  # type: ignore[no-any-return]
+    return plain(parsed)  # type: ignore[no-any-return]
 
 
 def _why(exc: Exception) -> str:
@@ -101,12 +104,12 @@ def _why(exc: Exception) -> str:
     return "the payload does not match the message's layout"
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Construct containers to plain dicts and lists (dropping construct's private keys)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if not k.startswith("_")}
+        return {k: plain(v) for k, v in value.items() if not k.startswith("_")}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -152,3 +155,19 @@ def request_id_of(msg: MsgType, payload: bytes) -> int | None:
     if not _spec(msg).state_changing or len(payload) < 4:
         return None
     return int.from_bytes(payload[:4], "big")
+
+
+def _log_records_per_frame() -> int:
+    """Most log records one LOG_READ reply frame carries: what fits ``MAX_PAYLOAD`` after the
+    status and the reply's other fields, and what its count field can say."""
+    reply = CATALOG[MsgType.LOG_READ].reply
+    (records,) = (sub.subcon for sub in reply.subcons if sub.name == "records")
+    parts = prefixed_array_parts(records)
+    assert parts is not None, "LOG_READ's records are a length-prefixed array"
+    count_max = (1 << (8 * int(parts[0].sizeof()))) - 1
+    empty = encode_reply(MsgType.LOG_READ, ErrorCode.OK, {"records": [], "next_cursor": 0})
+    return min(count_max, (MAX_PAYLOAD - len(empty)) // LOG_RECORD_SIZE)
+
+
+#: Records per LOG_READ reply frame, derived from MAX_PAYLOAD and the layouts (not counted by hand).
+LOG_RECORDS_PER_FRAME: int = _log_records_per_frame()

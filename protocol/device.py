@@ -44,7 +44,7 @@ from typing import Any
 
 from . import security_state
 from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
-from .catalog import CATALOG, Capability, Direction, MessageSpec, MsgType, RequestState
+from .catalog import CATALOG, Capability, MessageKind, MessageSpec, MsgType, RequestState
 from .codec import decode_request, encode_reply, request_id_of
 from .crypto import (
     MAX_COUNTER_STEP,
@@ -314,7 +314,7 @@ class DeviceEndpoint:
         """Wire bytes of a reply to a Request event, or of an unsolicited event."""
         if isinstance(event, Notification):
             spec = CATALOG[event.msg]
-            if spec.direction is not Direction.EVENT:
+            if spec.kind is not MessageKind.EVENT:
                 raise LocalProtocolError(f"{event.msg.name} is not an event message")
             if self.session is None:
                 return b""  # events go only to an authenticated programmer
@@ -413,7 +413,7 @@ class DeviceEndpoint:
             raise _Rejected(
                 ErrorCode.UNKNOWN_MESSAGE, f"message type {frame.msg_type:#04x}"
             ) from None
-        if spec.direction is not Direction.REQUEST:
+        if spec.kind is not MessageKind.REQUEST:
             raise _Rejected(ErrorCode.WRONG_DIRECTION, f"{spec.name} is sent by the pump only")
         return spec
 
@@ -530,9 +530,7 @@ class DeviceEndpoint:
                 "capabilities": int(self.info.capabilities),
                 "pairing_window_open": self.pairing_window_open(now),
                 "paired_keys": len(self.pairings),
-                "messages": [
-                    int(m) for m, s in CATALOG.items() if s.direction is Direction.REQUEST
-                ],
+                "messages": [int(m) for m, s in CATALOG.items() if s.kind is MessageKind.REQUEST],
             },
         )
 

@@ -9,6 +9,15 @@ from __future__ import annotations
 import enum
 
 
+def enum_label(kind: type[enum.Enum], value: int, unknown: str = "{value}") -> str:
+    """The name of ``kind``'s member ``value``, or ``unknown`` (formatted with ``value``) for a
+    number ``kind`` lacks: a newer peer's code is still shown, as a number, never an error."""
+    try:
+        return str(kind(value).name)
+    except ValueError:
+        return unknown.format(value=value)
+
+
 class Role(enum.IntEnum):
     """Who a pairing key belongs to; bound to the key at pairing time."""
 
@@ -61,11 +70,6 @@ CRITICAL_ALARMS: frozenset[AlarmId] = frozenset(
         AlarmId.PUMP_STOPPED,
     }
 )
-
-
-def alarm_wire_name(alarm: AlarmId) -> str:
-    """The lower-case name used in JSON output (``low_reservoir``...)."""
-    return alarm.name.lower()
 
 
 class LogId(enum.IntEnum):

@@ -5,8 +5,9 @@ status round trip building and walking containers.  Most layouts are flat - fixe
 flags and byte strings, optionally followed by one length-prefixed array of flat records - and for
 those this module derives one precompiled ``struct.Struct`` per part *from the construct layout
 itself*, so there is still one source of truth.  Layouts it cannot express (switches, text,
-greedy bytes) return None and stay with construct.  The property tests check both paths agree
-byte for byte on every message.
+greedy bytes) return None and stay with construct.  tests/protocol/test_fastcodec.py checks that
+both paths agree on every message: the same bytes built, the same fields parsed, the same bytes
+refused.
 
 Strictness is kept: decoding demands the exact length (construct's ``Terminated``), byte strings
 must have their declared length on encode (``struct`` would silently pad them), and integers out

@@ -1,10 +1,11 @@
 """Payload layouts (construct) shared by several messages of the catalog.
 
 Why: the catalog in ``catalog.py`` is one table; the structures that several of its rows reuse -
-a therapy change, an alarm entry, a log record - are declared here once, with the unit of every
-field in its name.  Every layout ends in ``Terminated`` so trailing bytes are refused, and every
-array is length-prefixed by a byte or a short, so a hostile length can never ask for more than
-the frame holds.
+a therapy change, an alarm entry - are declared here once, with the unit of every field in its
+name (the log record, which the pump also stores, is declared in ``log_record.py``).  Every
+layout ends in ``Terminated`` so trailing bytes are refused, and every array is length-prefixed
+by a byte or a short, so a hostile length can never ask for more than the frame holds.  The
+helpers at the end read a layout's shape, for the tools and tests that walk the layouts.
 """
 
 from __future__ import annotations
@@ -66,21 +67,29 @@ AlarmEntry = c.Struct(
     "silenced_until" / u32,  # pump time, s (0: sounding)
 )
 
-#: A log record exactly as the pump stores it (24 bytes, per-record CRC-32C in ``check``).
-LOG_RECORD_SIZE = 24
-LogRecordLayout = c.Struct(
-    "seq" / u32,
-    "time" / u32,  # pump time, s
-    "event" / u16,  # LogEvent
-    "flags" / u16,
-    "a" / i32,
-    "b" / i32,
-    "check" / u32,  # CRC-32C of the 20 bytes before it
-)
-
 Empty = c.Struct(c.Terminated)
 
 
 def strict(*fields: Any) -> c.Struct:
     """A struct that refuses trailing bytes."""
     return c.Struct(*fields, c.Terminated)
+
+
+# -- reading a layout's shape (the docs tables, the dissector and the test strategies walk them) --
+
+
+def prefixed_array_parts(node: Any) -> tuple[Any, Any] | None:
+    """(count field, item layout) if ``node`` is construct's PrefixedArray, else None."""
+    if not isinstance(node, c.FocusedSeq):
+        return None
+    named = {sub.name: sub for sub in node.subcons}
+    if set(named) != {"count", "items"}:
+        return None
+    count = named["count"].subcon.subcon  # Renamed -> Rebuild -> the count field
+    items = named["items"].subcon  # Renamed -> Array(this.count, item)
+    return count, items.subcon
+
+
+def switch_key(node: Any) -> str:
+    """The name of the field a construct ``Switch`` selects its case by."""
+    return str(node.keyfunc.__getfield__())

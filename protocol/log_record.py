@@ -1,12 +1,14 @@
 """The log record: 24 bytes, the same in the pump's NVM, on the wire and in the programmer.
 
 Why: the pump writes records, LOG_READ carries them unchanged, and the programmer and the
-conformance suite read them; one type with one pack/unpack keeps the three in step.  Layout
-(big-endian)::
+conformance suite read them; one declaration (``LogRecordLayout``) with one pack/unpack keeps the
+three in step.  The record's size, the ``struct`` formats the hot paths use and the number of
+records one LOG_READ frame carries (``protocol.codec.LOG_RECORDS_PER_FRAME``) are derived from
+it.  Layout (big-endian)::
 
     seq u32 | time u32 (pump time, s) | event u16 (LogEvent) | flags u16 | a i32 | b i32 | check u32
 
-``check`` is the CRC-32C of the first 20 bytes, so one bad record never poisons the rest.
+``check`` is the CRC-32C of the bytes before it, so one bad record never poisons the rest.
 """
 
 from __future__ import annotations
@@ -14,12 +16,28 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from .crc import crc32c
-from .enums import LogEvent
+import construct as c
 
-LOG_RECORD_SIZE = 24
-_BODY = struct.Struct(">IIHHii")
-_CHECK = struct.Struct(">I")
+from .crc import crc32c
+from .enums import LogEvent, enum_label
+from .layouts import i32, u16, u32
+
+#: The record as the pump stores it and LOG_READ carries it: the one declaration.
+LogRecordLayout = c.Struct(
+    "seq" / u32,
+    "time" / u32,  # pump time, s
+    "event" / u16,  # LogEvent
+    "flags" / u16,
+    "a" / i32,
+    "b" / i32,
+    "check" / u32,  # CRC-32C of the bytes before it
+)
+LOG_RECORD_SIZE: int = LogRecordLayout.sizeof()
+#: Field names in wire order (the fields of ``LogRecord``).
+LOG_RECORD_FIELDS: tuple[str, ...] = tuple(sub.name for sub in LogRecordLayout.subcons)
+_FORMATS = [sub.subcon.fmtstr.lstrip(">") for sub in LogRecordLayout.subcons]
+_BODY = struct.Struct(">" + "".join(_FORMATS[:-1]))  # everything the check covers
+_CHECK = struct.Struct(">" + _FORMATS[-1])
 _I32_MIN, _I32_MAX = -(2**31), 2**31 - 1
 
 
@@ -56,14 +74,14 @@ class LogRecord:
 
     @classmethod
     def parse(cls, data: bytes) -> LogRecord:
-        """Parse 24 bytes without judging the check (see ``check_ok``); ValueError on length."""
+        """Parse one record without judging the check (see ``check_ok``); ValueError on length."""
         if len(data) != LOG_RECORD_SIZE:
             raise ValueError(f"log record must be {LOG_RECORD_SIZE} bytes, got {len(data)}")
-        return cls(*_BODY.unpack_from(data, 0), *_CHECK.unpack_from(data, 20))
+        return cls(*_BODY.unpack_from(data, 0), *_CHECK.unpack_from(data, _BODY.size))
 
     @classmethod
     def unpack(cls, data: bytes) -> LogRecord:
-        """Parse 24 bytes; raises ValueError on a wrong length or a failed check."""
+        """Parse one record; raises ValueError on a wrong length or a failed check."""
         record = cls.parse(data)
         if not record.check_ok:
             raise ValueError("log record check failed")
@@ -76,7 +94,9 @@ class LogRecord:
 
     @property
     def event_name(self) -> str:
-        try:
-            return LogEvent(self.event).name.lower()
-        except ValueError:
-            return f"event_{self.event}"
+        return enum_label(LogEvent, self.event, "event_{value}").lower()
+
+
+def encode_record(seq: int, time: int, event: int, a: int = 0, b: int = 0, flags: int = 0) -> bytes:
+    """The wire bytes of one record, its check computed (``LogRecord.create(...).pack()``)."""
+    return LogRecord.create(seq, time, event, a, b, flags).pack()

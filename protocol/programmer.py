@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CATALOG, Direction, MsgType
+from .catalog import CATALOG, MessageKind, MsgType
 from .codec import decode_reply, decode_request, encode_request
 from .crypto import PairingInitiator, PairingSecrets, SessionKeys, verify_session_open_proof
 from .enums import Role
@@ -77,7 +77,7 @@ class ProgrammerEndpoint:
     def send(self, request: Request) -> bytes:
         """Wire bytes of a request: authenticated whenever a session is open."""
         spec = CATALOG[request.msg]
-        if spec.direction is not Direction.REQUEST:
+        if spec.kind is not MessageKind.REQUEST:
             raise LocalProtocolError(f"{spec.name} is not a request")
         if spec.auth and self.session is None:
             raise LocalProtocolError(f"{spec.name} needs an open session")

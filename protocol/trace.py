@@ -22,42 +22,34 @@ from typing import Any
 from . import pcapng
 from .catalog import MsgType, StageWarning
 from .codec import decode_reply, decode_request
-from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode
+from .enums import AlarmId, ChangeKind, LogEvent, LogId, Role, TherapyMode, enum_label
 from .errors import ErrorCode, ProtocolError
 from .framing import DELIMITER, DropReason, Flags, Frame, FrameDecoder
-from .layouts import LOG_RECORD_SIZE, LogRecordLayout
+from .log_record import LOG_RECORD_SIZE, LogRecordLayout
 from .pcapng import PacketDirection
 
-
-class Direction(enum.Enum):
-    """Who sent a chunk of bytes, where the capture says so."""
-
-    TO_PUMP = "->"
-    FROM_PUMP = "<-"
-    UNKNOWN = "??"
-
-
-Chunk = tuple[Direction, bytes]
+#: A chunk of a capture: who sent the bytes (``UNKNOWN`` where the capture does not say), and them.
+Chunk = tuple[PacketDirection, bytes]
 
 
 @dataclass(frozen=True, slots=True)
 class TracedFrame:
     """One delimited run of a capture: a frame, or the reason it was dropped."""
 
-    direction: Direction
+    direction: PacketDirection
     index: int  # position of the run in its direction's stream, from 0
     frame: Frame | None
     dropped: DropReason | None
     wire_size: int  # COBS bytes of the run, delimiter excluded
 
     @property
-    def inferred_direction(self) -> Direction:
+    def inferred_direction(self) -> PacketDirection:
         """The known direction, else the one the flags imply (replies and events come from the pump)."""
-        if self.direction is not Direction.UNKNOWN or self.frame is None:
+        if self.direction is not PacketDirection.UNKNOWN or self.frame is None:
             return self.direction
         if self.frame.flags & (Flags.RESPONSE | Flags.EVENT):
-            return Direction.FROM_PUMP
-        return Direction.TO_PUMP
+            return PacketDirection.FROM_PUMP
+        return PacketDirection.TO_PUMP
 
 
 # -- reading captures ------------------------------------------------------------------------
@@ -77,7 +69,12 @@ def parse_spy_text(text: str) -> list[Chunk]:
     return [(direction, data) for direction, data, _ in parse_spy_timed(text)]
 
 
-TimedChunk = tuple[Direction, bytes, float]
+TimedChunk = tuple[PacketDirection, bytes, float]
+#: A spy log taken on the pump's side has TX and RX the other way round.
+_SWAPPED = {
+    PacketDirection.TO_PUMP: PacketDirection.FROM_PUMP,
+    PacketDirection.FROM_PUMP: PacketDirection.TO_PUMP,
+}
 
 
 def parse_spy_timed(text: str) -> list[TimedChunk]:
@@ -90,7 +87,7 @@ def parse_spy_timed(text: str) -> list[TimedChunk]:
             continue
         stamp, label, _offset, row = match.groups()
         data = bytes(int(h, 16) for h in _HEX_BYTE.findall(row[:_SPY_HEX_WIDTH]))
-        direction = Direction.TO_PUMP if label == "TX" else Direction.FROM_PUMP
+        direction = PacketDirection.TO_PUMP if label == "TX" else PacketDirection.FROM_PUMP
         if chunks and chunks[-1][0] is direction:
             chunks[-1] = (direction, chunks[-1][1] + data, chunks[-1][2])
         else:
@@ -111,23 +108,15 @@ def parse_capture_timed(data: bytes | str, *, host_is_programmer: bool = True) -
         return [(d, b, 0.0) for d, b in parse_capture(data, host_is_programmer=host_is_programmer)]
     if host_is_programmer:
         return timed
-    swap = {Direction.TO_PUMP: Direction.FROM_PUMP, Direction.FROM_PUMP: Direction.TO_PUMP}
-    return [(swap[d], b, t) for d, b, t in timed]
-
-
-_PCAPNG_DIRECTION = {
-    Direction.TO_PUMP: PacketDirection.TO_PUMP,
-    Direction.FROM_PUMP: PacketDirection.FROM_PUMP,
-    Direction.UNKNOWN: PacketDirection.UNKNOWN,
-}
+    return [(_SWAPPED[d], b, t) for d, b, t in timed]
 
 
 def pcapng_from_chunks(chunks: Iterable[TimedChunk], *, application: str, source: str) -> bytes:
     """A pcapng capture of timed chunks: one packet per delimited run (``protocol.pcapng``),
     stamped with the time of the chunk that completed it, direction from the chunk."""
     out = [pcapng.file_header(application, "itbp-line", source)]
-    splitters: dict[Direction, pcapng.RunSplitter] = {}
-    last: dict[Direction, float] = {}
+    splitters: dict[PacketDirection, pcapng.RunSplitter] = {}
+    last: dict[PacketDirection, float] = {}
     for direction, data, stamp in chunks:
         splitter = splitters.setdefault(direction, pcapng.RunSplitter())
         last[direction] = stamp
@@ -140,10 +129,8 @@ def pcapng_from_chunks(chunks: Iterable[TimedChunk], *, application: str, source
     return b"".join(out)
 
 
-def _packet(stamp: float, run: bytes, direction: Direction) -> bytes:
-    return pcapng.enhanced_packet(
-        round(stamp * pcapng.TS_PER_SECOND), run, _PCAPNG_DIRECTION[direction]
-    )
+def _packet(stamp: float, run: bytes, direction: PacketDirection) -> bytes:
+    return pcapng.enhanced_packet(round(stamp * pcapng.TS_PER_SECOND), run, direction)
 
 
 def parse_capture(data: bytes | str, *, host_is_programmer: bool = True) -> list[Chunk]:
@@ -160,20 +147,19 @@ def parse_capture(data: bytes | str, *, host_is_programmer: bool = True) -> list
         try:
             text = data.decode("ascii")
         except UnicodeDecodeError:
-            return [(Direction.UNKNOWN, data)]
+            return [(PacketDirection.UNKNOWN, data)]
     else:
         text = data
     spy = parse_spy_text(text)
     if spy:
         if host_is_programmer:
             return spy
-        swap = {Direction.TO_PUMP: Direction.FROM_PUMP, Direction.FROM_PUMP: Direction.TO_PUMP}
-        return [(swap[d], b) for d, b in spy]
+        return [(_SWAPPED[d], b) for d, b in spy]
     if text.strip() and _PLAIN_HEX.match(text):
         digits = re.sub(r"[\s:,]", "", text)
         if len(digits) % 2 == 0:
-            return [(Direction.UNKNOWN, bytes.fromhex(digits))]
-    return [(Direction.UNKNOWN, data if isinstance(data, bytes) else data.encode("latin-1"))]
+            return [(PacketDirection.UNKNOWN, bytes.fromhex(digits))]
+    return [(PacketDirection.UNKNOWN, data if isinstance(data, bytes) else data.encode("latin-1"))]
 
 
 # -- decoding ------------------------------------------------------------------------------------
@@ -194,7 +180,7 @@ class _Stream:
         changed = [r for r, n in self.decoder.dropped.items() if n != before[r]]
         return frames, (changed[0] if changed else None)
 
-    def feed(self, direction: Direction, data: bytes) -> list[TracedFrame]:
+    def feed(self, direction: PacketDirection, data: bytes) -> list[TracedFrame]:
         out: list[TracedFrame] = []
         # Feed run by run so a dropped run is reported where it happened.
         pieces = data.split(DELIMITER)
@@ -224,7 +210,7 @@ def decode_chunks(chunks: Iterable[Chunk]) -> list[TracedFrame]:
     Each direction has its own decoder, so interleaved chunks of the two directions never mix;
     empty runs (idle or flush 0x00 bytes) are skipped, as a receiver does.
     """
-    streams: dict[Direction, _Stream] = {}
+    streams: dict[PacketDirection, _Stream] = {}
     out: list[TracedFrame] = []
     for direction, data in chunks:
         stream = streams.setdefault(direction, _Stream())
@@ -267,10 +253,7 @@ def _value(name: str, value: Any) -> str:
     if name == "bolus_mode" and value == 0:
         return "none"
     if isinstance(value, int) and name in _FIELD_ENUMS:
-        try:
-            return f"{_FIELD_ENUMS[name](value).name}"
-        except ValueError:
-            return str(value)
+        return enum_label(_FIELD_ENUMS[name], value)
     if isinstance(value, int) and name == "warnings" and value:
         return f"{value:#x}({StageWarning(value)!s})"
     if isinstance(value, dict):
@@ -290,8 +273,7 @@ def _log_records(records: Sequence[bytes]) -> list[dict[str, Any]]:
         if len(raw) != LOG_RECORD_SIZE:
             out.append({"raw": raw})
             continue
-        rec = dict(LogRecordLayout.parse(raw))
-        rec.pop("_io", None)
+        rec = LogRecordLayout.parse(raw)
         out.append({k: rec[k] for k in ("seq", "time", "event", "a", "b")})
     return out
 
@@ -306,11 +288,7 @@ def describe_payload(frame: Frame) -> str:
         if frame.flags & Flags.RESPONSE:
             status, body, reason = decode_reply(msg, frame.payload)
             if status != 0:
-                try:
-                    name = ErrorCode(status).name
-                except ValueError:
-                    name = str(status)
-                return f"status={name} reason={reason!r}"
+                return f"status={enum_label(ErrorCode, status)} reason={reason!r}"
             if msg is MsgType.LOG_READ:
                 body = {**body, "records": _log_records(body["records"])}
             return "status=OK" + (f" {_fields(body)}" if body else "")
@@ -321,10 +299,7 @@ def describe_payload(frame: Frame) -> str:
 
 def describe_frame(frame: Frame) -> str:
     """One line: kind, message, seq, flags, session fields, decoded payload."""
-    try:
-        name = MsgType(frame.msg_type).name
-    except ValueError:
-        name = f"msg_type={frame.msg_type:#04x}"
+    name = enum_label(MsgType, frame.msg_type, "msg_type={value:#04x}")
     parts = [_kind(frame.flags), name, f"seq={frame.seq}"]
     extra = frame.flags & ~(Flags.AUTH | Flags.RESPONSE | Flags.EVENT)
     if extra:
@@ -338,10 +313,18 @@ def describe_frame(frame: Frame) -> str:
     return " ".join(parts) + " | " + describe_payload(frame)
 
 
+#: How a trace line shows who sent the frame.
+_ARROWS = {
+    PacketDirection.TO_PUMP: "->",
+    PacketDirection.FROM_PUMP: "<-",
+    PacketDirection.UNKNOWN: "??",
+}
+
+
 def format_traced(item: TracedFrame, *, show_size: bool = False) -> str:
     """One line for a traced frame or dropped run."""
-    arrow = item.inferred_direction.value
-    if item.direction is Direction.UNKNOWN:  # inferred: "?>" to the pump, "?<" from it
+    arrow = _ARROWS[item.inferred_direction]
+    if item.direction is PacketDirection.UNKNOWN:  # inferred: "?>" to the pump, "?<" from it
         arrow = {"->": "?>", "<-": "?<"}.get(arrow, arrow)
     size = f" [{item.wire_size} B]" if show_size else ""
     if item.frame is None:

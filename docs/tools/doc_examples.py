@@ -35,17 +35,18 @@ from protocol import (
     decode_reply,
     decode_request,
 )
-from protocol.crc import crc32c
+from protocol.codec import plain
 from protocol.crypto import (
     PairingInitiator,
     SessionKeys,
     pairing_transcript,
     session_open_proof,
 )
-from protocol.doc_tables import ENUM_FIELDS
 from protocol.enums import ChangeKind, LogEvent
+from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout, encode_record
+from protocol.units import DAY_S
 
 NOW = 1_767_571_200  # 2026-01-05 00:00:00 pump time
 SERIAL = "VP20-000042"
@@ -91,12 +92,12 @@ STATUS_BODY: dict[str, Any] = {
     "reservoir_nl": 18_000_000,
     "reservoir_capacity_nl": 20_000_000,
     "low_reservoir_nl": 2_000_000,
-    "low_reservoir_time": NOW + 20 * 86_400,
-    "empty_time": NOW + 22 * 86_400 + 43_200,
+    "low_reservoir_time": NOW + 20 * DAY_S,
+    "empty_time": NOW + 22 * DAY_S + 43_200,
     "battery_ppm": 990_000,
-    "eri_time": NOW + 6 * 365 * 86_400,
-    "eos_time": NOW + 6 * 365 * 86_400 + 90 * 86_400,
-    "replace_by_time": NOW + 6 * 365 * 86_400,
+    "eri_time": NOW + 6 * 365 * DAY_S,
+    "eos_time": NOW + 6 * 365 * DAY_S + 90 * DAY_S,
+    "replace_by_time": NOW + 6 * 365 * DAY_S,
     "delivered_ng": 1_000_000,
     "delivered_nl": 2_000_000,
     "strokes": 8_000,
@@ -107,13 +108,6 @@ STATUS_BODY: dict[str, Any] = {
     "patient_bolus_enabled": False,
     "alarms": [],
 }
-
-
-def _log_record(seq: int, time: int, event: LogEvent, a: int, b: int) -> bytes:
-    body = LogRecordLayout.build(
-        {"seq": seq, "time": time, "event": int(event), "flags": 0, "a": a, "b": b, "check": 0}
-    )[:20]
-    return bytes(body) + crc32c(bytes(body)).to_bytes(4, "big")
 
 
 class _Conversation:
@@ -215,8 +209,8 @@ def build_examples() -> list[Example]:
         "daily_dose_ng": 400_000,
         "rate_nl_per_day": 800_000,
         "duration_s": 0,
-        "next_refill_time": NOW + 20 * 86_400,
-        "low_reservoir_time": NOW + 20 * 86_400,
+        "next_refill_time": NOW + 20 * DAY_S,
+        "low_reservoir_time": NOW + 20 * DAY_S,
         "warnings": 0,
     }
     conv.exchange(
@@ -233,9 +227,9 @@ def build_examples() -> list[Example]:
         [Reply(MsgType.COMMIT_PRESCRIPTION, 9, 0, {"version": 4})],
     )
     records = [
-        _log_record(41, NOW - 3_600, LogEvent.REFILL, 18_000_000, -150_000),
-        _log_record(42, NOW - 600, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
-        _log_record(43, NOW, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
+        encode_record(41, NOW - 3_600, LogEvent.REFILL, 18_000_000, -150_000),
+        encode_record(42, NOW - 600, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
+        encode_record(43, NOW, LogEvent.THERAPY_CHANGED, int(ChangeKind.CONTINUOUS), 400_000),
     ]
     conv.exchange(
         "log-read",
@@ -389,9 +383,7 @@ def expand_records(msg: MsgType, body: dict[str, Any]) -> dict[str, Any]:
     """LOG_READ records (24 raw bytes each) shown as their fields."""
     if msg is not MsgType.LOG_READ or "records" not in body:
         return body
-    records = [dict(LogRecordLayout.parse(r)) for r in body["records"]]
-    for r in records:
-        r.pop("_io", None)
+    records = [plain(LogRecordLayout.parse(r)) for r in body["records"]]
     return {**body, "records": records or []}
 
 

@@ -21,7 +21,8 @@ from hw_sim.timeline import run_timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINE_SCENARIO = ROOT / "scenarios" / "patient_reservoir_dry.toml"
-TRUMPET = {"rate": "0.5mL/day", "hours": 48.0, "seed": 1}
+#: The trumpet curve's test: rate, hours, seed.
+TRUMPET_RATE, TRUMPET_HOURS, TRUMPET_SEED = "0.5mL/day", 48.0, 1
 
 
 def canonical(data: Any) -> Any:
@@ -34,9 +35,7 @@ def render(outdir: Path) -> dict[str, Any]:
     outdir.mkdir(parents=True, exist_ok=True)
     _report, series = run_timeline(load_scenario(TIMELINE_SCENARIO))
     timeline = plot_timeline(series, outdir / "timeline.png")
-    result = run_accuracy(
-        parse_rate(str(TRUMPET["rate"])), float(TRUMPET["hours"]), int(TRUMPET["seed"])
-    )
+    result = run_accuracy(parse_rate(TRUMPET_RATE), TRUMPET_HOURS, TRUMPET_SEED)
     trumpet = plot_accuracy(result, outdir / "trumpet.png")
     return {"timeline": canonical(timeline), "trumpet": canonical(trumpet)}
 

@@ -2,7 +2,7 @@
 
 Usage: ``python docs/tools/regen_protocol_doc.py [--check]``.  Every block sits between
 ``<!-- BEGIN GENERATED: name -->`` and ``<!-- END GENERATED: name -->``; the text outside the
-markers is prose and is never touched.  Tables come from ``protocol.doc_tables``; hex examples
+markers is prose and is never touched.  Tables come from ``doc_tables``; hex examples
 and key-derivation vectors from ``doc_examples`` (the real endpoints with fixed keys).  With
 ``--check`` nothing is written and the exit status says whether the document is up to date.
 """
@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 from doc_examples import render_all
-
-from protocol.doc_tables import generated_sections
+from doc_tables import generated_sections
 
 DOC = Path(__file__).resolve().parents[1] / "PROTOCOL.md"
 BLOCK = re.compile(

@@ -3,7 +3,7 @@
 Usage: ``python docs/tools/regen_wireshark.py [--check]``.
 
 - ``programmer/wireshark/itbp.lua`` (shipped as package data) is rendered from the message catalog
-  by ``protocol.wireshark_lua.render_dissector`` (a pure function); this tool only writes it.
+  by ``wireshark_lua.render_dissector`` (a pure function, beside this tool); this tool only writes it.
 - The block between ``<!-- BEGIN TSHARK: status -->`` and ``<!-- END TSHARK: status -->`` in
   docs/PROTOCOL.md is what ``tshark -V -O itbp`` prints for the document's own STATUS example
   frames (section 10, ``status-request`` and ``status-reply``), put in a pcapng capture the way
@@ -24,8 +24,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from wireshark_lua import render_dissector
+
 from protocol import pcapng
-from protocol.wireshark_lua import render_dissector
 
 ROOT = Path(__file__).resolve().parents[2]
 LUA = ROOT / "programmer" / "wireshark" / "itbp.lua"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
+from protocol.units import format_ml, ml
+
 from ..cli_support import confirm, connected, declined, emit, require_confirmation_possible
 from ..cli_types import DURATION, VOLUME
 from ..finish import for_settings
-from ..units import format_duration, format_ml
-from ..views import alarm_document, alarms_text, ml
+from ..units import format_duration
+from ..views import alarm_document, alarms_text
 
 
 @click.group(invoke_without_command=True)

@@ -16,13 +16,14 @@ import click
 from protocol.catalog import MsgType
 from protocol.enums import LogId
 from protocol.log_record import LogRecord
+from protocol.units import mcg, ml
 
 from ..cli_support import connected, emit, note, options
 from ..errors import ProgrammerError, UnitError, UsageError
 from ..log_events import arguments_text, decode_arguments
 from ..terminal import safe_json, safe_output
 from ..units import parse_duration
-from ..views import alarm_name, iso_time, mcg, ml, mode_name
+from ..views import alarm_name, iso_time, mode_name
 
 
 def record_document(record: LogRecord) -> dict[str, Any]:

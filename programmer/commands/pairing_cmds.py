@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from protocol.enums import Role
+from protocol.enums import Role, enum_label
 
 from ..cli_support import (
     confirm,
@@ -26,10 +26,7 @@ from ..views import iso_time
 
 
 def _role_name(value: int) -> str:
-    try:
-        return Role(value).name.lower()
-    except ValueError:
-        return f"role_{value}"
+    return enum_label(Role, value, "role_{value}").lower()
 
 
 def _key_id(text: str) -> int:

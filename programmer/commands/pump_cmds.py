@@ -7,6 +7,7 @@ import time
 import click
 
 from protocol.catalog import RefillFlag
+from protocol.units import format_mcg, ml
 
 from ..cli_support import (
     confirm,
@@ -19,8 +20,8 @@ from ..cli_support import (
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
 from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
 from ..therapy import describe_change
-from ..units import format_duration, format_mcg
-from ..views import iso_time, ml, mode_name, status_document
+from ..units import format_duration
+from ..views import iso_time, mode_name, status_document
 
 
 @click.command()

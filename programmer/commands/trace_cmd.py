@@ -16,9 +16,10 @@ from typing import Any
 import click
 
 from protocol.catalog import MsgType
+from protocol.enums import enum_label
 from protocol.framing import Flags
+from protocol.pcapng import PacketDirection
 from protocol.trace import (
-    Direction,
     TracedFrame,
     decode_chunks,
     describe_payload,
@@ -54,11 +55,11 @@ def traced_document(item: TracedFrame) -> dict[str, Any]:
     """One frame (or dropped run) of a trace as a JSON object."""
     doc: dict[str, Any] = {
         "direction": {
-            Direction.TO_PUMP: "to_pump",
-            Direction.FROM_PUMP: "from_pump",
-            Direction.UNKNOWN: "unknown",
+            PacketDirection.TO_PUMP: "to_pump",
+            PacketDirection.FROM_PUMP: "from_pump",
+            PacketDirection.UNKNOWN: "unknown",
         }[item.inferred_direction],
-        "direction_inferred": item.direction is Direction.UNKNOWN,
+        "direction_inferred": item.direction is PacketDirection.UNKNOWN,
         "index": item.index,
         "wire_bytes": item.wire_size,
         "text": format_traced(item),
@@ -67,10 +68,7 @@ def traced_document(item: TracedFrame) -> dict[str, Any]:
     if frame is None:
         doc["dropped"] = item.dropped.name.lower() if item.dropped is not None else "unknown"
         return doc
-    try:
-        message: str = MsgType(frame.msg_type).name
-    except ValueError:
-        message = f"msg_type_{frame.msg_type}"
+    message = enum_label(MsgType, frame.msg_type, "msg_type_{value}")
     doc.update(
         {
             "kind": "event"

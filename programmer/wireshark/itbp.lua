@@ -1,5 +1,5 @@
 -- ITBP (intrathecal pump telemetry protocol) dissector for Wireshark.
--- GENERATED from protocol/catalog.py by protocol/wireshark_lua.py: do not edit; run
+-- GENERATED from protocol/catalog.py by docs/tools/wireshark_lua.py: do not edit; run
 -- docs/tools/regen_wireshark.py.  Load it with:
 --   wireshark -X lua_script:itbp.lua capture.pcapng     (or copy it to the personal plugins folder)
 -- Packets: one COBS run with its 0x00 delimiter per packet, link type USER0 (147).
@@ -61,7 +61,7 @@ F[26] = ProtoField.uint8("itbp.session_open.reply.role", "role", base.DEC, VS_RO
 F[27] = ProtoField.uint32("itbp.unpair.request.request_id", "request_id", base.DEC, nil, nil, "idempotency key chosen by the programmer, non-zero; the same on every resend after a lost reply, a new one for a new attempt")
 F[28] = ProtoField.uint32("itbp.unpair.request.key_id", "key_id", base.DEC, nil, nil, "31-bit pairing key id")
 F[29] = ProtoField.uint8("itbp.pairings_list.reply.max_pairings", "max_pairings", base.DEC, nil, nil, "pairing keys the pump can hold")
-F[30] = ProtoField.none("itbp.pairings_list.reply.pairings", "pairings", "")
+F[30] = ProtoField.none("itbp.pairings_list.reply.pairings", "pairings", "the stored pairing keys, one entry each")
 F[31] = ProtoField.uint32("itbp.pairings_list.reply.pairings.key_id", "key_id", base.DEC, nil, nil, "31-bit pairing key id")
 F[32] = ProtoField.uint8("itbp.pairings_list.reply.pairings.role", "role", base.DEC, VS_ROLE, nil, "Role")
 F[33] = ProtoField.uint64("itbp.pairings_list.reply.pairings.programmer_id", "programmer_id", base.DEC, nil, nil, "random u64 naming the programmer (kept in its key store); a new pairing with the same non-zero id replaces that programmer's key; 0 = anonymous")

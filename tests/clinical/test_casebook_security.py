@@ -19,6 +19,7 @@ from hw_sim.board import VirtualBoard
 from hw_sim.nvm_file import FileNvm
 from hw_sim.profiles import load_profile
 from protocol.enums import AlarmId
+from protocol.units import DAY_S
 from tests.boards import start_therapy
 from tests.integration.harness import served_pump, xdg_env
 from tests.security.test_lockout import FAILURES, _invented_session_frame, _raw_client
@@ -26,7 +27,6 @@ from tests.security.test_lockout import FAILURES, _invented_session_frame, _raw_
 pytestmark = pytest.mark.timeout(120)
 
 PROFILE = load_profile("vp20")
-DAY_S = 86_400
 
 
 def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(

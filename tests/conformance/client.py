@@ -6,8 +6,8 @@ code) and pyserial, which reaches a pty, a USB-serial adapter or ``rfc2217://`` 
 
 Everything random (X25519 keys, nonces, request ids) comes from one ``random.Random(seed)``, so a
 session is reproducible byte for byte against a lock-step pump.  Every byte written and read is
-kept in ``transcript`` as ``(Direction, bytes)``; ``protocol.trace`` turns it into readable frames
-for a failure message or the golden file.
+kept in ``transcript`` as ``(PacketDirection, bytes)``; ``protocol.trace`` turns it into readable
+frames for a failure message or the golden file.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from protocol import (
 )
 from protocol.codec import encode_request
 from protocol.framing import Flags, Frame, FrameDecoder, encode_frame
-from protocol.trace import Direction, format_trace
+from protocol.pcapng import PacketDirection
+from protocol.trace import format_trace
 
 #: How long a reply may take before the suite calls it missing (generous for remote serial).
 REPLY_TIMEOUT_S = 5.0
@@ -100,7 +101,7 @@ class PumpClient:
             port.reset_input_buffer()  # a shared connection: start from a quiet line
         self.port = port
         self.endpoint = ProgrammerEndpoint()
-        self.transcript: list[tuple[Direction, bytes]] = []
+        self.transcript: list[tuple[PacketDirection, bytes]] = []
         self.inbox: list[object] = []  # events not yet claimed by a wait
         self.notifications: list[Notification] = []
         self.frames: list[Frame] = []  # every valid frame received, as raw frames (not claimed)
@@ -129,7 +130,7 @@ class PumpClient:
 
     def write(self, data: bytes) -> None:
         """Put raw bytes on the line (recorded in the transcript)."""
-        self.transcript.append((Direction.TO_PUMP, bytes(data)))
+        self.transcript.append((PacketDirection.TO_PUMP, bytes(data)))
         self.port.write(data)
         self.port.flush()
 
@@ -139,7 +140,7 @@ class PumpClient:
             self.port.timeout = wait
         data = bytes(self.port.read(max(1, self.port.in_waiting)))
         if data:
-            self.transcript.append((Direction.FROM_PUMP, data))
+            self.transcript.append((PacketDirection.FROM_PUMP, data))
             self.frames.extend(self._raw_decoder.feed(data))
             self.endpoint.receive_data(data)
             self._drain_endpoint()

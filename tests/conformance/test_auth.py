@@ -11,22 +11,22 @@ from typing import Any
 import pytest
 from cobs import cobs
 
-from protocol import CATALOG, Direction, ErrorCode, LogEvent, LogId, MsgType, Role
+from protocol import CATALOG, ErrorCode, LogEvent, LogId, MessageKind, MsgType, Role
 from protocol.codec import encode_request
 from protocol.crc import crc32c
 from protocol.crypto import MAX_COUNTER_STEP
 from protocol.framing import Flags
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import minimal_body
 from .target import PumpUnderTest
 
-AUTH_REQUESTS = [m for m, s in CATALOG.items() if s.direction is Direction.REQUEST and s.auth]
+AUTH_REQUESTS = [m for m, s in CATALOG.items() if s.kind is MessageKind.REQUEST and s.auth]
 CLINICIAN_ONLY = [
     m
     for m, s in CATALOG.items()
-    if s.direction is Direction.REQUEST and s.auth and Role.PATIENT not in s.roles
+    if s.kind is MessageKind.REQUEST and s.auth and Role.PATIENT not in s.roles
 ]
 
 

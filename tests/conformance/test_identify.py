@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protocol import CATALOG, MAX_PAYLOAD, PROTOCOL_VERSION, Direction, MsgType
+from protocol import CATALOG, MAX_PAYLOAD, PROTOCOL_VERSION, MessageKind, MsgType
 
 from .target import PumpUnderTest
 
@@ -17,7 +17,7 @@ def test_hello_answers_an_unpaired_peer_with_identity_and_limits(pump: PumpUnder
 
 def test_hello_announces_every_core_request_and_no_event(pump: PumpUnderTest) -> None:
     announced = set(pump.hello["messages"])
-    events = {int(m) for m, s in CATALOG.items() if s.direction is Direction.EVENT}
+    events = {int(m) for m, s in CATALOG.items() if s.kind is MessageKind.EVENT}
     core = {MsgType.HELLO, MsgType.SESSION_OPEN, MsgType.SESSION_CLOSE, MsgType.STATUS}
     assert {int(m) for m in core} <= announced
     assert not announced & events

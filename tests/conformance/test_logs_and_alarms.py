@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from protocol import AlarmId, LogEvent, LogId, MsgType, Notification
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import DAY, ML, continuous, fill, program

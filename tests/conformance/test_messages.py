@@ -12,9 +12,9 @@ from protocol import (
     CATALOG,
     AlarmId,
     Capability,
-    Direction,
     ErrorCode,
     LogId,
+    MessageKind,
     MsgType,
     Notification,
     RequestState,
@@ -22,7 +22,7 @@ from protocol import (
     TherapyMode,
 )
 from protocol.codec import decode_reply
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import (
@@ -347,7 +347,7 @@ def test_message_scenario(pump: PumpUnderTest, name: str) -> None:
     (fn,) = {f for f in SCENARIOS.values() if f.__name__ == name}
     msgs = [m for m, f in SCENARIOS.items() if f is fn]
     for msg in msgs:
-        if CATALOG[msg].direction is Direction.REQUEST:
+        if CATALOG[msg].kind is MessageKind.REQUEST:
             pump.require_message(msg)
     fn(pump)
 

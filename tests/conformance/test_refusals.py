@@ -19,7 +19,7 @@ from protocol import (
     Role,
     StageWarning,
 )
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 from .client import PumpClient
 from .messages import (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from firmware.hal import ResetCause, TonePattern
+from firmware.hal import ResetCause
 from firmware.nvm_layout import required_nvm_size
 from firmware.profile import (
     AlarmSettings,
@@ -19,6 +19,7 @@ from firmware.profile import (
     PatientBolusLimits,
 )
 from firmware.pump import DeviceIdentity, PumpFirmware
+from hw_sim.buzzer import RecordingBuzzer
 
 START = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday
 DAY = 86_400
@@ -110,12 +111,13 @@ class FakeBattery:
         return self.schedule(now) if self.schedule is not None else self.level_ppm
 
 
-@dataclass
-class FakeBuzzer:
-    tones: list[tuple[int, TonePattern]] = field(default_factory=list)
+class FakeBuzzer(RecordingBuzzer):
+    """The board's recording buzzer (it sounds the repeats); its clock is the time the test
+    last ran the pump to (``Bench.run_to``)."""
 
-    def play(self, pattern: TonePattern, now: int) -> None:
-        self.tones.append((now, pattern))
+    def __init__(self) -> None:
+        super().__init__(lambda: self.now)
+        self.now = 0
 
 
 class FakeNvm:
@@ -190,6 +192,7 @@ class Bench:
     def run_to(self, until: int) -> int:
         """Drive the pump wakeup by wakeup like a board does; returns the number of wakeups."""
         wakeups = 0
+        self.hal.buzzer.now = max(self.hal.buzzer.now, until)
         while (due := self.pump.next_wakeup()) <= until:
             self.pump.run_until(due)
             wakeups += 1

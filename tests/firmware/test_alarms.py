@@ -6,7 +6,7 @@ from firmware.hal import ResetCause, TonePattern
 from firmware.prescription import Continuous, Stopped
 from firmware.units import ceil_div, rate_nl_per_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
-from tests.firmware.conftest import DAY, HOUR, START, Bench
+from tests.firmware.conftest import DAY, HOUR, START, Bench, make_profile
 from tests.firmware.helpers import program
 
 FILL = 20_000_000
@@ -192,3 +192,15 @@ def test_alarm_events_are_drained_in_order() -> None:
     events = bench.pump.drain_alarm_events()
     assert [(e.alarm_id, e.raised) for e in events] == [(AlarmId.PUMP_STOPPED, True)]
     assert bench.pump.drain_alarm_events() == []
+
+
+def test_the_buzzer_sounds_the_repeats_and_the_firmware_sleeps_through_them() -> None:
+    bench = Bench(make_profile(persist_interval_s=DAY))
+    bench.pump.refill(0, FILL, 500, START)
+    program(bench.pump, Continuous(DOSE), START)
+    raised = _crossing_time(2_000_000)
+    bench.run_to(raised)
+    wakeups = bench.run_to(raised + 20 * HOUR)
+    singles = [t for t, p in bench.hal.buzzer.tones if p is TonePattern.SINGLE and t > raised]
+    assert singles == [raised + k * HOUR for k in range(1, 21)]
+    assert wakeups <= 1  # the day's housekeeping at most, not twenty tones

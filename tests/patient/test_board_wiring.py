@@ -90,3 +90,33 @@ def test_a_firmware_that_catches_up_by_itself_still_feeds_the_patient_batch_by_b
     a, b = driven.hw_status()["patient"], caught_up.hw_status()["patient"]
     assert a["lumbar_csf_mcg_per_ml"] == pytest.approx(b["lumbar_csf_mcg_per_ml"], rel=0.02)
     assert a["effect_site_mcg_per_ml"] == pytest.approx(b["effect_site_mcg_per_ml"], rel=0.02)
+
+
+def test_in_the_batch_the_reservoir_ran_dry_the_drug_reaches_the_patient_only_before_it() -> None:
+    from hw_sim.catheter import Catheter
+    from hw_sim.patient_link import PatientLink
+
+    params = load_patient_profile("spinal_adult").params
+    once, twice = Catheter(0, 0, 0), Catheter(0, 0, 0)  # no dead space: pushed is delivered
+    one_sync, two_syncs = PatientLink(params, once, 0), PatientLink(params, twice, 0)
+    once.push(1_000, 2_000_000)
+    one_sync.sync(4 * 3_600, 0.25)  # dry a quarter into the batch
+    twice.push(1_000, 2_000_000)
+    two_syncs.sync(3_600)  # as if the firmware had woken when it ran dry
+    two_syncs.sync(4 * 3_600)
+    assert one_sync.patient.snapshot() == two_syncs.patient.snapshot()
+
+
+def test_the_motor_tells_the_patient_link_which_share_of_a_batch_moved_drug() -> None:
+    board = _implanted(True)
+    shares: list[float] = []
+    sync = board.motor.on_delivered
+    assert sync is not None
+    board.motor.on_delivered = lambda now, share: (shares.append(share), sync(now, share))[1]
+    left = board.reservoir.aspirate(board.reservoir.volume_nl - 100_000)  # 0.1 mL stays
+    assert left > 0
+    board.run_until(T0 + 3 * DAY_S)
+    assert board.reservoir.volume_nl == 0
+    dry = next(i for i, share in enumerate(shares) if share < 1.0)
+    assert 0.0 < shares[dry] < 1.0  # the batch that found it run dry: drug first, then air
+    assert set(shares[:dry]) == {1.0} and set(shares[dry + 1 :]) == {0.0}

@@ -202,3 +202,18 @@ def test_plot_to_an_unwritable_place_is_refused_before_the_run(
     args = ["population", str(small_population), "--plot", str(tmp_path / "no" / "such" / "p.png")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output
+
+
+def test_the_weekly_look_without_a_status_gives_the_row_a_full_look_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hw_sim.population import PopulationRunner
+
+    path = write_population(tmp_path, patients=3, years=7)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[refill]", "[replacement]\nafter_eri_days = 7\n\n[refill]"))
+    population = load_population(path)
+    light = [run_patient(population, i) for i in range(3)]
+    assert any(r["eri_day"] is not None and r["years"] < 7 for r in light)  # replaced after ERI
+    monkeypatch.setattr(PopulationRunner, "_look", lambda self: self._watch())
+    assert [run_patient(population, i) for i in range(3)] == light

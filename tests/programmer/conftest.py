@@ -44,8 +44,8 @@ from protocol import (
     Role,
     TherapyMode,
 )
-from protocol.crc import crc32c
 from protocol.enums import AlarmId, ChangeKind
+from protocol.log_record import encode_record
 
 SERIAL = "VP20-000042"
 START_TIME = 1_767_571_200  # 2026-01-05T00:00:00Z
@@ -53,9 +53,7 @@ RECORDS_PER_FRAME = 40
 
 
 def log_record(seq: int, t: int, event: int, a: int = 0, b: int = 0) -> bytes:
-    head = seq.to_bytes(4, "big") + t.to_bytes(4, "big") + event.to_bytes(2, "big") + b"\0\0"
-    body = head + a.to_bytes(4, "big", signed=True) + b.to_bytes(4, "big", signed=True)
-    return body + crc32c(body).to_bytes(4, "big")
+    return encode_record(seq, t, event, a, b)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from programmer import units
 from programmer.errors import UnitError
+from protocol.units import format_ml
 
 
 @given(st.integers(min_value=1, max_value=20_000_000))
@@ -108,6 +109,6 @@ def test_concentration_lengths_and_times() -> None:
 
 @given(st.integers(min_value=0, max_value=99_999_000))
 def test_formatting_millilitres_reads_back_to_the_nearest_microlitre(nl: int) -> None:
-    shown = units.format_ml(nl)
+    shown = format_ml(nl)
     assert shown.endswith(" mL")
     assert abs(units.parse_volume(shown.replace(" ", ""), zero_ok=True) - nl) <= 500

@@ -14,7 +14,8 @@ from typing import Any
 import construct as c
 from hypothesis import strategies as st
 
-from protocol.catalog import CATALOG, Direction, MessageSpec
+from protocol.catalog import CATALOG, MessageKind, MessageSpec
+from protocol.layouts import prefixed_array_parts, switch_key
 
 #: Longest list generated for a length-prefixed array (keeps most payloads under MAX_PAYLOAD).
 MAX_ITEMS = 6
@@ -30,16 +31,6 @@ def _integers(fmtstr: str) -> st.SearchStrategy[int]:
     return st.integers(0, (1 << bits) - 1)
 
 
-def _prefixed_array(node: Any) -> tuple[Any, Any] | None:
-    """(count field, item layout) of construct's PrefixedArray macro, else None."""
-    if not isinstance(node, c.FocusedSeq):
-        return None
-    named = {sub.name: sub for sub in node.subcons}
-    if set(named) != {"count", "items"}:
-        return None
-    return named["count"].subcon.subcon, named["items"].subcon.subcon
-
-
 def _count_limit(count_field: Any) -> int:
     return int((1 << (8 * struct.calcsize(count_field.fmtstr))) - 1)
 
@@ -50,7 +41,7 @@ def strategy_for(node: Any) -> st.SearchStrategy[Any]:
         return strategy_for(node.subcon)
     if isinstance(node, c.Struct):
         return _struct(node)
-    array = _prefixed_array(node)
+    array = prefixed_array_parts(node)
     if array is not None:
         count, item = array
         limit = min(MAX_ITEMS, _count_limit(count))
@@ -72,10 +63,6 @@ def strategy_for(node: Any) -> st.SearchStrategy[Any]:
     raise TypeError(f"strategies.py has no rule for {node!r}: add one")
 
 
-def _switch_key(node: Any) -> str:
-    return str(node.keyfunc.__getfield__())
-
-
 def _struct(node: Any) -> st.SearchStrategy[dict[str, Any]]:
     """Fields in order; a Switch picks a case and sets its key field to match."""
     fields: dict[str, st.SearchStrategy[Any]] = {}
@@ -95,7 +82,7 @@ def _struct(node: Any) -> st.SearchStrategy[dict[str, Any]]:
     if len(switches) > 1:
         raise TypeError("strategies.py handles one Switch per struct: extend it")
     ((name, switch),) = switches.items()
-    key = _switch_key(switch)
+    key = switch_key(switch)
 
     def with_case(value: int) -> st.SearchStrategy[dict[str, Any]]:
         chosen = dict(fields, **{key: st.just(value), name: strategy_for(switch.cases[value])})
@@ -111,9 +98,9 @@ def request_bodies(spec: MessageSpec) -> st.SearchStrategy[dict[str, Any]]:
 
 def reply_bodies(spec: MessageSpec) -> st.SearchStrategy[dict[str, Any]]:
     """Success reply body fields of a request row."""
-    assert spec.direction is Direction.REQUEST
+    assert spec.kind is MessageKind.REQUEST
     return strategy_for(spec.reply)
 
 
-REQUESTS = [s for s in CATALOG.values() if s.direction is Direction.REQUEST]
-EVENTS = [s for s in CATALOG.values() if s.direction is Direction.EVENT]
+REQUESTS = [s for s in CATALOG.values() if s.kind is MessageKind.REQUEST]
+EVENTS = [s for s in CATALOG.values() if s.kind is MessageKind.EVENT]

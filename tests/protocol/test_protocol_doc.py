@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from doc_tables import crc_parameters, generated_sections, undocumented_fields
 
 from protocol import (
     ErrorCode,
@@ -38,8 +39,7 @@ from protocol import (
 )
 from protocol.crc import crc32c
 from protocol.crypto import verify_tag
-from protocol.doc_tables import crc_parameters, generated_sections
-from protocol.layouts import LogRecordLayout
+from protocol.log_record import LogRecordLayout
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
@@ -266,6 +266,10 @@ def test_generated_tables_equal_what_the_catalog_renders_now() -> None:
     for name, rendered in generated_sections().items():
         assert name in in_doc, f"PROTOCOL.md lacks the generated block {name!r}"
         assert in_doc[name] == rendered, f"block {name!r} is stale: run regen_protocol_doc.py"
+
+
+def test_every_field_of_the_catalog_and_the_log_record_has_a_unit_or_a_meaning() -> None:
+    assert undocumented_fields() == [], "add them to protocol/field_meanings.py"
 
 
 def _crc_from_parameters(data: bytes) -> int:

@@ -11,8 +11,8 @@ from serial.urlhandler.protocol_spy import FormatHexdump
 from protocol import ErrorCode, Flags, MsgType
 from protocol.codec import encode_reply, encode_request
 from protocol.framing import encode_frame, max_encoded_size
+from protocol.pcapng import PacketDirection
 from protocol.trace import (
-    Direction,
     decode_capture,
     decode_chunks,
     format_trace,
@@ -49,18 +49,20 @@ def spy_log(*chunks: tuple[str, bytes]) -> str:
 def test_spy_hexdump_keeps_directions_and_merges_lines() -> None:
     text = spy_log(("TX", REQUEST + AUTHED), ("RX", REPLY))
     assert parse_spy_text(text) == [
-        (Direction.TO_PUMP, REQUEST + AUTHED),
-        (Direction.FROM_PUMP, REPLY),
+        (PacketDirection.TO_PUMP, REQUEST + AUTHED),
+        (PacketDirection.FROM_PUMP, REPLY),
     ]
 
 
 def test_spy_control_lines_and_ansi_colours_are_ignored() -> None:
     text = "\x1b[31m" + spy_log(("TX", REQUEST)) + "000001.000 Q-RX flushInput\n"
-    assert parse_capture(text) == [(Direction.TO_PUMP, REQUEST)]
+    assert parse_capture(text) == [(PacketDirection.TO_PUMP, REQUEST)]
 
 
 def test_a_decoded_line_names_kind_message_seq_session_and_fields() -> None:
-    lines = format_trace([(Direction.TO_PUMP, AUTHED), (Direction.FROM_PUMP, REPLY)]).splitlines()
+    lines = format_trace(
+        [(PacketDirection.TO_PUMP, AUTHED), (PacketDirection.FROM_PUMP, REPLY)]
+    ).splitlines()
     assert lines[0].startswith("-> request ALARMS_ACK seq=9 auth(session=0x00001234 counter=3 tag=")
     assert lines[0].endswith("| request_id=5 alarms=[PUMP_STOPPED]")
     assert lines[1] == "<- reply LOG_INFO seq=7 | status=UNKNOWN_LOG reason='log 9'"
@@ -73,7 +75,7 @@ def test_a_raw_dump_infers_direction_from_the_flags() -> None:
 
 
 def test_hex_text_is_a_capture_too() -> None:
-    assert parse_capture(REQUEST.hex(" ")) == [(Direction.UNKNOWN, REQUEST)]
+    assert parse_capture(REQUEST.hex(" ")) == [(PacketDirection.UNKNOWN, REQUEST)]
 
 
 def test_dropped_runs_are_reported_with_their_reason_in_place() -> None:
@@ -90,13 +92,13 @@ def test_any_chunking_decodes_the_same_frames(cuts: list[int]) -> None:
     stream = REQUEST + AUTHED
     points = sorted(set(cuts))
     chunks = [
-        (Direction.TO_PUMP, stream[a:b])
+        (PacketDirection.TO_PUMP, stream[a:b])
         for a, b in zip([0, *points], [*points, len(stream)], strict=True)
     ]
-    assert format_trace(chunks) == format_trace([(Direction.TO_PUMP, stream)])
+    assert format_trace(chunks) == format_trace([(PacketDirection.TO_PUMP, stream)])
 
 
 @given(st.binary(max_size=400))
 def test_garbage_never_raises(data: bytes) -> None:
-    decode_chunks([(Direction.UNKNOWN, data)])
+    decode_chunks([(PacketDirection.UNKNOWN, data)])
     parse_capture(data)

@@ -24,12 +24,12 @@ from programmer import therapy
 from programmer.client import PumpClient
 from programmer.errors import IncompatiblePump, PumpRefused
 from programmer.keystore import KeyStore
-from protocol import CATALOG, Capability, DeviceInfo, Direction, ErrorCode, MsgType, Role
+from protocol import CATALOG, Capability, DeviceInfo, ErrorCode, MessageKind, MsgType, Role
 from protocol.codec import encode_reply
 from protocol.framing import MAX_PAYLOAD, PROTOCOL_VERSION, Flags, FrameDecoder, encode_frame
 from tests.programmer.conftest import SERIAL, InProcessPump, make_client
 
-ALL_REQUESTS = [int(m) for m, s in CATALOG.items() if s.direction is Direction.REQUEST]
+ALL_REQUESTS = [int(m) for m, s in CATALOG.items() if s.kind is MessageKind.REQUEST]
 ALL_CAPABILITIES = int(Capability(0x7F))
 
 

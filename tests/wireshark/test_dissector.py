@@ -1,6 +1,6 @@
 """The shipped dissector is the catalog's, and the pcapng writers agree with it (no tshark needed).
 
-``programmer/wireshark/itbp.lua`` must be exactly what ``protocol.wireshark_lua`` renders from the
+``programmer/wireshark/itbp.lua`` must be exactly what ``docs/tools/wireshark_lua.py`` renders from the
 catalog today (regenerate with ``python docs/tools/regen_wireshark.py``), and it must declare a
 field for every field of every message.  The run splitter behind both pcapng writers
 cuts at delimiters (tests/programmer/test_trace_cmd.py runs ``pumpctl trace --pcapng``).
@@ -14,13 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from doc_tables import layout_rows
+from wireshark_lua import message_abbrev, render_dissector
 
 from hw_sim.capture import LineCapture
 from programmer.commands.trace_cmd import dissector_path
-from protocol.catalog import CATALOG, Direction
-from protocol.doc_tables import layout_rows
+from protocol.catalog import CATALOG, MessageKind
 from protocol.pcapng import PacketDirection, RunSplitter
-from protocol.wireshark_lua import message_abbrev, render_dissector
 
 from .tshark import read_pcapng
 
@@ -34,7 +34,7 @@ def test_the_dissector_declares_every_message_and_every_field_with_its_unit() ->
     lua = render_dissector()
     for spec in CATALOG.values():
         assert f'name = "{spec.name}"' in lua
-        parts = ["event"] if spec.direction is Direction.EVENT else ["request", "reply"]
+        parts = ["event"] if spec.kind is MessageKind.EVENT else ["request", "reply"]
         for part in parts:
             layout = spec.request if part != "reply" else spec.reply
             for row in layout_rows(layout):

@@ -18,16 +18,17 @@ from typing import Any
 
 import construct as c
 from cobs import cobs
+from wireshark_lua import message_abbrev
 
 from programmer.commands.trace_cmd import dissector_path
 from protocol import decode_reply, decode_request, encode_frame
-from protocol.catalog import CATALOG, Direction, MsgType
+from protocol.catalog import CATALOG, MessageKind, MsgType
 from protocol.crc import crc32c
-from protocol.doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key
+from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import Flags, parse_frame
-from protocol.layouts import LogRecordLayout
+from protocol.layouts import prefixed_array_parts, switch_key
+from protocol.log_record import LogRecordLayout
 from protocol.pcapng import PacketDirection
-from protocol.wireshark_lua import message_abbrev
 
 TSHARK = shutil.which("tshark")
 LUA = dissector_path()
@@ -111,7 +112,7 @@ def _walk(
 def _node(
     node: Any, value: Any, abbrev: str, name: str, here: tuple[MsgType, str], parent: dict[str, Any]
 ) -> list[Field]:
-    array = _prefixed_array_parts(node)
+    array = prefixed_array_parts(node)
     if array is not None or isinstance(node, c.Array):
         item = array[1] if array is not None else node.subcon
         out: list[Field] = []
@@ -125,7 +126,7 @@ def _node(
                 out += _node(item, entry, f"{abbrev}.item", f"{name}[]", here, parent)
         return out
     if isinstance(node, c.Switch):
-        key = _switch_key(node)
+        key = switch_key(node)
         kind = ENUM_FIELDS[key](parent[key]).name.lower()
         return _walk(node.cases[parent[key]], value, f"{abbrev}.{kind}", here)
     if isinstance(node, c.Struct):
@@ -188,7 +189,7 @@ def expected_fields(run: bytes, direction: PacketDirection) -> list[Field]:
         else:
             out += _walk(spec.reply, body, message_abbrev(msg, "reply"), (msg, "reply"))
     else:
-        part = "event" if spec.direction is Direction.EVENT else "request"
+        part = "event" if spec.kind is MessageKind.EVENT else "request"
         body = decode_request(msg, frame.payload)
         out += _walk(spec.request, body, message_abbrev(msg, part), (msg, part))
     if frame.tag is not None:
@@ -216,7 +217,7 @@ class _Samples:
             if sub is c.Terminated or sub.name is None:
                 continue
             if isinstance(sub.subcon, c.Switch):
-                key = _switch_key(sub.subcon)
+                key = switch_key(sub.subcon)
                 keys = sorted(sub.subcon.cases)
                 out[key] = keys[case % len(keys)]
                 out[sub.name] = self.body(sub.subcon.cases[out[key]], case)
@@ -225,7 +226,7 @@ class _Samples:
         return out
 
     def value(self, node: Any, case: int) -> Any:
-        array = _prefixed_array_parts(node)
+        array = prefixed_array_parts(node)
         if array is not None:
             return [self.value(array[1], case) for _ in range(2)]
         if isinstance(node, c.Array):
@@ -283,7 +284,7 @@ def every_message_frames() -> list[tuple[bytes, PacketDirection]]:
         )
 
     for seq, spec in enumerate(sorted(CATALOG.values(), key=lambda s: int(s.msg)), 1):
-        if spec.direction is Direction.EVENT:
+        if spec.kind is MessageKind.EVENT:
             for case in range(_cases(spec.request)):
                 payload = encode_request(spec.msg, samples.body(spec.request, case))
                 wire = frame(spec.msg, seq, payload, Flags.EVENT, True)

@@ -3,7 +3,7 @@
 Why: a dissector written by hand drifts from the protocol the first time a field is added (the
 MAVLink one broke on new Wireshark versions and on signed packets).  This module renders the whole
 dissector from ``CATALOG``, the enums, the error table and the framing constants, so every message
-and every field (with its unit and meaning from ``doc_tables``) is in it by construction.  Pure
+and every field (with its unit and meaning from ``protocol.field_meanings``) is in it by construction.  Pure
 function, no I/O: ``docs/tools/regen_wireshark.py`` writes the result to
 ``programmer/wireshark/itbp.lua`` (shipped as package data) and a test compares the two.
 
@@ -23,11 +23,12 @@ import enum
 from typing import Any
 
 import construct as c
+from wireshark_engine import LUA_ENGINE
 
-from .catalog import CATALOG, Direction, MsgType
-from .doc_tables import ENUM_FIELDS, _prefixed_array_parts, _switch_key, field_meaning
-from .errors import ErrorCode
-from .framing import (
+from protocol.catalog import CATALOG, MessageKind, MsgType
+from protocol.errors import ErrorCode
+from protocol.field_meanings import ENUM_FIELDS, field_meaning
+from protocol.framing import (
     AUTH_PREFIX_SIZE,
     CRC_SIZE,
     HEADER_SIZE,
@@ -36,9 +37,9 @@ from .framing import (
     TAG_SIZE,
     Flags,
 )
-from .layouts import LogRecordLayout
-from .pcapng import LINKTYPE_USER0
-from .wireshark_engine import LUA_ENGINE
+from protocol.layouts import prefixed_array_parts, switch_key
+from protocol.log_record import LogRecordLayout
+from protocol.pcapng import LINKTYPE_USER0
 
 #: Short units for the value's label, read from the field name's suffix (longest first).
 UNITS: tuple[tuple[str, str], ...] = (
@@ -193,7 +194,7 @@ class _Renderer:
         msg, part, path = context
         here = (msg, part, f"{path}{name}")
         meaning = field_meaning(name) or field_meaning(name.removesuffix("[]"))
-        array = _prefixed_array_parts(node)
+        array = prefixed_array_parts(node)
         if array is not None or isinstance(node, c.Array):
             if array is not None:
                 count_node, item = array
@@ -219,7 +220,7 @@ class _Renderer:
                 item_desc = self.node(item, f"{abbrev}.item", f"{name}[]", context)
             return f'{{ k = "array", {count}, f = {tree}, item = {item_desc} }}'
         if isinstance(node, c.Switch):
-            key = _switch_key(node)
+            key = switch_key(node)
             key_enum = ENUM_FIELDS.get(key)
             cases = []
             for value, case in node.cases.items():
@@ -249,8 +250,8 @@ def render_dissector() -> str:
     r = _Renderer()
     messages = []
     for spec in sorted(CATALOG.values(), key=lambda s: int(s.msg)):
-        parts = [("request", spec.request)] if spec.direction is Direction.REQUEST else []
-        if spec.direction is Direction.EVENT:
+        parts = [("request", spec.request)] if spec.kind is MessageKind.REQUEST else []
+        if spec.kind is MessageKind.EVENT:
             parts = [("event", spec.request)]
         else:
             parts.append(("reply", spec.reply))
@@ -299,7 +300,7 @@ def render_dissector() -> str:
 
 _PREAMBLE = """\
 -- ITBP (intrathecal pump telemetry protocol) dissector for Wireshark.
--- GENERATED from protocol/catalog.py by protocol/wireshark_lua.py: do not edit; run
+-- GENERATED from protocol/catalog.py by docs/tools/wireshark_lua.py: do not edit; run
 -- docs/tools/regen_wireshark.py.  Load it with:
 --   wireshark -X lua_script:itbp.lua capture.pcapng     (or copy it to the personal plugins folder)
 -- Packets: one COBS run with its 0x00 delimiter per packet, link type USER0 (147).

@@ -1,6 +1,6 @@
 """The fixed part of the ITBP Wireshark dissector: the Lua that does not depend on the catalog.
 
-Why apart: ``protocol/wireshark_lua.py`` renders the catalog's messages and fields into Lua and
+Why apart: ``wireshark_lua.py`` (beside this module) renders the catalog's messages and fields into Lua and
 appends this engine, which registers the protocol, decodes COBS, checks the CRC-32C, parses the
 header, flags and authentication trailer, and dispatches to the rendered message dissectors.
 Plain text; nothing here reads or writes a file.
