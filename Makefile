@@ -58,7 +58,7 @@ pictures: $(STAMP)
 	$(BIN)/python docs/tools/make_pictures.py docs/img
 
 demo: $(DEMO_STAMP)
-	$(BIN)/python -m hw_sim.demo
+	$(BIN)/python -m hw_sim.cli.demo
 
 # Full-size reliability campaigns (tests/reliability, docs/RELIABILITY.md); `make test` runs them
 # bounded.  Sizes: CAMPAIGN_<NAME>=N overrides one; CAMPAIGN_SEED draws another reproducible mix.

@@ -17,16 +17,16 @@ Last line JSON: value = record bytes/s, baseline = 11,520 B/s, ratio = value / b
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hw_sim.control import control_call  # noqa: E402
+from hw_sim.link.launcher import RunningPump, launch_pump  # noqa: E402
 from programmer.client import PumpClient  # noqa: E402
 from programmer.journal import Journal  # noqa: E402
 from programmer.keystore import KeyStore  # noqa: E402
@@ -40,37 +40,21 @@ LINE_BYTES_PER_S = BAUD / 10  # 8N1: ten bits on the line per byte
 PROFILE = ROOT / "bench" / "vp20-biglog.toml"
 
 
-def serve(workdir: Path, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hw_sim.cli",
-            "serve",
-            "--lockstep",
-            "--profile",
-            str(PROFILE),
-            "--state",
-            str(workdir / "pump.nvm"),
-            "--control",
-            str(workdir / "bench.ctl"),
-            "--auto-accept-pairing",  # a scripted rig: nobody at the bench accepts the code
-            *extra,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+def serve(workdir: Path, *extra: str) -> AbstractContextManager[RunningPump]:
+    """The bench pump on ``workdir``'s state, stopped at the end of the block."""
+    return launch_pump(
+        state=workdir / "pump.nvm",
+        profile=PROFILE,
+        control=workdir / "bench.ctl",
+        # a scripted rig: nobody at the bench accepts the code
+        extra_args=["--auto-accept-pairing", *extra],
         cwd=ROOT,
+        command=[sys.executable, "-m", "hw_sim.cli.main"],
     )
-    assert process.stdout is not None
-    port = process.stdout.readline().split()[1]
-    control = process.stdout.readline().split()[1]
-    return process, port, control
 
 
-def stop(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    if process.wait(timeout=30) != 0:
+def stopped_cleanly(pump: RunningPump) -> None:
+    if pump.returncode != 0:
         raise SystemExit("vpump serve did not exit cleanly")
 
 
@@ -87,10 +71,9 @@ def client_for(port: str, workdir: Path, timeout_s: float = 2.0) -> PumpClient:
 
 def fill(workdir: Path) -> int:
     """Pair and write RECORDS alarm-test records on an unpaced pump; the log's record count."""
-    process, port, control = serve(workdir)
-    try:
-        control_call(control, {"cmd": "wand", "on": True})
-        with client_for(port, workdir) as client:
+    with serve(workdir) as pump:
+        pump.bench("wand", on=True)
+        with client_for(pump.port, workdir) as client:
             client.pair(Role.CLINICIAN)
             client.open_session()
             started = time.perf_counter()
@@ -98,25 +81,21 @@ def fill(workdir: Path) -> int:
                 client.test_alarm_tones()
             count = int(client.log_info(LogId.ALARM)["count"])
             print(f"filled the alarm log: {count} records in {time.perf_counter() - started:.1f} s")
-    finally:
-        stop(process)
+    stopped_cleanly(pump)
     return count
 
 
 def download(workdir: Path) -> dict[str, float]:
-    process, port, _control = serve(workdir, "--baud", str(BAUD))
-    try:
-        with client_for(port, workdir) as client:
-            client.open_session()
-            transport = client.link.transport
-            bytes_before = transport.bytes_in  # type: ignore[attr-defined]
-            started = time.perf_counter()
-            records = client.log_read(LogId.ALARM, None)
-            elapsed = time.perf_counter() - started
-            wire = transport.bytes_in - bytes_before  # type: ignore[attr-defined]
-            bad = sum(1 for r in records if not r.check_ok)
-    finally:
-        stop(process)
+    with serve(workdir, "--baud", str(BAUD)) as pump, client_for(pump.port, workdir) as client:
+        client.open_session()
+        transport = client.link.transport
+        bytes_before = transport.bytes_in  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        records = client.log_read(LogId.ALARM, None)
+        elapsed = time.perf_counter() - started
+        wire = transport.bytes_in - bytes_before  # type: ignore[attr-defined]
+        bad = sum(1 for r in records if not r.check_ok)
+    stopped_cleanly(pump)
     if len(records) < RECORDS or bad:
         raise SystemExit(f"download incomplete: {len(records)} records, {bad} failing checks")
     return {"records": len(records), "seconds": elapsed, "wire_bytes": wire}

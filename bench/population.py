@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hw_sim.population import Population, load_population, load_profiles, run_batch
+from hw_sim.studies.population import Population, load_population, load_profiles, run_batch
 
 PATIENTS = int(os.environ.get("POPULATION_BENCH_PATIENTS", "24"))
 BATCH = 3

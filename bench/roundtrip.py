@@ -31,7 +31,7 @@ import serial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hw_sim.control import control_call  # noqa: E402
+from hw_sim.link.launcher import launch_pump  # noqa: E402
 from programmer.client import PumpClient  # noqa: E402
 from programmer.keystore import KeyStore  # noqa: E402
 from programmer.transport import open_transport  # noqa: E402
@@ -84,31 +84,16 @@ def best_rate(step: Callable[[], None]) -> float:
 
 def measure_ours(workdir: Path) -> tuple[float, int, int]:
     """Our STATUS round trips/s and the request and reply sizes on the wire."""
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hw_sim.cli",
-            "serve",
-            "--lockstep",
-            "--state",
-            str(workdir / "pump.nvm"),
-            "--control",
-            str(workdir / "bench.ctl"),
-            "--auto-accept-pairing",  # a scripted rig: nobody at the bench accepts the code
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
+    with launch_pump(
+        state=workdir / "pump.nvm",
+        control=workdir / "bench.ctl",
+        extra_args=["--auto-accept-pairing"],  # a scripted rig: nobody at the bench accepts
         cwd=ROOT,
-    )
-    try:
-        assert serve.stdout is not None
-        port = serve.stdout.readline().split()[1]
-        control = serve.stdout.readline().split()[1]
-        control_call(control, {"cmd": "wand", "on": True})
+        command=[sys.executable, "-m", "hw_sim.cli.main"],
+    ) as pump:
+        pump.bench("wand", on=True)
         keys = KeyStore(workdir / "keys.json")
-        transport = open_transport(port, timeout=1.0)
+        transport = open_transport(pump.port, timeout=1.0)
         with PumpClient(transport, keys, timeout_s=1.0, retries=0) as client:
             client.pair(Role.CLINICIAN)
             client.open_session()
@@ -118,9 +103,6 @@ def measure_ours(workdir: Path) -> tuple[float, int, int]:
             request, reply = transport.bytes_out - out0, transport.bytes_in - in0
             rate = best_rate(client.status)
             assert client.link.counters.stale_replies == 0
-    finally:
-        serve.terminate()
-        serve.wait(timeout=10)
     return rate, request, reply
 
 

@@ -22,10 +22,10 @@ import json
 import time
 
 from firmware.prescription import Flex, FlexStep
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import load_profile
-from hw_sim.programmed import integral
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.programmed import integral
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 from protocol.catalog import StageWarning
 
 CONCENTRATION = 2_000  # mcg/mL: every dose below is an even number of ng, so rates are exact

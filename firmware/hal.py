@@ -1,7 +1,7 @@
 """Hardware abstraction layer: everything the firmware needs from the board, and nothing more.
 
 Why: the firmware must be portable to a microcontroller and deterministic, so it never reads a
-clock, opens a file or draws randomness on its own.  The board (``hw_sim.board.VirtualBoard``, or
+clock, opens a file or draws randomness on its own.  The board (``hw_sim.board.board.VirtualBoard``, or
 a test double) implements these interfaces; time always arrives as an ``now`` argument in whole
 seconds of board time.  All quantities are integers: nanolitres, strokes, seconds, bytes.
 """

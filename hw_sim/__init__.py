@@ -1,1 +1,1 @@
-"""The virtual board: clock, scheduler, reservoir, motor, battery, NVM file, links, vpump."""
+"""The virtual pump's hardware and its tools: hardware models, board, profiles, bench, link, scenarios, studies, vpump."""

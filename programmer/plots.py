@@ -4,7 +4,7 @@ Why: the clinic sees a pump through its logs; a timeline of daily totals, refill
 changes is read at a glance.  matplotlib is the optional ``pictures`` extra, imported lazily
 inside the drawing functions (``pumpctl`` starts without it); figures use the Agg canvas, no
 display.  The series functions are pure and the drawing functions return what they plotted, so
-tests check data, not pixels.  (hw_sim.plots draws the simulated world; the programmer may not
+tests check data, not pixels.  (hw_sim.studies.plots draws the simulated world; the programmer may not
 import hw_sim, hence this module.)
 """
 

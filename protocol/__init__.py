@@ -35,6 +35,7 @@ from .events import (
     Event,
     FrameRejected,
     LockoutStarted,
+    NeedData,
     Notification,
     PairingCode,
     PairingCompleted,
@@ -58,6 +59,13 @@ from .framing import (
 )
 from .programmer import ProgrammerEndpoint
 from .security_state import Pairing
+from .states import (
+    DevicePairingState,
+    DeviceState,
+    ProgrammerPairingState,
+    ProgrammerState,
+    SessionState,
+)
 
 __all__ = [
     "CATALOG",
@@ -71,6 +79,8 @@ __all__ = [
     "ChangeKind",
     "DeviceEndpoint",
     "DeviceInfo",
+    "DevicePairingState",
+    "DeviceState",
     "DropReason",
     "ErrorCode",
     "ErrorSpec",
@@ -86,6 +96,7 @@ __all__ = [
     "MessageKind",
     "MessageSpec",
     "MsgType",
+    "NeedData",
     "Notification",
     "Pairing",
     "PairingCode",
@@ -94,6 +105,8 @@ __all__ = [
     "PairingRejected",
     "PatientPairingAuthorized",
     "ProgrammerEndpoint",
+    "ProgrammerPairingState",
+    "ProgrammerState",
     "ProtocolError",
     "RefillFlag",
     "Refusal",
@@ -105,6 +118,7 @@ __all__ = [
     "SecurityPolicy",
     "SessionClosed",
     "SessionOpened",
+    "SessionState",
     "StageWarning",
     "TherapyMode",
     "Unpaired",

@@ -4,7 +4,8 @@ Why: the client library (retries, timeouts, reply matching) and the conformance 
 the same careful handling of what comes back from a pump: a reply inside a session is accepted
 only if its session id, tag and counter verify (in that order); anything else is dropped and
 reported as ``FrameRejected``, never silently trusted.  Pairing and session open are two
-round trips each, driven by explicit calls so the caller controls timing and retries.
+round trips each, driven by explicit calls so the caller controls timing and retries; where each
+stands is ``state`` (the tables of protocol/states.py: which call or reply moves it where).
 
 Unauthenticated error replies are delivered (the pump sends them when it could not verify our
 frame), marked ``authenticated=False``; the client must treat such a refusal of a state-changing
@@ -26,6 +27,7 @@ from .events import (
     NEED_DATA,
     Event,
     FrameRejected,
+    NeedData,
     Notification,
     PairingCode,
     PairingCompleted,
@@ -35,6 +37,18 @@ from .events import (
 )
 from .framing import PROTOCOL_VERSION, Flags, Frame, FrameDecoder, encode_frame
 from .session import AuthSession
+from .states import (
+    PROGRAMMER_PAIRING,
+    PROGRAMMER_SESSION,
+    ProgrammerPairingEvent,
+    ProgrammerPairingState,
+    ProgrammerSessionEvent,
+    ProgrammerState,
+    SessionState,
+    StateCell,
+)
+
+_PE, _PS = ProgrammerPairingEvent, ProgrammerSessionEvent
 
 
 @dataclass
@@ -45,6 +59,15 @@ class _PendingOpen:
     nonce: bytes
 
 
+@dataclass
+class _Pairing:
+    """The data of the pairing machine's state: what BEGUN and CONFIRMING await, and the keys."""
+
+    seq: int = -1  # the PAIR_BEGIN (BEGUN) or PAIR_CONFIRM (CONFIRMING) awaiting its reply
+    initiator: PairingInitiator | None = None  # BEGUN
+    secrets: PairingSecrets | None = None  # CODE_SHOWN, CONFIRMING
+
+
 class ProgrammerEndpoint:
     """The programmer role of the protocol.  One pump, at most one session at a time."""
 
@@ -52,12 +75,28 @@ class ProgrammerEndpoint:
         self._decoder = FrameDecoder()
         self._frames: deque[Frame] = deque()
         self._events: deque[Event] = deque()
-        self.session: AuthSession | None = None
         self.serial_number: str | None = None  # learnt from HELLO; bound into pairing
-        self._initiator: tuple[int, PairingInitiator] | None = None
-        self._secrets: PairingSecrets | None = None
-        self._confirm_seq: int | None = None
-        self._opening: _PendingOpen | None = None
+        self._pairing = StateCell(PROGRAMMER_PAIRING)
+        self._pairing_data = _Pairing()
+        self._session = StateCell(PROGRAMMER_SESSION)
+        self._session_keys: AuthSession | None = None  # OPEN
+        self._opening: _PendingOpen | None = None  # OPENING
+
+    @property
+    def state(self) -> ProgrammerState:
+        """Where pairing and the session stand (protocol/states.py has the tables)."""
+        return ProgrammerState(self._pairing.state, self._session.state)
+
+    @property
+    def session(self) -> AuthSession | None:
+        """The open session's keys and counters; None unless ``state.session`` is OPEN."""
+        return self._session_keys
+
+    @session.setter
+    def session(self, session: AuthSession | None) -> None:
+        """Install (or drop) a session's keys directly, as a test rig does to replay an old one."""
+        self._session_keys, self._opening = session, None
+        self._session.state = SessionState.CLOSED if session is None else SessionState.OPEN
 
     @property
     def decoder(self) -> FrameDecoder:
@@ -66,7 +105,7 @@ class ProgrammerEndpoint:
     def receive_data(self, data: bytes) -> None:
         self._frames.extend(self._decoder.feed(data))
 
-    def next_event(self) -> Event | object:
+    def next_event(self) -> Event | NeedData:
         while not self._events:
             if not self._frames:
                 return NEED_DATA
@@ -79,7 +118,7 @@ class ProgrammerEndpoint:
         spec = CATALOG[request.msg]
         if spec.kind is not MessageKind.REQUEST:
             raise LocalProtocolError(f"{spec.name} is not a request")
-        if spec.auth and self.session is None:
+        if spec.auth and self._session.state is not SessionState.OPEN:
             raise LocalProtocolError(f"{spec.name} needs an open session")
         if spec.state_changing and not request.body.get("request_id"):
             raise LocalProtocolError(f"{spec.name} needs a non-zero request_id")
@@ -101,8 +140,8 @@ class ProgrammerEndpoint:
                 "send HELLO before pairing: the serial number is bound into the keys"
             )
         initiator = PairingInitiator(private_bytes, nonce, int(role))
-        self._initiator = (seq, initiator)
-        self._secrets = None
+        self._pairing.fire(_PE.SEND_BEGIN)
+        self._pairing_data = _Pairing(seq, initiator)
         body = {
             "role": int(role),
             "programmer_public": initiator.public,
@@ -112,21 +151,24 @@ class ProgrammerEndpoint:
         return self.send(Request(MsgType.PAIR_BEGIN, body, seq))
 
     def confirm_pairing(self, seq: int) -> bytes:
-        if self._secrets is None:
-            raise LocalProtocolError("no pairing secrets yet: wait for the PAIR_BEGIN reply")
-        self._confirm_seq = seq
-        body = {"programmer_proof": self._secrets.programmer_proof()}
+        """PAIR_CONFIRM: once the code is shown, and again while the pump awaits its person."""
+        self._pairing.fire(_PE.SEND_CONFIRM)  # refused before the code is shown
+        secrets = self._pairing_data.secrets
+        assert secrets is not None
+        self._pairing_data.seq = seq
+        body = {"programmer_proof": secrets.programmer_proof()}
         return self.send(Request(MsgType.PAIR_CONFIRM, body, seq))
 
     def open_session(self, key_id: int, pairing_key: bytes, nonce: bytes, seq: int) -> bytes:
-        self.session = None
+        self._session.fire(_PS.SEND_OPEN)
+        self._session_keys = None
         self._opening = _PendingOpen(seq, key_id, pairing_key, nonce)
         body = {"key_id": key_id, "programmer_nonce": nonce}
         return encode_frame(MsgType.SESSION_OPEN, seq, encode_request(MsgType.SESSION_OPEN, body))
 
     def close_session(self) -> None:
-        self.session = None
-        self._opening = None
+        self._session.fire(_PS.CLOSE)
+        self._session_keys = self._opening = None
 
     # -- receiving ---------------------------------------------------------------------------------
     def _reject(self, frame: Frame, code: ErrorCode, reason: str) -> None:
@@ -179,40 +221,56 @@ class ProgrammerEndpoint:
         self._events.append(reply)
 
     def _after_reply(self, reply: Reply) -> None:
+        """Move the machines on a reply to the request they await (matched by seq)."""
+        pairing, awaited = self._pairing.state, self._pairing_data.seq
         if reply.msg is MsgType.HELLO and reply.ok:
             serial = str(reply.body["serial_number"])
             # bound into the pairing transcript, which takes printable ASCII only
             self.serial_number = serial if serial.isascii() and serial.isprintable() else None
         elif (
-            reply.msg is MsgType.PAIR_BEGIN and self._initiator and reply.seq == self._initiator[0]
+            reply.msg is MsgType.PAIR_BEGIN
+            and pairing is ProgrammerPairingState.BEGUN
+            and reply.seq == awaited
         ):
             self._pair_begin_reply(reply)
-        elif reply.msg is MsgType.PAIR_CONFIRM and reply.seq == self._confirm_seq:
+        elif (
+            reply.msg is MsgType.PAIR_CONFIRM
+            and pairing is ProgrammerPairingState.CONFIRMING
+            and reply.seq == awaited
+        ):
             self._pair_confirm_reply(reply)
         elif reply.msg is MsgType.SESSION_OPEN and self._opening and reply.seq == self._opening.seq:
             self._session_open_reply(reply)
 
     def _pair_begin_reply(self, reply: Reply) -> None:
-        assert self._initiator is not None and self.serial_number is not None
-        _, initiator = self._initiator
-        self._initiator = None
+        initiator = self._pairing_data.initiator
+        assert initiator is not None and self.serial_number is not None
+        self._pairing_data = _Pairing()
         if not reply.ok:
+            self._pairing.fire(_PE.BEGIN_FAILED)
             return
         try:
-            self._secrets = initiator.complete(
+            secrets = initiator.complete(
                 reply.body["device_public"], reply.body["device_nonce"], self.serial_number
             )
         except ProtocolError as exc:  # a malformed key, nonce or serial from the pump
+            self._pairing.fire(_PE.BEGIN_FAILED)
             self._events.append(
                 FrameRejected(ErrorCode.PAIRING_FAILED, str(exc), reply.msg, reply.seq)
             )
             return
-        self._events.append(PairingCode(self._secrets.format_code()))
+        self._pairing.fire(_PE.KEYS_DERIVED)
+        self._pairing_data.secrets = secrets
+        self._events.append(PairingCode(secrets.format_code()))
 
     def _pair_confirm_reply(self, reply: Reply) -> None:
         if reply.status == ErrorCode.PAIRING_AWAITING_CONFIRMATION:
-            return  # the person at the pump has not accepted yet: confirm_pairing() again
-        secrets, self._secrets, self._confirm_seq = self._secrets, None, None
+            # the person at the pump has not accepted yet: confirm_pairing() again
+            self._pairing.fire(_PE.AWAITING_PERSON)
+            return
+        secrets = self._pairing_data.secrets
+        self._pairing.fire(_PE.CONFIRM_ANSWERED)
+        self._pairing_data = _Pairing()
         if not reply.ok or secrets is None:
             return
         if (
@@ -232,9 +290,11 @@ class ProgrammerEndpoint:
     def _session_open_reply(self, reply: Reply) -> None:
         pending, self._opening = self._opening, None
         if not reply.ok or pending is None:
+            self._session.fire(_PS.OPEN_FAILED)
             return
         body: dict[str, Any] = reply.body
         if body["role"] not in (Role.CLINICIAN, Role.PATIENT):
+            self._session.fire(_PS.OPEN_FAILED)
             reason = f"pump announced unknown role {body['role']}"
             self._events.append(
                 FrameRejected(ErrorCode.MALFORMED_PAYLOAD, reason, reply.msg, reply.seq)
@@ -249,6 +309,7 @@ class ProgrammerEndpoint:
             body["role"],
             body["device_proof"],
         ):
+            self._session.fire(_PS.OPEN_FAILED)
             self._events.append(
                 FrameRejected(
                     ErrorCode.BAD_TAG, "pump's session proof does not verify", reply.msg, reply.seq
@@ -259,5 +320,8 @@ class ProgrammerEndpoint:
             pending.pairing_key, body["session_id"], pending.nonce, body["device_nonce"]
         )
         role = Role(body["role"])
-        self.session = AuthSession.for_programmer(body["session_id"], pending.key_id, role, keys)
+        self._session.fire(_PS.OPEN_VERIFIED)
+        self._session_keys = AuthSession.for_programmer(
+            body["session_id"], pending.key_id, role, keys
+        )
         self._events.append(SessionOpened(body["session_id"], pending.key_id, role))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from firmware.prescription import Continuous
-from hw_sim.board import VirtualBoard
+from hw_sim.board.board import VirtualBoard
 
 
 def start_therapy(

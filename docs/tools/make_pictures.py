@@ -2,7 +2,7 @@
 
 Usage: ``python docs/tools/make_pictures.py [OUTDIR]`` (``make pictures``; default docs/img).
 
-Each PNG gets a JSON sidecar with the series it plotted (what ``hw_sim.plots`` returned, sorted
+Each PNG gets a JSON sidecar with the series it plotted (what ``hw_sim.studies.plots`` returned, sorted
 keys); tests/pictures renders them again and compares the data with the sidecars, not pixels.
 The inputs are fixed here so the pictures are reproducible for a given simulator version.
 """
@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hw_sim.accuracy import parse_rate, run_accuracy
-from hw_sim.plots import plot_accuracy, plot_timeline
-from hw_sim.scenario import load_scenario
-from hw_sim.timeline import run_timeline
+from hw_sim.scenarios.scenario import load_scenario
+from hw_sim.scenarios.timeline import run_timeline
+from hw_sim.studies.accuracy import parse_rate, run_accuracy
+from hw_sim.studies.plots import plot_accuracy, plot_timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMELINE_SCENARIO = ROOT / "scenarios" / "patient_reservoir_dry.toml"

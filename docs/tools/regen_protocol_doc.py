@@ -15,6 +15,7 @@ from pathlib import Path
 
 from doc_examples import render_all
 from doc_tables import generated_sections
+from state_diagram import state_diagram_sections
 
 DOC = Path(__file__).resolve().parents[1] / "PROTOCOL.md"
 BLOCK = re.compile(
@@ -25,7 +26,7 @@ BLOCK = re.compile(
 
 def regenerate(text: str) -> str:
     """The document with every generated block replaced by its current rendering."""
-    blocks = {**generated_sections(), **render_all()}
+    blocks = {**generated_sections(), **render_all(), **state_diagram_sections()}
     found: set[str] = set()
 
     def replace(match: re.Match[str]) -> str:

@@ -5,7 +5,7 @@ Why: a new user does not know which ``/dev/tty*`` is the pump, and a ``vpump ser
 registered themselves: ``vpump serve`` writes ``<pid>.json`` (port, control socket, serial
 number, pid) under ``$XDG_RUNTIME_DIR/intrathecal-pump/pumps/`` (or
 ``/tmp/intrathecal-pump-<uid>/pumps``) and removes it at exit; an entry whose process is gone is
-skipped.  The path is a convention shared with ``hw_sim.registry`` (the programmer may not
+skipped.  The path is a convention shared with ``hw_sim.link.registry`` (the programmer may not
 import the simulator).  Only a directory and files of this user that no one else may write to
 are read: an entry planted by someone else could point at their own pty.
 """

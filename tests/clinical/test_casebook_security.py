@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from hw_sim.board import VirtualBoard
-from hw_sim.nvm_file import FileNvm
-from hw_sim.profiles import load_profile
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.nvm_file import FileNvm
+from hw_sim.profiles.loader import load_profile
 from protocol.enums import AlarmId
 from protocol.units import DAY_S
 from tests.boards import start_therapy

@@ -80,8 +80,9 @@ class PumpKey:
         Path(path).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
 
 
-class PumpClient:
-    """One programmer on one port.  ``request`` sends and waits for the matching reply."""
+class SuiteClient:
+    """The conformance suite's own programmer on one port (not programmer.client.PumpClient,
+    which the suite judges).  ``request`` sends and waits for the matching reply."""
 
     def __init__(
         self,
@@ -114,7 +115,7 @@ class PumpClient:
         if self._owns_port:
             self.port.close()
 
-    def __enter__(self) -> PumpClient:
+    def __enter__(self) -> SuiteClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from hw_sim.link.launcher import RunningPump, start_pump
 from protocol import Role
 
-from .client import PumpClient, PumpKey
-from .target import Bench, PumpUnderTest, VirtualPumpProcess, wait_ready
+from .client import PumpKey, SuiteClient
+from .target import STARTUP_TIMEOUT_S, BenchChannel, PumpUnderTest, wait_ready
 
 
 class Launcher:
@@ -28,15 +29,22 @@ class Launcher:
     def __init__(self, base: Path) -> None:
         self.base = base
         self.count = itertools.count(1)
-        self.running: list[VirtualPumpProcess] = []
+        self.running: list[RunningPump] = []
 
     def start(self, seed: int | None = None, extra: tuple[str, ...] = ()) -> PumpUnderTest:
         n = next(self.count)
-        proc = VirtualPumpProcess(
-            self.base / f"p{n}", seed=seed if seed is not None else n, extra=extra
+        workdir = self.base / f"p{n}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        proc = start_pump(
+            state=workdir / "pump.nvm",
+            seed=seed if seed is not None else n,
+            control=workdir / "bench.ctl",
+            extra_args=extra,
+            stderr=workdir / "stderr.log",
+            timeout_s=STARTUP_TIMEOUT_S,
         )
         self.running.append(proc)
-        pump = PumpUnderTest(proc.port, Bench(proc.control), virtual=True, process=proc)
+        pump = PumpUnderTest(proc.port, BenchChannel(proc.control), virtual=True, process=proc)
         pump.hello = wait_ready(proc.port)
         return pump
 
@@ -44,11 +52,11 @@ class Launcher:
         proc = pump.process
         if proc is not None and proc in self.running:
             self.running.remove(proc)
-            proc.stop()
+            proc.stop(timeout_s=10)
 
     def stop_all(self) -> None:
         while self.running:
-            self.running.pop().stop()
+            self.running.pop().stop(timeout_s=10)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +74,7 @@ def external_pump(pytestconfig: pytest.Config) -> PumpUnderTest | None:
         return None
     control = pytestconfig.getoption("--pump-control")
     key_file = pytestconfig.getoption("--pump-key")
-    pump = PumpUnderTest(url, Bench(control) if control else None)
+    pump = PumpUnderTest(url, BenchChannel(control) if control else None)
     if not control:
         pump.failure_budget = int(os.environ.get("CONFORMANCE_FAILURE_BUDGET", "4"))
     if key_file:
@@ -115,7 +123,7 @@ def isolated_pump(
 
 
 @pytest.fixture
-def clinician(pump: PumpUnderTest) -> Iterator[PumpClient]:
+def clinician(pump: PumpUnderTest) -> Iterator[SuiteClient]:
     """A client with an open clinician session on the module's device."""
     client = pump.session(Role.CLINICIAN)
     yield client

@@ -10,8 +10,8 @@ from typing import Any
 
 from protocol import CATALOG, AlarmId, ChangeKind, LogId, MsgType, TherapyMode
 
-from .client import PumpClient
-from .target import Bench
+from .client import SuiteClient
+from .target import BenchChannel
 
 ML = 1_000_000  # nL per mL
 MCG = 1_000  # ng per mcg
@@ -90,7 +90,7 @@ def minimal_body(msg: MsgType, request_id: int) -> dict[str, Any]:
 
 
 def fill(
-    client: PumpClient, ml: int = 20, conc: int = 500, withdrawn_nl: int = 0
+    client: SuiteClient, ml: int = 20, conc: int = 500, withdrawn_nl: int = 0
 ) -> dict[str, Any]:
     """REFILL: withdraw ``withdrawn_nl``, add ``ml`` mL at ``conc`` mcg/mL."""
     return client.ok(
@@ -99,11 +99,11 @@ def fill(
     )
 
 
-def stage(client: PumpClient, change: dict[str, Any]) -> dict[str, Any]:
+def stage(client: SuiteClient, change: dict[str, Any]) -> dict[str, Any]:
     return client.ok(MsgType.STAGE_PRESCRIPTION, {"change": change})
 
 
-def commit(client: PumpClient, staged: dict[str, Any], ack: int | None = None) -> int:
+def commit(client: SuiteClient, staged: dict[str, Any], ack: int | None = None) -> int:
     """Commit what ``stage`` returned, acknowledging its warnings unless ``ack`` says otherwise."""
     body = {
         "staged_hash": staged["staged_hash"],
@@ -113,7 +113,7 @@ def commit(client: PumpClient, staged: dict[str, Any], ack: int | None = None) -
     return int(client.ok(MsgType.COMMIT_PRESCRIPTION, body)["version"])
 
 
-def program(client: PumpClient, change: dict[str, Any]) -> int:
+def program(client: SuiteClient, change: dict[str, Any]) -> int:
     """Stage and commit ``change`` (acknowledging its warnings); returns the new version."""
     return commit(client, stage(client, change))
 
@@ -126,7 +126,7 @@ BOLUS_MODES = {
 }
 
 
-def quiesce(client: PumpClient, bench: Bench | None) -> dict[str, Any]:
+def quiesce(client: SuiteClient, bench: BenchChannel | None) -> dict[str, Any]:
     """End whatever a previous test left running (boluses, titration windows, a stop).
 
     With a bench: let a day pass.  Without: stop and resume.  Returns the STATUS after.
@@ -145,7 +145,7 @@ def quiesce(client: PumpClient, bench: Bench | None) -> dict[str, Any]:
     return status
 
 
-def filled_and_running(client: PumpClient, mcg_per_day: int = 400, conc: int = 500) -> None:
+def filled_and_running(client: SuiteClient, mcg_per_day: int = 400, conc: int = 500) -> None:
     """Make sure the pump holds drug and runs a continuous program (refill only if needed)."""
     status = client.ok(MsgType.STATUS)
     if status["concentration_mcg_per_ml"] != conc or status["reservoir_nl"] < 5 * ML:

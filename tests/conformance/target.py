@@ -2,99 +2,34 @@
 
 Why: labgrid and pytest-embedded's lesson - one place decides what "the device" is, tests only
 ask for it.  A ``PumpUnderTest`` is a port URL plus what else the run has: a bench control
-channel (``Bench``: wand, time, faults) and a pairing key.  Tests that need something the run
-lacks skip with the reason, instead of failing on a missing cable.
+channel (``BenchChannel``: wand, time, faults), a pairing key and, for a pump the suite launched
+itself (hw_sim.link.launcher), its process.  Tests that need something the run lacks skip with
+the reason, instead of failing on a missing cable.
 """
 
 from __future__ import annotations
 
 import os
-import selectors
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 import serial
 
-from hw_sim.control import ControlError, control_call
+from hw_sim.bench.control import ControlError, control_call
+from hw_sim.link.launcher import RunningPump
 from protocol import Capability, MsgType, Role
 
-from .client import PumpClient, PumpKey
+from .client import PumpKey, SuiteClient
 
 STARTUP_TIMEOUT_S = 15.0
 NETWORK_SCHEMES = ("rfc2217://", "socket://")
 
 
-def vpump_command() -> list[str]:
-    """How to run ``vpump`` from this interpreter's environment."""
-    script = Path(sys.executable).with_name("vpump")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from hw_sim.cli import main; sys.exit(main())"]
-
-
-class VirtualPumpProcess:
-    """``vpump serve --lockstep`` in a subprocess, with its state and control socket in ``workdir``."""
-
-    def __init__(self, workdir: Path, seed: int = 1, extra: tuple[str, ...] = ()) -> None:
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.state = workdir / "pump.nvm"
-        self.control = str(workdir / "bench.ctl")
-        self.stderr_path = workdir / "stderr.log"
-        self._stderr = self.stderr_path.open("wb")
-        args = ["serve", "--lockstep", "--seed", str(seed), "--state", str(self.state)]
-        self.proc = subprocess.Popen(
-            [*vpump_command(), *args, "--control", self.control, *extra],
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            bufsize=0,
-        )
-        lines = self._announcement()
-        if [line.split(" ", 1)[0] for line in lines] != ["PORT", "CONTROL"]:
-            err = self.stop()
-            raise RuntimeError(f"vpump serve announced {lines!r}; stderr: {err}")
-        self.port, self.control = (line.split(" ", 1)[1] for line in lines)
-
-    def _announcement(self) -> list[str]:
-        """The first two stdout lines (``PORT <path>``, ``CONTROL <path>``), within a timeout."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        data = b""
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while data.count(b"\n") < 2:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    break
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                data += chunk
-        return data.decode(errors="replace").splitlines()[:2]
-
-    def stop(self) -> str:
-        """SIGTERM (the pump flushes its NVM), then wait; returns stderr."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-        self._stderr.close()
-        return self.stderr_path.read_text(errors="replace")
-
-
-class Bench:
-    """The bench control channel of a device (``hw_sim.control`` JSON lines over a Unix socket)."""
+class BenchChannel:
+    """The bench control channel of a device (``hw_sim.bench.control`` JSON lines over a Unix
+    socket): the CONTROL socket of a pump the suite launched, or ``--pump-control``."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -139,11 +74,11 @@ class PumpUnderTest:
     """What a test gets: where the device is, and what else the run provides."""
 
     url: str
-    bench: Bench | None
+    bench: BenchChannel | None
     key: PumpKey | None = None
     virtual: bool = False
     hello: dict[str, Any] = field(default_factory=dict)
-    process: VirtualPumpProcess | None = None
+    process: RunningPump | None = None
     _seed: int = 0
     _patient_key: PumpKey | None = None
     _shared_port: Any = None
@@ -152,7 +87,7 @@ class PumpUnderTest:
     #: failed pairings (which this suite now refuses: test_auth.py).
     failure_budget: int | None = None
 
-    def client(self, seed: int | None = None) -> PumpClient:
+    def client(self, seed: int | None = None) -> SuiteClient:
         """A new programmer on the device's port (close it, or use it as a context manager).
 
         Network transports (``rfc2217://``, ``socket://``) share one connection, since each
@@ -164,10 +99,10 @@ class PumpUnderTest:
             if self._shared_port is None:
                 self._shared_port = serial.serial_for_url(self.url, baudrate=115200, timeout=0.05)
             shared = self._shared_port
-        return PumpClient(self.url, seed=self._seed * 7919 + (seed or 0), port=shared)
+        return SuiteClient(self.url, seed=self._seed * 7919 + (seed or 0), port=shared)
 
     # -- what a test may require ---------------------------------------------------------------
-    def require_bench(self, why: str) -> Bench:
+    def require_bench(self, why: str) -> BenchChannel:
         if self.bench is None:
             pytest.skip(f"needs the bench control channel (--pump-control) to {why}")
         return self.bench
@@ -211,7 +146,7 @@ class PumpUnderTest:
                 self._patient_key = pair_with_wand(self, bench, Role.PATIENT)
         return self._patient_key
 
-    def session(self, role: Role = Role.CLINICIAN) -> PumpClient:
+    def session(self, role: Role = Role.CLINICIAN) -> SuiteClient:
         """A new client with an open session (clinician by default)."""
         key = self.clinician_key() if role is Role.CLINICIAN else self.patient_key()
         client = self.client()
@@ -225,7 +160,7 @@ class PumpUnderTest:
             self.bench.advance(lockout_window_s(self) + 1)
 
 
-def pair_with_wand(pump: PumpUnderTest, bench: Bench, role: Role) -> PumpKey:
+def pair_with_wand(pump: PumpUnderTest, bench: BenchChannel, role: Role) -> PumpKey:
     """Pair as a clinic does: wand over the pump, the code accepted at the pump; a patient key
     after a clinician session authorised it (PATIENT_PAIRING_AUTHORIZE)."""
     if role is Role.PATIENT:
@@ -253,7 +188,7 @@ def wait_ready(url: str, attempts: int = 60) -> dict[str, Any]:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while True:
         try:
-            client = PumpClient(url, seed=0)
+            client = SuiteClient(url, seed=0)
         except (serial.SerialException, OSError):
             if time.monotonic() > deadline:
                 raise

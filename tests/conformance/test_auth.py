@@ -18,7 +18,7 @@ from protocol.crypto import MAX_COUNTER_STEP
 from protocol.framing import Flags
 from protocol.log_record import LogRecordLayout
 
-from .client import PumpClient
+from .client import SuiteClient
 from .messages import minimal_body
 from .target import PumpUnderTest
 
@@ -31,19 +31,19 @@ CLINICIAN_ONLY = [
 
 
 def sealed(
-    client: PumpClient, msg: MsgType, body: dict[str, Any] | None = None, **over: Any
+    client: SuiteClient, msg: MsgType, body: dict[str, Any] | None = None, **over: Any
 ) -> int:
     return client.sealed(msg, body, **over)
 
 
-def audit_events(client: PumpClient, since: int) -> list[int]:
+def audit_events(client: SuiteClient, since: int) -> list[int]:
     frames = client.stream(
         MsgType.LOG_READ, {"log": LogId.AUDIT, "cursor": since, "max_count": 500}
     )
     return [LogRecordLayout.parse(r).event for f in frames for r in f.body["records"]]
 
 
-def audit_next_seq(client: PumpClient) -> int:
+def audit_next_seq(client: SuiteClient) -> int:
     return int(client.ok(MsgType.LOG_INFO, {"log": LogId.AUDIT})["next_seq"])
 
 
@@ -143,7 +143,7 @@ def test_session_open_with_an_unknown_key_is_refused(isolated_pump: PumpUnderTes
 
 
 def test_replies_in_a_session_are_authenticated_with_rising_counters(
-    clinician: PumpClient,
+    clinician: SuiteClient,
 ) -> None:
     for _ in range(3):
         assert clinician.request(MsgType.STATUS).authenticated

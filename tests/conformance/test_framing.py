@@ -14,7 +14,7 @@ from protocol import ErrorCode, Flags, MsgType
 from protocol.codec import decode_reply
 from protocol.framing import MAX_PAYLOAD, max_encoded_size, seal_frame
 
-from .client import PumpClient
+from .client import SuiteClient
 from .target import PumpUnderTest
 
 HELLO = MsgType.HELLO
@@ -26,7 +26,7 @@ def _header(
     return struct.pack(">BBBHH", version, flags, msg, seq, length)
 
 
-def answers_before_marker(client: PumpClient, data: bytes) -> list[int]:
+def answers_before_marker(client: SuiteClient, data: bytes) -> list[int]:
     """Send ``data`` then a HELLO marker; the seqs of every reply that came before the marker's.
 
     The device handles frames in order, so once the marker is answered every answer to ``data``
@@ -57,7 +57,7 @@ def test_a_frame_written_one_byte_at_a_time_is_answered(pump: PumpUnderTest) -> 
 
 
 def test_frames_in_random_splits_and_back_to_back_are_all_answered(
-    clinician: PumpClient,
+    clinician: SuiteClient,
 ) -> None:
     """Session requests: a burst of unauthenticated ones may be partly dropped (a pump keeps
     only a few replies to anyone waiting, so a flood cannot delay a session)."""
@@ -72,7 +72,7 @@ def test_frames_in_random_splits_and_back_to_back_are_all_answered(
         assert client.wait_reply(MsgType.STATUS, seq).ok
 
 
-def test_an_authenticated_frame_split_across_writes_is_answered(clinician: PumpClient) -> None:
+def test_an_authenticated_frame_split_across_writes_is_answered(clinician: SuiteClient) -> None:
     seq = clinician.next_seq()
     wire = clinician.encode(MsgType.STATUS, None, seq)
     for i in range(0, len(wire), 7):
@@ -164,7 +164,7 @@ def test_a_corrupted_byte_anywhere_never_yields_a_reply_to_the_corrupted_frame(
             assert seq not in answers_before_marker(client, bytes(wire) + b"\x00")
 
 
-def _error_of(client: PumpClient, seq: int) -> int:
+def _error_of(client: SuiteClient, seq: int) -> int:
     frame = client.wait_frame(seq)
     assert frame.version == 1 and frame.flags & Flags.RESPONSE
     status, _, reason = decode_reply(HELLO, frame.payload)

@@ -19,7 +19,7 @@ from protocol import AlarmId, LogId, MsgType, Notification, Role
 from protocol.catalog import Capability
 from protocol.trace import format_trace
 
-from .client import PumpClient
+from .client import SuiteClient
 from .conftest import Launcher
 from .messages import continuous, fill, program
 from .target import PumpUnderTest
@@ -34,7 +34,7 @@ TEST_KEYS = ("--insecure-test-keys",)
 def record_session(pump: PumpUnderTest) -> tuple[str, list[tuple[str, bytes]]]:
     """The scripted clinic visit: its decoded transcript, and the raw bytes per direction."""
     assert pump.bench is not None
-    with PumpClient(pump.url, seed=PROGRAMMER_SEED) as client:
+    with SuiteClient(pump.url, seed=PROGRAMMER_SEED) as client:
         client.hello()
         client.wait_rejection(client.raw(MsgType.STATUS, b""))  # refused: no session yet
         pump.bench.wand(True)

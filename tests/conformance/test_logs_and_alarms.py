@@ -8,13 +8,13 @@ import pytest
 from protocol import AlarmId, LogEvent, LogId, MsgType, Notification
 from protocol.log_record import LogRecordLayout
 
-from .client import PumpClient
+from .client import SuiteClient
 from .messages import DAY, ML, continuous, fill, program
 from .target import PumpUnderTest
 
 
 def read_log(
-    client: PumpClient, log: LogId, cursor: int, max_count: int
+    client: SuiteClient, log: LogId, cursor: int, max_count: int
 ) -> tuple[list[object], int, int]:
     """(records, next_cursor, frames) of one LOG_READ."""
     frames = client.stream(
@@ -25,7 +25,7 @@ def read_log(
     return records, frames[-1].body["next_cursor"], len(frames)
 
 
-def pipeline_alarm_tests(client: PumpClient, count: int, batch: int = 100) -> None:
+def pipeline_alarm_tests(client: SuiteClient, count: int, batch: int = 100) -> None:
     """``count`` ALARMS_TEST requests, written ``batch`` at a time without waiting per reply."""
     for start in range(0, count, batch):
         seqs = []

@@ -24,7 +24,7 @@ from protocol import (
 from protocol.codec import decode_reply
 from protocol.log_record import LogRecordLayout
 
-from .client import PumpClient
+from .client import SuiteClient
 from .messages import (
     MCG,
     ML,
@@ -53,7 +53,7 @@ def scenario(*msgs: MsgType) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def alarm_event(client: PumpClient, alarm: AlarmId, raised: bool) -> Notification:
+def alarm_event(client: SuiteClient, alarm: AlarmId, raised: bool) -> Notification:
     return client.wait_for(  # type: ignore[no-any-return]
         lambda e: (
             isinstance(e, Notification)

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
 
 from protocol import MsgType, TherapyMode
 
-from .client import PumpClient
+from .client import SuiteClient
 from .messages import DAY, ML, continuous, fill, program, quiesce
 from .target import PumpUnderTest
 
@@ -59,7 +59,7 @@ class TherapyModel:
 
 class ClinicSessions(RuleBasedStateMachine):
     pump: PumpUnderTest
-    client: PumpClient
+    client: SuiteClient
 
     def __init__(self) -> None:
         super().__init__()

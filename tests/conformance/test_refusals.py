@@ -21,7 +21,7 @@ from protocol import (
 )
 from protocol.log_record import LogRecordLayout
 
-from .client import PumpClient
+from .client import SuiteClient
 from .messages import (
     DAY,
     ML,
@@ -78,7 +78,7 @@ NOT_PROVOKABLE = {
     "power-cut tests and the power-loss campaign provoke it)",
 }
 
-Case = Callable[[PumpUnderTest, PumpClient], Any]
+Case = Callable[[PumpUnderTest, SuiteClient], Any]
 CASES: dict[ErrorCode, Case] = {}
 
 
@@ -90,81 +90,81 @@ def case(code: ErrorCode) -> Callable[[Case], Case]:
     return register
 
 
-def staged_request(client: PumpClient, change: dict[str, Any]) -> Any:
+def staged_request(client: SuiteClient, change: dict[str, Any]) -> Any:
     return client.request(MsgType.STAGE_PRESCRIPTION, {"change": change})
 
 
 @case(ErrorCode.PUMP_NOT_FILLED)
-def _not_filled(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _not_filled(pump: PumpUnderTest, c: SuiteClient) -> Any:
     if c.ok(MsgType.STATUS)["concentration_mcg_per_ml"]:
         pytest.skip("needs a device that was never filled")
     return staged_request(c, continuous(100))
 
 
 @case(ErrorCode.DOSE_ABOVE_HARD_LIMIT)
-def _hard_limit(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _hard_limit(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500)
     return staged_request(c, continuous(100_000))
 
 
 @case(ErrorCode.RATE_ABOVE_MAXIMUM)
-def _rate_max(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _rate_max(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 50, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     return staged_request(c, continuous(1400))  # 28 mL/day at 50 mcg/mL
 
 
 @case(ErrorCode.RATE_BELOW_MINIMUM)
-def _rate_min(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _rate_min(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 2000, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     return staged_request(c, continuous(10))  # 0.005 mL/day
 
 
 @case(ErrorCode.CONCENTRATION_NOT_IN_LIBRARY)
-def _concentration(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _concentration(pump: PumpUnderTest, c: SuiteClient) -> Any:
     body = {"withdrawn_nl": 0, "added_nl": 10 * ML, "concentration_mcg_per_ml": 123}
     return c.request(MsgType.REFILL, body)
 
 
 @case(ErrorCode.INVALID_SCHEDULE)
-def _schedule(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _schedule(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500)
     return staged_request(c, flex([(60, 300), (0, 400)]))  # must start at minute 0, in order
 
 
 @case(ErrorCode.BOLUS_ABOVE_LIMIT)
-def _bolus_limit(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _bolus_limit(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500)
     return staged_request(c, single_bolus(10_000, 3600))
 
 
 @case(ErrorCode.BOLUS_DURATION_INVALID)
-def _bolus_duration(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _bolus_duration(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500)
     return staged_request(c, single_bolus(50, 1))
 
 
 @case(ErrorCode.REFILL_OVER_CAPACITY)
-def _over_capacity(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _over_capacity(pump: PumpUnderTest, c: SuiteClient) -> Any:
     capacity = c.ok(MsgType.STATUS)["reservoir_capacity_nl"]
     body = {"withdrawn_nl": 0, "added_nl": capacity + ML, "concentration_mcg_per_ml": 500}
     return c.request(MsgType.REFILL, body)
 
 
 @case(ErrorCode.REFILL_VOLUME_INVALID)
-def _refill_zero(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _refill_zero(pump: PumpUnderTest, c: SuiteClient) -> Any:
     body = {"withdrawn_nl": 0, "added_nl": 0, "concentration_mcg_per_ml": 500}
     return c.request(MsgType.REFILL, body)
 
 
 @case(ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED)
-def _pb_not_configured(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _pb_not_configured(pump: PumpUnderTest, c: SuiteClient) -> Any:
     config = patient_bolus_config()
     c.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**config, "enabled": False}})
     return c.request(MsgType.PATIENT_BOLUS_REQUEST)
 
 
 @case(ErrorCode.PATIENT_BOLUS_LOCKOUT)
-def _pb_lockout(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _pb_lockout(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
     c.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": patient_bolus_config(25, 600, 4, 3 * 3600)})
@@ -174,7 +174,7 @@ def _pb_lockout(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.PATIENT_BOLUS_DAILY_MAXIMUM)
-def _pb_daily_max(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _pb_daily_max(pump: PumpUnderTest, c: SuiteClient) -> Any:
     bench = pump.require_bench("wait out the lockout")
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
@@ -185,14 +185,14 @@ def _pb_daily_max(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.BOLUS_IN_PROGRESS)
-def _bolus_running(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _bolus_running(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, single_bolus(50, 3600))
     return staged_request(c, single_bolus(50, 3600))
 
 
 @case(ErrorCode.NO_BRIDGE_NEEDED)
-def _no_bridge(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _no_bridge(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
@@ -200,14 +200,14 @@ def _no_bridge(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.THERAPY_NOT_RUNNING)
-def _not_running(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _not_running(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, {"kind": 0, "params": {}})  # therapy: stopped
     return c.request(MsgType.RESUME)
 
 
 @case(ErrorCode.MOTOR_FAULT)
-def _motor_fault(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _motor_fault(pump: PumpUnderTest, c: SuiteClient) -> Any:
     bench = pump.require_bench("inject a motor stall")
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
@@ -223,7 +223,7 @@ def _motor_fault(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.RESERVOIR_EMPTY)
-def _empty(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _empty(pump: PumpUnderTest, c: SuiteClient) -> Any:
     bench = pump.require_bench("let the reservoir run dry")
     fill(c, 1, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(1000))  # 2 mL/day: empty within a day
@@ -233,7 +233,7 @@ def _empty(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.STALE_VERSION)
-def _stale(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _stale(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     staged = stage(c, continuous(300))
     body = {**_commit_body(staged), "active_version": staged["active_version"] + 1}
@@ -241,7 +241,7 @@ def _stale(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.HASH_MISMATCH)
-def _hash(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _hash(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     staged = stage(c, continuous(300))
     return c.request(
@@ -250,7 +250,7 @@ def _hash(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED)
-def _warnings(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _warnings(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 2000, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     staged = stage(c, continuous(1600))  # above the soft daily limit
     assert staged["warnings"] & StageWarning.SOFT_DOSE_LIMIT
@@ -258,7 +258,7 @@ def _warnings(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.REQUEST_ID_REUSED)
-def _reused(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _reused(pump: PumpUnderTest, c: SuiteClient) -> Any:
     rid = c.request_id()
     c.ok(MsgType.ALARMS_TEST, {"request_id": rid})
     return c.request(
@@ -268,14 +268,14 @@ def _reused(pump: PumpUnderTest, c: PumpClient) -> Any:
 
 
 @case(ErrorCode.ALARM_CONFIG_OUT_OF_RANGE)
-def _alarm_config(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _alarm_config(pump: PumpUnderTest, c: SuiteClient) -> Any:
     return c.request(
         MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 50 * ML, "critical_interval_s": 600}
     )
 
 
 @case(ErrorCode.INVALID_ARGUMENT)
-def _invalid(pump: PumpUnderTest, c: PumpClient) -> Any:
+def _invalid(pump: PumpUnderTest, c: SuiteClient) -> Any:
     seq = c.sealed(MsgType.ALARMS_TEST, {"request_id": 0})  # 0 is reserved
     return c.wait_reply(MsgType.ALARMS_TEST, seq)
 
@@ -340,7 +340,7 @@ def test_the_key_store_refuses_a_pairing_beyond_its_capacity(fresh_pump: PumpUnd
         bench.wand(False)
 
 
-def _refill_records(client: PumpClient) -> int:
+def _refill_records(client: SuiteClient) -> int:
     frames = client.stream(MsgType.LOG_READ, {"log": LogId.THERAPY, "cursor": 0, "max_count": 5000})
     records = [LogRecordLayout.parse(r) for f in frames for r in f.body["records"]]
     return sum(1 for r in records if r.event == LogEvent.REFILL)

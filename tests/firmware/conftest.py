@@ -19,7 +19,7 @@ from firmware.profile import (
     PatientBolusLimits,
 )
 from firmware.pump import DeviceIdentity, PumpFirmware
-from hw_sim.buzzer import RecordingBuzzer
+from hw_sim.hardware.buzzer import RecordingBuzzer
 
 START = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday
 DAY = 86_400

@@ -52,7 +52,7 @@ class Clinic:
         sent = b"".join(self.bench.hal.telemetry.sent)
         self.bench.hal.telemetry.sent.clear()
         self.prog.receive_data(sent)
-        events = []
+        events: list[object] = []
         while (ev := self.prog.next_event()) is not NEED_DATA:
             if isinstance(ev, Notification):
                 self.notifications.append(ev)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hw_sim.battery import PrimaryCell
-from hw_sim.profiles import load_profile
+from hw_sim.hardware.battery import PrimaryCell
+from hw_sim.profiles.loader import load_profile
 
 DAY = 86_400
 YEAR_DAYS = 365.25

@@ -8,11 +8,11 @@ import pytest
 
 from firmware.hal import ResetCause, TonePattern
 from firmware.prescription import Continuous
-from hw_sim.board import VirtualBoard
-from hw_sim.entropy import InsecureTestEntropy
-from hw_sim.nvm_file import FileNvm
-from hw_sim.profiles import load_profile
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.entropy import InsecureTestEntropy
+from hw_sim.hardware.nvm_file import FileNvm
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, TherapyMode
 

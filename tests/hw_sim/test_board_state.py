@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hw_sim import board_state
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import load_profile
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.profiles.loader import load_profile
 from tests.boards import start_therapy
 
 DAY = 86_400

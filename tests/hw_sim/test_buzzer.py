@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from firmware.hal import TonePattern, ToneRepeat
-from hw_sim.buzzer import RecordingBuzzer
+from hw_sim.hardware.buzzer import RecordingBuzzer
 
 SINGLE, TWO_TONE = TonePattern.SINGLE, TonePattern.TWO_TONE
 

@@ -1,6 +1,6 @@
 """Board and firmware together: the motor's strokes equal the programmed integral within one stroke.
 
-The yardstick is ``hw_sim.programmed``, written independently of the firmware's accounting.
+The yardstick is ``hw_sim.board.programmed``, written independently of the firmware's accounting.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from firmware.prescription import Flex, FlexStep
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import load_profile
-from hw_sim.programmed import integral
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.programmed import integral
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 
 PROFILE = load_profile("vp40")
 CONC = 2_000  # mcg/mL; doses are multiples of 2 ng so each step's rate is exact

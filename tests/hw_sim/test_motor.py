@@ -7,9 +7,9 @@ import statistics
 
 import pytest
 
-from hw_sim.catheter import Catheter
-from hw_sim.motor import PeristalticMotor
-from hw_sim.reservoir import Reservoir
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.hardware.motor import PeristalticMotor
+from hw_sim.hardware.reservoir import Reservoir
 
 STROKE_NL = 250
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.nvm_file import FileNvm, MemoryNvm, PowerCut
+from hw_sim.hardware.nvm_file import FileNvm, MemoryNvm, PowerCut
 
 
 def test_new_file_image_reads_as_zeros_and_keeps_writes_across_reopen(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.profiles import PROFILE_DIR, ProfileError, available_profiles, load_profile
+from hw_sim.profiles.loader import PROFILE_DIR, ProfileError, available_profiles, load_profile
 
 
 def test_shipped_profiles_hold_the_public_figures() -> None:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from firmware.prescription import Continuous, Flex, FlexStep, Stopped
-from hw_sim.programmed import ProgrammedLedger, integral
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.programmed import ProgrammedLedger, integral
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 
 MONDAY = DEFAULT_START_TIME
 

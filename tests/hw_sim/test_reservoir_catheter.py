@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hw_sim.catheter import Catheter
-from hw_sim.reservoir import Reservoir
+from hw_sim.hardware.catheter import Catheter
+from hw_sim.hardware.reservoir import Reservoir
 
 
 def test_drawing_more_than_is_there_delivers_only_what_is_there() -> None:

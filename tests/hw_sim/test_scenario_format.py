@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from hw_sim.scenario import ScenarioError, load_scenario, parse_scenario
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hw_sim.cli import main
-from hw_sim.report import to_json
-from hw_sim.scenario import load_scenario, parse_scenario
-from hw_sim.scenario_runner import run_scenario
+from hw_sim.cli.main import main
+from hw_sim.scenarios.report import to_json
+from hw_sim.scenarios.scenario import load_scenario, parse_scenario
+from hw_sim.scenarios.scenario_runner import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 SEED_STORY = SCENARIOS / "seed_story.toml"
@@ -88,7 +88,7 @@ def test_seed_story_twice_gives_byte_identical_json(seed_story_json: str) -> Non
 
 def test_vpump_run_as_a_real_process_prints_the_same_json(seed_story_json: str) -> None:
     script = Path(sys.executable).with_name("vpump")  # the installed console script
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "hw_sim.cli"]
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "hw_sim.cli.main"]
     done = subprocess.run(
         [*command, "run", str(SEED_STORY), "--json"],
         capture_output=True,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hw_sim.scheduler import Scheduler
+from hw_sim.board.scheduler import Scheduler
 
 
 def drain(scheduler: Scheduler, until: int) -> list[str]:

@@ -16,38 +16,25 @@ from typing import Any
 
 import pytest
 
-from hw_sim import board_state
-from hw_sim.board import VirtualBoard
-from hw_sim.nvm_file import FileNvm
-from hw_sim.profiles import load_profile
-from hw_sim.serve_cmd import _shut_down
-from hw_sim.state_files import (
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.board.restore import open_pump, shut_down
+from hw_sim.board.state_files import (
     FACTORY_SIZE,
     Checkpointer,
     OpenedState,
     StateError,
     open_state,
 )
+from hw_sim.hardware.nvm_file import FileNvm
+from hw_sim.profiles.loader import load_profile
 
 PROFILE = load_profile("vp20")
 SIZE = PROFILE.hardware.nvm_size_bytes
 
 
 def _start(state: Path, seed: int = 1) -> tuple[OpenedState, VirtualBoard]:
-    opened = open_state(state, PROFILE, seed)
-    saved = opened.saved
-    if saved is None:
-        board = VirtualBoard(PROFILE, seed, opened.nvm, serial_number=opened.factory.serial_number)
-    else:
-        board = VirtualBoard(
-            PROFILE,
-            int(saved["seed"]),
-            opened.nvm,
-            start_time=int(saved["now"]),
-            serial_number=opened.factory.serial_number,
-        )
-        board_state.import_state(board, saved)
-    opened.begin(board)
+    opened, board = open_pump(state, PROFILE, seed)
     board.power_on()
     return opened, board
 
@@ -132,7 +119,7 @@ def test_a_side_file_that_cannot_be_written_is_kept_in_the_images_reserve(
     board.run_until(board.now + 5 * 86_400)
     checkpoint()
     board.run_until(board.now + 86_400)
-    assert _shut_down(opened, board)  # everything saved: the hardware state in the reserve
+    assert shut_down(opened, board)  # everything saved: the hardware state in the reserve
     monkeypatch.setattr(os, "write", real_write)
     stopped_at = board.now
     assert json.loads(board_state.sidecar_path(state).read_text())["now"] < stopped_at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw_sim.timeparse import (
+from hw_sim.scenarios.timeparse import (
     DEFAULT_START_TIME,
     format_datetime,
     parse_clock,

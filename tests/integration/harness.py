@@ -2,8 +2,9 @@
 
 Why: the integration suite proves that the two console commands agree over real
 pseudo-terminals, sockets and serial URLs, exactly as a user runs them.  This module starts and
-stops those processes.  Readiness is always awaited (the ``PORT``/``CONTROL`` lines and one
-identify, or the line socat prints once it listens), never slept for; every wait has a deadline
+stops those processes (``vpump serve`` through hw_sim.link.launcher).  Readiness is always awaited
+(the ``PORT``/``CONTROL`` lines and one identify, or the line socat prints once it listens), never
+slept for; every wait has a deadline
 so a broken build fails fast instead of hanging the suite.
 """
 
@@ -15,7 +16,6 @@ import os
 import re
 import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_sim.control import control_call
+from hw_sim.bench.control import control_call
+from hw_sim.link.launcher import LaunchError, RunningPump, start_pump
 from programmer.client import PumpClient
 from programmer.errors import ProgrammerError
 from programmer.keystore import KeyStore
@@ -62,7 +63,7 @@ def console(name: str, module: str) -> list[str]:
     return [sys.executable, "-c", f"import sys; from {module} import main; sys.exit(main())"]
 
 
-VPUMP = console("vpump", "hw_sim.cli")
+VPUMP = console("vpump", "hw_sim.cli.main")
 PUMPCTL = console("pumpctl", "programmer.cli")
 
 
@@ -171,6 +172,7 @@ class ServedPump:
         self.extra = extra
         self.lockstep = lockstep
         self.log_path = workdir / "vpump-serve.log"
+        self.running: RunningPump | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.port = ""
         self.served_on = ""
@@ -179,32 +181,23 @@ class ServedPump:
 
     # -- life cycle ------------------------------------------------------------------------------
     def start(self) -> ServedPump:
-        argv = [*VPUMP, "serve", "--state", str(self.state), "--control", self.control]
-        if self.lockstep:
-            argv.append("--lockstep")
-        argv += list(self.extra)
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log
-        )
-        log.close()
-        assert self.process.stdout is not None
-        lines = LineReader(self.process.stdout)
         try:
-            port_line = lines.readline(START_DEADLINE_S)
-            control_line = lines.readline(START_DEADLINE_S)
-        except (TimeoutError, EOFError) as exc:
-            self.kill()
-            raise AssertionError(
-                f"vpump serve did not announce itself: {exc}\n{self.log()}"
-            ) from exc
-        finally:
-            lines.close()
-        assert port_line.startswith("PORT "), port_line
-        assert control_line.startswith("CONTROL "), control_line
-        self.served_on = port_line.split(" ", 1)[1]
+            self.running = start_pump(
+                state=self.state,
+                control=self.control,
+                lockstep=self.lockstep,
+                extra_args=self.extra,
+                env=self.env,
+                stderr=self.log_path,
+                command=VPUMP,
+                timeout_s=START_DEADLINE_S,
+            )
+        except LaunchError as exc:
+            raise AssertionError(f"vpump serve did not announce itself: {exc}") from exc
+        self.process = self.running.process
+        self.served_on = self.running.port
         self.port = self._client_port or self.served_on  # where programmers connect
-        self.control = control_line.split(" ", 1)[1]
+        self.control = self.running.control
         self.identity = self.identify()
         return self
 
@@ -223,24 +216,16 @@ class ServedPump:
         raise AssertionError(f"the pump never answered identify: {last}\n{self.log()}")
 
     def stop(self) -> int:
-        """SIGTERM (the pump flushes its NVM) and the exit status."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=15)
-        finally:
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-        self.process = None
+        """SIGTERM (the pump flushes its NVM) and the exit status (killed after 15 s)."""
+        assert self.running is not None
+        code = self.running.stop(timeout_s=15)
+        self.running = self.process = None
         return code
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-        self.process = None
+        if self.running is not None:
+            self.running.kill()
+        self.running = self.process = None
 
     def check_alive(self) -> None:
         assert self.process is not None, "vpump serve is not running"

@@ -170,7 +170,7 @@ def test_the_demo_shows_the_code_at_the_pair_step_and_leaves_no_folder(
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-m", "hw_sim.demo"],
+        [sys.executable, "-m", "hw_sim.cli.demo"],
         env=dict(env, TMPDIR=str(tmp_path)),
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -213,7 +213,7 @@ def test_ctl_on_a_socket_it_may_not_open_explains_whose_it_is(
 
     from click.testing import CliRunner
 
-    from hw_sim.cli import main
+    from hw_sim.cli.main import main
 
     def refuse(self: socket.socket, address: object) -> None:
         raise PermissionError(13, "Permission denied")

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from firmware.prescription import Continuous, PrimingBolus
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import load_profile
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.board import VirtualBoard
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 from patient.profiles import load_patient_profile
 
 CONCENTRATION = 2_000  # mcg/mL
@@ -93,8 +93,8 @@ def test_a_firmware_that_catches_up_by_itself_still_feeds_the_patient_batch_by_b
 
 
 def test_in_the_batch_the_reservoir_ran_dry_the_drug_reaches_the_patient_only_before_it() -> None:
-    from hw_sim.catheter import Catheter
-    from hw_sim.patient_link import PatientLink
+    from hw_sim.hardware.catheter import Catheter
+    from hw_sim.hardware.patient_link import PatientLink
 
     params = load_patient_profile("spinal_adult").params
     once, twice = Catheter(0, 0, 0), Catheter(0, 0, 0)  # no dead space: pushed is delivered

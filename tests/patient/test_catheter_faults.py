@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from firmware.prescription import Continuous, PrimingBolus
-from hw_sim.board import VirtualBoard
-from hw_sim.profiles import load_profile
-from hw_sim.scenario import ScenarioError, load_scenario, parse_scenario
-from hw_sim.scenario_runner import run_scenario
-from hw_sim.timeparse import DAY_S, DEFAULT_START_TIME
+from hw_sim.board.board import VirtualBoard
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
+from hw_sim.scenarios.scenario_runner import run_scenario
+from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
 from patient.profiles import load_patient_profile
 from tests.patient.test_patient_scenarios import SCENARIOS
 

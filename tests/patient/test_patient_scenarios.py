@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from hw_sim.scenario import ScenarioError, load_scenario, parse_scenario
-from hw_sim.scenario_runner import run_scenario
+from hw_sim.scenarios.scenario import ScenarioError, load_scenario, parse_scenario
+from hw_sim.scenarios.scenario_runner import run_scenario
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

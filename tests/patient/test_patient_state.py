@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from hw_sim import board_state
-from hw_sim.board import VirtualBoard
-from hw_sim.patient_link import SAVED_EVENTS
-from hw_sim.profiles import load_profile
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.patient_link import SAVED_EVENTS
+from hw_sim.profiles.loader import load_profile
 from patient.profiles import draw, load_patient_profile
 from tests.boards import start_therapy
 from tests.integration.harness import VPUMP, served_pump, xdg_env

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from hw_sim import board_state
+from hw_sim.board import board_state
 from tests.integration.harness import VPUMP, Result, ServedPump, served_pump, xdg_env
 
 H = 3_600

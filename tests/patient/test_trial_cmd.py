@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hw_sim.cli import main
+from hw_sim.cli.main import main
 from patient.profiles import PROFILE_DIR
 
 

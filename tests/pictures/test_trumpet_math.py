@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hw_sim.accuracy import (
+from hw_sim.studies.accuracy import (
     AccuracyError,
     mean_error_pct,
     parse_rate,

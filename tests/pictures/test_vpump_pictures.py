@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from hw_sim.accuracy import (
+from hw_sim.cli.main import main
+from hw_sim.profiles.loader import load_profile
+from hw_sim.scenarios.scenario import load_scenario
+from hw_sim.scenarios.timeline import run_timeline
+from hw_sim.studies.accuracy import (
     LONG_WINDOWS_MIN,
     SHORT_WINDOWS_MIN,
     parse_rate,
@@ -19,11 +23,7 @@ from hw_sim.accuracy import (
     simulate,
     window_errors,
 )
-from hw_sim.cli import main
-from hw_sim.plots import plot_accuracy, plot_population_histograms, plot_timeline
-from hw_sim.profiles import load_profile
-from hw_sim.scenario import load_scenario
-from hw_sim.timeline import run_timeline
+from hw_sim.studies.plots import plot_accuracy, plot_population_histograms, plot_timeline
 
 from .pngcheck import png_size
 
@@ -253,7 +253,7 @@ def test_the_commands_do_not_load_matplotlib_unless_asked() -> None:
     code = (
         "import sys\n"
         "from click.testing import CliRunner\n"
-        "from hw_sim.cli import main\n"
+        "from hw_sim.cli.main import main\n"
         "from programmer.cli import run\n"
         "run(['--help'])\n"
         "CliRunner().invoke(main, ['accuracy', '--rate', '0.5mL/day', '--hours', '2'])\n"

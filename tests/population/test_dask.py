@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hw_sim.cli import main
+from hw_sim.cli.main import main
 
 pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed")
 

@@ -7,8 +7,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hw_sim.cli import main
-from hw_sim.population import PopulationError, load_population, parse_population, patient_seed
+from hw_sim.cli.main import main
+from hw_sim.studies.population import (
+    PopulationError,
+    load_population,
+    parse_population,
+    patient_seed,
+)
 
 from .conftest import SMALL
 

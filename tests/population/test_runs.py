@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hw_sim.cli import main
-from hw_sim.population import load_population, run_patient
+from hw_sim.cli.main import main
+from hw_sim.studies.population import load_population, run_patient
 
 from .conftest import write_population
 
 
 def _vpump(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hw_sim.cli", *args]
+    return [sys.executable, "-m", "hw_sim.cli.main", *args]
 
 
 def _rows_of(tmp_path: Path, population: Path) -> list[dict[str, object]]:
@@ -127,7 +127,7 @@ def test_interruption_keeps_batches_and_a_rerun_resumes(
 def test_the_progress_bar_only_on_a_terminal() -> None:
     import io
 
-    from hw_sim.population_cmd import Progress
+    from hw_sim.cli.population_cmd import Progress
 
     class Tty(io.StringIO):
         def isatty(self) -> bool:
@@ -149,7 +149,7 @@ def test_an_unreachable_scheduler_is_a_usage_error(
     small_population: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("dask.distributed")
-    monkeypatch.setattr("hw_sim.population_cmd.SCHEDULER_TIMEOUT", "1s")
+    monkeypatch.setattr("hw_sim.cli.population_cmd.SCHEDULER_TIMEOUT", "1s")
     result = CliRunner().invoke(
         main, ["population", str(small_population), "--scheduler", "tcp://127.0.0.1:9"]
     )
@@ -157,7 +157,7 @@ def test_an_unreachable_scheduler_is_a_usage_error(
 
 
 def test_rows_have_the_same_keys_candidate_or_not(tmp_path: Path) -> None:
-    from hw_sim.population import _not_a_candidate, draw_patient
+    from hw_sim.studies.population import _not_a_candidate, draw_patient
 
     population = load_population(write_population(tmp_path, patients=1))
     implanted = run_patient(population, 0)
@@ -180,7 +180,7 @@ def test_parquet_rows_when_pyarrow_is_importable(tmp_path: Path) -> None:
 def test_plot_draws_the_histograms_of_the_rows(tmp_path: Path, small_population: Path) -> None:
     """``--plot`` renders a real PNG of the rows the run wrote: one value per dry reservoir,
     per ERI reached and per patient's withdrawal hours."""
-    from hw_sim.plots import plot_population_histograms
+    from hw_sim.studies.plots import plot_population_histograms
 
     png = tmp_path / "population.png"
     out = tmp_path / "out"
@@ -207,7 +207,7 @@ def test_plot_to_an_unwritable_place_is_refused_before_the_run(
 def test_the_weekly_look_without_a_status_gives_the_row_a_full_look_gives(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hw_sim.population import PopulationRunner
+    from hw_sim.studies.population import PopulationRunner
 
     path = write_population(tmp_path, patients=3, years=7)
     text = path.read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Clopper-Pearson intervals and quantiles (hw_sim/population_stats.py)."""
+"""Clopper-Pearson intervals and quantiles (hw_sim/studies/population_stats.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hw_sim.population_stats import (
+from hw_sim.studies.population_stats import (
     beta_quantile,
     clopper_pearson,
     distribution,

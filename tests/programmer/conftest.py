@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from firmware.handlers import device_limits_body
-from hw_sim.profiles import load_profile
+from hw_sim.profiles.loader import load_profile
 from programmer.client import PumpClient
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport

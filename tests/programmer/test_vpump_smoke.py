@@ -19,33 +19,26 @@ from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol import Role
 
-pytest.importorskip("hw_sim.serve_cmd", reason="vpump serve is not available")
+pytest.importorskip("hw_sim.cli.serve_cmd", reason="vpump serve is not available")
+from hw_sim.link.launcher import LaunchError, start_pump
 
 pytestmark = pytest.mark.integration
 
 
 def vpump(*args: str) -> list[str]:
-    return [sys.executable, "-m", "hw_sim.cli", *args]
+    return [sys.executable, "-m", "hw_sim.cli.main", *args]
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    process = subprocess.Popen(
-        vpump("serve", "--lockstep", "--state", str(tmp_path / "pump.nvm")),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert process.stdout is not None
     try:
-        port_line = process.stdout.readline().split()
-        control_line = process.stdout.readline().split()
-        if port_line[:1] != ["PORT"] or control_line[:1] != ["CONTROL"]:
-            pytest.skip(f"vpump serve did not announce its port: {port_line} {control_line}")
-        yield port_line[1], control_line[1]
+        pump = start_pump(state=tmp_path / "pump.nvm", command=vpump())
+    except LaunchError as exc:
+        pytest.skip(f"vpump serve did not announce its port: {exc}")
+    try:
+        yield pump.port, pump.control
     finally:
-        process.terminate()
-        process.wait(timeout=5)
+        pump.stop(timeout_s=5)
 
 
 def bench(control: str, *args: str) -> None:

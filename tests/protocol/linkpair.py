@@ -93,7 +93,7 @@ class LinkPair:
 
     def to_programmer(self, data: bytes) -> list[object]:
         self.programmer.receive_data(data)
-        events = []
+        events: list[object] = []
         while (ev := self.programmer.next_event()) is not NEED_DATA:
             events.append(ev)
         return events

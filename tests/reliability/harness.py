@@ -2,8 +2,8 @@
 
 Why: every campaign needs the same few things - a ``vpump serve`` process it may kill, a paired
 programmer, a campaign size that is small in ``make test`` and large in ``make campaign``, and
-one JSON line of figures at the end.  Readiness is awaited (the PORT/CONTROL lines), never slept
-for, and every wait has a deadline.
+one JSON line of figures at the end.  Readiness is awaited (the PORT/CONTROL lines, through
+hw_sim.link.launcher), never slept for, and every wait has a deadline.
 """
 
 from __future__ import annotations
@@ -12,16 +12,15 @@ import contextlib
 import json
 import os
 import selectors
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hw_sim.control import control_call
+from hw_sim.bench.control import control_call
+from hw_sim.link.launcher import LaunchError, RunningPump, start_pump
 from programmer.client import PumpClient
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
@@ -88,35 +87,32 @@ class ServedPump:
         self._sockets = short_dir("vprel")
         self.control = str(self._sockets / "ctl")
         self.port = ""
+        self.running: RunningPump | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def start(self) -> ServedPump:
-        argv = [sys.executable, "-m", "hw_sim.cli", "serve", "--state", str(self.state)]
-        argv += ["--seed", str(self.seed), "--control", self.control]
-        if self.lockstep:
-            argv.append("--lockstep")
+        extra: list[str] = []
         if self.time_scale is not None:
-            argv += ["--time-scale", str(self.time_scale)]
+            extra += ["--time-scale", str(self.time_scale)]
         if self.baud is not None:
-            argv += ["--baud", str(self.baud)]
+            extra += ["--baud", str(self.baud)]
         env = dict(os.environ)
         env["XDG_STATE_HOME"] = str(self._sockets)
-        process = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
-        self.process = process
-        assert process.stdout is not None
-        lines = _read_lines(process.stdout.fileno(), 2, START_DEADLINE_S)
-        port, control = lines[0].split(), lines[1].split()
-        if port[:1] != ["PORT"] or control[:1] != ["CONTROL"]:
-            self.kill()
-            raise RuntimeError(f"vpump serve did not announce PORT/CONTROL: {lines}")
-        self.port = port[1]
+        try:
+            self.running = start_pump(
+                state=self.state,
+                seed=self.seed,
+                lockstep=self.lockstep,
+                control=self.control,
+                extra_args=extra,
+                env=env,
+                timeout_s=START_DEADLINE_S,
+            )
+        except LaunchError as exc:
+            raise RuntimeError(f"vpump serve did not announce PORT/CONTROL: {exc}") from exc
+        self.process = self.running.process
+        self.port = self.running.port
         self.starts += 1
         return self
 
@@ -133,24 +129,15 @@ class ServedPump:
 
     def kill(self) -> None:
         """SIGKILL: no flush, no goodbye - the supply is cut."""
-        if self.process is not None and self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGKILL)
-        self._reap()
+        if self.running is not None:
+            self.running.kill()
+        self.running = self.process = None
 
     def stop(self) -> None:
-        """SIGTERM: the pump flushes its state and exits 0."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-        self._reap()
-
-    def _reap(self) -> None:
-        if self.process is not None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=10)
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-            self.process = None
+        """SIGTERM: the pump flushes its state and exits 0 (killed if it outlasts 10 s)."""
+        if self.running is not None:
+            self.running.stop(timeout_s=10)
+        self.running = self.process = None
 
     def rss_kb(self) -> int:
         """Resident set size of the pump process (VmRSS from /proc), in KiB."""

@@ -13,11 +13,11 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from hw_sim.bench import BenchPump
-from hw_sim.board import VirtualBoard
-from hw_sim.entropy import InsecureTestEntropy
-from hw_sim.nvm_file import MemoryNvm
-from hw_sim.profiles import load_profile
+from hw_sim.bench.bench import BenchPump
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.entropy import InsecureTestEntropy
+from hw_sim.hardware.nvm_file import MemoryNvm
+from hw_sim.profiles.loader import load_profile
 from protocol import (
     CATALOG,
     NEED_DATA,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
 from firmware.persistence import Counters, Settings
-from hw_sim.nvm_file import MemoryNvm
-from hw_sim.profiles import load_profile
+from hw_sim.hardware.nvm_file import MemoryNvm
+from hw_sim.profiles.loader import load_profile
 from protocol import LogId
 
 

@@ -29,7 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hw_sim.bench import BenchPump
+from hw_sim.bench.bench import BenchPump
 from protocol import (
     NEED_DATA,
     MsgType,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hw_sim.bench import BenchPump
+from hw_sim.bench.bench import BenchPump
 from protocol import MsgType
 from protocol.codec import encode_request
 from protocol.events import Reply

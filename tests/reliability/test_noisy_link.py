@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.noisy_relay import CLEAN, FaultModel, NoisyRelay
+from hw_sim.link.noisy_relay import CLEAN, FaultModel, NoisyRelay
 from programmer.keystore import KeyStore
 
 from .clinic_model import (

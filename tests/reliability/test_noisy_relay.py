@@ -8,7 +8,7 @@ import sys
 import termios
 import tty
 
-from hw_sim.noisy_relay import CLEAN, Direction, FaultModel, NoisyRelay, _Lane
+from hw_sim.link.noisy_relay import CLEAN, FaultModel, NoisyRelay, RelayHop, _Lane
 from tests.reliability.harness import _read_lines
 
 
@@ -42,14 +42,14 @@ def test_a_clean_relay_passes_every_byte_both_ways_unchanged() -> None:
 def test_the_same_seed_gives_the_same_faults_on_the_same_bytes() -> None:
     faults = FaultModel(flip_rate=0.05, drop_rate=0.05, duplicate_rate=0.05, burst_rate=0.5)
     data = bytes(range(256)) * 8
-    runs = [_Lane(Direction.TO_PUMP, 7).corrupt(data, faults) for _ in range(2)]
-    other = _Lane(Direction.TO_PUMP, 8).corrupt(data, faults)
+    runs = [_Lane(RelayHop.TO_PUMP, 7).corrupt(data, faults) for _ in range(2)]
+    other = _Lane(RelayHop.TO_PUMP, 8).corrupt(data, faults)
     assert runs[0] == runs[1]
     assert runs[0] != data and other != runs[0]
 
 
 def test_fault_rates_are_near_what_was_asked() -> None:
-    lane = _Lane(Direction.TO_PROGRAMMER, 3)
+    lane = _Lane(RelayHop.TO_PROGRAMMER, 3)
     lane.corrupt(bytes(100_000), FaultModel(flip_rate=0.01, drop_rate=0.01))
     assert 800 < lane.counts["flipped"] < 1200
     assert 800 < lane.counts["dropped"] < 1200
@@ -71,7 +71,16 @@ def test_a_frame_filter_drops_exactly_the_frames_it_refuses() -> None:
 def test_the_command_announces_its_port_and_reports_its_counters() -> None:
     pump_master, pump_path = pty_pair()
     process = subprocess.Popen(
-        [sys.executable, "-m", "hw_sim.noisy_relay", pump_path, "--seed", "3", "--flip", "0.5"],
+        [
+            sys.executable,
+            "-m",
+            "hw_sim.link.noisy_relay",
+            pump_path,
+            "--seed",
+            "3",
+            "--flip",
+            "0.5",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim.control import ControlError
+from hw_sim.bench.control import ControlError
 from programmer.client import PumpClient
 from programmer.errors import LinkError, ProgrammerError, PumpRefused, UncertainOutcome
 from programmer.journal import ResolvedRequest

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from hw_sim.noisy_relay import Direction, NoisyRelay
+from hw_sim.link.noisy_relay import NoisyRelay, RelayHop
 from programmer.errors import UncertainOutcome
 from programmer.keystore import KeyStore
 from programmer.transport import Transport, open_transport
@@ -55,12 +55,12 @@ class KillAt:
     """A relay frame filter that swallows the first frame of one type in one direction and
     SIGKILLs the programmer process at that instant."""
 
-    def __init__(self, direction: Direction, msg: MsgType) -> None:
+    def __init__(self, direction: RelayHop, msg: MsgType) -> None:
         self.direction, self.msg = direction, msg
         self.process: subprocess.Popen[str] | None = None
         self.fired = threading.Event()
 
-    def __call__(self, direction: Direction, frame: bytes) -> bool:
+    def __call__(self, direction: RelayHop, frame: bytes) -> bool:
         if self.fired.is_set() or direction is not self.direction:
             return True
         if msg_type_of(frame) != self.msg:
@@ -105,7 +105,7 @@ def killed_mid_change(tmp_path: Path, where: str, dose_mcg: int) -> dict[str, An
             setup.open_session()
             fill_and_program(setup)
             before = setup.read_prescription()
-        direction = Direction.TO_PUMP if where == "stage_commit" else Direction.TO_PROGRAMMER
+        direction = RelayHop.TO_PUMP if where == "stage_commit" else RelayHop.TO_PROGRAMMER
         killer = KillAt(direction, MsgType.COMMIT_PRESCRIPTION)
         with NoisyRelay(pump.port, frame_filter=killer) as relay:
             killer.process = subprocess.Popen(

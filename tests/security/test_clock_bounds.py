@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from firmware.clock import date_text
-from hw_sim.profiles import available_profiles, load_profile
+from hw_sim.profiles.loader import available_profiles, load_profile
 from programmer.client import PumpClient
 from programmer.errors import PumpRefused
 from programmer.keystore import KeyStore

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim import control as control_module
-from hw_sim.control import ControlServer, control_call
+from hw_sim.bench import control as control_module
+from hw_sim.bench.control import ControlServer, control_call
+from hw_sim.link.launcher import start_pump
 from tests.integration.harness import (
     START_DEADLINE_S,
     VPUMP,
-    LineReader,
     run_vpump,
     served_pump,
     xdg_env,
@@ -124,27 +122,13 @@ class DefaultServe:
     """``vpump serve`` without --control: where does the socket go?"""
 
     def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
-        self.process = subprocess.Popen(
-            [*VPUMP, "serve", "--lockstep", "--state", str(tmp_path / "p.nvm")],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+        self.pump = start_pump(
+            state=tmp_path / "p.nvm", env=env, command=VPUMP, timeout_s=START_DEADLINE_S
         )
-        assert self.process.stdout is not None
-        lines = LineReader(self.process.stdout)
-        try:
-            lines.readline(START_DEADLINE_S)
-            self.control = lines.readline(START_DEADLINE_S).split(" ", 1)[1]
-        finally:
-            lines.close()
+        self.control = self.pump.control
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=15)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-        return code
+        return self.pump.stop(timeout_s=15)
 
 
 def test_the_default_socket_is_in_a_fresh_private_directory(tmp_path: Path) -> None:

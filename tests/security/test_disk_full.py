@@ -17,8 +17,8 @@ Specification:
   disk still saves everything and the restart resumes where the pump stopped.  Only when even
   the reserve fails (an old sparse image) does a shutdown say so and exit 1; never a traceback.
 
-How ENOSPC is produced: in-process, an ``OSError(ENOSPC)`` injected under ``hw_sim.nvm_file``
-(the real ``os.pwrite`` replaced) and under ``hw_sim.board_state`` (the real ``os.write``); with
+How ENOSPC is produced: in-process, an ``OSError(ENOSPC)`` injected under ``hw_sim.hardware.nvm_file``
+(the real ``os.pwrite`` replaced) and under ``hw_sim.board.board_state`` (the real ``os.write``); with
 real processes, a real full file system: a small tmpfs mounted for the test.  Mounting needs
 root, so those tests are skipped with the reason elsewhere (``RLIMIT_FSIZE`` would give EFBIG and
 SIGXFSZ, not ENOSPC; a loop device needs root as well).  A new image has its blocks allocated
@@ -42,10 +42,10 @@ from typing import Any
 
 import pytest
 
-from hw_sim import board_state
-from hw_sim.board import VirtualBoard
-from hw_sim.nvm_file import FileNvm
-from hw_sim.profiles import load_profile
+from hw_sim.board import board_state
+from hw_sim.board.board import VirtualBoard
+from hw_sim.hardware.nvm_file import FileNvm
+from hw_sim.profiles.loader import load_profile
 from protocol.enums import AlarmId, LogEvent, LogId
 from tests.boards import start_therapy
 from tests.integration.harness import ServedPump, xdg_env

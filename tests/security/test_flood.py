@@ -8,7 +8,7 @@ bytes than the line carries; the pump used to queue every reply first-in-first-o
 
 The specification: unauthenticated requests are answered within a token bucket in pump time
 (protocol/ratelimit.py), the rest dropped and counted; their replies wait in a small queue of
-their own (hw_sim/telemetry.py) that session replies and alarm events always overtake; so
+their own (hw_sim/hardware/telemetry.py) that session replies and alarm events always overtake; so
 during the flood an open session answers at once, an alarm event raised during the flood
 reaches the programmer promptly, and right after the flood a new ``pumpctl status`` works.
 
@@ -150,7 +150,7 @@ def test_the_bucket_answers_a_burst_then_a_steady_rate_in_pump_time() -> None:
 
 
 def test_session_frames_overtake_waiting_hello_replies_and_frames_stay_whole() -> None:
-    from hw_sim.telemetry import BufferedTelemetry
+    from hw_sim.hardware.telemetry import BufferedTelemetry
 
     hello = [encode_frame(MsgType.HELLO, seq, b"x" * 60) for seq in range(30)]
     session = encode_frame(MsgType.STATUS, 1, b"s" * 40)
@@ -165,9 +165,9 @@ def test_session_frames_overtake_waiting_hello_replies_and_frames_stay_whole() -
 
 
 def test_hello_replies_are_low_priority_and_a_flood_is_cut_to_the_budget() -> None:
-    from hw_sim.bench import BenchPump
-    from hw_sim.board import VirtualBoard
-    from hw_sim.profiles import load_profile
+    from hw_sim.bench.bench import BenchPump
+    from hw_sim.board.board import VirtualBoard
+    from hw_sim.profiles.loader import load_profile
     from protocol.ratelimit import UNAUTHENTICATED_BURST
 
     pump = BenchPump(VirtualBoard(load_profile("vp20"), 1, None))

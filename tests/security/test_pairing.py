@@ -35,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from hw_sim.bench import BenchError, BenchPump
+from hw_sim.bench.bench import BenchError, BenchPump
 from protocol import (
     ErrorCode,
     LogEvent,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from hw_sim import board_state
+from hw_sim.board import board_state
 from tests.integration.harness import run_vpump, served_pump, xdg_env
 
 

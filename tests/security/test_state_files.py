@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from hw_sim import board_state
+from hw_sim.board import board_state
 from tests.integration.harness import ServedPump, run_vpump, served_pump, xdg_env
 
 SIZE = 1_048_576

@@ -17,7 +17,7 @@ import pytest
 from doc_tables import layout_rows
 from wireshark_lua import message_abbrev, render_dissector
 
-from hw_sim.capture import LineCapture
+from hw_sim.link.capture import LineCapture
 from programmer.commands.trace_cmd import dissector_path
 from protocol.catalog import CATALOG, MessageKind
 from protocol.pcapng import PacketDirection, RunSplitter

@@ -1,0 +1,1 @@
+"""The bench around a running board (wand, faults, clock, pairing at the pump) and its control socket."""

@@ -1,0 +1,1 @@
+"""The ``vpump`` command: the click group and one module per subcommand (and the demo)."""

@@ -1,0 +1,1 @@
+"""Offline scenarios: the file format, the runner, its report and timeline, and time parsing."""
