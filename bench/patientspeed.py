@@ -150,7 +150,7 @@ def _simspeed() -> ModuleType:
 
 def run_board(with_patient: bool) -> tuple[float, str]:
     """CPU seconds of simspeed's seven years, with or without the patient; the patient's end."""
-    simspeed = _simspeed()
+    simspeed: Any = _simspeed()  # a module loaded from its file: its attributes are untyped
     implanted = simspeed.implanted_board
 
     def implanted_with_patient() -> Any:

@@ -36,12 +36,7 @@ from protocol import (
     decode_request,
 )
 from protocol.codec import plain
-from protocol.crypto import (
-    PairingInitiator,
-    SessionKeys,
-    pairing_transcript,
-    session_open_proof,
-)
+from protocol.crypto import PairingInitiator, SessionKeys, pairing_transcript, session_open_proof
 from protocol.enums import ChangeKind, LogEvent
 from protocol.field_meanings import ENUM_FIELDS
 from protocol.framing import AUTH_PREFIX_SIZE, CRC_SIZE, HEADER_SIZE, TAG_SIZE

@@ -13,13 +13,7 @@ import click
 
 from protocol.enums import Role, enum_label
 
-from ..cli_support import (
-    confirm,
-    connected,
-    declined,
-    emit,
-    require_confirmation_possible,
-)
+from ..cli_support import confirm, connected, declined, emit, require_confirmation_possible
 from ..errors import UsageError
 from ..finish import for_settings
 from ..views import iso_time

@@ -9,14 +9,7 @@ import click
 from protocol.catalog import RefillFlag
 from protocol.units import format_mcg, ml
 
-from ..cli_support import (
-    confirm,
-    connected,
-    declined,
-    emit,
-    note,
-    require_confirmation_possible,
-)
+from ..cli_support import confirm, connected, declined, emit, note, require_confirmation_possible
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
 from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
 from ..therapy import describe_change

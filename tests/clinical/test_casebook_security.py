@@ -42,9 +42,8 @@ def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(
       programmed dose still 500 mcg/day; MEMORY_ERROR active while the disk is full, and gone
       within one retry interval (60 s) once space returns.
     """
-    board = start_therapy(
-        VirtualBoard(PROFILE, 3, FileNvm(tmp_path / "pump.nvm", PROFILE.hardware.nvm_size_bytes))
-    )
+    nvm = FileNvm(tmp_path / "pump.nvm", PROFILE.hardware.nvm_size_bytes)
+    board = start_therapy(VirtualBoard(PROFILE, 3, nvm))
     start = board.firmware.status(board.now)
     real_pwrite = os.pwrite
 
@@ -64,7 +63,7 @@ def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(
     board.run_until(board.now + 60)
     status = board.firmware.status(board.now)
     assert AlarmId.MEMORY_ERROR not in {a.alarm_id for a in status.alarms}
-    board.nvm.close()  # type: ignore[attr-defined]
+    nvm.close()
 
 
 def test_a_flood_of_forged_frames_does_not_keep_the_clinician_from_stopping_the_pump(

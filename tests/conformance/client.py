@@ -37,7 +37,7 @@ from protocol import (
     Role,
 )
 from protocol.codec import encode_request
-from protocol.framing import Flags, Frame, FrameDecoder, encode_frame
+from protocol.framing import NO_FLAGS, Flags, Frame, FrameDecoder, encode_frame
 from protocol.pcapng import PacketDirection
 from protocol.trace import format_trace
 
@@ -242,7 +242,7 @@ class SuiteClient:
         msg: int,
         payload: bytes,
         *,
-        flags: int = 0,
+        flags: Flags = NO_FLAGS,
         session_id: int | None = None,
         counter: int | None = None,
         tag_key: bytes | None = None,

@@ -99,7 +99,8 @@ def test_idle_and_flush_zero_bytes_are_ignored(pump: PumpUnderTest) -> None:
 def _bad_crc(seq: int) -> bytes:
     body = _header(seq)
     frame = body + struct.pack(">I", 0xDEADBEEF)
-    return cobs.encode(frame) + b"\x00"
+    wire: bytes = cobs.encode(frame) + b"\x00"
+    return wire
 
 
 def _bad_length(seq: int) -> bytes:
@@ -111,7 +112,8 @@ def _bad_auth_length(seq: int) -> bytes:
 
 
 def _truncated(seq: int) -> bytes:
-    return cobs.encode(b"\x01\x00\x01") + b"\x00"
+    wire: bytes = cobs.encode(b"\x01\x00\x01") + b"\x00"
+    return wire
 
 
 def _bad_cobs(seq: int) -> bytes:

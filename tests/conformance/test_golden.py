@@ -46,14 +46,15 @@ def record_session(pump: PumpUnderTest) -> tuple[str, list[tuple[str, bytes]]]:
         program(client, continuous(400))
         for msg, raised in ((MsgType.STOP, True), (MsgType.RESUME, False)):
             client.ok(msg)
-            client.wait_for(
-                lambda e, raised=raised: (
+
+            def pump_stopped_event(e: object, raised: bool = raised) -> bool:
+                return (
                     isinstance(e, Notification)
                     and e.body.get("alarm") == AlarmId.PUMP_STOPPED
                     and e.body["raised"] is raised
-                ),
-                what="PUMP_STOPPED event",
-            )
+                )
+
+            client.wait_for(pump_stopped_event, what="PUMP_STOPPED event")
         client.stream(MsgType.LOG_READ, {"log": int(LogId.THERAPY), "cursor": 0, "max_count": 10})
         client.ok(MsgType.SESSION_CLOSE)
         raw = {

@@ -3,6 +3,8 @@ alarms that reach the programmer unasked (low reservoir after time passes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from protocol import AlarmId, LogEvent, LogId, MsgType, Notification
@@ -15,8 +17,8 @@ from .target import PumpUnderTest
 
 def read_log(
     client: SuiteClient, log: LogId, cursor: int, max_count: int
-) -> tuple[list[object], int, int]:
-    """(records, next_cursor, frames) of one LOG_READ."""
+) -> tuple[list[Any], int, int]:
+    """(records, next_cursor, frames) of one LOG_READ (records are construct Containers)."""
     frames = client.stream(
         MsgType.LOG_READ, {"log": int(log), "cursor": cursor, "max_count": max_count}
     )

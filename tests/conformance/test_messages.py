@@ -370,7 +370,7 @@ def test_a_lockstep_advance_sends_one_telemetry_event_per_interval(pump: PumpUnd
         start = client.ok(MsgType.STATUS)["pump_time"]
         assert client.ok(MsgType.TELEMETRY_SUBSCRIBE, {"interval_s": 3600})["interval_s"] == 3600
         bench.advance(4 * 3600)
-        times = []
+        times: list[int] = []
         while not times or times[-1] < start + 4 * 3600:
             event = client.wait_for(
                 lambda e: isinstance(e, Notification) and e.msg is MsgType.TELEMETRY,

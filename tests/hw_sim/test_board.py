@@ -154,17 +154,19 @@ def test_power_cut_in_an_nvm_write_reboots_and_keeps_old_or_new_therapy(
 def test_file_nvm_carries_therapy_across_a_new_board(tmp_path: Path) -> None:
     path = tmp_path / "pump.nvm"
     size = PROFILE.hardware.nvm_size_bytes
-    board = filled_board(nvm=FileNvm(path, size), dose_ng=400_000)
+    nvm = FileNvm(path, size)
+    board = filled_board(nvm=nvm, dose_ng=400_000)
     board.run_until(T0 + 5 * DAY_S)
     strokes = board.firmware.status(board.now).strokes
     board.flush()
-    board.nvm.close()
-    again = VirtualBoard(PROFILE, 1, FileNvm(path, size), start_time=T0 + 5 * DAY_S)
+    nvm.close()
+    nvm_again = FileNvm(path, size)
+    again = VirtualBoard(PROFILE, 1, nvm_again, start_time=T0 + 5 * DAY_S)
     again.power_on(T0 + 5 * DAY_S)
     status = again.firmware.status(again.now)
     assert status.daily_dose_ng == 400_000
     assert status.strokes == strokes
-    again.nvm.close()
+    nvm_again.close()
 
 
 def test_power_cycle_resumes_therapy() -> None:

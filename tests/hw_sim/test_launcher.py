@@ -46,7 +46,9 @@ def test_a_launched_pump_answers_its_bench_and_stops_cleanly(tmp_path: Path) -> 
 
 def test_without_a_state_the_pump_lives_in_a_temporary_folder_removed_at_stop() -> None:
     with launch_pump() as pump:
-        state = Path(pump.process.args[pump.process.args.index("--state") + 1])  # type: ignore[union-attr, arg-type]
+        args = pump.process.args
+        assert isinstance(args, list)
+        state = Path(str(args[args.index("--state") + 1]))
         assert state.exists()
     assert pump.returncode == 0
     assert not state.parent.exists()

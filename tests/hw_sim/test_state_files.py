@@ -19,13 +19,7 @@ import pytest
 from hw_sim.board import board_state
 from hw_sim.board.board import VirtualBoard
 from hw_sim.board.restore import open_pump, shut_down
-from hw_sim.board.state_files import (
-    FACTORY_SIZE,
-    Checkpointer,
-    OpenedState,
-    StateError,
-    open_state,
-)
+from hw_sim.board.state_files import FACTORY_SIZE, Checkpointer, OpenedState, StateError, open_state
 from hw_sim.hardware.nvm_file import FileNvm
 from hw_sim.profiles.loader import load_profile
 

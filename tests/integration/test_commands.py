@@ -12,6 +12,7 @@ import stat
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ ALARM_NAMES = {
 }
 
 
-def ok(pump: ServedPump, *args: str) -> dict:
+def ok(pump: ServedPump, *args: str) -> dict[str, Any]:
     result = pump.pumpctl("--json", "--yes", *args)
     assert result.code == 0, result
     doc = result.json
@@ -53,7 +54,7 @@ def ok(pump: ServedPump, *args: str) -> dict:
     return doc
 
 
-def status(pump: ServedPump) -> dict:
+def status(pump: ServedPump) -> dict[str, Any]:
     return ok(pump, "status")
 
 

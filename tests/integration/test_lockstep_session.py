@@ -8,6 +8,7 @@ alone (dose / concentration, volume above the alarm level / rate), never copied 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -28,13 +29,13 @@ DAYS_TO_LOW = (FILL_ML - LOW_RESERVOIR_ML) / RATE_ML_PER_DAY
 STROKE_INTERVAL_S = STROKE_ML / RATE_ML_PER_DAY * SECONDS_PER_DAY
 
 
-def status(pump: ServedPump) -> dict:
+def status(pump: ServedPump) -> dict[str, Any]:
     result = pump.pumpctl("--json", "status")
     assert result.code == 0, result
     return result.json
 
 
-def alarm_names(doc: dict) -> set[str]:
+def alarm_names(doc: dict[str, Any]) -> set[str]:
     return {a["name"] for a in doc["alarms"]}
 
 

@@ -10,6 +10,7 @@ import contextlib
 import random
 import signal
 import subprocess
+from typing import Any
 
 import pytest
 import serial
@@ -19,7 +20,7 @@ from .harness import PUMPCTL, LineReader, ServedPump
 pytestmark = pytest.mark.integration
 
 
-def still_serves(pump: ServedPump) -> dict:
+def still_serves(pump: ServedPump) -> dict[str, Any]:
     pump.check_alive()
     result = pump.pumpctl("--json", "status")
     assert result.code == 0, result

@@ -112,7 +112,12 @@ def test_the_motor_tells_the_patient_link_which_share_of_a_batch_moved_drug() ->
     shares: list[float] = []
     sync = board.motor.on_delivered
     assert sync is not None
-    board.motor.on_delivered = lambda now, share: (shares.append(share), sync(now, share))[1]
+
+    def record_then_sync(now: int, share: float) -> None:
+        shares.append(share)
+        sync(now, share)
+
+    board.motor.on_delivered = record_then_sync
     left = board.reservoir.aspirate(board.reservoir.volume_nl - 100_000)  # 0.1 mL stays
     assert left > 0
     board.run_until(T0 + 3 * DAY_S)

@@ -18,9 +18,10 @@ def _run(name: str) -> dict[str, Any]:
 
 
 def _first_day(report: dict[str, Any], kind: str, value: str) -> float:
-    return next(
+    day: float = next(
         e["day"] for e in report["patient"]["events"] if (e["kind"], e["value"]) == (kind, value)
     )
+    return day
 
 
 def test_pump_stopped_48_h_withdrawal_within_the_window_and_recovery_after_restart() -> None:

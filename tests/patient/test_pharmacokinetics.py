@@ -17,12 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from patient.crossings import crossings_h
-from patient.effect import ashworth_points, concentration_for_fall
+from patient.effect import RESPONSE_FALL_POINTS, ashworth_points, concentration_for_fall
 from patient.model import VirtualPatient
 from patient.parameters import PatientParameters
 from patient.pharmacokinetics import CsfModel, CsfState
 from patient.profiles import draw, load_patient_profile
-from patient.screening import ONSET_FALL_POINTS, RESPONSE_FALL_POINTS
+from patient.screening import ONSET_FALL_POINTS
 from tests.patient.rk4 import rk4
 
 PROFILES = ("spinal_adult", "cerebral_adult", "child")

@@ -104,7 +104,9 @@ def test_timeline_series_match_the_scenario_report(
 
 def _line(plotted: dict[str, Any], label: str) -> dict[str, Any]:
     """The one line with ``label`` in the figure, as read back from its Axes."""
-    found = [ln for ax in plotted["axes"] for ln in ax["lines"] if ln["label"] == label]
+    found: list[dict[str, Any]] = [
+        ln for ax in plotted["axes"] for ln in ax["lines"] if ln["label"] == label
+    ]
     assert len(found) == 1, (label, [ln["label"] for ax in plotted["axes"] for ln in ax["lines"]])
     return found[0]
 
@@ -265,7 +267,7 @@ def test_the_commands_do_not_load_matplotlib_unless_asked() -> None:
 
 # ---------------------------------------------------------------------- population (function only)
 def test_population_histograms_from_result_rows(tmp_path: Path) -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"days_early": [2.0], "eri_day": 2400.0, "withdrawal_h_per_patient_year": 0.0},
         {"days_early": [], "eri_day": 2500.0, "withdrawal_h_per_patient_year": 12.5},
         {"days_early": [4.0, 1.5], "eri_day": None, "withdrawal_h_per_patient_year": 30.0},

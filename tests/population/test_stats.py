@@ -40,7 +40,9 @@ def test_zero_events_upper_bound_is_about_the_rule_of_three() -> None:
     assert upper == pytest.approx(1 - 0.025 ** (1 / 3000), rel=1e-9)
     assert upper == pytest.approx(3 / 3000, rel=0.25)
     risk = proportion(0, 3000)
-    assert risk["ci95"][0] == 0.0 and "upper bound" in str(risk["note"])
+    ci95 = risk["ci95"]
+    assert isinstance(ci95, list)
+    assert ci95[0] == 0.0 and "upper bound" in str(risk["note"])
 
 
 def test_regularized_beta_matches_closed_forms() -> None:
@@ -93,5 +95,7 @@ def test_quantiles_are_numpys_linear_interpolation() -> None:
     assert quantile(data, 0.5) == 2.5
     assert quantile(data, 0.25) == 1.75
     summary = distribution([4.0, 1.0, 3.0, 2.0])
-    assert summary["count"] == 4 and summary["quantiles"]["p50"] == 2.5  # type: ignore[index]
+    quantiles = summary["quantiles"]
+    assert isinstance(quantiles, dict)
+    assert summary["count"] == 4 and quantiles["p50"] == 2.5
     assert distribution([]) == {"count": 0}

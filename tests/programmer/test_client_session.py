@@ -28,8 +28,13 @@ def test_pairing_stores_the_key_by_serial_with_mode_0600(
 ) -> None:
     pump.open_wand()
     codes: list[str] = []
+
+    def show_code(code: str) -> bool:
+        codes.append(code)
+        return True
+
     with make_client(pump, keystore) as client:
-        stored = client.pair(Role.CLINICIAN, show_code=lambda code: codes.append(code) or True)
+        stored = client.pair(Role.CLINICIAN, show_code=show_code)
     assert codes == [pump.device.pairing_code]
     assert keystore.get(SERIAL) == stored
     assert stored.key_id in pump.device.pairings

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from programmer import keystore as keystore_module
 from programmer.errors import UsageError
 from programmer.journal import Journal, PendingRequest
 from programmer.keystore import KeyStore, StoredKey, default_keystore_path
@@ -48,7 +47,7 @@ def test_a_failed_write_leaves_the_previous_store_whole(
     def broken_dump(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(keystore_module.json, "dump", broken_dump)
+    monkeypatch.setattr("programmer.keystore.json.dump", broken_dump)
     with pytest.raises(OSError):
         store.put(StoredKey("VP40-000002", 7, Role.PATIENT, b"\x01" * 32))
     assert store.path.read_bytes() == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,10 +18,11 @@ from ..wireshark.tshark import read_pcapng
 from .conftest import InProcessPump
 
 
-def trace_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
+def trace_json(path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict[str, Any]:
     capsys.readouterr()
     assert run(["--json", "trace", *extra, str(path)]) == 0
-    return json.loads(capsys.readouterr().out)
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return doc
 
 
 def test_a_spy_capture_of_identify_decodes_into_request_and_reply(

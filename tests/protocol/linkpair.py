@@ -16,6 +16,8 @@ from protocol import (
     DeviceEndpoint,
     DeviceInfo,
     MsgType,
+    PairingCode,
+    PairingCompleted,
     ProgrammerEndpoint,
     Reply,
     Request,
@@ -119,12 +121,12 @@ class LinkPair:
                 role, self.rng.randbytes(32), self.rng.randbytes(16), self.next_seq()
             )
         )
-        code = next(e.code for e in events if type(e).__name__ == "PairingCode")
+        code = next(e.code for e in events if isinstance(e, PairingCode))
         events = self.roundtrip(self.programmer.confirm_pairing(self.next_seq()))
         assert not any(type(e).__name__ == "PairingCompleted" for e in events)  # not yet
         self.device.accept_pairing(code, self.now)  # the person at the pump compares, accepts
         events = self.roundtrip(self.programmer.confirm_pairing(self.next_seq()))
-        done = next(e for e in events if type(e).__name__ == "PairingCompleted")
+        done = next(e for e in events if isinstance(e, PairingCompleted))
         return done.key_id, done.pairing_key, code
 
     def authorize_patient(self) -> None:

@@ -328,7 +328,7 @@ def test_session_open_proof_verifies_only_for_its_exact_inputs() -> None:
     assert not verify_session_open_proof(*args, proof[:15])
     assert not verify_session_open_proof(bytes(32), *args[1:], proof)
     assert not verify_session_open_proof(args[0], args[1] ^ 1, *args[2:], proof)
-    assert not verify_session_open_proof(*args[:2], SESSION_ID + 1, *args[3:], proof)
+    assert not verify_session_open_proof(args[0], args[1], SESSION_ID + 1, *args[3:], proof)
     assert not verify_session_open_proof(*args[:3], OPEN_NONCE_D, OPEN_NONCE_P, 2, proof)
     assert not verify_session_open_proof(*args[:5], 1, proof)  # a forged role does not verify
 

@@ -206,12 +206,10 @@ def pair(
                 clinician.authorize_patient_pairing()
         with open_client(pump.port, keystore) as client:
             # the person at the bench accepts the code the programmer shows
-            client.pair(
-                role,
-                on_waiting=lambda code: pump.bench(
-                    "pairing", action="accept", code=code.replace(" ", "")
-                ),
-            )
+            def accept(code: str) -> None:
+                pump.bench("pairing", action="accept", code=code.replace(" ", ""))
+
+            client.pair(role, on_waiting=accept)
     finally:
         pump.bench("wand", on=False)
 

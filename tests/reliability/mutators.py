@@ -117,7 +117,8 @@ def decoded(wire_frame: bytes) -> bytes | None:
 def encoded(frame_without_crc: bytes) -> bytes:
     """Wire bytes of a frame body with its CRC-32C appended (what a careful forger sends)."""
     body = frame_without_crc + crc32c(frame_without_crc).to_bytes(4, "big")
-    return cobs.encode(body) + b"\x00"
+    wire: bytes = cobs.encode(body) + b"\x00"
+    return wire
 
 
 def mutate(rng: random.Random, corpus: Sequence[bytes]) -> bytes:

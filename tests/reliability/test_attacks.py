@@ -16,6 +16,7 @@ import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -148,7 +149,7 @@ def test_attacks_are_refused_audited_and_the_pump_stays_responsive(
         patient = InProcessProgrammer(pump, seed + 1)
         patient.pair(Role.PATIENT, authorizer=clinician)
         patient.open_session()
-        clinician_only = [
+        clinician_only: list[tuple[MsgType, dict[str, Any]]] = [
             (MsgType.STAGE_PRESCRIPTION, {"change": continuous(2_900_000)}),
             (
                 MsgType.REFILL,

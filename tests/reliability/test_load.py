@@ -19,14 +19,7 @@ import pytest
 from programmer.keystore import KeyStore
 from protocol import AlarmId, LogEvent, LogId, MsgType
 
-from .harness import (
-    campaign_size,
-    fill_and_program,
-    open_client,
-    pair,
-    report_figures,
-    served_pump,
-)
+from .harness import campaign_size, fill_and_program, open_client, pair, report_figures, served_pump
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration, pytest.mark.timeout(3600)]
 

@@ -264,16 +264,17 @@ def _one_point(
     """Start one operation and kill the pump ``delay`` seconds after its first byte."""
     if kind == "log_writes":
         days = rng.randint(1, 3)
-        killer = kill_later(pump.pid, delay)
+        advance_killer = kill_later(pump.pid, delay)
         try:
             pump.bench("advance", duration=f"{days}d")
             done = True
         except ControlError:
             done = False
-        killer.join()
+        advance_killer.join()
         return done, None, None
     transport = KillOnFirstWrite(open_transport(pump.port, timeout=0.3))
     client = PumpClient(transport, keys, timeout_s=0.3, retries=1)
+    op: Operation | None  # None once the pump certainly refused it
     op = random_operation(rng, int(pump.bench("hw-status")["reservoir_nl"]))
     while op.kind != kind:
         op = random_operation(rng, int(pump.bench("hw-status")["reservoir_nl"]))

@@ -30,13 +30,7 @@ import pytest
 from hw_sim.bench import control as control_module
 from hw_sim.bench.control import ControlServer, control_call
 from hw_sim.link.launcher import start_pump
-from tests.integration.harness import (
-    START_DEADLINE_S,
-    VPUMP,
-    run_vpump,
-    served_pump,
-    xdg_env,
-)
+from tests.integration.harness import START_DEADLINE_S, VPUMP, run_vpump, served_pump, xdg_env
 
 
 @contextlib.contextmanager

@@ -25,7 +25,8 @@ from programmer.client import PumpClient
 from programmer.errors import UncertainOutcome
 from programmer.journal import PendingRequest
 from programmer.keystore import KeyStore
-from protocol import DeviceEndpoint, ErrorCode, MsgType, RequestState, Role
+from programmer.transport import Transport
+from protocol import DeviceEndpoint, ErrorCode, MsgType, Reply, RequestState, Role
 from protocol.request_cache import RECALLED_PER_KEY, CachedOutcome, RequestCache
 from tests.protocol.linkpair import LinkPair
 from tests.reliability.harness import fill_and_program, open_client, pair, served_pump
@@ -36,7 +37,7 @@ CACHE = 32
 class _KilledAfter:
     """The programmer's line, cut (the programmer killed) right after ``msg`` was written."""
 
-    def __init__(self, inner: object, msg: MsgType) -> None:
+    def __init__(self, inner: Transport, msg: MsgType) -> None:
         self.inner = inner
         self.msg = msg
         self.dead = False
@@ -44,7 +45,7 @@ class _KilledAfter:
     def write(self, data: bytes) -> None:
         if self.dead:
             return
-        self.inner.write(data)  # type: ignore[attr-defined]
+        self.inner.write(data)
         from protocol.framing import FrameDecoder
 
         frames = FrameDecoder().feed(data)
@@ -54,10 +55,10 @@ class _KilledAfter:
     def read(self, timeout_s: float) -> bytes:
         if self.dead:
             return b""
-        return bytes(self.inner.read(timeout_s))  # type: ignore[attr-defined]
+        return bytes(self.inner.read(timeout_s))
 
     def close(self) -> None:
-        self.inner.close()  # type: ignore[attr-defined]
+        self.inner.close()
 
 
 @pytest.mark.timeout(180)
@@ -117,10 +118,12 @@ def test_an_evicted_request_id_is_answered_evicted_and_never_run_again() -> None
         assert _stop(link, rid) == 0
     assert link.device.cache.get(1) is None
     (status,) = [e for e in link.request(MsgType.REQUEST_STATUS, {"request_id": 1})]
+    assert isinstance(status, Reply)
     assert status.body["state"] == RequestState.EVICTED
     assert _stop(link, 1) == ErrorCode.REQUEST_EVICTED
     assert len(link.executed) == CACHE + 1  # the evicted id was not executed a second time
     (never,) = [e for e in link.request(MsgType.REQUEST_STATUS, {"request_id": 99})]
+    assert isinstance(never, Reply)
     assert never.body["state"] == RequestState.UNKNOWN
 
 

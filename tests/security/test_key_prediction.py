@@ -41,12 +41,7 @@ from protocol.programmer import ProgrammerEndpoint
 from protocol.security_state import Pairing
 from tests.integration.harness import ServedPump, served_pump, xdg_env
 
-from .key_attacks import (
-    observed_outputs,
-    pair_begin_body,
-    predicted_pairing_key,
-    seed_stream_hit,
-)
+from .key_attacks import observed_outputs, pair_begin_body, predicted_pairing_key, seed_stream_hit
 
 pytestmark = pytest.mark.timeout(120)
 

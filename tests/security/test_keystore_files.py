@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from programmer import keystore as keystore_module
 from programmer.errors import UsageError
 from programmer.journal import Journal, PendingRequest
 from programmer.keystore import KeyStore, StoredKey
@@ -54,7 +53,7 @@ def test_a_planted_symlink_at_the_old_temporary_name_receives_nothing(
     shared.mkdir(mode=0o700)
     shared.chmod(0o1777)  # like /tmp: anyone may create files, nobody may replace others'
     loot = tmp_path / "attacker-loot"
-    monkeypatch.setattr(keystore_module.os, "getpid", lambda: 4242)
+    monkeypatch.setattr("programmer.keystore.os.getpid", lambda: 4242)
     planted = shared / ".keys.json.4242.tmp"
     planted.symlink_to(loot)
 
@@ -72,13 +71,13 @@ def test_the_temporary_file_is_created_exclusively_without_following_links(
     seen: list[int] = []
     real_open = os.open
 
-    def spy_open(path: object, flags: int, *args: object) -> int:
+    def spy_open(path: str | os.PathLike[str], flags: int, *args: int) -> int:
         if str(path).endswith(".tmp"):
             seen.append(flags)
             assert args == (0o600,)
-        return real_open(path, flags, *args)  # type: ignore[arg-type]
+        return real_open(path, flags, *args)
 
-    monkeypatch.setattr(keystore_module.os, "open", spy_open)
+    monkeypatch.setattr("programmer.keystore.os.open", spy_open)
     KeyStore(tmp_path / "keys.json").put(KEY)
     assert seen and all(f & os.O_EXCL and f & os.O_NOFOLLOW and f & os.O_CREAT for f in seen)
 
@@ -87,11 +86,11 @@ def test_temporary_names_are_unguessable(tmp_path: Path, monkeypatch: pytest.Mon
     names: list[str] = []
     real_replace = os.replace
 
-    def spy_replace(src: object, dst: object) -> None:
+    def spy_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
         names.append(Path(str(src)).name)
-        real_replace(src, dst)  # type: ignore[arg-type]
+        real_replace(src, dst)
 
-    monkeypatch.setattr(keystore_module.os, "replace", spy_replace)
+    monkeypatch.setattr("programmer.keystore.os.replace", spy_replace)
     store = KeyStore(tmp_path / "keys.json")
     store.put(KEY)
     store.put(KEY)

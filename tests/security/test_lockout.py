@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,6 +99,7 @@ def test_a_replayed_recording_locks_nobody_out() -> None:
     nonce = link.rng.randbytes(16)
     recording += link.programmer.open_session(key_id, key, nonce, link.next_seq())
     link.to_programmer(link.to_device(bytes(recording)))
+    body: dict[str, Any]
     for body in ({}, {}, {}):
         frame = link.programmer.send(Request(MsgType.STATUS, body, link.next_seq()))
         recording += frame

@@ -36,16 +36,7 @@ from typing import Any
 import pytest
 
 from hw_sim.bench.bench import BenchError, BenchPump
-from protocol import (
-    ErrorCode,
-    LogEvent,
-    LogId,
-    MsgType,
-    PairingCode,
-    PairingCompleted,
-    Reply,
-    Role,
-)
+from protocol import ErrorCode, LogEvent, LogId, MsgType, PairingCode, PairingCompleted, Reply, Role
 from protocol.catalog import Capability
 from protocol.codec import encode_request
 from protocol.crypto import PairingInitiator, PairingResponder

@@ -92,7 +92,7 @@ def matches(expected: Any, show: str, value: str) -> bool:
         return int(show, 0) == expected
     if isinstance(expected, bytes):
         return value == expected.hex()
-    return show == expected
+    return bool(show == expected)
 
 
 # -- what the Python side says ---------------------------------------------------------------------
