@@ -360,8 +360,8 @@ class PumpFirmware:
         """Swap the staged change in atomically; returns the new prescription version.
 
         ``ack_warnings`` names the warnings the clinician acknowledges: it must hold every
-        warning the change raises now, and none may be new since the stage (the clinician only
-        saw those)."""
+        warning the stage raised (the clinician saw those) and every one the change raises now,
+        and none may be new since the stage."""
         now = self._catch_up(now)
         staged = self._staged
         if staged is None:
@@ -379,7 +379,7 @@ class PumpFirmware:
                 ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
                 "new warnings appeared since staging: stage the change again",
             )
-        missing = validated.warnings & ~ack_warnings
+        missing = (staged.validated.warnings | validated.warnings) & ~ack_warnings
         if missing:
             names = ", ".join(str(w.name) for w in missing)
             raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")

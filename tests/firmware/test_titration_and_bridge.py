@@ -116,3 +116,25 @@ def test_a_change_that_brings_the_low_reservoir_alarm_within_the_reminder_lead_w
     pump.commit(staged.staged_hash, staged.active_version, staged.warnings, START)
     # a decrease that still leaves the alarm within 7 days: the refill reminder has said it
     assert pump.stage(Continuous(250_000), START + HOUR).warnings == StageWarning(0)
+
+
+def test_a_commit_must_acknowledge_every_warning_the_stage_showed_even_if_it_lapsed() -> None:
+    """The clinician saw LOW_RESERVOIR_SOON at the stage; a commit that leaves it out is refused
+    even when, a day later, the re-check no longer raises it.
+
+    3 mL above the 2 mL alarm: at 0.4 mL/day the alarm is 7.5 days away, at 0.6 mL/day 5 days
+    (warning: from beyond the 7-day reminder lead to within it).  A day on, the current therapy
+    has used 0.4 mL: 6.5 days away, already within the lead, so the re-check is silent; the
+    acknowledgement still has to name what the stage showed."""
+    bench = Bench()
+    pump = bench.pump
+    pump.refill(0, 5_000_000, 500, START)
+    program(pump, Continuous(200_000), START)
+    staged = pump.stage(Continuous(300_000), START)
+    assert StageWarning.LOW_RESERVOIR_SOON in staged.warnings  # beside the titration ones
+    later = START + DAY
+    others = staged.warnings & ~StageWarning.LOW_RESERVOIR_SOON
+    with pytest.raises(Refusal) as refused:
+        pump.commit(staged.staged_hash, staged.active_version, others, later)
+    assert refused.value.code is ErrorCode.WARNINGS_NOT_ACKNOWLEDGED
+    pump.commit(staged.staged_hash, staged.active_version, staged.warnings, later)
