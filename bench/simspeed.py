@@ -26,6 +26,7 @@ from hw_sim.board.board import VirtualBoard
 from hw_sim.board.programmed import integral
 from hw_sim.profiles.loader import load_profile
 from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
+from protocol.catalog import StageWarning
 
 CONCENTRATION = 2_000  # mcg/mL: every dose below is an even number of ng, so rates are exact
 SEED = 2026
@@ -58,7 +59,7 @@ def implanted_board() -> tuple[VirtualBoard, int]:
     start = DEFAULT_START_TIME + 3_600
     firmware = board.firmware
     staged = firmware.stage(FLEX, start)
-    firmware.commit(staged.staged_hash, staged.active_version, False, start)
+    firmware.commit(staged.staged_hash, staged.active_version, StageWarning(0), start)
     return board, start
 
 
@@ -80,8 +81,8 @@ def run_seven_years() -> tuple[float, VirtualBoard, int, int, int]:
     while eos is None or now < eos:
         now += board.rng.randint(30, 70) * DAY_S
         status = firmware.status(now)
-        if status.replace_by is not None:
-            eos = status.replace_by - (status.pump_time - now)
+        if status.replace_by_time is not None:
+            eos = status.replace_by_time - (status.pump_time - now)
         if eos is not None and now >= eos:
             break
         refill(board, now)
@@ -109,7 +110,7 @@ def main() -> None:
     programmed_nl = integral(FLEX, start, eos) * 1_000 // CONCENTRATION // DAY_S
     expected_strokes = programmed_nl // stroke_nl
     strokes = board.motor.strokes_total
-    assert strokes == status.strokes_total, "motor and firmware stroke counts differ"
+    assert strokes == status.strokes, "motor and firmware stroke counts differ"
     assert abs(strokes - expected_strokes) <= 1, (strokes, expected_strokes)
     scale = SEVEN_YEARS_S / (BASELINE_DAYS * DAY_S)
     per_minute = tick_loop(60) * scale
@@ -120,7 +121,7 @@ def main() -> None:
     print(f"strokes {strokes}, programmed integral {programmed_nl} nL = {expected_strokes} strokes")
     print(
         f"true volume moved {board.motor.delivered_nl / 1e6:.3f} mL; "
-        f"battery {status.battery_remaining_ppm / 1e4:.1f} % at the end"
+        f"battery {status.battery_ppm / 1e4:.1f} % at the end"
     )
     print(
         f"baseline: per-minute tick loop {per_minute:.2f} s, per-hour {per_hour:.2f} s "

@@ -93,9 +93,6 @@ class AlarmManager:
         self._repeat_after = 0
         self._repeat_until = 0
 
-    def is_active(self, alarm_id: AlarmId) -> bool:
-        return alarm_id in self.active
-
     def raise_alarm(self, alarm_id: AlarmId, now: int) -> None:
         if alarm_id in self.active:
             return

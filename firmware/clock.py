@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from firmware.units import DAY_S
+
 
 @dataclass(slots=True)
 class PumpClock:
@@ -26,7 +28,7 @@ class PumpClock:
 
 def date_text(unix_s: int) -> str:
     """``YYYY-MM-DD`` (UTC) of a pump time, in integers (for refusal reasons people read)."""
-    days = unix_s // 86400 + 719468  # days since 0000-03-01 (Howard Hinnant's civil_from_days)
+    days = unix_s // DAY_S + 719468  # days since 0000-03-01 (Howard Hinnant's civil_from_days)
     era = days // 146097
     doe = days - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365

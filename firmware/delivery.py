@@ -58,11 +58,6 @@ class TimedBolus:
         return self.volume_nl * DAY_S * elapsed // self.duration_s
 
 
-def duration_for_rate(volume_nl: int, rate_nl_per_day: int) -> int:
-    """Seconds that deliver ``volume_nl`` at no more than ``rate_nl_per_day`` (rounded up)."""
-    return max(1, ceil_div(volume_nl * DAY_S, rate_nl_per_day))
-
-
 @dataclass(frozen=True, slots=True)
 class Segment:
     """Delivery between two wakeups: a constant basal rate plus, optionally, a timed bolus."""

@@ -17,6 +17,10 @@ Layout (offsets from 0, big-endian)::
     bank = magic "VP" | record id u8 | layout version u8 | seq u32 | length u32 | check u32
            | payload (length bytes)      check = CRC-32C(header[:12] + payload)
 
+The CONFIG and COUNTERS payloads are :class:`~firmware.persistence.Settings` and
+:class:`~firmware.persistence.Counters`, each declared once with its fields' encodings;
+``Settings.layout()`` and ``Counters.layout()`` list them in byte order with their struct codes.
+
 Log records carry their own check (:mod:`firmware.eventlog`) and are written one slot at a time
 at ``seq % (capacity + 1)``: the slot overwritten always holds a record already outside the
 ring's capacity, so a torn slot write loses nothing that was still in the log.

@@ -1,70 +1,62 @@
-"""What the pump keeps across power cycles, as two records of fixed field order.
+"""What the pump keeps across power cycles: two records, each declared once.
 
 Why: NVM updates are atomic per record (:mod:`firmware.nvm_layout`), so state that must change
-together lives in one record.  CONFIG holds what a clinician sets (prescription and its version,
-refill volume and concentration, alarm and patient-bolus settings, titration history); it is
-written on each such change.  COUNTERS holds what delivery changes all the time (volume drawn
-since the refill named by its generation, stroke remainder, totals, clock offset, battery and
-alarm state); it is small and written at least every ``profile.persist_interval_s``.
+together lives in one record.  :class:`Settings` (the CONFIG record) holds what a clinician sets
+(prescription and its version, refill volume and concentration, alarm and patient-bolus
+settings, titration history); the firmware holds it as this very frozen dataclass and writes it
+on each such change.  :class:`Counters` (the COUNTERS record) holds what delivery changes all
+the time (volume drawn since the refill named by its generation, stroke remainder, totals, clock
+offset, battery and alarm state); it is small and written at least every
+``profile.persist_interval_s``.
+
+Each field's encoding is declared next to it (:mod:`firmware.record_codec`), in byte order:
+encoder, decoder and :meth:`~firmware.record_codec.Record.layout` all follow from the class.
+The byte layout is that of format 1 since the first release; fields may only be appended.
+
+A new setting is one line in :class:`Settings` (with its factory value).  A new counter is its
+line in :class:`Counters` plus one in each of ``TimeLine.counters()`` (the keyword-only
+constructor insists) and ``TimeLine.restore_counters()`` (a round-trip test insists): counters
+change with every stroke, so the parts that count them hold them, not a frozen record.
 """
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 from firmware.alarms import ActiveAlarm
 from firmware.prescription import (
-    PATIENT_BOLUS_SIZE,
+    PATIENT_BOLUS_DISABLED,
+    PATIENT_BOLUS_FORMAT,
     BasalProgram,
     Continuous,
     Flex,
     PatientBolusConfig,
     Stopped,
     decode_change,
-    decode_patient_bolus,
     encode_change,
-    encode_patient_bolus,
+)
+from firmware.record_codec import (
+    FLAG,
+    I64,
+    OPT_I64,
+    U32,
+    U64,
+    FixedCodec,
+    Record,
+    array,
+    blob,
+    nvm,
+    scalar,
 )
 from firmware.safety import TitrationEntry, TitrationKind
 from protocol.enums import AlarmId
 
-FORMAT_VERSION = 1
 
-
-class _Writer:
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-
-    def put(self, fmt: str, *values: int) -> None:
-        self.parts.append(struct.pack(">" + fmt, *values))
-
-    def raw(self, data: bytes) -> None:
-        self.parts.append(data)
-
-    def bytes(self) -> bytes:
-        return b"".join(self.parts)
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def get(self, fmt: str) -> tuple[int, ...]:
-        values = struct.unpack_from(">" + fmt, self.data, self.pos)
-        self.pos += struct.calcsize(">" + fmt)
-        return values
-
-    def one(self, fmt: str) -> int:
-        return self.get(fmt)[0]
-
-    def raw(self, length: int) -> bytes:
-        chunk = self.data[self.pos : self.pos + length]
-        if len(chunk) != length:
-            raise ValueError("record truncated")
-        self.pos += length
-        return chunk
+def _basal(data: bytes) -> BasalProgram:
+    program = decode_change(data)
+    if not isinstance(program, Stopped | Continuous | Flex):
+        raise ValueError("config holds a bolus as basal program")
+    return program
 
 
 def _opt(value: int | None) -> int:
@@ -75,169 +67,91 @@ def _from_opt(value: int) -> int | None:
     return None if value < 0 else value
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigSnapshot:
-    version: int
-    program: BasalProgram
-    suspended: bool
-    concentration_mcg_per_ml: int
-    filled_nl: int
-    refill_generation: int
-    bridge_from_mcg_per_ml: int
-    start_pending: bool
-    low_reservoir_nl: int
-    critical_interval_s: int
-    patient_bolus: PatientBolusConfig
-    titration: tuple[TitrationEntry, ...]
-
-    def encode(self) -> bytes:
-        w = _Writer()
-        w.put("BIB", FORMAT_VERSION, self.version, int(self.suspended))
-        program = encode_change(self.program)
-        w.put("H", len(program))
-        w.raw(program)
-        w.put(
-            "IIII",
-            self.concentration_mcg_per_ml,
-            self.filled_nl,
-            self.refill_generation,
-            self.bridge_from_mcg_per_ml,
-        )
-        w.put("BII", int(self.start_pending), self.low_reservoir_nl, self.critical_interval_s)
-        w.raw(encode_patient_bolus(self.patient_bolus))
-        w.put("B", len(self.titration))
-        for entry in self.titration:
-            w.put("qIB", entry.time, entry.daily_dose_ng, entry.kind)
-        return w.bytes()
-
-    @classmethod
-    def decode(cls, data: bytes) -> ConfigSnapshot:
-        r = _Reader(data)
-        fmt, version, suspended = r.get("BIB")
-        if fmt != FORMAT_VERSION:
-            raise ValueError(f"config format {fmt} unknown")
-        program = decode_change(r.raw(r.one("H")))
-        if not isinstance(program, Stopped | Continuous | Flex):
-            raise ValueError("config holds a bolus as basal program")
-        conc, filled, generation, bridge = r.get("IIII")
-        start_pending, low, interval = r.get("BII")
-        patient = decode_patient_bolus(r.raw(PATIENT_BOLUS_SIZE))
-        titration = []
-        for _ in range(r.one("B")):
-            time, dose, kind = r.get("qIB")
-            titration.append(TitrationEntry(time, dose, TitrationKind(kind)))
-        return cls(
-            version,
-            program,
-            bool(suspended),
-            conc,
-            filled,
-            generation,
-            bridge,
-            bool(start_pending),
-            low,
-            interval,
-            patient,
-            tuple(titration),
-        )
+_PROGRAM = blob("H", encode_change, _basal, "the basal program's canonical change encoding")
+_PATIENT_BOLUS = FixedCodec(
+    PATIENT_BOLUS_FORMAT.lstrip(">"),
+    lambda c: (int(c.enabled), c.dose_ng, c.duration_s, c.max_per_day, c.lockout_s),
+    lambda t: PatientBolusConfig(bool(t[0]), t[1], t[2], t[3], t[4]),
+    "enabled, dose ng, duration s, max per 24 h, lockout s",
+)
+_TITRATION = array(
+    "B",
+    FixedCodec(
+        "qIB",
+        lambda e: (e.time, e.daily_dose_ng, int(e.kind)),
+        lambda t: TitrationEntry(t[0], t[1], TitrationKind(t[2])),
+    ),
+    "board time, daily dose ng, TitrationKind",
+)
+_SAFE_REASON = scalar(
+    "B",
+    lambda a: 0 if a is None else int(a),
+    lambda v: None if v == 0 else AlarmId(v),
+    "AlarmId, 0 = none",
+)
+_LOG_NEXT_SEQ = FixedCodec("III", tuple, lambda t: (t[0], t[1], t[2]), "therapy, alarm, audit")
+_GRANTS = array("B", FixedCodec("q", lambda g: (g,), lambda t: t[0]), "board times")
+_ALARMS = array(
+    "B",
+    FixedCodec(
+        "BqBqq",
+        lambda p: (
+            int(p[0]),
+            p[1].raised_at,
+            int(p[1].acknowledged),
+            _opt(p[1].silenced_until),
+            p[1].next_tone,
+        ),
+        lambda t: (AlarmId(t[0]), ActiveAlarm(t[1], bool(t[2]), _from_opt(t[3]), t[4])),
+    ),
+    "AlarmId, raised at, acknowledged, silenced until (-1 none), next tone",
+)
 
 
-_COUNTERS_FIXED = struct.Struct(">BIQQQQQQQQqqBIBBIIIB")
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings(Record):
+    """The CONFIG record: everything a clinician sets, as one atomic unit.  The defaults are
+    the factory state; the two alarm settings come from the profile (:func:`factory_settings`).
+    """
+
+    version: int = nvm(U32, 0)  # prescription version, +1 per commit
+    suspended: bool = nvm(FLAG, False)  # stopped by the clinician (stop())
+    program: BasalProgram = nvm(_PROGRAM, Stopped())  # noqa: RUF009 (nvm() is a field())
+    concentration_mcg_per_ml: int = nvm(U32, 0)  # 0: never filled
+    filled_nl: int = nvm(U32, 0)  # volume entered at the last refill
+    refill_generation: int = nvm(U32, 0)  # refills so far
+    bridge_from_mcg_per_ml: int = nvm(U32, 0)  # old concentration awaiting a bridge bolus
+    start_pending: bool = nvm(FLAG, False)  # next basal prescription is a start (fill from empty)
+    low_reservoir_nl: int = nvm(U32)  # low-reservoir alarm threshold
+    critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
+    patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
+    titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
 
 
-@dataclass(frozen=True, slots=True)
-class CountersSnapshot:
-    refill_generation: int
-    drawn_nl: int
-    stroke_remainder: int
-    strokes_total: int
-    delivered_nl: int
-    delivered_pg: int
-    programmed_amount: int
-    day_delivered_pg: int
-    day_programmed_amount: int
-    rtc_offset_s: int
-    eri_time: int | None
-    eos_reached: bool
-    battery_ppm: int
-    stalled: bool
-    safe_reason: AlarmId | None
-    patient_bolus_grants: tuple[int, ...]
-    alarms: tuple[tuple[AlarmId, ActiveAlarm], ...]
-    log_next_seq: tuple[int, int, int]
+def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:
+    """What a pump holds before its first programming: nothing filled, nothing programmed."""
+    return Settings(low_reservoir_nl=low_reservoir_nl, critical_interval_s=critical_interval_s)
 
-    def encode(self) -> bytes:
-        w = _Writer()
-        w.raw(
-            _COUNTERS_FIXED.pack(
-                FORMAT_VERSION,
-                self.refill_generation,
-                self.drawn_nl,
-                self.stroke_remainder,
-                self.strokes_total,
-                self.delivered_nl,
-                self.delivered_pg,
-                self.programmed_amount,
-                self.day_delivered_pg,
-                self.day_programmed_amount,
-                self.rtc_offset_s,
-                _opt(self.eri_time),
-                int(self.eos_reached),
-                self.battery_ppm,
-                int(self.stalled),
-                0 if self.safe_reason is None else self.safe_reason,
-                *self.log_next_seq,
-                len(self.patient_bolus_grants),
-            )
-        )
-        for grant in self.patient_bolus_grants:
-            w.put("q", grant)
-        w.put("B", len(self.alarms))
-        for alarm_id, alarm in self.alarms:
-            w.put(
-                "BqBqq",
-                alarm_id,
-                alarm.raised_at,
-                int(alarm.acknowledged),
-                _opt(alarm.silenced_until),
-                alarm.next_tone,
-            )
-        return w.bytes()
 
-    @classmethod
-    def decode(cls, data: bytes) -> CountersSnapshot:
-        r = _Reader(data)
-        fmt, generation, drawn, remainder = r.get("BIQQ")
-        if fmt != FORMAT_VERSION:
-            raise ValueError(f"counters format {fmt} unknown")
-        strokes, delivered_nl, delivered_pg, programmed = r.get("QQQQ")
-        day_pg, day_programmed, offset = r.get("QQq")
-        eri, eos, ppm, stalled, safe = r.get("qBIBB")
-        seqs = r.get("III")
-        grants = tuple(r.one("q") for _ in range(r.one("B")))
-        alarms = []
-        for _ in range(r.one("B")):
-            alarm_id, raised, ack, silenced, next_tone = r.get("BqBqq")
-            alarms.append(
-                (AlarmId(alarm_id), ActiveAlarm(raised, bool(ack), _from_opt(silenced), next_tone))
-            )
-        return cls(
-            generation,
-            drawn,
-            remainder,
-            strokes,
-            delivered_nl,
-            delivered_pg,
-            programmed,
-            day_pg,
-            day_programmed,
-            offset,
-            _from_opt(eri),
-            bool(eos),
-            ppm,
-            bool(stalled),
-            None if safe == 0 else AlarmId(safe),
-            grants,
-            tuple(alarms),
-            (seqs[0], seqs[1], seqs[2]),
-        )
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Counters(Record):
+    """The COUNTERS record: what delivery, the battery and the alarms change all the time."""
+
+    refill_generation: int = nvm(U32)  # the refill ``drawn_nl`` belongs to
+    drawn_nl: int = nvm(U64)  # commanded volume since that refill
+    stroke_remainder: int = nvm(U64)
+    strokes_total: int = nvm(U64)
+    delivered_nl: int = nvm(U64)
+    delivered_pg: int = nvm(U64)
+    programmed_amount: int = nvm(U64)  # nL*s/day programmed since manufacture
+    day_delivered_pg: int = nvm(U64)
+    day_programmed_amount: int = nvm(U64)
+    rtc_offset_s: int = nvm(I64)  # pump time - board time
+    eri_time: int | None = nvm(OPT_I64)  # board time of the elective replacement indicator
+    eos_reached: bool = nvm(FLAG)
+    battery_ppm: int = nvm(U32)  # last gauge reading
+    stalled: bool = nvm(FLAG)
+    safe_reason: AlarmId | None = nvm(_SAFE_REASON)  # noqa: RUF009
+    log_next_seq: tuple[int, int, int] = nvm(_LOG_NEXT_SEQ)
+    patient_bolus_grants: tuple[int, ...] = nvm(_GRANTS)  # board times, last 24 h
+    alarms: tuple[tuple[AlarmId, ActiveAlarm], ...] = nvm(_ALARMS)

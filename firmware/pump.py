@@ -3,26 +3,32 @@
 Why: the clinical API is the contract other parts code against.  Each call first catches up with
 ``run_until(now)``, validates the whole request (a refusal raises
 :class:`~protocol.errors.Refusal` with a named code and changes nothing), applies it, logs it and
-persists before returning.  Prescriptions are two-phase: ``stage`` validates and names the change
-by a hash, ``commit`` swaps it in atomically if the hash, the active version and the warning
-acknowledgement all match.  Times in and out: ``now`` is board time; every time returned is pump
-time.
+persists before returning.  The facade builds the pump's parts (clock, NVM store, event log,
+alarm manager, therapy engine, battery monitor) and owns the :class:`~firmware.timeline.TimeLine`
+that runs them; the clinician's settings are the time line's frozen
+:class:`~firmware.persistence.Settings` record, changed by replacing it.  Prescriptions are
+two-phase: ``stage`` validates and names the change by a hash, ``commit`` swaps it in atomically
+if the hash, the active version and the warning acknowledgement all match.  Times in and out:
+``now`` is board time; every time returned is pump time.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from firmware.alarms import AlarmEvent, AlarmState
-from firmware.clock import date_text, u32_as_i32
-from firmware.core import PumpCore, Staged
-from firmware.delivery import TimedBolus
-from firmware.eventlog import LogInfo, LogRecord
-from firmware.hal import TonePattern
-from firmware.nvm_layout import SECURITY_BLOB_MAX, RecordId
+from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
+from firmware.battery_monitor import BatteryMonitor
+from firmware.clock import PumpClock, date_text, u32_as_i32
+from firmware.delivery import StrokeAccumulator, TimedBolus
+from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
+from firmware.hal import Hal, ResetCause, TonePattern
+from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
+from firmware.persistence import Settings
 from firmware.prescription import (
     U32_MAX,
+    BasalProgram,
     BridgeBolus,
     Continuous,
     Flex,
@@ -34,6 +40,7 @@ from firmware.prescription import (
     change_kind,
     staged_hash,
 )
+from firmware.profile import DeviceProfile
 from firmware.reports import (
     ActivePrescription,
     BolusInfo,
@@ -43,9 +50,9 @@ from firmware.reports import (
     RefillResult,
     StagedChange,
 )
+from firmware.reservoir import ReservoirEstimate
 from firmware.safety import (
     SafetyContext,
-    SafetyWarning,
     TitrationEntry,
     TitrationKind,
     ValidatedChange,
@@ -55,13 +62,13 @@ from firmware.safety import (
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
 from firmware.therapy import ActiveBolus, TherapyEngine
+from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
 
-__all__ = ["DeviceIdentity", "PumpFirmware", "Warning"]
-
-Warning = SafetyWarning
+__all__ = ["DeviceIdentity", "PumpFirmware"]
 
 _BOLUS_MODES = {
     SingleBolus: TherapyMode.SINGLE_BOLUS,
@@ -70,16 +77,93 @@ _BOLUS_MODES = {
 }
 
 
-class PumpFirmware(PumpCore):
-    """The pump's software: time line (``PumpCore``) plus the clinical API."""
+def _program_after(
+    change: TherapyChange, program: BasalProgram, suspended: bool
+) -> tuple[BasalProgram, bool]:
+    """The basal program (and the clinician's stop) once ``change`` is committed: a basal change
+    replaces both, a priming bolus stops basal flow, the other boluses leave them as they are."""
+    if isinstance(change, Stopped | Continuous | Flex):
+        return change, False
+    if isinstance(change, PrimingBolus):
+        return Stopped(), False
+    return program, suspended
+
+
+@dataclass(frozen=True, slots=True)
+class Staged:
+    staged_hash: bytes
+    validated: ValidatedChange
+
+
+class PumpFirmware:
+    """The pump's software: its parts, the time line that runs them, and the clinical API."""
+
+    def __init__(self, hal: Hal, profile: DeviceProfile, identity: DeviceIdentity) -> None:
+        self._hal = hal
+        self.profile = profile
+        self.identity = identity
+        self._clock = PumpClock()
+        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity))
+        self._log = EventLog({log_id: LogRing(profile.log_capacity) for log_id in LogId})
+        alarm_cfg = profile.alarms
+        self._alarms = AlarmManager(
+            self._log,
+            self._clock,
+            alarm_cfg.critical_interval_default_s,
+            alarm_cfg.noncritical_interval_s,
+        )
+        self._engine = TherapyEngine(
+            profile,
+            self._clock,
+            ReservoirEstimate(profile.reservoir_capacity_nl),
+            StrokeAccumulator(profile.stroke_volume_nl),
+        )
+        self._battery = BatteryMonitor(profile.eri_remaining_ppm, profile.eos_after_eri_s)
+        self._time = TimeLine(
+            hal,
+            profile,
+            self._clock,
+            self._store,
+            self._log,
+            self._alarms,
+            self._engine,
+            self._battery,
+        )
+        self._staged: Staged | None = None
+
+    # ------------------------------------------------------------------ the time line
+    def boot(self, now: int, cause: ResetCause) -> None:
+        """Load NVM (blank -> factory state), log the reset, enter the safe state if needed."""
+        self._time.boot(now, cause)
+
+    def next_wakeup(self) -> int:
+        """Board time of the next thing due (always after the last ``run_until``)."""
+        return self._time.next_wakeup()
+
+    def run_until(self, now: int) -> None:
+        """Do all work due in (last, now]; calling it again with the same ``now`` does nothing."""
+        self._time.run_until(now)
+
+    def flush(self, now: int) -> None:
+        """Persist everything (clean shutdown)."""
+        self._time.flush(now)
+
+    @property
+    def nvm_write_failing(self) -> bool:
+        """The memory refused a write and something is still unsaved (MEMORY_ERROR is active)."""
+        return self._time.nvm_write_failing
 
     # ------------------------------------------------------------------ small helpers
+    @property
+    def _settings(self) -> Settings:
+        return self._time.settings
+
     def _catch_up(self, now: int) -> int:
         """Run to ``now`` (never backwards) and return the time the call acts at."""
-        if not self._booted:
+        if not self._time.booted:
             raise Refusal(ErrorCode.INTERNAL_ERROR, "firmware used before boot()")
-        self.run_until(now)
-        return self._last
+        self._time.run_until(now)
+        return self._time.last
 
     def _pump(self, board_time: int | None) -> int | None:
         return self._clock.optional_pump_time(board_time)
@@ -97,12 +181,12 @@ class PumpFirmware(PumpCore):
             clinician_bolus_running=engine.bolus is not None,
             basal_running=basal_running,
             basal_dose_now_ng=program_dose_at(engine.program, self._clock.pump_time(now)),
-            bridge_from_mcg_per_ml=self._bridge_from,
-            start_pending=self._start_pending,
-            titration=self._titration,
+            bridge_from_mcg_per_ml=self._settings.bridge_from_mcg_per_ml,
+            start_pending=self._settings.start_pending,
+            titration=self._settings.titration,
             patient_bolus_allowance_ng=(
-                self._patient_cfg.dose_ng * self._patient_cfg.max_per_day
-                if self._patient_cfg.enabled
+                self._settings.patient_bolus.dose_ng * self._settings.patient_bolus.max_per_day
+                if self._settings.patient_bolus.enabled
                 else 0
             ),
         )
@@ -122,12 +206,6 @@ class PumpFirmware(PumpCore):
     def _log_now(self, event: LogEvent, now: int, a: int = 0, b: int = 0) -> None:
         self._log.append(event, self._clock.pump_time(now), a, b)
 
-    def _commit_point(self, now: int) -> None:
-        """After a state change: re-plan, re-predict, persist config and counters."""
-        self._engine.recompile()
-        self._recompute_reminder(now)
-        self._after_change(now, config_changed=True)
-
     # ------------------------------------------------------------------ status
     def status(self, now: int) -> PumpStatus:
         """Everything a programmer shows on its summary screen."""
@@ -136,8 +214,8 @@ class PumpFirmware(PumpCore):
         res = engine.reservoir
         pump_now = self._clock.pump_time(now)
         low_time = empty_time = None
-        if res.is_filled and res.estimate_nl > self._low_reservoir_nl:
-            low_time = engine.predict_time_to(now, self._low_reservoir_nl)
+        if res.is_filled and res.estimate_nl > self._settings.low_reservoir_nl:
+            low_time = engine.predict_time_to(now, self._settings.low_reservoir_nl)
         if res.is_filled and res.estimate_nl > 0:
             empty_time = engine.predict_time_to(now, 0)
         segment, _, _ = engine.segment_at(now)
@@ -156,27 +234,27 @@ class PumpFirmware(PumpCore):
             daily_dose_ng=basal_dose,
             rate_nl_per_day=rate,
             concentration_mcg_per_ml=res.concentration_mcg_per_ml,
-            reservoir_estimate_nl=res.estimate_nl,
+            reservoir_nl=res.estimate_nl,
             reservoir_capacity_nl=res.capacity_nl,
-            low_reservoir_threshold_nl=self._low_reservoir_nl,
+            low_reservoir_nl=self._settings.low_reservoir_nl,
             low_reservoir_time=self._pump(low_time),
             empty_time=self._pump(empty_time),
             next_refill_time=self._pump(low_time),
             alarms=tuple(self._alarms.states()),
-            battery_remaining_ppm=self._hal.battery.remaining_ppm(now),
+            battery_ppm=self._hal.battery.remaining_ppm(now),
             eri_time=self._pump(eri),
             eos_time=self._pump(self._battery.eos_time) if self._battery.eos_reached else None,
-            replace_by=self._pump(self._battery.eos_time),
+            replace_by_time=self._pump(self._battery.eos_time),
             pump_time=pump_now,
-            delivered_total_ng=engine.delivered_pg // 1000,
-            delivered_total_nl=engine.delivered_nl,
-            strokes_total=engine.strokes_total,
+            delivered_ng=engine.delivered_pg // 1000,
+            delivered_nl=engine.delivered_nl,
+            strokes=engine.strokes_total,
             programmed_total_nl=engine.programmed_total_nl,
-            prescription_version=engine.version,
+            prescription_version=self._settings.version,
             bolus=self._bolus_info(engine.bolus),
             patient_bolus=self._bolus_info(engine.patient_bolus),
-            critical_interval_s=self._alarms.critical_interval_s,
-            patient_bolus_config=self._patient_cfg,
+            critical_interval_s=self._settings.critical_interval_s,
+            patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
         )
@@ -185,14 +263,14 @@ class PumpFirmware(PumpCore):
         """The committed therapy, its version and the settings that go with it."""
         engine = self._engine
         return ActivePrescription(
-            version=engine.version,
+            version=self._settings.version,
             program=engine.program,
             mode=engine.mode(),
             daily_dose_ng=program_daily_dose_ng(engine.program),
             concentration_mcg_per_ml=engine.reservoir.concentration_mcg_per_ml,
-            low_reservoir_threshold_nl=self._low_reservoir_nl,
-            critical_interval_s=self._alarms.critical_interval_s,
-            patient_bolus=self._patient_cfg,
+            low_reservoir_nl=self._settings.low_reservoir_nl,
+            critical_interval_s=self._settings.critical_interval_s,
+            patient_bolus=self._settings.patient_bolus,
         )
 
     # ------------------------------------------------------------------ two-phase change
@@ -200,18 +278,18 @@ class PumpFirmware(PumpCore):
         """Validate a whole change and hold it in the staging slot; nothing else changes."""
         now = self._catch_up(now)
         self._staged = None
-        validated = validate_change(change, self._context(now), self.profile)
+        validated = self._validate(change, now)
         digest = staged_hash(change)
         self._staged = Staged(digest, validated)
         preview = self._preview(validated, now)
-        low_time = preview.predict_time_to(now, self._low_reservoir_nl)
+        low_time = preview.predict_time_to(now, self._settings.low_reservoir_nl)
         if validated.bolus_volume_nl:
             rate = validated.bolus_volume_nl * DAY_S // max(1, validated.bolus_duration_s)
         else:
             rate = preview.basal_rate_at(now)[0]
         return StagedChange(
             staged_hash=digest,
-            active_version=self._engine.version,
+            active_version=self._settings.version,
             kind=change_kind(change),
             daily_dose_ng=validated.daily_dose_ng,
             rate_nl_per_day=rate,
@@ -224,27 +302,51 @@ class PumpFirmware(PumpCore):
             bolus_duration_s=validated.bolus_duration_s,
         )
 
+    def _validate(self, change: TherapyChange, now: int) -> ValidatedChange:
+        """The safety checks, plus the warning only a prediction can give: LOW_RESERVOIR_SOON."""
+        validated = validate_change(change, self._context(now), self.profile)
+        if self._low_reservoir_sooner(validated, now):
+            warnings = validated.warnings | StageWarning.LOW_RESERVOIR_SOON
+            validated = dataclasses.replace(validated, warnings=warnings)
+        return validated
+
+    def _low_reservoir_sooner(self, validated: ValidatedChange, now: int) -> bool:
+        """The change brings the low-reservoir alarm from beyond the refill reminder's lead
+        (``refill_reminder_default_s``) to within it: the refill is due sooner than the clinic
+        would be reminded.  Already within the lead, the refill reminder has said so."""
+        engine, threshold = self._engine, self._settings.low_reservoir_nl
+        res = engine.reservoir
+        if not res.is_filled or res.estimate_nl <= threshold:
+            return False  # nothing to predict, or the alarm is already on
+        lead = self.profile.alarms.refill_reminder_default_s
+        before = engine.predict_time_to(now, threshold)
+        if before is not None and before - now < lead:
+            return False
+        after = self._preview(validated, now).predict_time_to(now, threshold)
+        return after is not None and after - now < lead
+
     def _preview(self, validated: ValidatedChange, now: int) -> TherapyEngine:
         """A copy of the engine with the change applied, for predictions only."""
         engine = self._engine
         preview = dataclasses.replace(engine)
+        preview.program, preview.suspended = _program_after(
+            validated.change, engine.program, engine.suspended
+        )
         self._apply_to_engine(preview, validated, now)
         preview.recompile()
         return preview
 
     def _apply_to_engine(self, engine: TherapyEngine, validated: ValidatedChange, now: int) -> None:
-        """Apply a change to ``engine`` (the live one, or a preview copy): no logging here."""
+        """Apply a change's boluses and safe state to ``engine`` (the live one, or a preview
+        copy); the program comes with the settings (:func:`_program_after`).  No logging here."""
         change = validated.change
         engine.bolus = None  # a new prescription replaces a running clinician bolus
         if isinstance(change, Stopped):
             engine.patient_bolus = None  # nothing flows: it cannot finish
         if isinstance(change, Stopped | Continuous | Flex):
-            engine.program, engine.suspended = change, False
             if isinstance(change, Continuous | Flex) and engine.safe_reason is not None:
                 engine.safe_reason = None  # a clinician re-established therapy
             return
-        if isinstance(change, PrimingBolus):
-            engine.program, engine.suspended = Stopped(), False
         timed = TimedBolus(validated.bolus_volume_nl, now, validated.bolus_duration_s)
         mode = _BOLUS_MODES[type(change)]
         engine.bolus = ActiveBolus(
@@ -252,52 +354,70 @@ class PumpFirmware(PumpCore):
         )
         engine.patient_bolus = None
 
-    def commit(self, staged_hash: bytes, active_version: int, ack_warnings: bool, now: int) -> int:
-        """Swap the staged change in atomically; returns the new prescription version."""
+    def commit(
+        self, staged_hash: bytes, active_version: int, ack_warnings: StageWarning, now: int
+    ) -> int:
+        """Swap the staged change in atomically; returns the new prescription version.
+
+        ``ack_warnings`` names the warnings the clinician acknowledges: it must hold every
+        warning the stage raised (the clinician saw those) and every one the change raises now,
+        and none may be new since the stage."""
         now = self._catch_up(now)
         staged = self._staged
         if staged is None:
             raise Refusal(ErrorCode.NOTHING_STAGED, "no change is staged: stage one first")
         if staged_hash != staged.staged_hash:
             raise Refusal(ErrorCode.HASH_MISMATCH, "the hash does not name the staged change")
-        if active_version != self._engine.version:
+        if active_version != self._settings.version:
             raise Refusal(
                 ErrorCode.STALE_VERSION,
-                f"active version is {self._engine.version}, commit named {active_version}",
+                f"active version is {self._settings.version}, commit named {active_version}",
             )
-        validated = validate_change(staged.validated.change, self._context(now), self.profile)
-        if validated.warnings and not ack_warnings:
-            names = ", ".join(w.name for w in sorted(validated.warnings))
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
-        if not validated.warnings <= staged.validated.warnings:
+        validated = self._validate(staged.validated.change, now)
+        if validated.warnings & ~staged.validated.warnings:
             raise Refusal(
                 ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
                 "new warnings appeared since staging: stage the change again",
             )
+        missing = (staged.validated.warnings | validated.warnings) & ~ack_warnings
+        if missing:
+            names = ", ".join(str(w.name) for w in missing)
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
         self._apply(validated, now)
-        return self._engine.version
+        return self._settings.version
 
     def _apply(self, validated: ValidatedChange, now: int) -> None:
-        engine = self._engine
+        engine, settings = self._engine, self._settings
         change = validated.change
-        engine.version += 1
         self._staged = None
         # boluses the change ends are logged with what they really delivered
-        self._cancel_bolus(engine.bolus, now)
+        self._time.cancel_bolus(engine.bolus, now)
         if not isinstance(validated.change, Continuous | Flex):
-            self._cancel_bolus(engine.patient_bolus, now)
-        self._apply_to_engine(engine, validated, now)
+            self._time.cancel_bolus(engine.patient_bolus, now)
+        program, suspended = _program_after(change, settings.program, settings.suspended)
+        start_pending, titration = settings.start_pending, settings.titration
         if isinstance(change, Continuous | Flex):
-            self._memory_error = False  # latched until a clinician re-establishes therapy
+            self._time.memory_error = False  # latched until a clinician re-establishes therapy
             entry = TitrationEntry(now, validated.daily_dose_ng, validated.titration_kind)
             if validated.titration_kind is TitrationKind.START:
-                self._start_pending, self._titration = False, (entry,)
+                start_pending, titration = False, (entry,)
             else:
                 window = self.profile.drug.titration_window_s
-                self._titration = record_titration(self._titration, entry, window)
+                titration = record_titration(titration, entry, window)
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                version=settings.version + 1,
+                program=program,
+                suspended=suspended,
+                start_pending=start_pending,
+                titration=titration,
+            )
+        )
+        self._apply_to_engine(engine, validated, now)
         kind = change_kind(change)
         amount = validated.bolus_dose_ng if validated.bolus_volume_nl else validated.daily_dose_ng
-        self._commit_point(now)
+        self._time.commit_point(now)
         self._log_now(LogEvent.THERAPY_CHANGED, now, kind, amount)
         if engine.bolus is not None and validated.bolus_volume_nl:
             self._log_now(LogEvent.BOLUS_STARTED, now, engine.bolus.mode, engine.bolus.dose_ng)
@@ -337,19 +457,29 @@ class PumpFirmware(PumpCore):
             raise Refusal(ErrorCode.BOLUS_IN_PROGRESS, "a bolus is running; wait or stop the pump")
         expected = res.estimate_nl
         discrepancy = withdrawn_nl - expected
+        settings = self._settings
         previous = res.concentration_mcg_per_ml
         changed = res.is_filled and previous != concentration_mcg_per_ml
-        if changed:
-            self._bridge_from = previous
-        if not res.is_filled or res.is_empty:
-            self._start_pending, self._titration = True, ()
-        res.refill(added_nl, concentration_mcg_per_ml)
+        from_empty = not res.is_filled or res.is_empty
+        # the reservoir is emptied by aspiration, then ``added_nl`` is injected
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                concentration_mcg_per_ml=concentration_mcg_per_ml,
+                filled_nl=added_nl,
+                refill_generation=settings.refill_generation + 1,
+                bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
+                start_pending=True if from_empty else settings.start_pending,
+                titration=() if from_empty else settings.titration,
+            )
+        )
+        res.drawn_nl = 0
         if engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
             engine.safe_reason = None
-        self._refill_reminder_due = False
-        self._commit_point(now)
+        self._time.refill_reminded()
+        self._time.commit_point(now)
         self._log_now(LogEvent.REFILL, now, added_nl, discrepancy)
-        low_time = self._pump(engine.predict_time_to(now, self._low_reservoir_nl))
+        low_time = self._pump(engine.predict_time_to(now, self._settings.low_reservoir_nl))
         return RefillResult(
             expected_nl=expected,
             discrepancy_nl=discrepancy,
@@ -366,8 +496,8 @@ class PumpFirmware(PumpCore):
         now = self._catch_up(now)
         basal = program_daily_dose_ng(self._engine.program)
         validate_patient_bolus(cfg, basal, self.profile)
-        self._patient_cfg = cfg
-        self._commit_point(now)
+        self._time.set_settings(dataclasses.replace(self._settings, patient_bolus=cfg))
+        self._time.commit_point(now)
         self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
 
     def request_patient_bolus(self, now: int) -> PatientBolusGrant:
@@ -377,16 +507,16 @@ class PumpFirmware(PumpCore):
             timed = self._check_patient_bolus(now)
         except Refusal as refusal:
             self._log_now(LogEvent.PATIENT_BOLUS_REFUSED, now, refusal.code)
-            self._after_change(now, config_changed=False)
+            self._time.after_change(now, config_changed=False)
             raise
-        cfg = self._patient_cfg
+        cfg = self._settings.patient_bolus
         conc = self._engine.reservoir.concentration_mcg_per_ml
         bolus = ActiveBolus(TherapyMode.PATIENT_BOLUS, timed, cfg.dose_ng, conc)
         self._engine.patient_bolus = bolus
-        self._pb_grants.append(now)
+        self._time.pb_grants.append(now)
         self._log_now(LogEvent.BOLUS_STARTED, now, TherapyMode.PATIENT_BOLUS, cfg.dose_ng)
-        self._commit_point(now)
-        given = sum(1 for g in self._pb_grants if g > now - DAY_S)
+        self._time.commit_point(now)
+        given = sum(1 for g in self._time.pb_grants if g > now - DAY_S)
         return PatientBolusGrant(
             cfg.dose_ng,
             cfg.duration_s,
@@ -395,7 +525,7 @@ class PumpFirmware(PumpCore):
         )
 
     def _check_patient_bolus(self, now: int) -> TimedBolus:
-        cfg, engine = self._patient_cfg, self._engine
+        cfg, engine = self._settings.patient_bolus, self._engine
         res = engine.reservoir
         if not cfg.enabled:
             raise Refusal(ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED, "patient bolus is not enabled")
@@ -411,10 +541,10 @@ class PumpFirmware(PumpCore):
             raise Refusal(
                 ErrorCode.THERAPY_NOT_RUNNING, "patient bolus needs running basal therapy"
             )
-        if self._pb_grants and now < self._pb_grants[-1] + cfg.lockout_s:
-            wait = self._pb_grants[-1] + cfg.lockout_s - now
+        if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
+            wait = self._time.pb_grants[-1] + cfg.lockout_s - now
             raise Refusal(ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wait} s")
-        recent = [g for g in self._pb_grants if g > now - DAY_S]
+        recent = [g for g in self._time.pb_grants if g > now - DAY_S]
         if len(recent) >= cfg.max_per_day:
             raise Refusal(
                 ErrorCode.PATIENT_BOLUS_DAILY_MAXIMUM,
@@ -432,10 +562,9 @@ class PumpFirmware(PumpCore):
     def stop(self, now: int) -> None:
         """Stop delivery at once (cancels boluses); PUMP_STOPPED sounds until resumed."""
         now = self._catch_up(now)
-        engine = self._engine
-        self._cancel_boluses(now)
-        engine.suspended = True
-        self._commit_point(now)
+        self._time.cancel_boluses(now)
+        self._time.set_settings(dataclasses.replace(self._settings, suspended=True))
+        self._time.commit_point(now)
         self._log_now(LogEvent.PUMP_STOPPED, now)
 
     def resume(self, now: int) -> None:
@@ -446,13 +575,13 @@ class PumpFirmware(PumpCore):
             raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service: cannot resume")
         if engine.stalled:
             engine.stalled = False
-        elif engine.suspended:
-            engine.suspended = False
-        elif isinstance(engine.program, Stopped):
+        elif self._settings.suspended:
+            self._time.set_settings(dataclasses.replace(self._settings, suspended=False))
+        elif isinstance(self._settings.program, Stopped):
             raise Refusal(ErrorCode.THERAPY_NOT_RUNNING, "no basal program to resume: program one")
         else:
             raise Refusal(ErrorCode.NOT_STOPPED, "the pump is not stopped")
-        self._commit_point(now)
+        self._time.commit_point(now)
         self._log_now(LogEvent.PUMP_RESUMED, now)
 
     def set_clock(self, pump_time: int, now: int) -> None:
@@ -481,17 +610,9 @@ class PumpFirmware(PumpCore):
         previous = self._clock.pump_time(now)
         delta = pump_time - previous
         self._clock.offset_s = pump_time - now
-        self._next_housekeeping = self._housekeeping_after(now)
-        self._commit_point(now)
+        self._time.clock_changed(now)
+        self._time.commit_point(now)
         self._log_now(LogEvent.CLOCK_CHANGED, now, delta, u32_as_i32(previous))
-
-    def set_wand(self, present: bool, now: int) -> None:
-        """The programmer head is over the pump (or not); pairing logic uses it later."""
-        self._wand_present, self._wand_changed_at = present, now
-
-    @property
-    def wand_present(self) -> bool:
-        return self._wand_present
 
     # ------------------------------------------------------------------ alarms
     def alarms(self, now: int) -> list[AlarmState]:
@@ -502,7 +623,7 @@ class PumpFirmware(PumpCore):
         """Silence repeats of the given (None: all) active alarms; they stay listed."""
         now = self._catch_up(now)
         count = self._alarms.acknowledge(None if alarm_ids is None else list(alarm_ids), now)
-        self._after_change(now, config_changed=False)
+        self._time.after_change(now, config_changed=False)
         return count
 
     def test_alarm_tones(self, now: int) -> None:
@@ -526,9 +647,14 @@ class PumpFirmware(PumpCore):
                 f"critical interval must be "
                 f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
             )
-        self._low_reservoir_nl = low_reservoir_nl
-        self._alarms.critical_interval_s = critical_interval_s
-        self._commit_point(now)
+        self._time.set_settings(
+            dataclasses.replace(
+                self._settings,
+                low_reservoir_nl=low_reservoir_nl,
+                critical_interval_s=critical_interval_s,
+            )
+        )
+        self._time.commit_point(now)
         self._log_now(LogEvent.ALARM_CONFIG_CHANGED, now, low_reservoir_nl, critical_interval_s)
 
     def drain_alarm_events(self) -> list[AlarmEvent]:
@@ -558,14 +684,14 @@ class PumpFirmware(PumpCore):
         self._log_now(event, now, a, b)
 
     def get_security_blob(self) -> bytes:
-        return self._security_blob
+        return self._time.security_blob
 
     def set_security_blob(self, blob: bytes, now: int) -> None:
         """Store the protocol layer's opaque state (keys, counters) atomically in NVM."""
         self._catch_up(now)
         if len(blob) > SECURITY_BLOB_MAX:
             raise Refusal(ErrorCode.INVALID_ARGUMENT, f"security blob above {SECURITY_BLOB_MAX} B")
-        self._security_blob = bytes(blob)
-        saved = self._store.save(RecordId.SECURITY, self._security_blob)
-        if not saved or self._nvm_failing:  # raise MEMORY_ERROR, or clear it after a retry
-            self._after_change(self._last, config_changed=False)
+        self._time.security_blob = bytes(blob)
+        saved = self._store.save(RecordId.SECURITY, self._time.security_blob)
+        if not saved or self._time.nvm_failing:  # raise MEMORY_ERROR, or clear it after a retry
+            self._time.after_change(self._time.last, config_changed=False)

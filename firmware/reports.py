@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from firmware.alarms import AlarmState
 from firmware.prescription import BasalProgram, PatientBolusConfig
-from firmware.safety import SafetyWarning
+from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind, TherapyMode
 
 
@@ -35,21 +35,21 @@ class PumpStatus:
     daily_dose_ng: int  # basal dose rate programmed for this moment (0 when stopped)
     rate_nl_per_day: int  # flow in force now, bolus included
     concentration_mcg_per_ml: int
-    reservoir_estimate_nl: int
+    reservoir_nl: int  # the estimate: what the pump commanded, not a measurement
     reservoir_capacity_nl: int
-    low_reservoir_threshold_nl: int
+    low_reservoir_nl: int  # the alarm threshold
     low_reservoir_time: int | None  # pump time the estimate reaches the threshold
     empty_time: int | None
     next_refill_time: int | None
     alarms: tuple[AlarmState, ...]
-    battery_remaining_ppm: int
+    battery_ppm: int  # remaining
     eri_time: int | None
     eos_time: int | None  # None until end of service is reached
-    replace_by: int | None  # ERI + eos_after_eri_s; None before ERI
+    replace_by_time: int | None  # ERI + eos_after_eri_s; None before ERI
     pump_time: int
-    delivered_total_ng: int
-    delivered_total_nl: int
-    strokes_total: int
+    delivered_ng: int  # since manufacture
+    delivered_nl: int
+    strokes: int
     programmed_total_nl: int  # exact programmed integral since manufacture (rounded down)
     prescription_version: int
     bolus: BolusInfo | None  # clinician bolus running
@@ -67,7 +67,7 @@ class ActivePrescription:
     mode: TherapyMode
     daily_dose_ng: int  # flex: largest day total
     concentration_mcg_per_ml: int
-    low_reservoir_threshold_nl: int
+    low_reservoir_nl: int  # the alarm threshold
     critical_interval_s: int
     patient_bolus: PatientBolusConfig
 
@@ -82,7 +82,7 @@ class StagedChange:
     next_refill_time: int | None  # pump time
     low_reservoir_time: int | None
     empty_time: int | None
-    warnings: frozenset[SafetyWarning]
+    warnings: StageWarning  # soft-limit warnings the commit must acknowledge
     bolus_dose_ng: int
     bolus_volume_nl: int
     bolus_duration_s: int
@@ -103,5 +103,5 @@ class RefillResult:
 class PatientBolusGrant:
     dose_ng: int
     duration_s: int
-    ends_at: int  # pump time
+    end_time: int  # pump time
     remaining_today: int  # patient boluses still allowed in the last 24 h window

@@ -42,10 +42,3 @@ class ReservoirEstimate:
         covered = min(volume_nl, self.estimate_nl)
         self.drawn_nl += volume_nl
         return covered
-
-    def refill(self, added_nl: int, concentration_mcg_per_ml: int) -> None:
-        """The reservoir is emptied by aspiration, then ``added_nl`` is injected."""
-        self.filled_nl = added_nl
-        self.drawn_nl = 0
-        self.concentration_mcg_per_ml = concentration_mcg_per_ml
-        self.generation += 1

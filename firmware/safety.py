@@ -2,8 +2,8 @@
 
 Why: a wrong prescription can overdose (respiratory depression, coma) or underdose (withdrawal).
 Every change passes through :func:`validate_change`: hard limits refuse with a named
-:class:`~protocol.errors.ErrorCode`; soft limits return :class:`SafetyWarning` members that the
-commit must acknowledge.  Nothing here mutates pump state.
+:class:`~protocol.errors.ErrorCode`; soft limits return :class:`~protocol.catalog.StageWarning`
+flags (the wire's own type, used end to end) that the commit must acknowledge.  Nothing here mutates pump state.
 
 Order of checks: shape of the request (the programmer's mistake), then the pump's state (end of
 service, motor fault, bolus running, no drug), then the drug library and the device's rates.
@@ -39,21 +39,13 @@ from firmware.prescription import (
 from firmware.profile import DeviceProfile
 from firmware.schedule import program_daily_dose_ng
 from firmware.units import DAY_S, ceil_div, mass_ng_for_volume, rate_nl_per_day, volume_nl_for_mass
+from protocol.catalog import StageWarning
 from protocol.errors import ErrorCode, Refusal
 
 #: Longest catheter a priming or bridge bolus may be computed for (simulator choice: 2 m).
 MAX_CATHETER_LENGTH_MM = 2000
 #: Titration history entries kept (enough for several changes within one window).
 TITRATION_HISTORY_MAX = 16
-
-
-class SafetyWarning(enum.IntEnum):
-    """Soft-limit warnings: the commit must acknowledge them explicitly."""
-
-    SOFT_DOSE_LIMIT = 1
-    TITRATION_INCREASE_OVER_LIMIT = 2
-    SECOND_INCREASE_WITHIN_24H = 3
-    CONCENTRATION_CHANGED_NEEDS_BRIDGE = 4
 
 
 class TitrationKind(enum.IntEnum):
@@ -91,7 +83,7 @@ class SafetyContext:
 @dataclass(frozen=True, slots=True)
 class ValidatedChange:
     change: TherapyChange
-    warnings: frozenset[SafetyWarning]
+    warnings: StageWarning
     daily_dose_ng: int  # basal daily dose after the change (flex: largest day total)
     bolus_volume_nl: int  # 0 for basal changes
     bolus_duration_s: int
@@ -193,21 +185,21 @@ def titration_baseline(history: tuple[TitrationEntry, ...], now: int, window_s: 
 
 def _titration(
     dose_ng: int, ctx: SafetyContext, profile: DeviceProfile
-) -> tuple[set[SafetyWarning], TitrationKind]:
+) -> tuple[StageWarning, TitrationKind]:
     history = ctx.titration
     if ctx.start_pending or not history:
-        return set(), TitrationKind.START
+        return StageWarning(0), TitrationKind.START
     drug = profile.drug
-    warnings: set[SafetyWarning] = set()
+    warnings = StageWarning(0)
     previous = history[-1].daily_dose_ng
     if dose_ng <= previous:
         return warnings, TitrationKind.SAME_OR_LOWER
     baseline = titration_baseline(history, ctx.now, drug.titration_window_s)
     if baseline is not None and dose_ng * 100 > baseline * (100 + drug.titration_soft_increase_pct):
-        warnings.add(SafetyWarning.TITRATION_INCREASE_OVER_LIMIT)
+        warnings |= StageWarning.TITRATION_INCREASE_OVER_LIMIT
     recent = [e for e in history if e.time > ctx.now - drug.titration_window_s]
     if any(e.kind is not TitrationKind.SAME_OR_LOWER for e in recent):
-        warnings.add(SafetyWarning.SECOND_INCREASE_WITHIN_24H)
+        warnings |= StageWarning.SECOND_INCREASE_WITHIN_24H
     return warnings, TitrationKind.INCREASE
 
 
@@ -233,7 +225,7 @@ def validate_change(
 ) -> ValidatedChange:
     """Validate a whole change; raises Refusal, or returns the change with its warnings."""
     if isinstance(change, Stopped):
-        return ValidatedChange(change, frozenset(), 0, 0, 0, 0, 0, TitrationKind.SAME_OR_LOWER)
+        return ValidatedChange(change, StageWarning(0), 0, 0, 0, 0, 0, TitrationKind.SAME_OR_LOWER)
     if isinstance(change, Continuous | Flex):
         return _validate_basal(change, ctx, profile)
     return _validate_bolus(change, ctx, profile)
@@ -274,10 +266,10 @@ def _validate_basal(
         )
     warnings, kind = _titration(daily, ctx, profile)
     if daily > profile.drug.soft_max_daily_dose_ng:
-        warnings.add(SafetyWarning.SOFT_DOSE_LIMIT)
+        warnings |= StageWarning.SOFT_DOSE_LIMIT
     if ctx.bridge_from_mcg_per_ml:
-        warnings.add(SafetyWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE)
-    return ValidatedChange(change, frozenset(warnings), daily, 0, 0, 0, 0, kind)
+        warnings |= StageWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE
+    return ValidatedChange(change, warnings, daily, 0, 0, 0, 0, kind)
 
 
 def _validate_bolus(
@@ -318,7 +310,7 @@ def _validate_bolus(
         _check_volume(volume, ctx)
         return ValidatedChange(
             change,
-            frozenset(),
+            StageWarning(0),
             basal_after,
             volume,
             change.duration_s,
@@ -332,7 +324,7 @@ def _validate_bolus(
         duration = ceil_div(volume * DAY_S, profile.max_rate_nl_per_day)
         dose = mass_ng_for_volume(volume, conc)
         return ValidatedChange(
-            change, frozenset(), 0, volume, duration, dose, conc, TitrationKind.SAME_OR_LOWER
+            change, StageWarning(0), 0, volume, duration, dose, conc, TitrationKind.SAME_OR_LOWER
         )
     old = ctx.bridge_from_mcg_per_ml
     if not old:
@@ -352,7 +344,14 @@ def _validate_bolus(
     duration = ceil_div(volume * DAY_S, bridge_rate)
     dose = mass_ng_for_volume(volume, old)
     return ValidatedChange(
-        change, frozenset(), basal_after, volume, duration, dose, old, TitrationKind.SAME_OR_LOWER
+        change,
+        StageWarning(0),
+        basal_after,
+        volume,
+        duration,
+        dose,
+        old,
+        TitrationKind.SAME_OR_LOWER,
     )
 
 

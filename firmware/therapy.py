@@ -48,12 +48,6 @@ class ActiveBolus:
     concentration_mcg_per_ml: int
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryStep:
-    commanded: int
-    completed: int
-
-
 @dataclass(slots=True)
 class TherapyEngine:
     profile: DeviceProfile
@@ -61,7 +55,6 @@ class TherapyEngine:
     reservoir: ReservoirEstimate
     accumulator: StrokeAccumulator
     program: BasalProgram = field(default_factory=Stopped)
-    version: int = 0
     suspended: bool = False  # stopped by the clinician (stop())
     safe_reason: AlarmId | None = None
     stalled: bool = False

@@ -2,16 +2,19 @@
 
 Why: the therapy engine works with typed dataclasses in integer units; the wire carries dicts built
 by the catalog's construct layouts.  Keeping the mapping in one place means neither side leaks into
-the other, and a field added to the catalog needs exactly one change here.  Every function that
+the other, and a field added to the catalog needs exactly one change here.  The STATUS and
+TELEMETRY bodies are built from :class:`~firmware.reports.PumpStatus`, whose fields carry the wire's
+names: a new status field is its name in ``STATUS_FIELDS`` (or ``TELEMETRY_FIELDS``), plus an
+entry in ``_DERIVED`` only if the wire value is computed rather than held.  Every function that
 reads wire data validates shape beyond what the layout guarantees (e.g. a weekday index) and
 refuses with INVALID_SCHEDULE / INVALID_ARGUMENT rather than guessing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -27,21 +30,7 @@ from .prescription import (
     Stopped,
     TherapyChange,
 )
-from .safety import SafetyWarning
-
-_WARNING_BITS: dict[SafetyWarning, StageWarning] = {
-    SafetyWarning.SOFT_DOSE_LIMIT: StageWarning.SOFT_DOSE_LIMIT,
-    SafetyWarning.TITRATION_INCREASE_OVER_LIMIT: StageWarning.TITRATION_INCREASE_OVER_LIMIT,
-    SafetyWarning.SECOND_INCREASE_WITHIN_24H: StageWarning.SECOND_INCREASE_WITHIN_24H,
-    SafetyWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE: StageWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE,
-}
-
-
-def warning_bits(warnings: frozenset[SafetyWarning] | set[SafetyWarning]) -> int:
-    bits = 0
-    for warning in warnings:
-        bits |= int(_WARNING_BITS[warning])
-    return bits
+from .reports import BolusInfo, PumpStatus
 
 
 def time_or_zero(value: int | None) -> int:
@@ -132,3 +121,106 @@ def alarm_to_wire(alarm: AlarmState) -> dict[str, Any]:
         "raised_at": time_or_zero(alarm.raised_at),
         "silenced_until": time_or_zero(alarm.silenced_until),
     }
+
+
+def _running_bolus(s: PumpStatus) -> BolusInfo | None:
+    """The bolus STATUS reports: a clinician bolus replaces basal, so it comes first."""
+    return s.bolus if s.bolus is not None else s.patient_bolus
+
+
+def bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
+    """The part of a running bolus's dose not yet due at ``pump_now``, rounded up: the bolus is
+    spread evenly over its duration, so this is the dose times the share of the time left."""
+    duration = max(1, bolus.ends_at - bolus.started_at)
+    left = min(max(bolus.ends_at - pump_now, 0), duration)
+    return -(-bolus.dose_ng * left // duration)
+
+
+def _bolus_mode(s: PumpStatus) -> int:
+    bolus = _running_bolus(s)
+    return int(bolus.mode) if bolus is not None else 0
+
+
+def _bolus_remaining(s: PumpStatus) -> int:
+    bolus = _running_bolus(s)
+    return bolus_remaining_ng(bolus, s.pump_time) if bolus is not None else 0
+
+
+def _bolus_end_time(s: PumpStatus) -> int:
+    bolus = _running_bolus(s)
+    return time_or_zero(bolus.ends_at) if bolus is not None else 0
+
+
+def _alarm_bits(s: PumpStatus) -> int:
+    """Bit (AlarmId - 1) set for each active alarm."""
+    bits = 0
+    for alarm in s.alarms:
+        bits |= 1 << (int(alarm.alarm_id) - 1)
+    return bits
+
+
+#: Status fields on the wire that PumpStatus does not hold under the same name.
+_DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
+    "bolus_mode": _bolus_mode,
+    "bolus_remaining_ng": _bolus_remaining,
+    "bolus_end_time": _bolus_end_time,
+    "patient_bolus_enabled": lambda s: s.patient_bolus_config.enabled,
+    "alarms": lambda s: [alarm_to_wire(a) for a in s.alarms],
+    "alarm_bits": _alarm_bits,
+}
+
+#: The STATUS reply's fields, in catalog order.
+STATUS_FIELDS = (
+    "pump_time",
+    "mode",
+    "prescription_version",
+    "daily_dose_ng",
+    "rate_nl_per_day",
+    "concentration_mcg_per_ml",
+    "reservoir_nl",
+    "reservoir_capacity_nl",
+    "low_reservoir_nl",
+    "low_reservoir_time",
+    "empty_time",
+    "battery_ppm",
+    "eri_time",
+    "eos_time",
+    "replace_by_time",
+    "delivered_ng",
+    "delivered_nl",
+    "strokes",
+    "bolus_mode",
+    "bolus_remaining_ng",
+    "bolus_end_time",
+    "critical_interval_s",
+    "patient_bolus_enabled",
+    "alarms",
+)
+#: The TELEMETRY notification's fields, in catalog order.
+TELEMETRY_FIELDS = (
+    "pump_time",
+    "mode",
+    "rate_nl_per_day",
+    "reservoir_nl",
+    "delivered_ng",
+    "battery_ppm",
+    "alarm_bits",
+)
+
+
+def _status_value(s: PumpStatus, name: str) -> Any:
+    derived = _DERIVED.get(name)
+    if derived is not None:
+        return derived(s)
+    value = getattr(s, name)
+    return time_or_zero(value) if name.endswith("_time") else int(value)
+
+
+def status_to_wire(s: PumpStatus) -> dict[str, Any]:
+    """The STATUS reply body."""
+    return {name: _status_value(s, name) for name in STATUS_FIELDS}
+
+
+def telemetry_to_wire(s: PumpStatus) -> dict[str, Any]:
+    """The TELEMETRY notification body: a subset of STATUS for a subscribed programmer."""
+    return {name: _status_value(s, name) for name in TELEMETRY_FIELDS}

@@ -20,5 +20,5 @@ def start_therapy(
     fw = board.firmware
     fw.refill(0, added_nl, concentration_mcg_per_ml, now)
     staged = fw.stage(Continuous(daily_dose_ng), now)
-    fw.commit(staged.staged_hash, staged.active_version, True, now)
+    fw.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
     return board

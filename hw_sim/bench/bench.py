@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from firmware.comms import CommandLink
+from firmware.command_link import CommandLink
 from hw_sim.board.board import VirtualBoard
 from hw_sim.scenarios.timeparse import parse_duration
 from protocol.catalog import MsgType

@@ -35,6 +35,7 @@ from hw_sim.scenarios.report import ScenarioReport
 from hw_sim.scenarios.scenario import Action, Scenario, parse_clock_offset
 from hw_sim.scenarios.timeparse import DAY_S, parse_datetime
 from patient.screening import screening_trial
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId
 from protocol.errors import Refusal
 
@@ -110,7 +111,7 @@ class ScenarioRunner:
         offset = status.pump_time - now
         self.report.observe(status, self.firmware.drain_alarm_events(), offset)
         self.report.tail_logs(self.firmware)
-        eos = status.eos_time if status.eos_time is not None else status.replace_by
+        eos = status.eos_time if status.eos_time is not None else status.replace_by_time
         if eos is not None and self._end_of_service_at is None:
             self._end_of_service_at = eos - offset  # known from ERI on: ERI + 90 days
         return status
@@ -127,11 +128,11 @@ class ScenarioRunner:
         """Stage then commit; soft warnings need ``ack_warnings = true`` in the scenario."""
         firmware = self.firmware
         staged = firmware.stage(change, now)
-        ack = bool(action.args.get("ack_warnings", False))
+        ack = staged.warnings if action.args.get("ack_warnings", False) else StageWarning(0)
         try:
             version = firmware.commit(staged.staged_hash, staged.active_version, ack, now)
         except Refusal as refusal:
-            warnings = sorted(w.name for w in staged.warnings)
+            warnings = sorted(str(w.name) for w in staged.warnings)
             message = refusal.message + (f" (warnings: {', '.join(warnings)})" if warnings else "")
             with contextlib.suppress(Refusal):
                 firmware.abort(now)  # leave the staging slot empty
@@ -290,7 +291,7 @@ class ScenarioRunner:
 
     def _do_alarms_config(self, action: Action, now: int) -> None:
         status = self.firmware.status(now)
-        low = action.args.get("low_reservoir_ml", status.low_reservoir_threshold_nl)
+        low = action.args.get("low_reservoir_ml", status.low_reservoir_nl)
         interval = action.args.get("critical_interval", status.critical_interval_s)
         self.firmware.configure_alarms(low, interval, now)
         self.report.event(now, "alarms_config")
@@ -383,7 +384,7 @@ class ScenarioRunner:
         rule = self.scenario.refill_rule
         assert rule is not None and rule.below_nl is not None
         status = self.firmware.status(now)
-        excess = status.reservoir_estimate_nl - rule.below_nl
+        excess = status.reservoir_nl - rule.below_nl
         if excess <= 0:
             return now
         # Upper bound of the flow: the flow in force now, or the largest day total of the
@@ -403,7 +404,7 @@ class ScenarioRunner:
         status = self.firmware.status(now)
         if status.eos_time is not None:
             return  # the pump no longer delivers: replace it, do not refill it
-        if rule.below_nl is not None and status.reservoir_estimate_nl > rule.below_nl:
+        if rule.below_nl is not None and status.reservoir_nl > rule.below_nl:
             self._schedule_rule_refill(now)
             return
         concentration = rule.concentration or self._last_concentration or self._concentration(now)

@@ -39,9 +39,9 @@ class TimelineRunner(ScenarioRunner):
         self.pump_samples.append(
             {
                 "day": self.report.day(now),
-                "reservoir_estimate_ml": status.reservoir_estimate_nl / 1e6,
+                "reservoir_estimate_ml": status.reservoir_nl / 1e6,
                 "reservoir_true_ml": board.reservoir.volume_nl / 1e6,
-                "battery_pct": status.battery_remaining_ppm / 10_000,
+                "battery_pct": status.battery_ppm / 10_000,
                 "battery_true_pct": board.battery.remaining_ppm(now) / 10_000,
             }
         )

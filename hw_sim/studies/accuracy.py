@@ -156,7 +156,7 @@ def simulate(
     try:
         firmware.refill(0, capacity, CONCENTRATION_MCG_PER_ML, now)
         staged = firmware.stage(Continuous(dose_ng), now)
-        firmware.commit(staged.staged_hash, staged.active_version, True, now)
+        firmware.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
     except Refusal as refusal:
         raise AccuracyError(f"the pump refused the rate: {refusal.message}") from None
     if bias_pct:

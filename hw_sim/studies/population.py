@@ -524,11 +524,9 @@ class PopulationRunner(ScenarioRunner):
         else:
             days = p.max_interval_days
             threshold = (
-                status.low_reservoir_threshold_nl
-                if p.book_at_ml is None
-                else round(p.book_at_ml * 1e6)
+                status.low_reservoir_nl if p.book_at_ml is None else round(p.book_at_ml * 1e6)
             )
-            excess = status.reservoir_estimate_nl - threshold
+            excess = status.reservoir_nl - threshold
             predicted = max(0, excess) // status.rate_nl_per_day
             days = max(1, min(days, predicted))
         self.appointments += 1

@@ -55,8 +55,8 @@ def test_the_disk_fills_for_three_days_and_the_patient_gets_every_dose(
     status = board.firmware.status(board.now)
     assert AlarmId.MEMORY_ERROR in {a.alarm_id for a in status.alarms}
     assert status.daily_dose_ng == 500_000
-    assert status.delivered_total_nl - start.delivered_total_nl == 750_000
-    assert status.reservoir_estimate_nl == 19_250_000
+    assert status.delivered_nl - start.delivered_nl == 750_000
+    assert status.reservoir_nl == 19_250_000
     assert board.motor.strokes_total == 3_000
 
     monkeypatch.setattr(os, "pwrite", real_pwrite)

@@ -6,7 +6,7 @@ from firmware.prescription import TherapyChange
 from firmware.pump import PumpFirmware
 
 
-def program(pump: PumpFirmware, change: TherapyChange, now: int, ack: bool = True) -> int:
-    """Stage and commit a change; returns the new version."""
+def program(pump: PumpFirmware, change: TherapyChange, now: int) -> int:
+    """Stage and commit a change, acknowledging the warnings it raises; returns the new version."""
     staged = pump.stage(change, now)
-    return pump.commit(staged.staged_hash, staged.active_version, ack, now)
+    return pump.commit(staged.staged_hash, staged.active_version, staged.warnings, now)

@@ -41,7 +41,7 @@ def test_low_reservoir_alarm_fires_at_programmed_volume() -> None:
     low = [a for a in bench.pump.alarms(expected) if a.alarm_id is AlarmId.LOW_RESERVOIR]
     assert low and low[0].raised_at == expected and not low[0].critical
     assert (expected, TonePattern.SINGLE) in bench.hal.buzzer.tones
-    assert bench.pump.status(expected).reservoir_estimate_nl <= 2_000_000
+    assert bench.pump.status(expected).reservoir_nl <= 2_000_000
 
 
 def test_noncritical_tone_repeats_hourly() -> None:
@@ -66,7 +66,7 @@ def test_reservoir_empty_is_critical_and_drops_to_safe_rate() -> None:
     assert bench.pump.status(START).empty_time == empty_at
     bench.run_to(empty_at)
     status = bench.pump.status(empty_at)
-    assert status.reservoir_estimate_nl == 0
+    assert status.reservoir_nl == 0
     assert status.mode is TherapyMode.SAFE_MINIMUM
     assert status.rate_nl_per_day == bench.profile.safe_rate_nl_per_day
     empty = [a for a in status.alarms if a.alarm_id is AlarmId.RESERVOIR_EMPTY]
@@ -113,7 +113,7 @@ def test_eri_at_housekeeping_then_end_of_service_stops_the_pump() -> None:
     eri_time = START + 11 * DAY  # the next daily housekeeping (pump midnight)
     status = bench.pump.status(START + 12 * DAY)
     assert status.eri_time == eri_time
-    assert status.replace_by == eri_time + 90 * DAY and status.eos_time is None
+    assert status.replace_by_time == eri_time + 90 * DAY and status.eos_time is None
     assert AlarmId.ELECTIVE_REPLACEMENT in {a.alarm_id for a in status.alarms}
     bench.pump.refill(0, FILL, 500, START + 12 * DAY)
     bench.run_to(eri_time + 90 * DAY)

@@ -6,9 +6,10 @@ import contextlib
 import random
 from typing import Any
 
-from firmware.commands import COMMS_HANDLED, HANDLERS
-from firmware.comms import CommandLink
+from firmware.command_link import CommandLink
 from firmware.eventlog import LogRecord
+from firmware.handlers import HANDLERS, LINK_HANDLED
+from firmware.wire_mapping import STATUS_FIELDS, TELEMETRY_FIELDS
 from protocol import (
     CATALOG,
     NEED_DATA,
@@ -139,7 +140,15 @@ def test_every_request_in_the_catalog_has_a_handler() -> None:
         MsgType.REQUEST_STATUS,
     }
     requests = {m for m, s in CATALOG.items() if s.kind is MessageKind.REQUEST}
-    assert requests == set(HANDLERS) | COMMS_HANDLED | endpoint_handled
+    assert requests == set(HANDLERS) | LINK_HANDLED | endpoint_handled
+
+
+def test_status_and_telemetry_bodies_have_the_catalog_fields_in_order() -> None:
+    def names(layout: Any) -> list[str]:
+        return [sub.name for sub in layout.subcons if sub.name]
+
+    assert list(STATUS_FIELDS) == names(CATALOG[MsgType.STATUS].reply)
+    assert list(TELEMETRY_FIELDS) == names(CATALOG[MsgType.TELEMETRY].request)
 
 
 def test_fill_program_and_status_report_rate_and_reservoir() -> None:

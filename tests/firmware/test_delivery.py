@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from firmware.delivery import Segment, StrokeAccumulator, TimedBolus
 from firmware.prescription import Continuous, Flex, FlexStep, SingleBolus
 from firmware.units import DAY_S, rate_nl_per_day, weekday
+from protocol.catalog import StageWarning
 from tests.firmware.conftest import DAY, HOUR, START, Bench
 from tests.firmware.helpers import program
 
@@ -71,7 +72,7 @@ def test_flex_delivery_equals_programmed_integral_within_one_stroke(
     expected_nl = _minute_integral(flex, 2000, begin, end) / DAY_S
     delivered_nl = bench.hal.motor.strokes * bench.profile.stroke_volume_nl
     assert 0 <= expected_nl - delivered_nl < bench.profile.stroke_volume_nl
-    assert pump.status(end).strokes_total == bench.hal.motor.strokes
+    assert pump.status(end).strokes == bench.hal.motor.strokes
 
 
 @settings(max_examples=50, deadline=None)
@@ -137,11 +138,11 @@ def test_single_bolus_delivers_its_volume_then_previous_therapy_resumes() -> Non
     program(pump, Continuous(100_000), START)
     staged = pump.stage(SingleBolus(50_000, 3600), START + HOUR)
     assert staged.bolus_volume_nl == 100_000
-    pump.commit(staged.staged_hash, staged.active_version, False, START + HOUR)
+    pump.commit(staged.staged_hash, staged.active_version, StageWarning(0), START + HOUR)
     status = pump.status(START + HOUR + 1800)
     assert status.bolus is not None and status.mode.name == "SINGLE_BOLUS"
     bench.run_to(START + 3 * HOUR)
     status = pump.status(START + 3 * HOUR)
     assert status.bolus is None and status.mode.name == "CONTINUOUS"
     basal_nl = rate_nl_per_day(100_000, 500) * (2 * HOUR) // DAY
-    assert abs(status.delivered_total_nl - (basal_nl + 100_000)) <= 250
+    assert abs(status.delivered_nl - (basal_nl + 100_000)) <= 250

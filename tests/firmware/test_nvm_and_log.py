@@ -59,7 +59,7 @@ def test_record_store_survives_a_cut_at_every_byte() -> None:
 
 def _pump_state(pump: PumpFirmware, now: int) -> tuple[object, ...]:
     status = pump.status(now)
-    return (pump.prescription(), status.concentration_mcg_per_ml, status.reservoir_estimate_nl)
+    return (pump.prescription(), status.concentration_mcg_per_ml, status.reservoir_nl)
 
 
 def test_power_cut_during_commit_or_refill_at_every_byte_leaves_old_or_new_state() -> None:
@@ -92,7 +92,9 @@ def test_power_cut_during_commit_or_refill_at_every_byte_leaves_old_or_new_state
             bench.hal.nvm.bytes_written, bench.hal.nvm.tear_after = 0, cut
             try:
                 if staged is not None:
-                    pump.commit(staged.staged_hash, staged.active_version, True, START + HOUR)
+                    pump.commit(
+                        staged.staged_hash, staged.active_version, staged.warnings, START + HOUR
+                    )
                 else:
                     pump.refill(18_000_000, 10_000_000, 1000, START + HOUR)
             except PowerCut:
@@ -113,7 +115,7 @@ def test_power_cycle_resumes_therapy_and_logs_reset() -> None:
     strokes = bench.hal.motor.strokes
     pump = bench.power_cycle(START + 5 * DAY + 100, ResetCause.POWER_LOSS)
     status = pump.status(START + 5 * DAY + 100)
-    assert status.mode is TherapyMode.CONTINUOUS and status.strokes_total == strokes
+    assert status.mode is TherapyMode.CONTINUOUS and status.strokes == strokes
     last = pump.log_read(LogId.THERAPY, 0, 1000)[-1]
     assert last.event == LogEvent.RESET and last.a == ResetCause.POWER_LOSS
     bench.run_to(START + 6 * DAY)
@@ -128,7 +130,7 @@ def test_unpersisted_delivery_is_bounded_by_the_persist_interval() -> None:
     bench.run_to(START + 3 * DAY + 1234)  # no flush: a power cut
     lost = bench.hal.motor.strokes
     pump = bench.power_cycle(START + 3 * DAY + 1300)
-    recorded = pump.status(START + 3 * DAY + 1300).strokes_total
+    recorded = pump.status(START + 3 * DAY + 1300).strokes
     per_interval = 2_000_000 * HOUR // DAY // 250 + 1
     assert 0 <= lost - recorded <= per_interval
 
@@ -156,7 +158,7 @@ def test_log_wrap_keeps_sequence_numbers_increasing_across_power_cycles() -> Non
 def test_blank_nvm_boots_into_factory_state_without_alarms() -> None:
     bench = Bench()
     status = bench.pump.status(START)
-    assert status.mode is TherapyMode.STOPPED and status.reservoir_estimate_nl == 0
+    assert status.mode is TherapyMode.STOPPED and status.reservoir_nl == 0
     assert status.prescription_version == 0 and status.alarms == ()
 
 

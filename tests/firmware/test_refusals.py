@@ -17,6 +17,7 @@ from firmware.prescription import (
     TherapyChange,
 )
 from firmware.pump import PumpFirmware
+from protocol.catalog import StageWarning
 from protocol.enums import LogId
 from protocol.errors import ErrorCode, Refusal
 from tests.firmware.conftest import DAY, HOUR, START, Bench
@@ -78,14 +79,14 @@ def test_stage_refuses_with_named_code_and_changes_nothing(
     assert caught.value.code is code and caught.value.message
     assert bench.pump.prescription() == before
     with pytest.raises(Refusal) as nothing:
-        bench.pump.commit(b"\x00" * 16, before.version, True, T)
+        bench.pump.commit(b"\x00" * 16, before.version, StageWarning(0), T)
     assert nothing.value.code is ErrorCode.NOTHING_STAGED
 
 
 def _commit_refusal(pump: PumpFirmware, **kw: object) -> ErrorCode:
     staged = pump.stage(Continuous(200_000), T)
     args: dict[str, object] = dict(staged_hash=staged.staged_hash, active_version=staged.active_version,
-                                   ack_warnings=False, now=T)  # fmt: skip
+                                   ack_warnings=StageWarning(0), now=T)  # fmt: skip
     args.update(kw)
     with pytest.raises(Refusal) as caught:
         pump.commit(**args)  # type: ignore[arg-type]
@@ -111,7 +112,7 @@ def test_commit_after_another_commit_is_stale() -> None:
     first = pump.stage(Continuous(90_000), T)
     program(pump, Continuous(80_000), T)
     with pytest.raises(Refusal) as caught:
-        pump.commit(first.staged_hash, first.active_version, True, T)
+        pump.commit(first.staged_hash, first.active_version, first.warnings, T)
     assert caught.value.code in (
         ErrorCode.HASH_MISMATCH,
         ErrorCode.NOTHING_STAGED,
@@ -135,7 +136,7 @@ def test_refill_refusals(withdrawn: int, added: int, conc: int, code: ErrorCode)
         bench.pump.refill(withdrawn, added, conc, T)
     assert caught.value.code is code
     after = bench.pump.status(T)
-    assert after.reservoir_estimate_nl == before.reservoir_estimate_nl
+    assert after.reservoir_nl == before.reservoir_nl
     assert after.concentration_mcg_per_ml == 500
 
 
@@ -163,7 +164,7 @@ def test_patient_bolus_request_refusals_are_logged() -> None:
     assert caught.value.code is ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED
     pump.configure_patient_bolus(PB, T)
     grant = pump.request_patient_bolus(T)
-    assert grant.ends_at == T + 600 and grant.dose_ng == 20_000
+    assert grant.end_time == T + 600 and grant.dose_ng == 20_000
     with pytest.raises(Refusal) as caught:
         pump.request_patient_bolus(T + 300)
     assert caught.value.code is ErrorCode.BOLUS_IN_PROGRESS
@@ -223,7 +224,7 @@ def test_a_basal_increase_cannot_push_basal_plus_patient_boluses_over_the_hard_l
     pump = bench.pump
     pump.refill(0, 20_000_000, 2000, START)
     staged = pump.stage(Continuous(1_000_000), START)
-    pump.commit(staged.staged_hash, staged.active_version, True, START)
+    pump.commit(staged.staged_hash, staged.active_version, staged.warnings, START)
     pump.configure_patient_bolus(PatientBolusConfig(True, 100_000, 600, 12, 3600), START)  # 2.2 mg
     later = START + 2 * DAY
     bench.run_to(later)

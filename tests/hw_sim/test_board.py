@@ -13,6 +13,7 @@ from hw_sim.hardware.entropy import InsecureTestEntropy
 from hw_sim.hardware.nvm_file import FileNvm
 from hw_sim.profiles.loader import load_profile
 from hw_sim.scenarios.timeparse import DAY_S, DEFAULT_START_TIME
+from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, TherapyMode
 
 T0 = DEFAULT_START_TIME
@@ -28,7 +29,7 @@ def filled_board(seed: int = 1, nvm: FileNvm | None = None, dose_ng: int = 500_0
     board.inject(20_000_000, 2_000, T0)
     firmware.refill(withdrawn, 20_000_000, 2_000, T0)
     staged = firmware.stage(Continuous(dose_ng), T0 + 3_600)
-    firmware.commit(staged.staged_hash, staged.active_version, False, T0 + 3_600)
+    firmware.commit(staged.staged_hash, staged.active_version, StageWarning(0), T0 + 3_600)
     return board
 
 
@@ -41,7 +42,7 @@ def test_fresh_board_boots_the_firmware_into_factory_state() -> None:
     board.power_on(T0)
     status = board.firmware.status(T0)
     assert status.mode is TherapyMode.STOPPED
-    assert status.reservoir_estimate_nl == 0
+    assert status.reservoir_nl == 0
     assert board.hw_status()["reservoir_nl"] == 0
     assert board.resets == [(T0, ResetCause.POWER_ON)]
 
@@ -52,7 +53,7 @@ def test_firmware_strokes_reach_the_motor_and_true_reservoir() -> None:
     hw = board.hw_status()
     status = board.firmware.status(board.now)
     # 500 mcg/day at 2000 mcg/mL = 250,000 nL/day = 1,000 strokes/day
-    assert hw["strokes"] == status.strokes_total == 10_000
+    assert hw["strokes"] == status.strokes == 10_000
     assert abs(hw["delivered_nl"] - 2_500_000) < 2_500_000 * 0.01
     assert hw["reservoir_nl"] == 20_000_000 - hw["delivered_nl"]
 
@@ -69,9 +70,9 @@ def test_board_event_at_a_second_runs_after_the_firmware_work_of_that_second() -
     board = filled_board()
     seen: list[int] = []
     at = T0 + 2 * DAY_S
-    board.schedule(at, lambda t: seen.append(board.firmware.status(t).strokes_total))
+    board.schedule(at, lambda t: seen.append(board.firmware.status(t).strokes))
     board.run_until(at)
-    assert seen == [board.firmware.status(at).strokes_total]
+    assert seen == [board.firmware.status(at).strokes]
 
 
 def test_same_seed_gives_the_same_truth_and_another_seed_does_not() -> None:
@@ -114,7 +115,7 @@ def test_systematic_flow_error_separates_truth_from_the_estimate(percent: float)
     board = filled_board()
     board.over_infusion(percent, T0 + 3_600)
     board.run_until(T0 + 3_600 + 20 * DAY_S)
-    estimate_used = 20_000_000 - board.firmware.status(board.now).reservoir_estimate_nl
+    estimate_used = 20_000_000 - board.firmware.status(board.now).reservoir_nl
     true_used = board.hw_status()["delivered_nl"]
     assert true_used / estimate_used == pytest.approx(1 + percent / 100, abs=0.01)
 
@@ -132,7 +133,7 @@ def test_pocket_fill_refill_leaves_the_true_reservoir_empty_while_the_pump_belie
     hw = board.hw_status()
     assert hw["reservoir_nl"] == 0 and hw["air_nl"] > 0
     assert hw["pocket_ng"] == 20_000_000 * 2_000 // 1_000
-    assert board.firmware.status(board.now).reservoir_estimate_nl > 19_000_000
+    assert board.firmware.status(board.now).reservoir_nl > 19_000_000
 
 
 @pytest.mark.parametrize("cut_after_bytes", [0, 10, 33, 200])
@@ -156,7 +157,7 @@ def test_file_nvm_carries_therapy_across_a_new_board(tmp_path: Path) -> None:
     nvm = FileNvm(path, size)
     board = filled_board(nvm=nvm, dose_ng=400_000)
     board.run_until(T0 + 5 * DAY_S)
-    strokes = board.firmware.status(board.now).strokes_total
+    strokes = board.firmware.status(board.now).strokes
     board.flush()
     nvm.close()
     nvm_again = FileNvm(path, size)
@@ -164,7 +165,7 @@ def test_file_nvm_carries_therapy_across_a_new_board(tmp_path: Path) -> None:
     again.power_on(T0 + 5 * DAY_S)
     status = again.firmware.status(again.now)
     assert status.daily_dose_ng == 400_000
-    assert status.strokes_total == strokes
+    assert status.strokes == strokes
     nvm_again.close()
 
 
@@ -174,7 +175,7 @@ def test_power_cycle_resumes_therapy() -> None:
     board.run_until(T0 + 3 * DAY_S)
     status = board.firmware.status(board.now)
     assert status.mode is TherapyMode.CONTINUOUS
-    assert status.strokes_total == board.motor.strokes_total
+    assert status.strokes == board.motor.strokes_total
 
 
 def test_telemetry_bytes_are_buffered_for_the_link_and_cost_battery() -> None:

@@ -32,7 +32,7 @@ def _implanted(with_patient: bool, mcg_per_day: int = 500) -> VirtualBoard:
 def _program(board: VirtualBoard, change: Any, now: int) -> None:
     board.run_until(now)
     staged = board.firmware.stage(change, now)
-    board.firmware.commit(staged.staged_hash, staged.active_version, True, now)
+    board.firmware.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
 
 
 def test_attaching_a_patient_changes_nothing_the_pump_or_the_bench_sees() -> None:

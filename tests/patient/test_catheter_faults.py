@@ -22,7 +22,7 @@ CONCENTRATION = 2_000
 def _program(board: VirtualBoard, change: Any, now: int) -> None:
     board.run_until(now)
     staged = board.firmware.stage(change, now)
-    board.firmware.commit(staged.staged_hash, staged.active_version, True, now)
+    board.firmware.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
 
 
 def _on_therapy(days: int = 10) -> VirtualBoard:
@@ -48,7 +48,7 @@ def test_complete_occlusion_no_alarm_drug_stays_in_the_reservoir_patient_withdra
     assert [a for a in status.alarms if a.critical] == []  # the pump sees nothing wrong
     assert hw["strokes"] - before["strokes"] > 2_000  # the motor kept turning
     assert hw["reservoir_nl"] == before["reservoir_nl"]  # but nothing left the reservoir
-    assert hw["reservoir_nl"] - status.reservoir_estimate_nl > 700_000  # the refill will show it
+    assert hw["reservoir_nl"] - status.reservoir_nl > 700_000  # the refill will show it
     assert hw["catheter"]["blocked_nl"] > 700_000
     assert hw["patient"]["withdrawal_stage"] != "none"
     assert board.aspirate_access_port(500_000, board.now) == (0, 0)  # no CSF comes back

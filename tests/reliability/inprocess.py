@@ -213,7 +213,7 @@ def pump_fingerprint(pump: BenchPump) -> tuple[object, ...]:
     fw = pump.board.firmware
     endpoint = pump.link.endpoint
     # every byte the pump sends costs battery charge: the gauge moves with any answer
-    status = dataclasses.replace(fw.status(pump.now), battery_remaining_ppm=0)
+    status = dataclasses.replace(fw.status(pump.now), battery_ppm=0)
     staged = getattr(fw, "_staged", None)
     return (
         fw.prescription(),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
-from firmware.persistence import ConfigSnapshot, CountersSnapshot
+from firmware.persistence import Counters, Settings
 from hw_sim.hardware.nvm_file import MemoryNvm
 from hw_sim.profiles.loader import load_profile
 from protocol import LogId
@@ -21,8 +21,8 @@ from protocol import LogId
 class NvmSnapshot:
     statuses: dict[RecordId, RecordStatus]
     torn_banks: int  # records whose unused bank fails its check (recoverable)
-    config: ConfigSnapshot | None
-    counters: CountersSnapshot | None
+    config: Settings | None
+    counters: Counters | None
     log_tops: dict[LogId, int]  # highest sequence number stored per log (0: none)
     logs: dict[LogId, dict[int, tuple[int, int, int, int]]]  # seq -> (time, event, a, b)
 
@@ -44,13 +44,9 @@ def read_nvm(path: Path, profile: str = "vp20") -> NvmSnapshot:
         torn += int(record.other_bank_corrupt)
         if record.status is RecordStatus.VALID:
             payloads[record_id] = record.payload
-    config = (
-        ConfigSnapshot.decode(payloads[RecordId.CONFIG]) if RecordId.CONFIG in payloads else None
-    )
+    config = Settings.decode(payloads[RecordId.CONFIG]) if RecordId.CONFIG in payloads else None
     counters = (
-        CountersSnapshot.decode(payloads[RecordId.COUNTERS])
-        if RecordId.COUNTERS in payloads
-        else None
+        Counters.decode(payloads[RecordId.COUNTERS]) if RecordId.COUNTERS in payloads else None
     )
     tops: dict[LogId, int] = {}
     logs: dict[LogId, dict[int, tuple[int, int, int, int]]] = {}

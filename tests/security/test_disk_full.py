@@ -88,10 +88,10 @@ def test_enospc_from_the_nvm_file_is_memory_error_and_delivery_goes_on(
     # delivery is exactly that of the twin: the motor and the firmware's accounting went on
     assert board.motor.strokes_total == twin.motor.strokes_total > 0
     status, twin_status = board.firmware.status(board.now), twin.firmware.status(twin.now)
-    assert status.delivered_total_nl == twin_status.delivered_total_nl
-    assert status.reservoir_estimate_nl == twin_status.reservoir_estimate_nl
+    assert status.delivered_nl == twin_status.delivered_nl
+    assert status.reservoir_nl == twin_status.reservoir_nl
     assert status.daily_dose_ng == 500_000
-    stopped_at = status.delivered_total_nl
+    stopped_at = status.delivered_nl
 
     monkeypatch.setattr(os, "pwrite", real_pwrite)  # space again
     board.run_until(board.now + 120)  # the retry interval is 60 s of board time
@@ -100,7 +100,7 @@ def test_enospc_from_the_nvm_file_is_memory_error_and_delivery_goes_on(
     # what was held in RAM reached the image: a power loss now loses nothing of it
     board.power_loss()
     again = board.firmware.status(board.now)
-    assert again.delivered_total_nl >= stopped_at
+    assert again.delivered_nl >= stopped_at
     records = board.firmware.log_read(LogId.THERAPY, 0, 10_000)  # the daily totals too
     daily = [r for r in records if r.event == LogEvent.DAILY_TOTAL]
     assert len(daily) >= 3

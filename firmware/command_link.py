@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
 from protocol.catalog import Capability, MsgType
@@ -40,9 +40,9 @@ from protocol.events import (
     Unpaired,
 )
 
-from .commands import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME, StagingMemo
+from .handlers import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
 from .nvm_layout import SECURITY_BLOB_MAX
-from .wire_mapping import time_or_zero
+from .wire_mapping import telemetry_to_wire, time_or_zero
 
 if TYPE_CHECKING:
     from .hal import Hal
@@ -87,7 +87,6 @@ class CommandLink:
             max_state_bytes=SECURITY_BLOB_MAX,
             auto_accept_pairing=auto_accept_pairing,
         )
-        self._memo = StagingMemo()
         self._telemetry_interval = 0
         self._next_telemetry: int | None = None
         self._audit_window: dict[int, tuple[int, int]] = {}  # code -> (window start, records)
@@ -122,7 +121,6 @@ class CommandLink:
         else:
             self.endpoint.close_pairing_window()
         self.drain_events(now)
-        self.fw.set_wand(present, now)
 
     def accept_pairing(self, code: str, now: int) -> None:
         """The person at the pump accepts the code it shows; PairingDecisionError if not."""
@@ -291,7 +289,7 @@ class CommandLink:
                 raise Refusal(
                     ErrorCode.UNKNOWN_MESSAGE, f"{req.msg.name} is not handled by this pump"
                 )
-            body = handler(self.fw, self._memo, req.body, now)
+            body = handler(self.fw, req.body, now)
             reply = Reply(req.msg, req.seq, 0, body)
         except Refusal as refusal:
             reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)
@@ -313,19 +311,7 @@ class CommandLink:
         self._send(self.endpoint.send(Reply(req.msg, req.seq, 0, {"interval_s": interval})))
 
     def _send_telemetry(self, now: int) -> None:
-        s = self.fw.status(now)
-        bits = 0
-        for alarm in s.alarms:
-            bits |= 1 << (int(alarm.alarm_id) - 1)
-        body: dict[str, Any] = {
-            "pump_time": time_or_zero(s.pump_time),
-            "mode": int(s.mode),
-            "rate_nl_per_day": s.rate_nl_per_day,
-            "reservoir_nl": s.reservoir_estimate_nl,
-            "delivered_ng": s.delivered_total_ng,
-            "battery_ppm": s.battery_remaining_ppm,
-            "alarm_bits": bits,
-        }
+        body = telemetry_to_wire(self.fw.status(now))
         self._send(self.endpoint.send(Notification(MsgType.TELEMETRY, 0, body)))
 
     def _stream_log(self, req: Request) -> None:

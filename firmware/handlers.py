@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from protocol.catalog import MsgType, RefillFlag
+from protocol.catalog import MsgType, RefillFlag, StageWarning
 from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
@@ -25,25 +25,15 @@ from .wire_mapping import (
     change_to_wire,
     patient_bolus_from_wire,
     patient_bolus_to_wire,
+    status_to_wire,
     time_or_zero,
-    warning_bits,
 )
 
 if TYPE_CHECKING:
     from .pump import PumpFirmware
-    from .reports import BolusInfo
 
 Body = dict[str, Any]
-
-
-class StagingMemo:
-    """What the last successful stage raised, so a commit can check its acknowledgement bits."""
-
-    def __init__(self) -> None:
-        self.warning_bits = 0
-
-
-Handler = Callable[["PumpFirmware", StagingMemo, Body, int], Body]
+Handler = Callable[["PumpFirmware", Body, int], Body]
 
 #: Records per LOG_READ reply frame (what fits the payload limit).
 RECORDS_PER_FRAME = LOG_RECORDS_PER_FRAME
@@ -51,64 +41,24 @@ RECORDS_PER_FRAME = LOG_RECORDS_PER_FRAME
 MAX_RECORDS_PER_READ = 65_535
 
 
-def status_body(fw: PumpFirmware, now: int) -> Body:
-    s = fw.status(now)
-    bolus = s.bolus if s.bolus is not None else s.patient_bolus  # a clinician bolus replaces basal
-    return {
-        "pump_time": time_or_zero(s.pump_time),
-        "mode": int(s.mode),
-        "prescription_version": s.prescription_version,
-        "daily_dose_ng": s.daily_dose_ng,
-        "rate_nl_per_day": s.rate_nl_per_day,
-        "concentration_mcg_per_ml": s.concentration_mcg_per_ml,
-        "reservoir_nl": s.reservoir_estimate_nl,
-        "reservoir_capacity_nl": s.reservoir_capacity_nl,
-        "low_reservoir_nl": s.low_reservoir_threshold_nl,
-        "low_reservoir_time": time_or_zero(s.low_reservoir_time),
-        "empty_time": time_or_zero(s.empty_time),
-        "battery_ppm": s.battery_remaining_ppm,
-        "eri_time": time_or_zero(s.eri_time),
-        "eos_time": time_or_zero(s.eos_time),
-        "replace_by_time": time_or_zero(s.replace_by),
-        "delivered_ng": s.delivered_total_ng,
-        "delivered_nl": s.delivered_total_nl,
-        "strokes": s.strokes_total,
-        "bolus_mode": int(bolus.mode) if bolus is not None else 0,
-        "bolus_remaining_ng": _bolus_remaining_ng(bolus, s.pump_time) if bolus is not None else 0,
-        "bolus_end_time": time_or_zero(bolus.ends_at) if bolus is not None else 0,
-        "critical_interval_s": s.critical_interval_s,
-        "patient_bolus_enabled": s.patient_bolus_config.enabled,
-        "alarms": [alarm_to_wire(a) for a in s.alarms],
-    }
+def _status(fw: PumpFirmware, body: Body, now: int) -> Body:
+    return status_to_wire(fw.status(now))
 
 
-def _bolus_remaining_ng(bolus: BolusInfo, pump_now: int) -> int:
-    """The part of a running bolus's dose not yet due at ``pump_now``, rounded up: the bolus is
-    spread evenly over its duration, so this is the dose times the share of the time left."""
-    duration = max(1, bolus.ends_at - bolus.started_at)
-    left = min(max(bolus.ends_at - pump_now, 0), duration)
-    return -(-bolus.dose_ng * left // duration)
-
-
-def _status(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
-    return status_body(fw, now)
-
-
-def _read_prescription(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _read_prescription(fw: PumpFirmware, body: Body, now: int) -> Body:
     p = fw.prescription()
     return {
         "version": p.version,
         "concentration_mcg_per_ml": p.concentration_mcg_per_ml,
         "therapy": change_to_wire(p.program),
         "patient_bolus": patient_bolus_to_wire(p.patient_bolus),
-        "low_reservoir_nl": p.low_reservoir_threshold_nl,
+        "low_reservoir_nl": p.low_reservoir_nl,
         "critical_interval_s": p.critical_interval_s,
     }
 
 
-def _stage(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _stage(fw: PumpFirmware, body: Body, now: int) -> Body:
     staged = fw.stage(change_from_wire(body["change"]), now)
-    memo.warning_bits = warning_bits(staged.warnings)
     return {
         "staged_hash": staged.staged_hash,
         "active_version": staged.active_version,
@@ -117,22 +67,22 @@ def _stage(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
         "duration_s": staged.bolus_duration_s,
         "next_refill_time": time_or_zero(staged.next_refill_time),
         "low_reservoir_time": time_or_zero(staged.low_reservoir_time),
-        "warnings": warning_bits(staged.warnings),
+        "warnings": int(staged.warnings),
     }
 
 
-def _commit(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
-    acknowledged = memo.warning_bits & ~body["ack_warnings"] == 0
+def _commit(fw: PumpFirmware, body: Body, now: int) -> Body:
+    acknowledged = StageWarning(body["ack_warnings"])
     version = fw.commit(body["staged_hash"], body["active_version"], acknowledged, now)
     return {"version": version}
 
 
-def _abort(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _abort(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.abort(now)
     return {}
 
 
-def _refill(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
     result = fw.refill(
         body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
     )
@@ -150,47 +100,47 @@ def _refill(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
     }
 
 
-def _patient_bolus_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _patient_bolus_config(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.configure_patient_bolus(patient_bolus_from_wire(body["config"]), now)
     return {}
 
 
-def _patient_bolus_request(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _patient_bolus_request(fw: PumpFirmware, body: Body, now: int) -> Body:
     grant = fw.request_patient_bolus(now)
     return {
         "dose_ng": grant.dose_ng,
         "duration_s": grant.duration_s,
-        "end_time": time_or_zero(grant.ends_at),
+        "end_time": time_or_zero(grant.end_time),
         "remaining_today": min(grant.remaining_today, 255),
     }
 
 
-def _stop(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _stop(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.stop(now)
     return {}
 
 
-def _resume(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _resume(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.resume(now)
     return {}
 
 
-def _set_clock(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _set_clock(fw: PumpFirmware, body: Body, now: int) -> Body:
     previous = fw.status(now).pump_time
     fw.set_clock(body["pump_time"], now)
     return {"previous_time": time_or_zero(previous)}
 
 
-def _alarms_read(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_read(fw: PumpFirmware, body: Body, now: int) -> Body:
     s = fw.status(now)
     return {
         "alarms": [alarm_to_wire(a) for a in fw.alarms(now)],
-        "low_reservoir_nl": s.low_reservoir_threshold_nl,
+        "low_reservoir_nl": s.low_reservoir_nl,
         "critical_interval_s": s.critical_interval_s,
     }
 
 
-def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_ack(fw: PumpFirmware, body: Body, now: int) -> Body:
     ids = body["alarms"]
     try:
         chosen = [AlarmId(i) for i in ids] if ids else None
@@ -199,17 +149,17 @@ def _alarms_ack(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Bo
     return {"acknowledged": min(fw.acknowledge_alarms(chosen, now), 255)}
 
 
-def _alarms_test(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_test(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.test_alarm_tones(now)
     return {}
 
 
-def _alarms_config(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _alarms_config(fw: PumpFirmware, body: Body, now: int) -> Body:
     fw.configure_alarms(body["low_reservoir_nl"], body["critical_interval_s"], now)
     return {}
 
 
-def _log_info(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _log_info(fw: PumpFirmware, body: Body, now: int) -> Body:
     info = fw.log_info(body["log"])  # the pump refuses an unknown log (UNKNOWN_LOG)
     return {
         "first_seq": info.first_seq,
@@ -266,7 +216,7 @@ def device_limits_body(profile: DeviceProfile) -> Body:
     }
 
 
-def _device_limits(fw: PumpFirmware, memo: StagingMemo, body: Body, now: int) -> Body:
+def _device_limits(fw: PumpFirmware, body: Body, now: int) -> Body:
     return device_limits_body(fw.profile)
 
 
@@ -289,5 +239,5 @@ HANDLERS: dict[MsgType, Handler] = {
     MsgType.ALARMS_CONFIG: _alarms_config,
     MsgType.LOG_INFO: _log_info,
 }
-#: Requests answered by the comms layer itself (streams, subscriptions) rather than a handler.
-COMMS_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})
+#: Requests answered by the command link itself (streams, subscriptions) rather than a handler.
+LINK_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})

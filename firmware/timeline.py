@@ -1,4 +1,4 @@
-"""The pump's time line, boot and persistence (the half of the facade that is not clinical).
+"""The pump's time line, boot and persistence: the component the facade (firmware/pump.py) owns.
 
 Why: one object owns the pump's time line.  ``run_until(now)`` does every piece of work due in
 (last, now] in time order - strokes, reservoir thresholds, bolus ends, flex steps, tones, daily
@@ -8,6 +8,12 @@ return, so a power cut after a reply never loses what the reply confirmed.
 
 Every time handed out is pump time (board time + the clock offset set by the clinic).
 
+State: the clinician's settings are one frozen :class:`~firmware.persistence.Settings` (the
+CONFIG record itself); :meth:`TimeLine.set_settings` is the only place their copies in the
+engine, the reservoir estimate and the alarm manager are written.  The counters live in those
+parts, where delivery changes them, and :meth:`TimeLine.counters` reads them into the COUNTERS
+record (``restore_counters`` puts them back at boot).
+
 NVM write failures: when the memory refuses a write (:class:`~firmware.hal.NvmWriteError`, kept
 inside :class:`~firmware.nvm_layout.NvmStore`), the pump keeps delivering from what it holds in
 RAM, raises MEMORY_ERROR, retries every ``NVM_RETRY_INTERVAL_S`` (and at every state change),
@@ -16,21 +22,17 @@ and clears the alarm once everything unsaved has reached the memory again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 from firmware.alarms import AlarmManager
 from firmware.battery_monitor import BatteryMonitor
 from firmware.clock import PumpClock
-from firmware.delivery import Segment, StrokeAccumulator
+from firmware.delivery import Segment
 from firmware.eventlog import EventLog, LogRing
 from firmware.hal import Hal, ResetCause
-from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
-from firmware.persistence import ConfigSnapshot, CountersSnapshot
-from firmware.prescription import PATIENT_BOLUS_DISABLED
+from firmware.nvm_layout import NvmStore, RecordId, RecordStatus
+from firmware.persistence import Counters, Settings, factory_settings
 from firmware.profile import DeviceProfile
-from firmware.reports import DeviceIdentity
-from firmware.reservoir import ReservoirEstimate
-from firmware.safety import TitrationEntry, ValidatedChange
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
 from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
@@ -39,13 +41,7 @@ from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 NVM_RETRY_INTERVAL_S = 60
 
 
-@dataclass(frozen=True, slots=True)
-class Staged:
-    staged_hash: bytes
-    validated: ValidatedChange
-
-
-#: Alarm conditions in the order :meth:`PumpCore._update_conditions` evaluates them.
+#: Alarm conditions in the order :meth:`TimeLine._update_conditions` evaluates them.
 _CONDITION_ORDER = (
     AlarmId.LOW_RESERVOIR,
     AlarmId.RESERVOIR_EMPTY,
@@ -59,43 +55,43 @@ _CONDITION_ORDER = (
 )
 
 
-class PumpCore:
-    """Boot, persistence and the event-driven time line; :class:`PumpFirmware` adds the API."""
+class TimeLine:
+    """Boot, persistence and the event-driven time line of one pump's parts."""
 
-    def __init__(self, hal: Hal, profile: DeviceProfile, identity: DeviceIdentity) -> None:
+    def __init__(
+        self,
+        hal: Hal,
+        profile: DeviceProfile,
+        clock: PumpClock,
+        store: NvmStore,
+        log: EventLog,
+        alarms: AlarmManager,
+        engine: TherapyEngine,
+        battery: BatteryMonitor,
+    ) -> None:
         self._hal = hal
         self.profile = profile
-        self.identity = identity
-        self._clock = PumpClock()
-        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity))
-        self._log = EventLog({log_id: LogRing(profile.log_capacity) for log_id in LogId})
+        self._clock = clock
+        self._store = store
+        self._log = log
+        self._alarms = alarms
+        self._engine = engine
+        self._battery = battery
         alarm_cfg = profile.alarms
-        self._alarms = AlarmManager(
-            self._log,
-            self._clock,
-            alarm_cfg.critical_interval_default_s,
-            alarm_cfg.noncritical_interval_s,
+        self.settings: Settings
+        self.set_settings(
+            factory_settings(
+                alarm_cfg.low_reservoir_default_nl, alarm_cfg.critical_interval_default_s
+            )
         )
-        self._engine = TherapyEngine(
-            profile,
-            self._clock,
-            ReservoirEstimate(profile.reservoir_capacity_nl),
-            StrokeAccumulator(profile.stroke_volume_nl),
-        )
-        self._battery = BatteryMonitor(profile.eri_remaining_ppm, profile.eos_after_eri_s)
-        self._low_reservoir_nl = alarm_cfg.low_reservoir_default_nl
-        self._patient_cfg = PATIENT_BOLUS_DISABLED
-        self._titration: tuple[TitrationEntry, ...] = ()
-        self._start_pending = False
-        self._bridge_from = 0
-        self._pb_grants: list[int] = []
-        self._memory_error = False  # latched: NVM found corrupt at boot
+        #: Board times of the patient boluses granted in the last 24 h (pruned daily).
+        self.pb_grants: list[int] = []
+        #: Latched: NVM found corrupt at boot, until a clinician re-establishes therapy.
+        self.memory_error = False
         self._nvm_failing = False  # NVM writes refused, unsaved state held in RAM
-        self._staged: Staged | None = None
         self._persisted_seq: dict[LogId, int] = {}
-        self._security_blob = b""
-        self._wand_present = False
-        self._wand_changed_at = 0
+        #: The protocol layer's opaque state, loaded at boot and written by flush().
+        self.security_blob = b""
         self._last = 0
         self._last_persist = 0
         self._persisted_amount = 0
@@ -108,6 +104,32 @@ class PumpCore:
         self._next_wakeup = NEVER
         self._booted = False
 
+    # ------------------------------------------------------------------ what the facade reads
+    @property
+    def last(self) -> int:
+        """Board time the time line has run to."""
+        return self._last
+
+    @property
+    def booted(self) -> bool:
+        return self._booted
+
+    @property
+    def nvm_failing(self) -> bool:
+        """Writes are being refused and MEMORY_ERROR is raised for it (as last evaluated)."""
+        return self._nvm_failing
+
+    # ------------------------------------------------------------------ settings
+    def set_settings(self, settings: Settings) -> None:
+        """Make ``settings`` the pump's settings; the only writer of their copies in the parts
+        (the engine and the estimate compute with them, the alarm manager times tones)."""
+        self.settings = settings
+        engine, res = self._engine, self._engine.reservoir
+        engine.program, engine.suspended = settings.program, settings.suspended
+        res.concentration_mcg_per_ml = settings.concentration_mcg_per_ml
+        res.filled_nl, res.generation = settings.filled_nl, settings.refill_generation
+        self._alarms.critical_interval_s = settings.critical_interval_s
+
     # ------------------------------------------------------------------ boot and persistence
     def boot(self, now: int, cause: ResetCause) -> None:
         """Load NVM (blank -> factory state), log the reset, enter the safe state if needed."""
@@ -116,18 +138,18 @@ class PumpCore:
         counters = self._store.load(RecordId.COUNTERS)
         security = self._store.load(RecordId.SECURITY)
         corrupt = [r for r in (config, counters, security) if r.status is RecordStatus.CORRUPT]
-        self._memory_error = bool(corrupt)
+        self.memory_error = bool(corrupt)
         try:
             if config.status is RecordStatus.VALID:
-                self._apply_config(ConfigSnapshot.decode(config.payload))
+                self.set_settings(Settings.decode(config.payload))
             if counters.status is RecordStatus.VALID:
-                self._apply_counters(CountersSnapshot.decode(counters.payload))
+                self.restore_counters(Counters.decode(counters.payload))
         except ValueError:
-            self._memory_error = True
+            self.memory_error = True
         if counters.status is not RecordStatus.VALID and self._engine.reservoir.is_filled:
             # the volume drawn since the refill is unknown: assume the worst, an empty reservoir
             self._engine.reservoir.drawn_nl = self._engine.reservoir.filled_nl
-        self._security_blob = security.payload if security.status is RecordStatus.VALID else b""
+        self.security_blob = security.payload if security.status is RecordStatus.VALID else b""
         for log_id in LogId:
             ring = LogRing(self.profile.log_capacity, self._store.load_log(log_id))
             ring.next_seq = max(ring.next_seq, self._persisted_seq.get(log_id, 1))
@@ -147,98 +169,54 @@ class PumpCore:
         self._battery.check(self._hal.battery.remaining_ppm(now), now)
         self._next_housekeeping = self._housekeeping_after(now)
         engine.recompile()
-        self._recompute_reminder(now)  # derived from the estimate, so not persisted: re-derive
-        self._after_change(now, config_changed=True)
+        self.recompute_reminder(now)  # derived from the estimate, so not persisted: re-derive
+        self.after_change(now, config_changed=True)
 
-    def _apply_config(self, snap: ConfigSnapshot) -> None:
+    def restore_counters(self, c: Counters) -> None:
+        """Put a COUNTERS record back into the parts (at boot, after the settings)."""
         engine = self._engine
-        engine.version, engine.program, engine.suspended = (
-            snap.version,
-            snap.program,
-            snap.suspended,
-        )
-        res = engine.reservoir
-        res.concentration_mcg_per_ml, res.filled_nl, res.generation = (
-            snap.concentration_mcg_per_ml,
-            snap.filled_nl,
-            snap.refill_generation,
-        )
-        self._bridge_from, self._start_pending = snap.bridge_from_mcg_per_ml, snap.start_pending
-        self._low_reservoir_nl = snap.low_reservoir_nl
-        self._alarms.critical_interval_s = snap.critical_interval_s
-        self._patient_cfg, self._titration = snap.patient_bolus, snap.titration
+        if c.refill_generation == engine.reservoir.generation:
+            engine.reservoir.drawn_nl = c.drawn_nl  # else: the refill is newer, nothing drawn yet
+        engine.accumulator.remainder = c.stroke_remainder
+        engine.strokes_total, engine.delivered_nl = c.strokes_total, c.delivered_nl
+        engine.delivered_pg, engine.programmed_amount = c.delivered_pg, c.programmed_amount
+        engine.day_delivered_pg = c.day_delivered_pg
+        engine.day_programmed_amount = c.day_programmed_amount
+        self._clock.offset_s = c.rtc_offset_s
+        self._battery.eri_time, self._battery.eos_reached = c.eri_time, c.eos_reached
+        self._battery.last_remaining_ppm = c.battery_ppm
+        engine.end_of_service, engine.stalled = c.eos_reached, c.stalled
+        engine.safe_reason = c.safe_reason
+        self._persisted_seq = dict(zip(LogId, c.log_next_seq, strict=True))
+        self.pb_grants = list(c.patient_bolus_grants)
+        self._alarms.restore(dict(c.alarms))
 
-    def _apply_counters(self, snap: CountersSnapshot) -> None:
-        engine = self._engine
-        if snap.refill_generation == engine.reservoir.generation:
-            engine.reservoir.drawn_nl = (
-                snap.drawn_nl
-            )  # else: the refill is newer, nothing drawn yet
-        engine.accumulator.remainder = snap.stroke_remainder
-        engine.strokes_total, engine.delivered_nl, engine.delivered_pg = (
-            snap.strokes_total,
-            snap.delivered_nl,
-            snap.delivered_pg,
-        )
-        engine.programmed_amount = snap.programmed_amount
-        engine.day_delivered_pg, engine.day_programmed_amount = (
-            snap.day_delivered_pg,
-            snap.day_programmed_amount,
-        )
-        self._clock.offset_s = snap.rtc_offset_s
-        self._battery.eri_time, self._battery.eos_reached = snap.eri_time, snap.eos_reached
-        self._battery.last_remaining_ppm = snap.battery_ppm
-        engine.end_of_service, engine.stalled, engine.safe_reason = (
-            snap.eos_reached,
-            snap.stalled,
-            snap.safe_reason,
-        )
-        self._pb_grants = list(snap.patient_bolus_grants)
-        self._alarms.restore(dict(snap.alarms))
-        self._persisted_seq = dict(zip(LogId, snap.log_next_seq, strict=True))
-
-    def _config_snapshot(self) -> ConfigSnapshot:
-        engine, res = self._engine, self._engine.reservoir
-        return ConfigSnapshot(
-            engine.version,
-            engine.program,
-            engine.suspended,
-            res.concentration_mcg_per_ml,
-            res.filled_nl,
-            res.generation,
-            self._bridge_from,
-            self._start_pending,
-            self._low_reservoir_nl,
-            self._alarms.critical_interval_s,
-            self._patient_cfg,
-            self._titration,
-        )
-
-    def _counters_snapshot(self) -> CountersSnapshot:
-        engine = self._engine
-        return CountersSnapshot(
-            engine.reservoir.generation,
-            engine.reservoir.drawn_nl,
-            engine.accumulator.remainder,
-            engine.strokes_total,
-            engine.delivered_nl,
-            engine.delivered_pg,
-            engine.programmed_amount,
-            engine.day_delivered_pg,
-            engine.day_programmed_amount,
-            self._clock.offset_s,
-            self._battery.eri_time,
-            self._battery.eos_reached,
-            self._battery.last_remaining_ppm,
-            engine.stalled,
-            engine.safe_reason,
-            tuple(self._pb_grants),
-            tuple(sorted(self._alarms.active.items())),
-            (
-                self._log.rings[LogId.THERAPY].next_seq,
-                self._log.rings[LogId.ALARM].next_seq,
-                self._log.rings[LogId.AUDIT].next_seq,
+    def counters(self) -> Counters:
+        """The COUNTERS record of the parts as they are now."""
+        engine, rings = self._engine, self._log.rings
+        return Counters(
+            refill_generation=engine.reservoir.generation,
+            drawn_nl=engine.reservoir.drawn_nl,
+            stroke_remainder=engine.accumulator.remainder,
+            strokes_total=engine.strokes_total,
+            delivered_nl=engine.delivered_nl,
+            delivered_pg=engine.delivered_pg,
+            programmed_amount=engine.programmed_amount,
+            day_delivered_pg=engine.day_delivered_pg,
+            day_programmed_amount=engine.day_programmed_amount,
+            rtc_offset_s=self._clock.offset_s,
+            eri_time=self._battery.eri_time,
+            eos_reached=self._battery.eos_reached,
+            battery_ppm=self._battery.last_remaining_ppm,
+            stalled=engine.stalled,
+            safe_reason=engine.safe_reason,
+            log_next_seq=(
+                rings[LogId.THERAPY].next_seq,
+                rings[LogId.ALARM].next_seq,
+                rings[LogId.AUDIT].next_seq,
             ),
+            patient_bolus_grants=tuple(self.pb_grants),
+            alarms=tuple(sorted(self._alarms.active.items())),
         )
 
     @property
@@ -254,8 +232,8 @@ class PumpCore:
         if self._store.failing:
             self._store.retry()
         if config:
-            self._store.save(RecordId.CONFIG, self._config_snapshot().encode())
-        self._store.save(RecordId.COUNTERS, self._counters_snapshot().encode())
+            self._store.save(RecordId.CONFIG, self.settings.encode())
+        self._store.save(RecordId.COUNTERS, self.counters().encode())
         self._last_persist = now
         self._persisted_amount = self._engine.programmed_amount
 
@@ -263,7 +241,7 @@ class PumpCore:
         """Persist everything (clean shutdown)."""
         self.run_until(now)
         self._persist(self._last, config=True)
-        self._store.save(RecordId.SECURITY, self._security_blob)
+        self._store.save(RecordId.SECURITY, self.security_blob)
 
     # ------------------------------------------------------------------ the time line
     def next_wakeup(self) -> int:
@@ -291,7 +269,7 @@ class PumpCore:
         engine.account_strokes(completed, self._segment_conc)
         if completed < due:
             engine.stalled = True
-            self._cancel_boluses(t)
+            self.cancel_boluses(t)
             return True
         return False
 
@@ -305,13 +283,13 @@ class PumpCore:
         eos = self._battery.eos_time
         if eos is not None and t >= eos and not self._battery.eos_reached:
             self._battery.eos_reached = engine.end_of_service = True
-            self._cancel_boluses(t)
+            self.cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
         persist_due = t - self._last_persist >= self._persist_interval()
-        self._after_change(t, config_changed=False, persist=persist_due)
+        self.after_change(t, config_changed=False, persist=persist_due)
 
-    def _after_change(self, now: int, config_changed: bool, persist: bool = True) -> None:
+    def after_change(self, now: int, config_changed: bool, persist: bool = True) -> None:
         """Re-evaluate alarm conditions, sound due tones, persist, plan the next wakeup.
 
         Persistence policy: the counters record is written on every state change and whenever
@@ -356,7 +334,9 @@ class PumpCore:
             candidates.append(end)
         estimate = engine.reservoir.estimate_nl
         if estimate > 0 and engine.reservoir.is_filled:
-            target = self._low_reservoir_nl if estimate > self._low_reservoir_nl else 0
+            target = (
+                self.settings.low_reservoir_nl if estimate > self.settings.low_reservoir_nl else 0
+            )
             crossing = engine.crossing_time(segment, end, target)
             if crossing is not None:
                 candidates.append(crossing)
@@ -369,6 +349,20 @@ class PumpCore:
         if tone is not None:
             candidates.append(tone)
         return min(candidates)
+
+    def clock_changed(self, now: int) -> None:
+        """The clinic set the clock: daily housekeeping moves to the new pump midnight."""
+        self._next_housekeeping = self._housekeeping_after(now)
+
+    def refill_reminded(self) -> None:
+        """A refill answers the reminder until it is due again."""
+        self._refill_reminder_due = False
+
+    def commit_point(self, now: int) -> None:
+        """After a state change: re-plan, re-predict, persist config and counters."""
+        self._engine.recompile()
+        self.recompute_reminder(now)
+        self.after_change(now, config_changed=True)
 
     def _housekeeping_after(self, now: int) -> int:
         return self._clock.board_time(start_of_day(self._clock.pump_time(now)) + DAY_S)
@@ -385,10 +379,10 @@ class PumpCore:
         )
         engine.day_delivered_pg = engine.day_programmed_amount = 0
         self._battery.check(self._hal.battery.remaining_ppm(t), t)
-        self._pb_grants = [g for g in self._pb_grants if g > t - DAY_S]
+        self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
         self._next_housekeeping = self._housekeeping_after(t)
 
-    def _cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:
+    def cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:
         """End a bolus early: log what it really delivered up to ``t``, then drop it."""
         if bolus is None:
             return
@@ -401,24 +395,24 @@ class PumpCore:
         if bolus is engine.patient_bolus:
             engine.patient_bolus = None
 
-    def _cancel_boluses(self, t: int) -> None:
+    def cancel_boluses(self, t: int) -> None:
         engine = self._engine
-        self._cancel_bolus(engine.bolus, t)
-        self._cancel_bolus(engine.patient_bolus, t)
+        self.cancel_bolus(engine.bolus, t)
+        self.cancel_bolus(engine.patient_bolus, t)
 
     def _finish_bolus(self, bolus: ActiveBolus, t: int) -> None:
         engine = self._engine
         if bolus is engine.bolus:
             engine.bolus = None
             if bolus.mode is TherapyMode.BRIDGE_BOLUS:
-                self._bridge_from = 0
+                self.set_settings(dataclasses.replace(self.settings, bridge_from_mcg_per_ml=0))
                 self._persist(t, config=True)
         else:
             engine.patient_bolus = None
         self._log.append(
             LogEvent.BOLUS_COMPLETED, self._clock.pump_time(t), bolus.mode, bolus.dose_ng
         )
-        self._recompute_reminder(t)
+        self.recompute_reminder(t)
 
     def _update_conditions(self, now: int) -> None:
         engine, alarms = self._engine, self._alarms
@@ -426,17 +420,17 @@ class PumpCore:
         empty = res.is_filled and res.is_empty
         if empty and engine.safe_reason is None and not engine.halted:
             engine.safe_reason = AlarmId.RESERVOIR_EMPTY
-            self._cancel_boluses(now)
+            self.cancel_boluses(now)
             self._log.append(
                 LogEvent.SAFE_MINIMUM_ENTERED, self._clock.pump_time(now), AlarmId.RESERVOIR_EMPTY
             )
-        low = res.is_filled and not empty and res.estimate_nl <= self._low_reservoir_nl
+        low = res.is_filled and not empty and res.estimate_nl <= self.settings.low_reservoir_nl
         stopped = (
             engine.basal_stopped
             and not engine.halted
             and engine.bolus is None
             and not empty
-            and bool(self._titration)
+            and bool(self.settings.titration)
         )
         conditions = (
             low,
@@ -446,7 +440,7 @@ class PumpCore:
             engine.end_of_service,
             engine.stalled,
             engine.safe_reason is AlarmId.LOW_BATTERY_RESET,
-            self._memory_error or self._nvm_failing,
+            self.memory_error or self._nvm_failing,
             stopped,
         )
         if conditions == self._conditions:
@@ -455,11 +449,11 @@ class PumpCore:
         for alarm_id, active in zip(_CONDITION_ORDER, conditions, strict=True):
             alarms.set_condition(alarm_id, active, now)
 
-    def _recompute_reminder(self, now: int) -> None:
+    def recompute_reminder(self, now: int) -> None:
         """Refill reminder: ``refill_reminder_default_s`` before the predicted low-reservoir."""
         self._refill_reminder_at = None
         low_time = (
-            self._engine.predict_time_to(now, self._low_reservoir_nl)
+            self._engine.predict_time_to(now, self.settings.low_reservoir_nl)
             if self._engine.reservoir.is_filled
             else None
         )
