@@ -55,7 +55,8 @@ from .mutators import carries_genuine_frame, decoded, encoded, mutate
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.xdist_group("fuzzing")]
 
-HANG_LIMIT_S = 0.5  # CPU seconds one frame may never take (CPU, not wall: a loaded machine is no hang)
+# CPU seconds one frame may never take (CPU, not wall: a loaded machine is no hang)
+HANG_LIMIT_S = 0.5
 
 
 @dataclass
