@@ -1,0 +1,1 @@
+"""The virtual board: hardware models, scenarios, state files, the launcher."""

@@ -1,0 +1,1 @@
+"""Real processes over real ptys: vpump serve in a subprocess, pumpctl as a user types it."""

@@ -1,0 +1,1 @@
+"""Populations of virtual patients: the file format, runs on every backend, statistics."""

@@ -1,0 +1,1 @@
+"""The wire: framing, codecs, crypto, endpoint state machines and the generated protocol doc."""

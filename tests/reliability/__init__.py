@@ -1,0 +1,1 @@
+"""Campaigns: fuzzing, attacks, power loss, noisy links and load, bounded in CI."""

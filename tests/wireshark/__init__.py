@@ -1,0 +1,1 @@
+"""The generated Lua dissector, checked against the catalog and a real tshark."""
