@@ -354,7 +354,7 @@ CATALOG: dict[MsgType, MessageSpec] = {
                 "duration_s" / u32,  # boluses: how long delivery takes; 0 otherwise
                 "next_refill_time" / u32,
                 "low_reservoir_time" / u32,
-                "warnings" / u16,  # Warning bits
+                "warnings" / u16,  # StageWarning bits
             ),
             "validate a therapy change whole and hold it; returns the Finish-view summary",
             changes=True,
