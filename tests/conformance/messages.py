@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from protocol import CATALOG, AlarmId, ChangeKind, LogId, MsgType, TherapyMode
+from protocol.units import DAY_S
 
 from .client import SuiteClient
 from .target import BenchChannel
 
+DAY = DAY_S
+
 ML = 1_000_000  # nL per mL
 MCG = 1_000  # ng per mcg
-DAY = 86_400
 HOUR = 3_600
 
 

@@ -20,9 +20,11 @@ from firmware.profile import (
 )
 from firmware.pump import DeviceIdentity, PumpFirmware
 from hw_sim.hardware.buzzer import RecordingBuzzer
+from protocol.units import DAY_S
+
+DAY = DAY_S
 
 START = 1_767_571_200  # 2026-01-05T00:00:00Z, a Monday
-DAY = 86_400
 HOUR = 3_600
 
 
@@ -113,7 +115,7 @@ class FakeBattery:
 
 class FakeBuzzer(RecordingBuzzer):
     """The board's recording buzzer (it sounds the repeats); its clock is the time the test
-    last ran the pump to (``Bench.run_to``)."""
+    last ran the pump to (``FakeBoard.run_to``)."""
 
     def __init__(self) -> None:
         super().__init__(lambda: self.now)
@@ -174,8 +176,8 @@ class FakeHal:
         self.entropy = FakeEntropy(seed)
 
 
-class Bench:
-    """A pump on the fake board, with helpers to power-cycle it."""
+class FakeBoard:
+    """The firmware on the fake HAL (a board without physics), with helpers to power-cycle it."""
 
     def __init__(self, profile: DeviceProfile | None = None, start: int = START) -> None:
         self.profile = profile or make_profile()
@@ -206,5 +208,5 @@ def profile() -> DeviceProfile:
 
 
 @pytest.fixture
-def bench() -> Bench:
-    return Bench()
+def bench() -> FakeBoard:
+    return FakeBoard()

@@ -6,7 +6,7 @@ from firmware.hal import ResetCause, TonePattern
 from firmware.prescription import Continuous, Stopped
 from firmware.units import ceil_div, rate_nl_per_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
-from tests.firmware.conftest import DAY, HOUR, START, Bench, make_profile
+from tests.firmware.conftest import DAY, HOUR, START, FakeBoard, make_profile
 from tests.firmware.helpers import program
 
 FILL = 20_000_000
@@ -20,14 +20,14 @@ def _crossing_time(target_nl: int, start: int = START) -> int:
     return start + ceil_div(strokes * 250 * DAY, RATE)
 
 
-def _running_bench() -> Bench:
-    bench = Bench()
+def _running_bench() -> FakeBoard:
+    bench = FakeBoard()
     bench.pump.refill(0, FILL, 500, START)
     program(bench.pump, Continuous(DOSE), START)
     return bench
 
 
-def _raised_at(bench: Bench, alarm: AlarmId) -> int:
+def _raised_at(bench: FakeBoard, alarm: AlarmId) -> int:
     states = {a.alarm_id: a for a in bench.pump.alarms(bench.pump.next_wakeup() - 1)}
     return states[alarm].raised_at
 
@@ -170,13 +170,13 @@ def test_pump_stopped_alarm_while_a_programmed_pump_is_stopped() -> None:
 
 
 def test_factory_pump_is_silent() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     bench.run_to(START + 3 * DAY)
     assert bench.hal.buzzer.tones == [] and bench.pump.alarms(START + 3 * DAY) == []
 
 
 def test_alarm_test_plays_each_pattern_and_logs() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     bench.pump.test_alarm_tones(START + 5)
     assert bench.hal.buzzer.tones == [
         (START + 5, TonePattern.SINGLE),
@@ -195,7 +195,7 @@ def test_alarm_events_are_drained_in_order() -> None:
 
 
 def test_the_buzzer_sounds_the_repeats_and_the_firmware_sleeps_through_them() -> None:
-    bench = Bench(make_profile(persist_interval_s=DAY))
+    bench = FakeBoard(make_profile(persist_interval_s=DAY))
     bench.pump.refill(0, FILL, 500, START)
     program(bench.pump, Continuous(DOSE), START)
     raised = _crossing_time(2_000_000)

@@ -30,14 +30,14 @@ from protocol import (
     StageWarning,
 )
 
-from .conftest import DAY, HOUR, START, Bench
+from .conftest import DAY, HOUR, START, FakeBoard
 
 
 class Clinic:
     """A programmer endpoint wired to a firmware's command link, both in memory."""
 
     def __init__(self, role: Role = Role.CLINICIAN) -> None:
-        self.bench = Bench()
+        self.bench = FakeBoard()
         self.link = CommandLink(self.bench.pump, self.bench.hal)
         self.prog = ProgrammerEndpoint()
         self.now = START

@@ -11,7 +11,7 @@ from firmware.delivery import Segment, StrokeAccumulator, TimedBolus
 from firmware.prescription import Continuous, Flex, FlexStep, SingleBolus
 from firmware.units import DAY_S, rate_nl_per_day, weekday
 from protocol.catalog import StageWarning
-from tests.firmware.conftest import DAY, HOUR, START, Bench
+from tests.firmware.conftest import DAY, HOUR, START, FakeBoard
 from tests.firmware.helpers import program
 
 
@@ -55,7 +55,7 @@ flex_schedules = (
 def test_flex_delivery_equals_programmed_integral_within_one_stroke(
     flex: Flex, wakes: list[int]
 ) -> None:
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     used = set(flex.weekday_program)
     if len(used) != len(flex.day_programs):  # the pump refuses unused day programs
@@ -121,7 +121,7 @@ def test_segment_time_to_reach_is_the_first_second(rate: int, volume: int, amoun
 
 
 def test_continuous_months_are_exact_and_use_few_wakeups() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 20_000_000, 2000, START)
     program(pump, Continuous(300_000), START)
@@ -132,7 +132,7 @@ def test_continuous_months_are_exact_and_use_few_wakeups() -> None:
 
 
 def test_single_bolus_delivers_its_volume_then_previous_therapy_resumes() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 20_000_000, 500, START)
     program(pump, Continuous(100_000), START)

@@ -15,7 +15,7 @@ from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
 from firmware.prescription import Continuous, Flex, FlexStep
 from firmware.pump import PumpFirmware
 from protocol.enums import LogEvent, LogId, TherapyMode
-from tests.firmware.conftest import DAY, HOUR, START, Bench, FakeNvm, PowerCut, make_profile
+from tests.firmware.conftest import DAY, HOUR, START, FakeBoard, FakeNvm, PowerCut, make_profile
 from tests.firmware.helpers import program
 
 
@@ -66,7 +66,7 @@ def test_power_cut_during_commit_or_refill_at_every_byte_leaves_old_or_new_state
     profile = make_profile(log_capacity=8)
     flex = Flex((tuple(FlexStep(i * 100, 100_000 + i * 1000) for i in range(13)),), (0,) * 7)
     for operation in ("commit", "refill"):
-        bench = Bench(profile)
+        bench = FakeBoard(profile)
         pump = bench.pump
         pump.refill(0, 20_000_000, 500, START)
         program(pump, Continuous(100_000), START)
@@ -106,7 +106,7 @@ def test_power_cut_during_commit_or_refill_at_every_byte_leaves_old_or_new_state
 
 
 def test_power_cycle_resumes_therapy_and_logs_reset() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 20_000_000, 500, START)
     program(pump, Continuous(100_000), START)
@@ -123,7 +123,7 @@ def test_power_cycle_resumes_therapy_and_logs_reset() -> None:
 
 
 def test_unpersisted_delivery_is_bounded_by_the_persist_interval() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 20_000_000, 500, START)
     program(pump, Continuous(1_000_000), START)
@@ -136,7 +136,7 @@ def test_unpersisted_delivery_is_bounded_by_the_persist_interval() -> None:
 
 
 def test_log_wrap_keeps_sequence_numbers_increasing_across_power_cycles() -> None:
-    bench = Bench(make_profile(log_capacity=16))
+    bench = FakeBoard(make_profile(log_capacity=16))
     pump = bench.pump
     seqs: list[int] = []
     now = START
@@ -156,14 +156,14 @@ def test_log_wrap_keeps_sequence_numbers_increasing_across_power_cycles() -> Non
 
 
 def test_blank_nvm_boots_into_factory_state_without_alarms() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     status = bench.pump.status(START)
     assert status.mode is TherapyMode.STOPPED and status.reservoir_nl == 0
     assert status.prescription_version == 0 and status.alarms == ()
 
 
 def test_security_blob_persists_atomically() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     bench.pump.set_security_blob(b"keys" * 100, START + 1)
     assert bench.power_cycle(START + 2).get_security_blob() == b"keys" * 100
 
@@ -171,7 +171,7 @@ def test_security_blob_persists_atomically() -> None:
 def test_same_inputs_give_byte_identical_nvm_and_logs() -> None:
     images = []
     for _ in range(2):
-        bench = Bench()
+        bench = FakeBoard()
         bench.pump.refill(0, 20_000_000, 500, START)
         program(bench.pump, Continuous(150_000), START)
         bench.run_to(START + 40 * DAY)

@@ -169,9 +169,9 @@ def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     counters() name them all): a counter added to the record but not restored fails here.
     ``log_next_seq`` is the exception by design: boot applies it to the rings it loads."""
     from firmware.timeline import TimeLine
-    from tests.firmware.conftest import Bench
+    from tests.firmware.conftest import FakeBoard
 
-    time_line: TimeLine = Bench().pump._time
+    time_line: TimeLine = FakeBoard().pump._time
     time_line.set_settings(dataclasses.replace(time_line.settings, refill_generation=3))
     time_line.restore_counters(COUNTERS)
     read = time_line.counters()

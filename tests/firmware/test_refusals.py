@@ -20,7 +20,7 @@ from firmware.pump import PumpFirmware
 from protocol.catalog import StageWarning
 from protocol.enums import LogId
 from protocol.errors import ErrorCode, Refusal
-from tests.firmware.conftest import DAY, HOUR, START, Bench
+from tests.firmware.conftest import DAY, HOUR, START, FakeBoard
 from tests.firmware.helpers import program
 
 T = START + HOUR
@@ -28,24 +28,24 @@ STEP = FlexStep(0, 100_000)
 PB = PatientBolusConfig(True, 20_000, 600, 4, 3600)
 
 
-def _filled(concentration: int = 500) -> Bench:
-    bench = Bench()
+def _filled(concentration: int = 500) -> FakeBoard:
+    bench = FakeBoard()
     bench.pump.refill(0, 20_000_000, concentration, START)
     return bench
 
 
-def _programmed() -> Bench:
+def _programmed() -> FakeBoard:
     bench = _filled()
     program(bench.pump, Continuous(100_000), START)
     return bench
 
 
-STAGE_CASES: list[tuple[str, Callable[[], Bench], TherapyChange, ErrorCode]] = [
+STAGE_CASES: list[tuple[str, Callable[[], FakeBoard], TherapyChange, ErrorCode]] = [
     ("hard limit", _filled, Continuous(3_000_001), ErrorCode.DOSE_ABOVE_HARD_LIMIT),
     ("rate above max", lambda: _filled(50), Continuous(2_900_000), ErrorCode.RATE_ABOVE_MAXIMUM),
     ("rate below min", _filled, Continuous(10_000), ErrorCode.RATE_BELOW_MINIMUM),
     ("negative", _filled, Continuous(-1), ErrorCode.INVALID_ARGUMENT),
-    ("not filled", Bench, Continuous(100_000), ErrorCode.PUMP_NOT_FILLED),
+    ("not filled", FakeBoard, Continuous(100_000), ErrorCode.PUMP_NOT_FILLED),
     ("flex no step at 0", _filled, Flex(((FlexStep(5, 100_000),),), (0,) * 7), ErrorCode.INVALID_SCHEDULE),
     ("flex unordered", _filled, Flex(((STEP, FlexStep(60, 1), FlexStep(30, 1)),), (0,) * 7),
      ErrorCode.INVALID_SCHEDULE),
@@ -61,7 +61,7 @@ STAGE_CASES: list[tuple[str, Callable[[], Bench], TherapyChange, ErrorCode]] = [
     ("bolus too fast", _filled, SingleBolus(500_000, 60), ErrorCode.BOLUS_DURATION_INVALID),
     ("bolus zero", _filled, SingleBolus(0, 600), ErrorCode.INVALID_ARGUMENT),
     ("priming catheter", _filled, PrimingBolus(5000), ErrorCode.INVALID_ARGUMENT),
-    ("priming unfilled", Bench, PrimingBolus(500), ErrorCode.PUMP_NOT_FILLED),
+    ("priming unfilled", FakeBoard, PrimingBolus(500), ErrorCode.PUMP_NOT_FILLED),
     ("bridge not needed", _programmed, BridgeBolus(500), ErrorCode.NO_BRIDGE_NEEDED),
 ]  # fmt: skip
 
@@ -70,7 +70,7 @@ STAGE_CASES: list[tuple[str, Callable[[], Bench], TherapyChange, ErrorCode]] = [
     ("name", "make", "change", "code"), STAGE_CASES, ids=[c[0] for c in STAGE_CASES]
 )
 def test_stage_refuses_with_named_code_and_changes_nothing(
-    name: str, make: Callable[[], Bench], change: TherapyChange, code: ErrorCode
+    name: str, make: Callable[[], FakeBoard], change: TherapyChange, code: ErrorCode
 ) -> None:
     bench = make()
     before = bench.pump.prescription()
@@ -218,9 +218,9 @@ def test_a_basal_increase_cannot_push_basal_plus_patient_boluses_over_the_hard_l
     of the two is changed last."""
     from firmware.prescription import Continuous, PatientBolusConfig
 
-    from .conftest import DAY, START, Bench
+    from .conftest import DAY, START, FakeBoard
 
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 20_000_000, 2000, START)
     staged = pump.stage(Continuous(1_000_000), START)

@@ -9,12 +9,12 @@ from firmware.units import rate_nl_per_day
 from protocol.catalog import StageWarning
 from protocol.enums import TherapyMode
 from protocol.errors import ErrorCode, Refusal
-from tests.firmware.conftest import DAY, HOUR, START, Bench
+from tests.firmware.conftest import DAY, HOUR, START, FakeBoard
 from tests.firmware.helpers import program
 
 
-def _started(dose: int = 100_000) -> Bench:
-    bench = Bench()
+def _started(dose: int = 100_000) -> FakeBoard:
+    bench = FakeBoard()
     bench.pump.refill(0, 20_000_000, 500, START)
     assert bench.pump.stage(Continuous(dose), START).warnings == StageWarning(0)  # a start
     program(bench.pump, Continuous(dose), START)
@@ -22,7 +22,7 @@ def _started(dose: int = 100_000) -> Bench:
 
 
 def test_first_prescription_after_fill_from_empty_is_a_start() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     bench.pump.refill(0, 20_000_000, 500, START)
     assert bench.pump.stage(Continuous(400_000), START).warnings == StageWarning(0)
 
@@ -54,7 +54,7 @@ def test_decrease_never_warns() -> None:
 
 
 def test_soft_dose_limit_warns_and_needs_acknowledgement() -> None:
-    bench = Bench()
+    bench = FakeBoard()
     bench.pump.refill(0, 20_000_000, 2000, START)
     assert bench.pump.stage(Continuous(1_600_000), START).warnings == StageWarning.SOFT_DOSE_LIMIT
 
@@ -101,7 +101,7 @@ def test_refill_discrepancy_warns_above_profile_limit() -> None:
 def test_a_change_that_brings_the_low_reservoir_alarm_within_the_reminder_lead_warns() -> None:
     """LOW_RESERVOIR_SOON: with the change the low-reservoir alarm (2 mL) comes within the
     refill reminder's 7 days; the commit must name it.  Already within them, no warning."""
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 5_000_000, 500, START)  # 3 mL above the alarm
     assert pump.stage(Continuous(200_000), START).warnings == StageWarning(0)  # 0.4 mL/day: 7.5 d
@@ -126,7 +126,7 @@ def test_a_commit_must_acknowledge_every_warning_the_stage_showed_even_if_it_lap
     (warning: from beyond the 7-day reminder lead to within it).  A day on, the current therapy
     has used 0.4 mL: 6.5 days away, already within the lead, so the re-check is silent; the
     acknowledgement still has to name what the stage showed."""
-    bench = Bench()
+    bench = FakeBoard()
     pump = bench.pump
     pump.refill(0, 5_000_000, 500, START)
     program(pump, Continuous(200_000), START)

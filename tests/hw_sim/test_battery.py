@@ -6,8 +6,8 @@ import pytest
 
 from hw_sim.hardware.battery import PrimaryCell
 from hw_sim.profiles.loader import load_profile
+from protocol.units import DAY_S as DAY
 
-DAY = 86_400
 YEAR_DAYS = 365.25
 
 

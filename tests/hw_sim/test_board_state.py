@@ -7,9 +7,8 @@ from pathlib import Path
 from hw_sim.board import board_state
 from hw_sim.board.board import VirtualBoard
 from hw_sim.profiles.loader import load_profile
+from protocol.units import DAY_S as DAY
 from tests.boards import start_therapy
-
-DAY = 86_400
 
 
 def _running_board() -> VirtualBoard:

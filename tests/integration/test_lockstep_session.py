@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from protocol.units import DAY_S as SECONDS_PER_DAY
+
 from .harness import ServedPump
 
 pytestmark = pytest.mark.integration
@@ -21,7 +23,6 @@ CONCENTRATION_MCG_PER_ML = 2000
 DOSE_MCG_PER_DAY = 500
 LOW_RESERVOIR_ML = 2.0
 STROKE_ML = 0.000250  # the VP-20 profile's stroke volume
-SECONDS_PER_DAY = 86400
 
 RATE_ML_PER_DAY = DOSE_MCG_PER_DAY / CONCENTRATION_MCG_PER_ML
 DAYS_TO_LOW = (FILL_ML - LOW_RESERVOIR_ML) / RATE_ML_PER_DAY

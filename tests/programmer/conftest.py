@@ -41,11 +41,11 @@ from protocol import LogId, Role
 from protocol.device import DeviceEndpoint
 from protocol.enums import LogEvent
 from protocol.log_record import encode_record
+from protocol.units import DAY_S
 
 SERIAL = "VP20-000042"
 START_TIME = 1_767_571_200  # 2026-01-05T00:00:00Z
 LOG_RECORDS = 100
-DAY_S = 86_400
 URL = "loopback://clinic"
 
 

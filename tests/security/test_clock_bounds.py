@@ -28,9 +28,9 @@ from programmer.errors import PumpRefused
 from programmer.keystore import KeyStore
 from programmer.transport import open_transport
 from protocol.errors import ErrorCode
+from protocol.units import DAY_S as DAY
 from tests.integration.harness import ServedPump, served_pump, xdg_env
 
-DAY = 86400
 U32_MAX = 0xFFFF_FFFF
 
 

@@ -47,11 +47,11 @@ from hw_sim.board.board import VirtualBoard
 from hw_sim.hardware.nvm_file import FileNvm
 from hw_sim.profiles.loader import load_profile
 from protocol.enums import AlarmId, LogEvent, LogId
+from protocol.units import DAY_S as DAY
 from tests.boards import start_therapy
 from tests.integration.harness import ServedPump, xdg_env
 
 PROFILE = load_profile("vp20")
-DAY = 86_400
 
 
 def _running(nvm: FileNvm | None = None, seed: int = 3) -> VirtualBoard:
