@@ -59,14 +59,20 @@ class LogRing:
         self.next_seq = ordered[-1].seq + 1 if ordered else 1
 
     def append(self, time: int, event: int, a: int, b: int) -> LogRecord:
-        record = LogRecord.create(self.next_seq, time, event, a, b)
-        self.next_seq += 1
-        self._records.append(record)
-        self._seqs.append(record.seq)
-        if len(self._records) > self.capacity:
-            del self._records[0]
+        return self.append_packed(time, event, a, b)[0]
+
+    def append_packed(self, time: int, event: int, a: int, b: int) -> tuple[LogRecord, bytes]:
+        """``append``, also returning the record's wire bytes (what the NVM slot receives)."""
+        seq = self.next_seq
+        record, data = LogRecord.create_packed(seq, time, event, a, b)
+        self.next_seq = seq + 1
+        records = self._records
+        records.append(record)
+        self._seqs.append(seq)
+        if len(records) > self.capacity:
+            del records[0]
             del self._seqs[0]
-        return record
+        return record, data
 
     def info(self) -> LogInfo:
         first = self._seqs[0] if self._seqs else self.next_seq
@@ -81,7 +87,8 @@ class LogRing:
         return list(self._records)
 
 
-LogSink = Callable[[LogId, LogRecord], None]
+#: Receives each new record with its wire bytes (``record.pack()``, already packed).
+LogSink = Callable[[LogId, LogRecord, bytes], None]
 
 
 class EventLog:
@@ -96,7 +103,7 @@ class EventLog:
 
     def append(self, event: LogEvent, time: int, a: int = 0, b: int = 0) -> LogRecord:
         log_id = log_for_event(event)
-        record = self.rings[log_id].append(time, event, a, b)
+        record, data = self.rings[log_id].append_packed(time, event, a, b)
         if self._sink is not None:
-            self._sink(log_id, record)
+            self._sink(log_id, record, data)
         return record

@@ -240,11 +240,14 @@ class NvmStore:
                 records.append(record)
         return records
 
-    def save_log_record(self, log_id: LogId, record: LogRecord) -> None:
+    def save_log_record(self, log_id: LogId, record: LogRecord, data: bytes | None = None) -> None:
+        """Write ``record`` to its slot (``data``: its bytes when the caller has packed them)."""
         if not self.usable:
             return
         key = (log_id, record.seq % self.layout.log_slots)
-        if self._write(self.layout.slot_offset(log_id, record.seq), record.pack()):
+        if self._write(
+            self.layout.slot_offset(log_id, record.seq), record.pack() if data is None else data
+        ):
             self._unsaved_logs.pop(key, None)
         else:  # a newer record for the same slot replaces an older unsaved one
             self._unsaved_logs[key] = record

@@ -67,6 +67,22 @@ class LogRecord:
         body = _BODY.pack(seq, time, event, flags, a, b)
         return cls(seq, time, event, flags, a, b, crc32c(body))
 
+    @classmethod
+    def create_packed(
+        cls, seq: int, time: int, event: int, a: int, b: int, flags: int = 0
+    ) -> tuple[LogRecord, bytes]:
+        """``create`` and its wire bytes in one go (the log's write path packs the body once)."""
+        time, a, b, event = int(time), int(a), int(b), int(event)
+        if not 0 <= time <= 0xFFFF_FFFF:
+            time = clamp_u32(time)
+        if not _I32_MIN <= a <= _I32_MAX:
+            a = clamp_i32(a)
+        if not _I32_MIN <= b <= _I32_MAX:
+            b = clamp_i32(b)
+        body = _BODY.pack(seq, time, event, flags, a, b)
+        check = crc32c(body)
+        return cls(seq, time, event, flags, a, b, check), body + _CHECK.pack(check)
+
     def pack(self) -> bytes:
         return _BODY.pack(
             self.seq, self.time, self.event, self.flags, self.a, self.b
