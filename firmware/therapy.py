@@ -148,9 +148,12 @@ class TherapyEngine:
 
     def crossing_time(self, segment: Segment, end: int | None, target_nl: int) -> int | None:
         """Board time in the segment the estimate reaches ``target_nl`` (None: not in it)."""
-        if self.reservoir.estimate_nl <= target_nl:
+        estimate = self.reservoir.estimate_nl
+        if estimate <= target_nl:
             return None
-        needed = self.accumulator.amount_until_strokes(self.strokes_to_reach(target_nl))
+        accumulator = self.accumulator
+        strokes = ceil_div(estimate - target_nl, accumulator.stroke_volume_nl)  # strokes_to_reach
+        needed = accumulator.amount_until_strokes(strokes)
         return segment.time_to_reach(needed, NEVER if end is None else end)
 
     def predict_time_to(self, now: int, target_nl: int) -> int | None:

@@ -280,10 +280,12 @@ class TimeLine:
                 self._finish_bolus(bolus, t)
         if t >= self._next_housekeeping:
             self._housekeeping(t)
-        eos = self._battery.eos_time
-        if eos is not None and t >= eos and not self._battery.eos_reached:
-            self._battery.eos_reached = engine.end_of_service = True
-            self.cancel_boluses(t)
+        battery = self._battery
+        if battery.eri_time is not None:
+            eos = battery.eos_time
+            if eos is not None and t >= eos and not battery.eos_reached:
+                battery.eos_reached = engine.end_of_service = True
+                self.cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
         persist_due = t - self._last_persist >= self._persist_interval()
@@ -302,7 +304,8 @@ class TimeLine:
             self._hal.buzzer.play(pattern, now)
         natural = self._plan()
         interval = self._persist_interval()
-        delivers = self._segment_delivers()
+        segment = self._segment
+        delivers = segment.rate_nl_per_day > 0 or segment.bolus is not None  # _segment_delivers
         unpersisted = self._engine.programmed_amount != self._persisted_amount
         pending = unpersisted or delivers or self._nvm_failing
         late = natural > self._last_persist + interval and pending
@@ -342,9 +345,10 @@ class TimeLine:
             if crossing is not None and crossing < natural:
                 natural = crossing
         battery = self._battery
-        eos = battery.eos_time
-        if eos is not None and not battery.eos_reached and eos < natural:
-            natural = eos
+        if battery.eri_time is not None and not battery.eos_reached:
+            eos = battery.eri_time + battery.eos_after_eri_s  # eos_time
+            if eos < natural:
+                natural = eos
         reminder = self._refill_reminder_at
         if reminder is not None and reminder < natural:
             natural = reminder
