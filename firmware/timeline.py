@@ -386,7 +386,8 @@ class TimeLine:
         )
         engine.day_delivered_pg = engine.day_programmed_amount = 0
         self._battery.check(self._hal.battery.remaining_ppm(t), t)
-        self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
+        if self.pb_grants:
+            self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
         self._next_housekeeping = self._housekeeping_after(t)
 
     def cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:
