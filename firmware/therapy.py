@@ -96,7 +96,13 @@ class TherapyEngine:
 
     def basal_rate_at(self, now: int) -> tuple[int, int | None]:
         """Basal flow in force (no bolus): rate nL/day and the board time it changes."""
-        if self.halted or self.basal_stopped:
+        # halted or basal_stopped, spelled out: this runs at every wakeup
+        if (
+            self.stalled
+            or self.end_of_service
+            or self.suspended
+            or isinstance(self.program, Stopped)
+        ):
             return 0, None
         if self.safe_reason is not None:
             return self.profile.safe_rate_nl_per_day, None
@@ -107,7 +113,7 @@ class TherapyEngine:
         """Flow from ``now``: the segment, its end (board time, None: unbounded) and the
         concentration of the drug it pushes."""
         conc = self.reservoir.concentration_mcg_per_ml
-        if self.halted:
+        if self.stalled or self.end_of_service:  # halted
             return Segment(now, 0, None), None, conc
         if self.bolus is not None:
             return (
