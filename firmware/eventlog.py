@@ -48,14 +48,23 @@ def log_for_event(event: LogEvent) -> LogId:
     return LogId.AUDIT
 
 
+#: Records that fell out of a full ring are dropped from its lists this many at a time.
+_TRIM_CHUNK = 256
+
+
 class LogRing:
-    """One bounded log: records in sequence order, oldest first."""
+    """One bounded log: records in sequence order, oldest first.
+
+    The records that fell out of the ring are dropped from the lists in chunks of
+    ``_TRIM_CHUNK`` (one list move per chunk, not two per record once the ring is full);
+    ``_start`` is the index of the oldest record still in the ring."""
 
     def __init__(self, capacity: int, records: list[LogRecord] | None = None) -> None:
         self.capacity = capacity
         ordered = sorted(records or [], key=lambda r: r.seq)[-capacity:]
         self._records = ordered
         self._seqs = [r.seq for r in ordered]
+        self._start = 0
         self.next_seq = ordered[-1].seq + 1 if ordered else 1
 
     def append(self, time: int, event: int, a: int, b: int) -> LogRecord:
@@ -69,22 +78,27 @@ class LogRing:
         records = self._records
         records.append(record)
         self._seqs.append(seq)
-        if len(records) > self.capacity:
-            del records[0]
-            del self._seqs[0]
+        if len(records) - self._start > self.capacity:
+            self._start += 1  # the oldest record falls out of the ring
+            if self._start >= _TRIM_CHUNK:
+                del records[: self._start]
+                del self._seqs[: self._start]
+                self._start = 0
         return record, data
 
     def info(self) -> LogInfo:
-        first = self._seqs[0] if self._seqs else self.next_seq
-        return LogInfo(first, self.next_seq, len(self._records), self.capacity)
+        start = self._start
+        count = len(self._records) - start
+        first = self._seqs[start] if count else self.next_seq
+        return LogInfo(first, self.next_seq, count, self.capacity)
 
     def read(self, cursor_seq: int, max_count: int) -> list[LogRecord]:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
-        start = bisect_left(self._seqs, cursor_seq)
+        start = bisect_left(self._seqs, cursor_seq, self._start)
         return self._records[start : start + max(0, max_count)]
 
     def records(self) -> list[LogRecord]:
-        return list(self._records)
+        return self._records[self._start :]
 
 
 #: Receives each new record with its wire bytes (``record.pack()``, already packed).
