@@ -288,8 +288,10 @@ class TimeLine:
                 self.cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
-        persist_due = t - self._last_persist >= self._persist_interval()
-        self.after_change(t, config_changed=False, persist=persist_due)
+        interval = self.profile.persist_interval_s  # _persist_interval, spelled out
+        if self._nvm_failing:
+            interval = min(interval, NVM_RETRY_INTERVAL_S)
+        self.after_change(t, config_changed=False, persist=t - self._last_persist >= interval)
 
     def after_change(self, now: int, config_changed: bool, persist: bool = True) -> None:
         """Re-evaluate alarm conditions, sound due tones, persist, plan the next wakeup.
@@ -303,7 +305,9 @@ class TimeLine:
         for pattern in self._alarms.due_tones(now):
             self._hal.buzzer.play(pattern, now)
         natural = self._plan()
-        interval = self._persist_interval()
+        interval = self.profile.persist_interval_s  # _persist_interval, spelled out
+        if self._nvm_failing:
+            interval = min(interval, NVM_RETRY_INTERVAL_S)
         segment = self._segment
         delivers = segment.rate_nl_per_day > 0 or segment.bolus is not None  # _segment_delivers
         unpersisted = self._engine.programmed_amount != self._persisted_amount
@@ -322,7 +326,8 @@ class TimeLine:
             delivers = self._segment_delivers()
         if natural > now + interval and (delivers or self._nvm_failing):
             natural = now + interval
-        self._next_wakeup = max(self._last + 1, natural)
+        earliest = self._last + 1
+        self._next_wakeup = natural if natural > earliest else earliest
         self._alarms.program(self._hal.buzzer, now, self._next_wakeup)  # repeats until then
 
     def _segment_delivers(self) -> bool:
