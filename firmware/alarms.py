@@ -190,6 +190,9 @@ class AlarmManager:
 
     def due_tones(self, now: int) -> list[TonePattern]:
         """Patterns to play at ``now`` (critical first); schedules each alarm's next repeat."""
+        if not self.active:  # no alarm: the common case, once per wakeup
+            self._next_tone_cache = None
+            return []
         critical = noncritical = False
         for alarm_id in sorted(self.active):
             alarm = self.active[alarm_id]

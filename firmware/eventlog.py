@@ -48,40 +48,61 @@ def log_for_event(event: LogEvent) -> LogId:
     return LogId.AUDIT
 
 
+#: Records that fell out of a full ring are dropped from its lists this many at a time.
+_TRIM_CHUNK = 256
+
+
 class LogRing:
-    """One bounded log: records in sequence order, oldest first."""
+    """One bounded log: records in sequence order, oldest first.
+
+    The records that fell out of the ring are dropped from the lists in chunks of
+    ``_TRIM_CHUNK`` (one list move per chunk, not two per record once the ring is full);
+    ``_start`` is the index of the oldest record still in the ring."""
 
     def __init__(self, capacity: int, records: list[LogRecord] | None = None) -> None:
         self.capacity = capacity
         ordered = sorted(records or [], key=lambda r: r.seq)[-capacity:]
         self._records = ordered
         self._seqs = [r.seq for r in ordered]
+        self._start = 0
         self.next_seq = ordered[-1].seq + 1 if ordered else 1
 
     def append(self, time: int, event: int, a: int, b: int) -> LogRecord:
-        record = LogRecord.create(self.next_seq, time, event, a, b)
-        self.next_seq += 1
-        self._records.append(record)
-        self._seqs.append(record.seq)
-        if len(self._records) > self.capacity:
-            del self._records[0]
-            del self._seqs[0]
-        return record
+        return self.append_packed(time, event, a, b)[0]
+
+    def append_packed(self, time: int, event: int, a: int, b: int) -> tuple[LogRecord, bytes]:
+        """``append``, also returning the record's wire bytes (what the NVM slot receives)."""
+        seq = self.next_seq
+        record, data = LogRecord.create_packed(seq, time, event, a, b)
+        self.next_seq = seq + 1
+        records = self._records
+        records.append(record)
+        self._seqs.append(seq)
+        if len(records) - self._start > self.capacity:
+            self._start += 1  # the oldest record falls out of the ring
+            if self._start >= _TRIM_CHUNK:
+                del records[: self._start]
+                del self._seqs[: self._start]
+                self._start = 0
+        return record, data
 
     def info(self) -> LogInfo:
-        first = self._seqs[0] if self._seqs else self.next_seq
-        return LogInfo(first, self.next_seq, len(self._records), self.capacity)
+        start = self._start
+        count = len(self._records) - start
+        first = self._seqs[start] if count else self.next_seq
+        return LogInfo(first, self.next_seq, count, self.capacity)
 
     def read(self, cursor_seq: int, max_count: int) -> list[LogRecord]:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
-        start = bisect_left(self._seqs, cursor_seq)
+        start = bisect_left(self._seqs, cursor_seq, self._start)
         return self._records[start : start + max(0, max_count)]
 
     def records(self) -> list[LogRecord]:
-        return list(self._records)
+        return self._records[self._start :]
 
 
-LogSink = Callable[[LogId, LogRecord], None]
+#: Receives each new record with its wire bytes (``record.pack()``, already packed).
+LogSink = Callable[[LogId, LogRecord, bytes], None]
 
 
 class EventLog:
@@ -96,7 +117,7 @@ class EventLog:
 
     def append(self, event: LogEvent, time: int, a: int = 0, b: int = 0) -> LogRecord:
         log_id = log_for_event(event)
-        record = self.rings[log_id].append(time, event, a, b)
+        record, data = self.rings[log_id].append_packed(time, event, a, b)
         if self._sink is not None:
-            self._sink(log_id, record)
+            self._sink(log_id, record, data)
         return record

@@ -240,11 +240,15 @@ class NvmStore:
                 records.append(record)
         return records
 
-    def save_log_record(self, log_id: LogId, record: LogRecord) -> None:
+    def save_log_record(self, log_id: LogId, record: LogRecord, data: bytes | None = None) -> None:
+        """Write ``record`` to its slot (``data``: its bytes when the caller has packed them)."""
         if not self.usable:
             return
-        key = (log_id, record.seq % self.layout.log_slots)
-        if self._write(self.layout.slot_offset(log_id, record.seq), record.pack()):
-            self._unsaved_logs.pop(key, None)
+        layout = self.layout
+        slot = record.seq % layout.log_slots
+        offset = layout.log_offsets[log_id] + slot * LOG_RECORD_SIZE  # slot_offset
+        if self._write(offset, record.pack() if data is None else data):
+            if self._unsaved_logs:
+                self._unsaved_logs.pop((log_id, slot), None)
         else:  # a newer record for the same slot replaces an older unsaved one
-            self._unsaved_logs[key] = record
+            self._unsaved_logs[log_id, slot] = record

@@ -96,7 +96,13 @@ class TherapyEngine:
 
     def basal_rate_at(self, now: int) -> tuple[int, int | None]:
         """Basal flow in force (no bolus): rate nL/day and the board time it changes."""
-        if self.halted or self.basal_stopped:
+        # halted or basal_stopped, spelled out: this runs at every wakeup
+        if (
+            self.stalled
+            or self.end_of_service
+            or self.suspended
+            or isinstance(self.program, Stopped)
+        ):
             return 0, None
         if self.safe_reason is not None:
             return self.profile.safe_rate_nl_per_day, None
@@ -107,7 +113,7 @@ class TherapyEngine:
         """Flow from ``now``: the segment, its end (board time, None: unbounded) and the
         concentration of the drug it pushes."""
         conc = self.reservoir.concentration_mcg_per_ml
-        if self.halted:
+        if self.stalled or self.end_of_service:  # halted
             return Segment(now, 0, None), None, conc
         if self.bolus is not None:
             return (
@@ -148,9 +154,12 @@ class TherapyEngine:
 
     def crossing_time(self, segment: Segment, end: int | None, target_nl: int) -> int | None:
         """Board time in the segment the estimate reaches ``target_nl`` (None: not in it)."""
-        if self.reservoir.estimate_nl <= target_nl:
+        estimate = self.reservoir.estimate_nl
+        if estimate <= target_nl:
             return None
-        needed = self.accumulator.amount_until_strokes(self.strokes_to_reach(target_nl))
+        accumulator = self.accumulator
+        strokes = ceil_div(estimate - target_nl, accumulator.stroke_volume_nl)  # strokes_to_reach
+        needed = accumulator.amount_until_strokes(strokes)
         return segment.time_to_reach(needed, NEVER if end is None else end)
 
     def predict_time_to(self, now: int, target_nl: int) -> int | None:

@@ -280,14 +280,18 @@ class TimeLine:
                 self._finish_bolus(bolus, t)
         if t >= self._next_housekeeping:
             self._housekeeping(t)
-        eos = self._battery.eos_time
-        if eos is not None and t >= eos and not self._battery.eos_reached:
-            self._battery.eos_reached = engine.end_of_service = True
-            self.cancel_boluses(t)
+        battery = self._battery
+        if battery.eri_time is not None:
+            eos = battery.eos_time
+            if eos is not None and t >= eos and not battery.eos_reached:
+                battery.eos_reached = engine.end_of_service = True
+                self.cancel_boluses(t)
         if self._refill_reminder_at is not None and t >= self._refill_reminder_at:
             self._refill_reminder_due, self._refill_reminder_at = True, None
-        persist_due = t - self._last_persist >= self._persist_interval()
-        self.after_change(t, config_changed=False, persist=persist_due)
+        interval = self.profile.persist_interval_s  # _persist_interval, spelled out
+        if self._nvm_failing:
+            interval = min(interval, NVM_RETRY_INTERVAL_S)
+        self.after_change(t, config_changed=False, persist=t - self._last_persist >= interval)
 
     def after_change(self, now: int, config_changed: bool, persist: bool = True) -> None:
         """Re-evaluate alarm conditions, sound due tones, persist, plan the next wakeup.
@@ -301,9 +305,13 @@ class TimeLine:
         for pattern in self._alarms.due_tones(now):
             self._hal.buzzer.play(pattern, now)
         natural = self._plan()
-        interval = self._persist_interval()
+        interval = self.profile.persist_interval_s  # _persist_interval, spelled out
+        if self._nvm_failing:
+            interval = min(interval, NVM_RETRY_INTERVAL_S)
+        segment = self._segment
+        delivers = segment.rate_nl_per_day > 0 or segment.bolus is not None  # _segment_delivers
         unpersisted = self._engine.programmed_amount != self._persisted_amount
-        pending = unpersisted or self._segment_delivers() or self._nvm_failing
+        pending = unpersisted or delivers or self._nvm_failing
         late = natural > self._last_persist + interval and pending
         if persist or config_changed or late or len(self._alarms.active) != alarm_count:
             self._persist(now, config_changed)
@@ -315,9 +323,11 @@ class TimeLine:
             self._persist(now, config=False)  # the alarm table, if the memory takes it
             natural = self._plan()
             interval = self._persist_interval()
-        if natural > now + interval and (self._segment_delivers() or self._nvm_failing):
+            delivers = self._segment_delivers()
+        if natural > now + interval and (delivers or self._nvm_failing):
             natural = now + interval
-        self._next_wakeup = max(self._last + 1, natural)
+        earliest = self._last + 1
+        self._next_wakeup = natural if natural > earliest else earliest
         self._alarms.program(self._hal.buzzer, now, self._next_wakeup)  # repeats until then
 
     def _segment_delivers(self) -> bool:
@@ -329,26 +339,28 @@ class TimeLine:
         engine, last = self._engine, self._last
         segment, end, conc = engine.segment_at(last)
         self._segment, self._segment_conc = segment, conc
-        candidates = [self._next_housekeeping]
-        if end is not None:
-            candidates.append(end)
-        estimate = engine.reservoir.estimate_nl
-        if estimate > 0 and engine.reservoir.is_filled:
-            target = (
-                self.settings.low_reservoir_nl if estimate > self.settings.low_reservoir_nl else 0
-            )
-            crossing = engine.crossing_time(segment, end, target)
-            if crossing is not None:
-                candidates.append(crossing)
-        eos = self._battery.eos_time
-        if eos is not None and not self._battery.eos_reached:
-            candidates.append(eos)
-        if self._refill_reminder_at is not None:
-            candidates.append(self._refill_reminder_at)
+        natural = self._next_housekeeping
+        if end is not None and end < natural:
+            natural = end
+        res = engine.reservoir
+        estimate = res.filled_nl - res.drawn_nl  # estimate_nl, when positive
+        if estimate > 0 and res.concentration_mcg_per_ml > 0:
+            low = self.settings.low_reservoir_nl
+            crossing = engine.crossing_time(segment, end, low if estimate > low else 0)
+            if crossing is not None and crossing < natural:
+                natural = crossing
+        battery = self._battery
+        if battery.eri_time is not None and not battery.eos_reached:
+            eos = battery.eri_time + battery.eos_after_eri_s  # eos_time
+            if eos < natural:
+                natural = eos
+        reminder = self._refill_reminder_at
+        if reminder is not None and reminder < natural:
+            natural = reminder
         tone = self._alarms.next_tone_time()
-        if tone is not None:
-            candidates.append(tone)
-        return min(candidates)
+        if tone is not None and tone < natural:
+            natural = tone
+        return natural
 
     def clock_changed(self, now: int) -> None:
         """The clinic set the clock: daily housekeeping moves to the new pump midnight."""
@@ -379,7 +391,8 @@ class TimeLine:
         )
         engine.day_delivered_pg = engine.day_programmed_amount = 0
         self._battery.check(self._hal.battery.remaining_ppm(t), t)
-        self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
+        if self.pb_grants:
+            self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
         self._next_housekeeping = self._housekeeping_after(t)
 
     def cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:
@@ -417,14 +430,16 @@ class TimeLine:
     def _update_conditions(self, now: int) -> None:
         engine, alarms = self._engine, self._alarms
         res = engine.reservoir
-        empty = res.is_filled and res.is_empty
+        filled = res.concentration_mcg_per_ml > 0  # is_filled
+        estimate = res.estimate_nl
+        empty = filled and estimate <= 0
         if empty and engine.safe_reason is None and not engine.halted:
             engine.safe_reason = AlarmId.RESERVOIR_EMPTY
             self.cancel_boluses(now)
             self._log.append(
                 LogEvent.SAFE_MINIMUM_ENTERED, self._clock.pump_time(now), AlarmId.RESERVOIR_EMPTY
             )
-        low = res.is_filled and not empty and res.estimate_nl <= self.settings.low_reservoir_nl
+        low = filled and not empty and estimate <= self.settings.low_reservoir_nl
         stopped = (
             engine.basal_stopped
             and not engine.halted

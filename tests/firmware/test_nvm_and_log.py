@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from firmware.eventlog import LogRecord
+from firmware.eventlog import LogRecord, LogRing
 from firmware.hal import ResetCause
 from firmware.nvm_layout import NvmLayout, NvmStore, RecordId, RecordStatus
 from firmware.prescription import Continuous, Flex, FlexStep
@@ -33,6 +33,18 @@ def test_log_record_round_trips_and_checks(seq: int, time: int, event: int, a: i
     corrupted = bytes([packed[0] ^ 1]) + packed[1:]
     with pytest.raises(ValueError):
         LogRecord.unpack(corrupted)
+
+
+def test_a_full_ring_reads_like_its_last_capacity_records() -> None:
+    """The ring drops old records in chunks: what it shows is always the last ``capacity``."""
+    ring, kept = LogRing(50), list[LogRecord]()
+    for i in range(700):
+        kept = [*kept, ring.append(START + i, LogEvent.DAILY_TOTAL, i, 0)][-50:]
+        assert ring.records() == kept
+        info = ring.info()
+        assert (info.first_seq, info.next_seq, info.count) == (kept[0].seq, i + 2, len(kept))
+        for cursor in (0, kept[0].seq, kept[-1].seq - 3, kept[-1].seq + 1):
+            assert ring.read(cursor, 7) == [r for r in kept if r.seq >= cursor][:7]
 
 
 def test_record_store_survives_a_cut_at_every_byte() -> None:

@@ -46,3 +46,11 @@ def _log_read_reply(records: int) -> bytes:
 def test_a_log_read_frame_carries_as_many_records_as_fit_the_payload_limit() -> None:
     assert len(_log_read_reply(LOG_RECORDS_PER_FRAME)) <= MAX_PAYLOAD
     assert len(_log_read_reply(LOG_RECORDS_PER_FRAME + 1)) > MAX_PAYLOAD
+
+
+def test_create_packed_is_create_then_pack() -> None:
+    """The log's write path packs once: the same record and bytes, saturation included."""
+    for args in [(1, 100, 3, 7, -9), (2**32 - 1, 2**33, 65, 2**40, -(2**40)), (5, -4, 1, 0, 0)]:
+        record, data = LogRecord.create_packed(*args)
+        assert record == LogRecord.create(*args)
+        assert data == record.pack()
