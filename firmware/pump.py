@@ -460,7 +460,6 @@ class PumpFirmware:
         settings = self._settings
         previous = res.concentration_mcg_per_ml
         changed = res.is_filled and previous != concentration_mcg_per_ml
-        from_empty = not res.is_filled or res.is_empty
         # the reservoir is emptied by aspiration, then ``added_nl`` is injected
         self._time.set_settings(
             dataclasses.replace(
@@ -469,8 +468,6 @@ class PumpFirmware:
                 filled_nl=added_nl,
                 refill_generation=settings.refill_generation + 1,
                 bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
-                start_pending=True if from_empty else settings.start_pending,
-                titration=() if from_empty else settings.titration,
             )
         )
         res.drawn_nl = 0

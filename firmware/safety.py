@@ -15,7 +15,9 @@ Titration guard (drug label: titrate once per 24 h, +10-30 %):
   TITRATION_INCREASE_OVER_LIMIT;
 - an increase when another increase (or the start of therapy) was committed within the window is
   SECOND_INCREASE_WITHIN_24H ("no increase in the first 24 h" of the label);
-- the first basal prescription after a fill from empty is a *start*: no titration warning.
+- the first basal prescription of a pump never programmed is a *start*: no titration warning.
+  Running empty and refilling does not make the next one a start: the baseline is still the last
+  therapy the patient was on (docs/CLINICAL.md).
 For flex programs the daily dose compared is the largest day total of the week.
 """
 
