@@ -62,8 +62,14 @@ def days_to_low_reservoir(body: Mapping[str, Any]) -> float | None:
     """
     reservoir, level = int(body["reservoir_nl"]), int(body["low_reservoir_nl"])
     if reservoir <= level:
-        return 0.0
+        # at or below the level: "now" only where the pump says so (a pump never filled is not
+        # low, it is empty by design and raises neither alarm)
+        raised = {int(a["alarm"]) for a in body["alarms"]}
+        return 0.0 if raised & _RESERVOIR_ALARMS else None
     return days_between(int(body["pump_time"]), int(body["low_reservoir_time"]))
+
+
+_RESERVOIR_ALARMS = {int(AlarmId.LOW_RESERVOIR), int(AlarmId.RESERVOIR_EMPTY)}
 
 
 def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +128,7 @@ def status_text(doc: Mapping[str, Any]) -> str:
     battery = doc["battery"]
     lines = [
         ("pump time", _value(doc["pump_time"])),
-        ("mode", doc["mode"].upper() if doc["mode"] == "stopped" else doc["mode"]),
+        ("mode", doc["mode"]),
         ("daily dose", _value(doc["daily_dose_mcg"], "mcg/day")),
         ("rate", _value(doc["rate_ml_per_day"], "mL/day")),
         ("concentration", _value(doc["concentration_mcg_per_ml"], "mcg/mL")),
@@ -151,8 +157,23 @@ def status_text(doc: Mapping[str, Any]) -> str:
     width = max(len(k) for k, _ in lines)
     text = "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
     if doc["mode"] == "stopped":
-        text += "\nTHE PUMP IS STOPPED: no drug is delivered until `pumpctl resume`."
+        text += "\nTHE PUMP IS STOPPED: " + _stopped_hint(doc)
     return text
+
+
+def _stopped_hint(doc: Mapping[str, Any]) -> str:
+    """What brings delivery back, from the pump's own alarms: the resume hint only where the
+    pump accepts a resume."""
+    names = {a["name"] for a in doc["alarms"]}
+    if doc["battery"]["eos"]:
+        return "battery end of service; replace the pump."
+    if names & {"pump_stopped", "motor_stall"}:
+        return "no drug is delivered until `pumpctl resume`."
+    if "reservoir_empty" in names:
+        return "the reservoir is empty; refill it (`pumpctl refill`)."
+    if doc["reservoir_ml"] == 0:
+        return "the reservoir is not filled; fill it (`pumpctl refill`), then program therapy."
+    return "no therapy is programmed; program one (`pumpctl program`)."
 
 
 def _low_reservoir_text(doc: Mapping[str, Any]) -> str:
@@ -160,6 +181,8 @@ def _low_reservoir_text(doc: Mapping[str, Any]) -> str:
     if days == 0:
         return f"now (the estimate is at or below {_value(doc['low_reservoir_alarm_ml'], 'mL')})"
     if days is None:
+        if doc["reservoir_ml"] == 0:
+            return "- (the reservoir is not filled)"
         return "- (no delivery programmed)"
     return f"{_value(days, 'days')} ({_value(doc['low_reservoir_time'])})"
 
