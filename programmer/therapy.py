@@ -101,15 +101,25 @@ def flex(
 ) -> TherapyChange:
     """A flex change: ``weekdays`` get ``new_program``; other days keep the current flex program.
 
-    ``current`` is READ_PRESCRIPTION's ``therapy`` (or None).  When it is not a flex schedule,
-    every day gets the new program.
+    ``current`` is READ_PRESCRIPTION's ``therapy`` (or None).  From continuous therapy the other
+    days keep its dose, as a one-step day from 00:00; from anything else (stopped, never
+    programmed) there is nothing to keep, so only all seven days may be given (UsageError).
     """
     new_wire = [s.to_wire() for s in new_program]
     programs: list[list[dict[str, int]]]
-    if current is not None and current.get("kind") == ChangeKind.FLEX:
+    kind = None if current is None else current.get("kind")
+    if current is not None and kind == ChangeKind.FLEX:
         params = current["params"]
         programs = [[dict(step) for step in day] for day in params["day_programs"]]
         mapping = list(params["weekday_program"])
+    elif current is not None and kind == ChangeKind.CONTINUOUS:
+        kept = FlexStep(0, int(current["params"]["daily_dose_ng"])).to_wire()
+        programs, mapping = [[kept]], [0] * 7
+    elif sorted(weekdays) != list(range(7)):
+        raise UsageError(
+            "flex --days: the other days would have no program to keep (the pump is not on "
+            "continuous or flex therapy); give every day, or program them first"
+        )
     else:
         programs, mapping = [new_wire], [0] * 7
     if new_wire not in programs:

@@ -110,8 +110,9 @@ def continuous(dose: int) -> None:
 def flex(steps: tuple[therapy.FlexStep, ...], days: str | None, plot_file: Path | None) -> None:
     """Program a flex schedule: dose rates that change at set times of day.
 
-    The listed weekdays get these steps; other days keep their current flex program (or get the
-    same program if the pump is not on a flex schedule).
+    The listed weekdays get these steps; other days keep their current flex program, or the
+    continuous dose when the pump is on continuous therapy (as a single step from 00:00).  From
+    any other mode --days must cover the whole week.
 
     Example: pumpctl program flex --step 00:00=300mcg/day --step 07:00=500mcg/day --days mon,tue
 

@@ -82,3 +82,29 @@ def test_the_resume_hint_appears_where_the_pump_accepts_a_resume(
     resumed = status_document(client.status())
     assert resumed["mode"] == "continuous"
     assert "THE PUMP IS STOPPED" not in status_text(resumed)
+
+
+def test_a_weekend_program_from_continuous_keeps_the_weekdays(
+    visit: tuple[Loopback, PumpClient],
+) -> None:
+    """On continuous 400 mcg/day (20 mL of 2000 mcg/mL: 0.2 mL/day) the clinician lowers the
+    weekend to 300 mcg/day with ``--days sat,sun``.  Monday to Friday keep 400 mcg/day, so the
+    week is 5 x 400 + 2 x 300 = 2,600 mcg, and the pump's stage summary reports the largest day
+    total, 400 mcg/day = 400,000 ng (not 300 every day, which would cut the weekdays by 25 %).
+    A decrease: no soft-limit warning."""
+    _loop, client = visit
+    client.refill(0, 20_000_000, 2000)
+    staged = client.stage(therapy.continuous(400_000))
+    client.commit(staged, staged.warnings)
+    current = client.read_prescription()["therapy"]
+    weekend = therapy.flex(
+        [therapy.FlexStep(0, 300_000)], therapy.parse_weekdays("sat,sun"), current
+    )
+    staged = client.stage(weekend)
+    assert staged.daily_dose_ng == 400_000
+    assert staged.warnings == 0
+    client.commit(staged, staged.warnings)
+    params = client.read_prescription()["therapy"]["params"]
+    week = [params["day_programs"][i][0]["daily_dose_ng"] for i in params["weekday_program"]]
+    assert week == [400_000] * 5 + [300_000] * 2
+    assert sum(week) // 1000 == 2_600

@@ -84,11 +84,29 @@ def test_flex_for_listed_days_keeps_the_other_days_current_program() -> None:
     assert len(params["day_programs"]) == 2
 
 
-def test_flex_on_a_pump_without_a_flex_schedule_applies_to_every_day() -> None:
+def test_flex_for_listed_days_from_continuous_keeps_the_continuous_dose_on_the_others() -> None:
+    """On continuous 400 mcg/day, ``--days mon`` with 300 mcg/day: Monday gets 300, the six
+    other days keep 400 as a single step from 00:00 (not, silently, 300 every day)."""
     change = therapy.flex(
         [step("00:00", 300)], therapy.parse_weekdays("mon"), therapy.continuous(400_000)
     )
-    assert change["params"]["weekday_program"] == [0] * 7
+    params = change["params"]
+    assert params["day_programs"] == [  # in order of first use, Monday first
+        [{"start_minute": 0, "daily_dose_ng": 300_000}],
+        [{"start_minute": 0, "daily_dose_ng": 400_000}],
+    ]
+    assert params["weekday_program"] == [0, 1, 1, 1, 1, 1, 1]
+
+
+def test_flex_on_a_pump_with_nothing_to_keep_applies_to_every_day_or_is_refused() -> None:
+    """Stopped or never programmed: all seven days get the program; a subset is refused (the
+    other days would have no dose), before the pump sees anything."""
+    every_day = therapy.flex([step("00:00", 300)], therapy.parse_weekdays(None), therapy.stopped())
+    assert every_day["params"]["weekday_program"] == [0] * 7
+    with pytest.raises(UsageError, match="give every day"):
+        therapy.flex([step("00:00", 300)], therapy.parse_weekdays("mon"), therapy.stopped())
+    with pytest.raises(UsageError, match="give every day"):
+        therapy.flex([step("00:00", 300)], therapy.parse_weekdays("sat,sun"), None)
 
 
 @pytest.mark.parametrize(
