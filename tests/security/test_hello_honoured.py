@@ -97,7 +97,7 @@ def test_a_range_that_includes_our_version_is_accepted(tmp_path: Path) -> None:
     [
         (
             Capability.FLEX,
-            lambda c: c.stage(therapy.flex([therapy.FlexStep(0, 400_000)], [], None)),
+            lambda c: c.stage(therapy.flex([therapy.FlexStep(0, 400_000)], range(7), None)),
         ),
         (Capability.PATIENT_BOLUS, lambda c: c.request_patient_bolus()),
         (Capability.PRIMING_BOLUS, lambda c: c.stage(therapy.priming_bolus(500))),
@@ -156,6 +156,6 @@ def test_a_pump_without_patient_bolus_never_sees_the_request(
         with pytest.raises(IncompatiblePump, match="PATIENT_BOLUS"):
             client.configure_patient_bolus(100_000, 600, 4, 3 * 3600)
         with pytest.raises(IncompatiblePump, match="FLEX"):
-            client.stage(therapy.flex([therapy.FlexStep(0, 400_000)], [], None))
+            client.stage(therapy.flex([therapy.FlexStep(0, 400_000)], range(7), None))
     assert plain_pump.requests_seen[MsgType.PATIENT_BOLUS_CONFIG] == 0
     assert plain_pump.requests_seen[MsgType.STAGE_PRESCRIPTION] == 0
