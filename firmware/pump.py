@@ -81,11 +81,10 @@ def _program_after(
     change: TherapyChange, program: BasalProgram, suspended: bool
 ) -> tuple[BasalProgram, bool]:
     """The basal program (and the clinician's stop) once ``change`` is committed: a basal change
-    replaces both, a priming bolus stops basal flow, the other boluses leave them as they are."""
+    replaces both; a bolus (prime, bridge, single) leaves them as they are, so the programmed
+    therapy comes back when it ends (docs/CLINICAL.md)."""
     if isinstance(change, Stopped | Continuous | Flex):
         return change, False
-    if isinstance(change, PrimingBolus):
-        return Stopped(), False
     return program, suspended
 
 

@@ -326,7 +326,14 @@ def _validate_bolus(
         duration = ceil_div(volume * DAY_S, profile.max_rate_nl_per_day)
         dose = mass_ng_for_volume(volume, conc)
         return ValidatedChange(
-            change, StageWarning(0), 0, volume, duration, dose, conc, TitrationKind.SAME_OR_LOWER
+            change,
+            StageWarning(0),
+            basal_after,  # the programmed therapy resumes when the prime ends
+            volume,
+            duration,
+            dose,
+            conc,
+            TitrationKind.SAME_OR_LOWER,
         )
     old = ctx.bridge_from_mcg_per_ml
     if not old:

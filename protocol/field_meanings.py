@@ -257,7 +257,8 @@ STAGE_SUMMARY_BY_KIND: dict[ChangeKind, tuple[str, str, str]] = {
         "the requested duration",
     ),
     ChangeKind.PRIMING_BOLUS: (
-        "0: after priming the pump is STOPPED until a basal program is committed",
+        "the basal dose in force now, which resumes when the prime ends (0 if the basal is "
+        "stopped or was never programmed)",
         "the priming flow, at most the profile's maximum rate",
         "the catheter volume at the maximum rate, rounded up to whole seconds",
     ),

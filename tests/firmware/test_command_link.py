@@ -562,8 +562,9 @@ def test_the_stage_summary_holds_what_section_6_says_for_every_kind() -> None:
     assert summary["daily_dose_ng"] == 600_000 and summary["duration_s"] == 0
     assert summary["rate_nl_per_day"] in (400_000, 800_000, 1_200_000)  # the step in force
     priming = stage({"kind": int(ChangeKind.PRIMING_BOLUS), "params": {"catheter_length_mm": 100}})
-    assert priming["daily_dose_ng"] == 0 and priming["duration_s"] > 0
-    assert priming["low_reservoir_time"] == 0  # nothing flows after priming
+    # priming: the basal in force (continuous 400 mcg/day) resumes when the prime ends
+    assert priming["daily_dose_ng"] == 400_000 and priming["duration_s"] > 0
+    assert priming["low_reservoir_time"] > START  # flow resumes after priming
 
 
 def test_device_limits_are_the_numbers_the_pump_checks_and_any_role_reads_them() -> None:
