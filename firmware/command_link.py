@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
 from protocol.catalog import Capability, MsgType
+from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
 from protocol.enums import CRITICAL_ALARMS, LogEvent
 from protocol.errors import ErrorCode, Refusal
@@ -40,7 +41,7 @@ from protocol.events import (
     Unpaired,
 )
 
-from .handlers import HANDLERS, MAX_RECORDS_PER_READ, RECORDS_PER_FRAME
+from .handlers import HANDLERS, MAX_RECORDS_PER_READ
 from .nvm_layout import SECURITY_BLOB_MAX
 from .wire_mapping import telemetry_to_wire, time_or_zero
 
@@ -329,7 +330,7 @@ class CommandLink:
         remaining = min(int(req.body["max_count"]), MAX_RECORDS_PER_READ)
         while True:
             chunk = (
-                self.fw.log_read(log, cursor, min(remaining, RECORDS_PER_FRAME))
+                self.fw.log_read(log, cursor, min(remaining, LOG_RECORDS_PER_FRAME))
                 if remaining
                 else []
             )
@@ -339,7 +340,7 @@ class CommandLink:
             last = (
                 not chunk
                 or remaining == 0
-                or len(chunk) < RECORDS_PER_FRAME
+                or len(chunk) < LOG_RECORDS_PER_FRAME
                 or cursor >= info.next_seq
             )
             body = {"records": [r.pack() for r in chunk], "next_cursor": cursor}

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from protocol.catalog import MsgType, RefillFlag, StageWarning
-from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
 from protocol.log_record import LOG_RECORD_SIZE
@@ -35,8 +34,6 @@ if TYPE_CHECKING:
 Body = dict[str, Any]
 Handler = Callable[["PumpFirmware", Body, int], Body]
 
-#: Records per LOG_READ reply frame (what fits the payload limit).
-RECORDS_PER_FRAME = LOG_RECORDS_PER_FRAME
 #: Most records one LOG_READ may ask for.
 MAX_RECORDS_PER_READ = 65_535
 

@@ -54,22 +54,22 @@ def days_between(start_s: int, end_s: int) -> float | None:
     return round(max(0, end_s - start_s) / DAY_S, 2)
 
 
+_RESERVOIR_ALARMS = {int(AlarmId.LOW_RESERVOIR), int(AlarmId.RESERVOIR_EMPTY)}
+
+
 def days_to_low_reservoir(body: Mapping[str, Any]) -> float | None:
-    """Days until the estimate reaches the alarm level; 0 once it is there or below; else None.
+    """Days until the estimate reaches the alarm level; 0 once the pump says it is there
+    (``low_reservoir`` or ``reservoir_empty`` raised); else None.
 
     The pump reports no low-reservoir time once the level is passed, so "already low" is told
-    apart from "unknown" (nothing programmed) here, from the estimate itself.
+    apart from "unknown" here by the pump's own alarms: a pump never filled is below the level
+    but raises neither, and is not "low now".
     """
     reservoir, level = int(body["reservoir_nl"]), int(body["low_reservoir_nl"])
     if reservoir <= level:
-        # at or below the level: "now" only where the pump says so (a pump never filled is not
-        # low, it is empty by design and raises neither alarm)
         raised = {int(a["alarm"]) for a in body["alarms"]}
         return 0.0 if raised & _RESERVOIR_ALARMS else None
     return days_between(int(body["pump_time"]), int(body["low_reservoir_time"]))
-
-
-_RESERVOIR_ALARMS = {int(AlarmId.LOW_RESERVOIR), int(AlarmId.RESERVOIR_EMPTY)}
 
 
 def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
