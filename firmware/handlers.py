@@ -123,9 +123,9 @@ def _resume(fw: PumpFirmware, body: Body, now: int) -> Body:
 
 
 def _set_clock(fw: PumpFirmware, body: Body, now: int) -> Body:
-    previous = fw.status(now).pump_time
-    fw.set_clock(body["pump_time"], now)
-    return {"previous_time": time_or_zero(previous)}
+    previous, previous_offset = fw.status(now).pump_time, fw.utc_offset_s
+    fw.set_clock(body["pump_time"], now, body["utc_offset_s"])
+    return {"previous_time": time_or_zero(previous), "previous_utc_offset_s": previous_offset}
 
 
 def _alarms_read(fw: PumpFirmware, body: Body, now: int) -> Body:

@@ -49,7 +49,8 @@ class AlarmSettings:
 
 @dataclass(frozen=True, slots=True)
 class ClockLimits:
-    """The pump times SET_CLOCK accepts (Unix seconds, UTC), both ends included.
+    """The pump times SET_CLOCK accepts (Unix seconds, UTC), both ends included, and the clock
+    drift a programmer warns about.
 
     A clock set before any pump of the model existed, or so late that the 32-bit pump time would
     run out during the pump's service life, is refused (CLOCK_INVALID): log times going back to
@@ -58,6 +59,9 @@ class ClockLimits:
 
     earliest_pump_time_s: int  # no pump of this model existed before this date
     latest_pump_time_s: int  # leaves more than a service life of 32-bit pump time after it
+    #: The programmer warns when the pump's local time is off its own by more than this (STATUS
+    #: reports it; the pump itself never compares clocks: it has no other clock).
+    drift_warning_s: int = 300
 
 
 @dataclass(frozen=True, slots=True)

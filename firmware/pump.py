@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor
-from firmware.clock import PumpClock, date_text, u32_as_i32
+from firmware.clock import PumpClock, date_text, u32_as_i32, utc_offset_problem
 from firmware.delivery import StrokeAccumulator, TimedBolus
 from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
 from firmware.hal import Hal, ResetCause, TonePattern
@@ -179,7 +179,7 @@ class PumpFirmware:
             motor_fault=engine.stalled,
             clinician_bolus_running=engine.bolus is not None,
             basal_running=basal_running,
-            basal_dose_now_ng=program_dose_at(engine.program, self._clock.pump_time(now)),
+            basal_dose_now_ng=program_dose_at(engine.program, self._clock.local_time(now)),
             bridge_from_mcg_per_ml=self._settings.bridge_from_mcg_per_ml,
             start_pending=self._settings.start_pending,
             titration=self._settings.titration,
@@ -226,7 +226,7 @@ class PumpFirmware:
         elif engine.safe_reason is not None:  # the safe rate, whatever was programmed
             basal_dose = mass_ng_for_volume(rate, res.concentration_mcg_per_ml)
         else:
-            basal_dose = program_dose_at(engine.program, pump_now)
+            basal_dose = program_dose_at(engine.program, self._clock.local_time(now))
         eri = self._battery.eri_time
         return PumpStatus(
             mode=engine.mode(),
@@ -256,6 +256,8 @@ class PumpFirmware:
             patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
+            utc_offset_s=self._settings.utc_offset_s,
+            clock_drift_warning_s=self.profile.clock.drift_warning_s,
         )
 
     def prescription(self) -> ActivePrescription:
@@ -580,12 +582,17 @@ class PumpFirmware:
         self._time.commit_point(now)
         self._log_now(LogEvent.PUMP_RESUMED, now)
 
-    def set_clock(self, pump_time: int, now: int) -> None:
-        """Set the pump's date and time; deadlines in board time do not move.
+    def set_clock(self, pump_time: int, now: int, utc_offset_s: int = 0) -> None:
+        """Set the pump's date and time (UTC) and the clinic's UTC offset; deadlines in board
+        time do not move.
 
-        Only times within the profile's clock limits are accepted (CLOCK_INVALID otherwise).
-        The CLOCK_CHANGED record is stamped with the new time and carries the change (a) and
-        the previous pump time (b, its 32 bits in the signed field), so both stay in the log.
+        Only times within the profile's clock limits and offsets within UTC-12:00 .. UTC+14:00
+        in quarter hours are accepted (CLOCK_INVALID otherwise).  Flex steps and the daily-total
+        midnight follow the clinic's local time (pump time + ``utc_offset_s``) from now on; the
+        offset is a setting (CONFIG record).  The CLOCK_CHANGED record is stamped with the new
+        time and carries the change (a) and the previous pump time (b, its 32 bits in the signed
+        field), so both stay in the log; a changed offset adds a UTC_OFFSET_CHANGED record
+        (new offset, previous offset).
         """
         now = self._catch_up(now)
         limits = self.profile.clock
@@ -603,12 +610,25 @@ class PumpFirmware:
                 f"the date {date_text(pump_time)} is after {date_text(limits.latest_pump_time_s)}"
                 ", the latest this pump accepts: set the clock to today's date and time",
             )
+        problem = utc_offset_problem(utc_offset_s)
+        if problem is not None:
+            raise Refusal(ErrorCode.CLOCK_INVALID, f"{problem}: set the clinic's time zone")
         previous = self._clock.pump_time(now)
+        previous_offset = self._settings.utc_offset_s
         delta = pump_time - previous
         self._clock.offset_s = pump_time - now
+        if utc_offset_s != previous_offset:
+            self._time.set_settings(dataclasses.replace(self._settings, utc_offset_s=utc_offset_s))
         self._time.clock_changed(now)
         self._time.commit_point(now)
         self._log_now(LogEvent.CLOCK_CHANGED, now, delta, u32_as_i32(previous))
+        if utc_offset_s != previous_offset:
+            self._log_now(LogEvent.UTC_OFFSET_CHANGED, now, utc_offset_s, previous_offset)
+
+    @property
+    def utc_offset_s(self) -> int:
+        """The clinic's local time minus UTC, as set with the clock (0: never set)."""
+        return self._settings.utc_offset_s
 
     # ------------------------------------------------------------------ alarms
     def alarms(self, now: int) -> list[AlarmState]:

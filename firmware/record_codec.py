@@ -8,7 +8,9 @@ struct calls however many fields it has.  :meth:`Record.layout` lists the fields
 struct codes for the docs and tests.
 
 A new persistent field is one line in the record's declaration; an existing image keeps loading
-as long as fields are only appended at the end (older images then need a format bump).
+as long as fields are only appended at the end.  An image that ends before a run of appended
+fields that all have a factory value (``nvm(codec, default)``) decodes them as that value: an
+image from firmware that did not know them yet.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def _from_opt(value: int) -> int | None:
 U8 = scalar("B")
 U32 = scalar("I")
 U64 = scalar("Q")
+I32 = scalar("i")
 I64 = scalar("q")
 FLAG = scalar("B", int, bool, "0/1")
 #: A board or pump time that may be absent: -1 means None.
@@ -170,6 +173,17 @@ class _Plan:
             run = []
             self.steps.append(_VarField(f.name, codec))
         self._close(run)
+        has_default = {f.name: f.default is not _NO_DEFAULT for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        self._defaulted = [
+            all(has_default[name] for name, _ in step.fields)
+            if isinstance(step, _FixedRun)
+            else has_default[step.name]
+            for step in self.steps
+        ]
+
+    def defaulted_from(self, index: int) -> bool:
+        """Every field of steps ``index`` onward has a factory value."""
+        return all(self._defaulted[index:])
 
     def _close(self, run: list[tuple[str, FixedCodec]]) -> None:
         if run:
@@ -216,7 +230,10 @@ class Record:
             raise ValueError(f"{cls.__name__} format {data[0]} unknown")
         pos = 1
         values: dict[str, Any] = {}
-        for step in _plan(cls).steps:
+        plan = _plan(cls)
+        for index, step in enumerate(plan.steps):
+            if pos == len(data) and plan.defaulted_from(index):
+                break  # an older image: the fields appended since read as their factory values
             if isinstance(step, _FixedRun):
                 raw = _unpack(step.layout, data, pos)
                 pos += step.layout.size

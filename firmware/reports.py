@@ -58,6 +58,8 @@ class PumpStatus:
     patient_bolus_config: PatientBolusConfig
     suspended: bool  # stopped by a clinician stop command
     safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+    utc_offset_s: int  # the clinic's local time - UTC (flex steps run on local time)
+    clock_drift_warning_s: int  # profile: a programmer warns beyond this clock difference
 
 
 @dataclass(frozen=True, slots=True)

@@ -106,8 +106,8 @@ class TherapyEngine:
             return 0, None
         if self.safe_reason is not None:
             return self.profile.safe_rate_nl_per_day, None
-        rate, end = self._schedule.segment_at(self.clock.pump_time(now))
-        return rate, (None if end is None else self.clock.board_time(end))
+        rate, end = self._schedule.segment_at(self.clock.local_time(now))
+        return rate, (None if end is None else self.clock.board_time_of_local(end))
 
     def segment_at(self, now: int) -> tuple[Segment, int | None, int]:
         """Flow from ``now``: the segment, its end (board time, None: unbounded) and the
@@ -187,7 +187,7 @@ class TherapyEngine:
                 start, needed
             )
         else:
-            seconds = self._schedule.time_to_accumulate(self.clock.pump_time(start), needed)
+            seconds = self._schedule.time_to_accumulate(self.clock.local_time(start), needed)
         return None if seconds is None else start + seconds
 
     @property

@@ -6,7 +6,9 @@ housekeeping, persistence - jumping from one due time to the next (``next_wakeup
 second by second.  Clinical calls first catch up to ``now``, then act, then persist before they
 return, so a power cut after a reply never loses what the reply confirmed.
 
-Every time handed out is pump time (board time + the clock offset set by the clinic).
+Every time handed out is pump time (UTC: board time + the clock offset set by the clinic).  Flex
+steps and the midnight that closes the daily totals run on the clinic's local time (pump time +
+the UTC offset set with the clock, :class:`~firmware.clock.PumpClock`).
 
 State: the clinician's settings are one frozen :class:`~firmware.persistence.Settings` (the
 CONFIG record itself); :meth:`TimeLine.set_settings` is the only place their copies in the
@@ -129,6 +131,7 @@ class TimeLine:
         res.concentration_mcg_per_ml = settings.concentration_mcg_per_ml
         res.filled_nl, res.generation = settings.filled_nl, settings.refill_generation
         self._alarms.critical_interval_s = settings.critical_interval_s
+        self._clock.utc_offset_s = settings.utc_offset_s
 
     # ------------------------------------------------------------------ boot and persistence
     def boot(self, now: int, cause: ResetCause) -> None:
@@ -377,7 +380,7 @@ class TimeLine:
         self.after_change(now, config_changed=True)
 
     def _housekeeping_after(self, now: int) -> int:
-        return self._clock.board_time(start_of_day(self._clock.pump_time(now)) + DAY_S)
+        return self._clock.board_time_of_local(start_of_day(self._clock.local_time(now)) + DAY_S)
 
     def _housekeeping(self, t: int) -> None:
         engine = self._engine

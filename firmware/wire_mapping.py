@@ -195,6 +195,8 @@ STATUS_FIELDS = (
     "critical_interval_s",
     "patient_bolus_enabled",
     "alarms",
+    "utc_offset_s",
+    "clock_drift_warning_s",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -180,9 +180,15 @@ class ClinicalCommands:
     def resume(self) -> None:
         self._change(MsgType.RESUME, what="resume pump")
 
-    def set_clock(self, pump_time: int) -> int:
-        """SET_CLOCK to Unix seconds; returns the pump's previous time."""
-        body = self._change(MsgType.SET_CLOCK, {"pump_time": pump_time}, what="set clock")
+    def set_clock(self, pump_time: int, utc_offset_s: int = 0) -> int:
+        """SET_CLOCK to Unix seconds (UTC) and the clinic's UTC offset (local time - UTC, s:
+        flex steps and the daily totals' midnight run on local time); returns the pump's
+        previous time (UTC)."""
+        body = self._change(
+            MsgType.SET_CLOCK,
+            {"pump_time": pump_time, "utc_offset_s": utc_offset_s},
+            what="set clock",
+        )
         return int(body["previous_time"])
 
     def acknowledge_alarms(self, alarm_ids: Iterable[AlarmId] = ()) -> int:

@@ -15,8 +15,9 @@ from typing import Any
 
 from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind
-from protocol.units import mcg, ml
+from protocol.units import format_utc_offset, mcg, ml
 
+from .clinic_time import local_iso
 from .clinical import StagedSummary
 from .flex_grid import grid_text, week_grid
 from .therapy import describe_change
@@ -245,15 +246,43 @@ def clock_jump_warning(pump_time: int, new_time: int) -> str | None:
     )
 
 
-def for_clock(pump_time: int, new_time: int) -> FinishView:
-    """The pump's time now and after the change, with a warning on a large jump."""
-    warning = clock_jump_warning(pump_time, new_time)
-    view = for_settings(
+def offset_change_warning(pump_offset_s: int, new_offset_s: int) -> str | None:
+    """The Finish-view warning for changing the clinic's UTC offset, else None."""
+    if pump_offset_s == new_offset_s:
+        return None
+    move = new_offset_s - pump_offset_s
+    return (
+        f"the clinic's UTC offset changes from {format_utc_offset(pump_offset_s)} to "
+        f"{format_utc_offset(new_offset_s)}: flex steps and the daily totals' midnight move to "
+        f"the new local time ({format_duration(abs(move))} "
+        f"{'earlier' if move > 0 else 'later'} in UTC)"
+    )
+
+
+def for_clock(
+    pump_time: int, new_time: int, pump_offset_s: int = 0, new_offset_s: int = 0
+) -> FinishView:
+    """The pump's time (UTC), zone offset and local time now and after the change, with a
+    warning on a large jump and on a changed offset."""
+    warnings = [
+        w
+        for w in (
+            clock_jump_warning(pump_time, new_time),
+            offset_change_warning(pump_offset_s, new_offset_s),
+        )
+        if w
+    ]
+    return for_settings(
         "set the pump clock",
         [
             ("pump time", iso_time(pump_time), iso_time(new_time)),
+            ("UTC offset", format_utc_offset(pump_offset_s), format_utc_offset(new_offset_s)),
+            (
+                "local time",
+                local_iso(pump_time, pump_offset_s),
+                local_iso(new_time, new_offset_s),
+            ),
             ("difference (s)", "", new_time - pump_time),
         ],
-        [warning] if warning else [],
+        warnings,
     )
-    return view

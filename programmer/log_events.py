@@ -16,7 +16,7 @@ from typing import Any
 from protocol.catalog import MsgType
 from protocol.enums import AlarmId, ChangeKind, LogEvent, ResetCause, Role, TherapyMode, enum_label
 from protocol.errors import ErrorCode
-from protocol.units import mcg, ml
+from protocol.units import format_utc_offset, mcg, ml
 
 from .views import iso_time
 
@@ -53,6 +53,10 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
     LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": mcg(a), "programmed_mcg": mcg(b)},
+    LogEvent.UTC_OFFSET_CHANGED: lambda a, b: {
+        "utc_offset": format_utc_offset(a),
+        "previous_utc_offset": format_utc_offset(b),
+    },
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},

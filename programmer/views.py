@@ -114,6 +114,7 @@ def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
         "strokes": int(body["strokes"]),
         "critical_interval_s": int(body["critical_interval_s"]),
         "patient_bolus_enabled": bool(body["patient_bolus_enabled"]),
+        "utc_offset_s": int(body["utc_offset_s"]),
     }
 
 
@@ -154,8 +155,13 @@ def status_text(doc: Mapping[str, Any]) -> str:
             )
         )
     lines.append(("alarms", alarms_text(doc["alarms"]) or "none"))
+    if doc.get("clock"):  # the pump's local time against this computer's (status command)
+        clock = doc["clock"]
+        lines.append(("local time", f"{clock['pump_local_time']} ({clock['pump_utc_offset']})"))
     width = max(len(k) for k, _ in lines)
     text = "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
+    if doc.get("clock") and doc["clock"]["warning"]:
+        text += "\nWARNING: " + doc["clock"]["warning"]
     if doc["mode"] == "stopped":
         text += "\nTHE PUMP IS STOPPED: " + _stopped_hint(doc)
     return text

@@ -9,7 +9,8 @@ whether it needs an authenticated session, whether it changes pump state (then i
 with a ``request_id`` and a duplicate is answered from the pump's cache, never executed twice),
 which roles may send it, and whether the reply may span several frames (``MORE`` flag).
 Field units are in the field names: ``_nl`` nanolitres, ``_ng`` nanograms, ``_s`` seconds,
-``_time`` pump time in Unix seconds (0 = none), ``_ppm`` parts per million,
+``_time`` pump time in Unix seconds, UTC (0 = none; the clinic's local time is pump time +
+``utc_offset_s``), ``_ppm`` parts per million,
 ``_mcg_per_ml`` micrograms per millilitre.
 """
 
@@ -186,6 +187,8 @@ _STATUS_REPLY = strict(
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
     "alarms" / c.PrefixedArray(u8, AlarmEntry),
+    "utc_offset_s" / i32,  # the clinic's local time - UTC, set with the clock (0: never set)
+    "clock_drift_warning_s" / u16,  # a programmer warns when the pump's local time is off more
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
@@ -423,9 +426,10 @@ CATALOG: dict[MsgType, MessageSpec] = {
         ),
         _req(
             M.SET_CLOCK,
-            strict(RequestId, "pump_time" / u32),
-            strict("previous_time" / u32),
-            "set the pump's real-time clock",
+            strict(RequestId, "pump_time" / u32, "utc_offset_s" / i32),
+            strict("previous_time" / u32, "previous_utc_offset_s" / i32),
+            "set the pump's real-time clock (UTC) and the clinic's UTC offset: flex steps and the "
+            "daily totals' midnight run on local time = pump_time + utc_offset_s",
             changes=True,
         ),
         _req(

@@ -114,6 +114,7 @@ class LogEvent(enum.IntEnum):
     PATIENT_BOLUS_REFUSED = 10  # a=ErrorCode
     SAFE_MINIMUM_ENTERED = 11  # a=AlarmId cause
     DAILY_TOTAL = 12  # a=delivered ng in the day, b=programmed ng in the day
+    UTC_OFFSET_CHANGED = 13  # a=new UTC offset s (local - UTC), b=previous UTC offset s
     # alarm log
     ALARM_RAISED = 32  # a=AlarmId
     ALARM_CLEARED = 33  # a=AlarmId

@@ -23,8 +23,8 @@ from .log_record import LOG_RECORD_SIZE
 UNIT_SUFFIXES: tuple[tuple[str, str], ...] = (
     ("_nl_per_day", "nL/day"),
     ("_mcg_per_ml", "mcg/mL"),
-    ("_time", "pump time: s since 1970-01-01T00:00:00 in pump local time; 0 = none"),
-    ("_minute", "minutes after local midnight (0-1439)"),
+    ("_time", "pump time: s since 1970-01-01T00:00:00 UTC; 0 = none"),
+    ("_minute", "minutes after the clinic's local midnight (0-1439; local = UTC + utc_offset_s)"),
     ("_ppm", "parts per million"),
     ("_nl", "nL"),
     ("_ng", "ng"),
@@ -56,8 +56,17 @@ FIELD_NOTES: dict[str, str] = {
     "after a lost reply, a new one for a new attempt",
     "daily_dose_ng": "ng/day",
     "dose_ng": "ng per bolus",
-    "pump_time": "pump time: s since 1970-01-01T00:00:00 in pump local time",
+    "pump_time": "pump time: s since 1970-01-01T00:00:00 UTC (the clinic's local time is "
+    "pump_time + utc_offset_s)",
     "previous_time": "pump time before the change (s)",
+    "utc_offset_s": "s: the clinic's local time minus UTC, set with the clock (UTC+01:00 = 3600, "
+    "UTC-05:00 = -18000; 0 for a pump never told its zone); flex steps and the midnight of the "
+    "daily totals run on local time; SET_CLOCK accepts -43200..50400 in quarter hours "
+    "(CLOCK_INVALID)",
+    "previous_utc_offset_s": "s: the clinic's UTC offset before the change",
+    "clock_drift_warning_s": "s: a programmer warns when the pump's local time differs from its "
+    "own local time by more than this (profile [clock] drift_warning_s): a drifting clock or a "
+    "daylight-saving change",
     "time": "pump time (s)",
     "raised_at": "pump time (s) the alarm was raised",
     "silenced_until": "pump time (s) until which the tone is silenced; 0 = sounding",
@@ -293,7 +302,14 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.PATIENT_BOLUS_CONFIGURED: "a = dose ng, b = max per day",
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",
-    LogEvent.DAILY_TOTAL: "a = delivered ng in the day, b = programmed ng in the day",
+    LogEvent.DAILY_TOTAL: (
+        "a = delivered ng in the clinic's local day (midnight to midnight local time), b = "
+        "programmed ng in that day; the record's time is that local midnight (in UTC)"
+    ),
+    LogEvent.UTC_OFFSET_CHANGED: (
+        "a = new UTC offset in s (clinic local time - UTC), b = previous UTC offset in s; "
+        "written with the CLOCK_CHANGED record of the same SET_CLOCK"
+    ),
     LogEvent.ALARM_RAISED: "a = AlarmId",
     LogEvent.ALARM_CLEARED: "a = AlarmId",
     LogEvent.ALARM_ACKNOWLEDGED: "a = AlarmId",

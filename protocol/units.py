@@ -37,6 +37,14 @@ def format_ml(nl: int) -> str:
     return f"{_trim((Decimal(nl) / NL_PER_ML).quantize(Decimal('0.001')))} mL"
 
 
+def format_utc_offset(utc_offset_s: int) -> str:
+    """A clinic's UTC offset (local time - UTC, seconds) for people: ``UTC+01:00``, ``UTC-05:00``
+    (whole minutes, toward zero)."""
+    sign = "-" if utc_offset_s < 0 else "+"
+    minutes = abs(utc_offset_s) // 60
+    return f"UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def _trim(value: Decimal) -> str:
     text = format(value, "f")
     if "." in text:

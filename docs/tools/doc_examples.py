@@ -102,6 +102,8 @@ STATUS_BODY: dict[str, Any] = {
     "critical_interval_s": 600,
     "patient_bolus_enabled": False,
     "alarms": [],
+    "utc_offset_s": 3600,
+    "clock_drift_warning_s": 300,
 }
 
 

@@ -217,3 +217,4 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
         "[clock] latest_pump_time_s",
         "must lie after earliest_pump_time_s (> 0) and before 2^32 - 1",
     )
+    need(0 < c.drift_warning_s <= 0xFFFF, "[clock] drift_warning_s", "must lie in 1..65535")

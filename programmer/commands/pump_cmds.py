@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 
 from protocol.catalog import RefillFlag
-from protocol.units import format_mcg, ml
+from protocol.units import format_mcg, format_utc_offset, ml
 
 from ..cli_support import confirm, connected, declined, emit, note
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
+from ..clinic_time import TZ_HELP, UTC_OFFSET_HELP, host_time, local_iso
 from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
 from ..therapy import describe_change
 from ..units import format_duration
@@ -177,29 +176,47 @@ def clock() -> None:
 
 
 @clock.command(name="sync")
-def clock_sync() -> None:
-    """Set the pump clock to this computer's time (UTC).
+@click.option("--utc-offset", "utc_offset", default=None, help=UTC_OFFSET_HELP)
+@click.option("--tz", default=None, help=TZ_HELP)
+def clock_sync(utc_offset: str | None, tz: str | None) -> None:
+    """Set the pump clock to this computer's time and the clinic's time zone offset.
+
+    The pump keeps UTC and the clinic's UTC offset; flex steps and the midnight of the daily
+    totals run on its local time (UTC + offset).  The offset is this computer's zone's at this
+    moment (daylight saving included), or the one given with --utc-offset or --tz.  Sync again
+    after a daylight-saving change: `pumpctl status` warns when the pump's local time is off.
 
     The Finish view warns when the clock moves by more than 15 minutes either way (log times
-    going backwards, flex steps repeating or skipped); confirm it or pass --yes.  The pump
-    refuses dates outside its accepted range (CLOCK_INVALID).
+    going backwards, flex steps repeating or skipped) and when the offset changes; confirm it or
+    pass --yes.  The pump refuses dates outside its accepted range and offsets outside
+    UTC-12:00 .. UTC+14:00 or not in quarter hours (CLOCK_INVALID).
 
-    Example: pumpctl --port /dev/pts/3 --yes clock sync
+    Example: pumpctl --port /dev/pts/3 --yes clock sync --tz Europe/Paris
     """
+    host = host_time(utc_offset, tz)  # a bad option is refused before connecting
     with connected() as client:
-        pump_time = int(client.status()["pump_time"])
-        now = int(time.time())
-        view = for_clock(pump_time, now)  # warns on a jump of more than 15 minutes
+        status = client.status()
+        pump_time, pump_offset = int(status["pump_time"]), int(status["utc_offset_s"])
+        view = for_clock(pump_time, host.utc_s, pump_offset, host.utc_offset_s)
         if not confirm(view):
             raise declined()
-        now = int(time.time())  # the time of writing, not of showing (a confirmation takes time)
-        previous = client.set_clock(now)
+        host = host_time(utc_offset, tz)  # the time of writing, not of showing
+        previous = client.set_clock(host.utc_s, host.utc_offset_s)
+    now, offset = host.utc_s, host.utc_offset_s
     emit(
         {
             "previous_time": iso_time(previous),
             "pump_time": iso_time(now),
             "adjusted_s": now - previous,
+            "previous_utc_offset": format_utc_offset(pump_offset),
+            "utc_offset": format_utc_offset(offset),
+            "utc_offset_s": offset,
+            "previous_local_time": local_iso(previous, pump_offset),
+            "local_time": local_iso(now, offset),
+            "zone": host.zone,
             "finish": view.to_dict(),
         },
-        f"Pump clock set to {iso_time(now)} (was {iso_time(previous)}).",
+        f"Pump clock set to {local_iso(now, offset)} local ({format_utc_offset(offset)}, "
+        f"{iso_time(now)}); was {local_iso(previous, pump_offset)} "
+        f"({format_utc_offset(pump_offset)}).",
     )

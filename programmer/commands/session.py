@@ -10,6 +10,7 @@ from protocol.catalog import Capability
 from protocol.enums import Role
 
 from ..cli_support import confirm, connected, declined, emit, interactive, note, options, say
+from ..clinic_time import TZ_HELP, UTC_OFFSET_HELP, clock_document, host_time
 from ..finish import for_settings
 from ..views import status_document, status_text
 
@@ -157,18 +158,28 @@ def unpair() -> None:
 
 
 @click.command()
-def status() -> None:
-    """Show the pump's state: therapy, reservoir estimate, battery, alarms.
+@click.option("--utc-offset", "utc_offset", default=None, help=UTC_OFFSET_HELP)
+@click.option("--tz", default=None, help=TZ_HELP)
+def status(utc_offset: str | None, tz: str | None) -> None:
+    """Show the pump's state: therapy, reservoir estimate, battery, alarms, clock.
 
     --json prints one document with (at least) mode, daily_dose_mcg, rate_ml_per_day,
     concentration_mcg_per_ml, reservoir_ml, reservoir_capacity_ml, low_reservoir_alarm_ml,
-    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time.
+    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time,
+    and clock {pump_local_time, here_local_time, off_by_s, warning}: the pump's local time
+    against this computer's (or the zone of --utc-offset / --tz), with a warning when they
+    differ by more than the pump's threshold (a drifting clock, a daylight-saving change).
 
     Example: pumpctl --port /dev/pts/3 --json status
     """
+    host = host_time(utc_offset, tz)
     with connected() as client:
-        doc = status_document(client.status())
+        body = client.status()
+        doc = status_document(body)
         doc["serial_number"] = client.serial_number
+        doc["clock"] = clock_document(body, host)
     emit(doc, status_text(doc))
+    if doc["clock"]["warning"] and options().json:
+        note(f"warning: {doc['clock']['warning']}")
     if doc["mode"] == "stopped" and options().json:
         say("warning: the pump is STOPPED: no drug is delivered until `pumpctl resume`")

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from protocol.enums import ChangeKind
+
 from .. import therapy
 from ..cli_support import (
     ack_warnings_option,
@@ -29,6 +31,7 @@ from ..cli_support import (
 )
 from ..cli_types import DAILY_DOSE, DOSE, DURATION, FLEX_STEP, LENGTH
 from ..client import PumpClient
+from ..clinic_time import clock_warning, host_time
 from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import for_prescription
 from ..flex_grid import week_grid
@@ -45,6 +48,8 @@ def stage_and_commit(
     summary = client.stage(change)
     try:
         view = for_prescription(action, status, prescription, change, summary)
+        if change.get("kind") == ChangeKind.FLEX:  # step hours are the pump's local time
+            view.warnings += filter(None, [clock_warning(status, host_time())])
         if options().dry_run:
             confirm(view)  # shows the view and stops: DryRun, and the staged change is aborted
         if summary.warnings and not options().ack_warnings:

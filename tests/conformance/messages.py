@@ -77,7 +77,7 @@ def minimal_body(msg: MsgType, request_id: int) -> dict[str, Any]:
         },
         MsgType.REFILL: {"withdrawn_nl": 0, "added_nl": 20 * ML, "concentration_mcg_per_ml": 500},
         MsgType.PATIENT_BOLUS_CONFIG: {"config": patient_bolus_config()},
-        MsgType.SET_CLOCK: {"pump_time": 1_767_571_200},
+        MsgType.SET_CLOCK: {"pump_time": 1_767_571_200, "utc_offset_s": 0},
         MsgType.ALARMS_ACK: {"alarms": []},
         MsgType.ALARMS_CONFIG: {"low_reservoir_nl": 2 * ML, "critical_interval_s": 600},
         MsgType.LOG_INFO: {"log": int(LogId.THERAPY)},

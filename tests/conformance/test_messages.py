@@ -210,10 +210,19 @@ def stop_resume_and_alarm_events(pump: PumpUnderTest) -> None:
 @scenario(MsgType.SET_CLOCK)
 def set_clock(pump: PumpUnderTest) -> None:
     with pump.session() as client:
-        now = client.ok(MsgType.STATUS)["pump_time"]
-        assert client.ok(MsgType.SET_CLOCK, {"pump_time": now + 3600})["previous_time"] >= now
-        assert client.ok(MsgType.STATUS)["pump_time"] >= now + 3600
-        client.ok(MsgType.SET_CLOCK, {"pump_time": now})
+        before = client.ok(MsgType.STATUS)
+        now, offset = before["pump_time"], before["utc_offset_s"]
+        moved = client.ok(MsgType.SET_CLOCK, {"pump_time": now + 3600, "utc_offset_s": -18_000})
+        assert moved["previous_time"] >= now and moved["previous_utc_offset_s"] == offset
+        after = client.ok(MsgType.STATUS)
+        assert after["pump_time"] >= now + 3600 and after["utc_offset_s"] == -18_000
+        for bad_offset in (15 * 3600, -13 * 3600, 3600 + 60):  # out of range, not a quarter hour
+            refused = client.request(
+                MsgType.SET_CLOCK, {"pump_time": now, "utc_offset_s": bad_offset}
+            )
+            assert refused.status == ErrorCode.CLOCK_INVALID
+        assert client.ok(MsgType.STATUS)["utc_offset_s"] == -18_000  # nothing changed
+        client.ok(MsgType.SET_CLOCK, {"pump_time": now, "utc_offset_s": offset})
 
 
 @scenario(MsgType.ALARMS_READ, MsgType.ALARMS_CONFIG, MsgType.ALARMS_TEST)
@@ -256,7 +265,9 @@ def device_limits(pump: PumpUnderTest) -> None:
             MsgType.ALARMS_CONFIG,
             {"low_reservoir_nl": before["low_reservoir_nl"], "critical_interval_s": interval},
         )
-        late = client.request(MsgType.SET_CLOCK, {"pump_time": clock["latest_time"] + 1})
+        late = client.request(
+            MsgType.SET_CLOCK, {"pump_time": clock["latest_time"] + 1, "utc_offset_s": 0}
+        )
         assert late.status == ErrorCode.CLOCK_INVALID
 
 

@@ -262,7 +262,9 @@ def test_stop_resume_patient_bolus_alarms_clock_and_logs() -> None:
         MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 50_000_000, "critical_interval_s": 300}
     )
     assert bad.status == ErrorCode.ALARM_CONFIG_OUT_OF_RANGE
-    previous = clinic.ok(MsgType.SET_CLOCK, {"pump_time": START + 7200})["previous_time"]
+    previous = clinic.ok(MsgType.SET_CLOCK, {"pump_time": START + 7200, "utc_offset_s": 0})[
+        "previous_time"
+    ]
     assert previous == clinic.now  # the pump clock ran with board time until now
     assert clinic.ok(MsgType.STATUS)["pump_time"] == START + 7200
     info = clinic.ok(MsgType.LOG_INFO, {"log": LogId.THERAPY})

@@ -96,21 +96,41 @@ EMPTY_COUNTERS_IMAGE = bytes.fromhex(
 )
 
 
+#: The fields appended to Settings since SETTINGS_IMAGE was written: utc_offset_s (i32, 0).
+SETTINGS_TAIL = bytes.fromhex("00000000")
+
+
 @pytest.mark.parametrize(
-    ("record", "image"),
+    ("record", "image", "tail"),
     [
-        (SETTINGS, SETTINGS_IMAGE),
-        (factory_settings(2_000_000, 3600), FACTORY_IMAGE),
-        (COUNTERS, COUNTERS_IMAGE),
-        (EMPTY_COUNTERS, EMPTY_COUNTERS_IMAGE),
+        (SETTINGS, SETTINGS_IMAGE, SETTINGS_TAIL),
+        (factory_settings(2_000_000, 3600), FACTORY_IMAGE, SETTINGS_TAIL),
+        (COUNTERS, COUNTERS_IMAGE, b""),
+        (EMPTY_COUNTERS, EMPTY_COUNTERS_IMAGE, b""),
     ],
 )
 def test_records_encode_to_the_format_1_bytes_and_old_images_decode(
-    record: Settings | Counters, image: bytes
+    record: Settings | Counters, image: bytes, tail: bytes
 ) -> None:
-    assert record.encode() == image
+    """Today's record is the old image plus the fields appended since; the old image (from
+    firmware that did not know them) decodes with their factory values."""
+    assert record.encode() == image + tail
     assert type(record).decode(image) == record
-    assert type(record).decode(image + b"\x00\x17") == record  # later bytes are ignored
+    assert type(record).decode(image + tail) == record
+    assert type(record).decode(image + tail + b"\x00\x17") == record  # later bytes are ignored
+
+
+def test_the_clinics_utc_offset_is_the_last_setting_and_old_images_read_it_as_0() -> None:
+    """UTC+01:00 = 3600 s = 0x00000e10, UTC-05:00 = -18000 s = 0xffffb9b0 (i32, big-endian),
+    after every field of the first release; an image without it is a pump on UTC."""
+    for offset, tail in ((3600, "00000e10"), (-18_000, "ffffb9b0")):
+        record = dataclasses.replace(SETTINGS, utc_offset_s=offset)
+        assert record.encode() == SETTINGS_IMAGE + bytes.fromhex(tail)
+        assert Settings.decode(record.encode()).utc_offset_s == offset
+    assert Settings.decode(SETTINGS_IMAGE).utc_offset_s == 0
+    assert Settings.layout()[-1] == ("utc_offset_s", "i", "")
+    with pytest.raises(ValueError):  # a record cut inside the offset is still refused
+        Settings.decode(SETTINGS_IMAGE + bytes.fromhex("0000"))
 
 
 def test_a_short_record_or_an_unknown_format_is_a_value_error() -> None:

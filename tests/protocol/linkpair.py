@@ -50,6 +50,8 @@ STATUS_BODY: dict[str, Any] = {
     "critical_interval_s": 600,
     "patient_bolus_enabled": False,
     "alarms": [],
+    "utc_offset_s": 3600,
+    "clock_drift_warning_s": 300,
 }
 
 
@@ -90,7 +92,7 @@ class LinkPair:
             return Reply(req.msg, req.seq, 0, STATUS_BODY)
         self.executed.append(req)
         if req.msg is MsgType.SET_CLOCK:
-            return Reply(req.msg, req.seq, 0, {"previous_time": 5})
+            return Reply(req.msg, req.seq, 0, {"previous_time": 5, "previous_utc_offset_s": 0})
         return Reply(req.msg, req.seq, 0, {})
 
     def to_programmer(self, data: bytes) -> list[object]:

@@ -205,10 +205,14 @@ def test_duplicate_state_changing_request_executes_once_and_gets_the_same_reply(
     link = LinkPair()
     link.paired_session()
     (first,) = replies(
-        link.request(MsgType.SET_CLOCK, {"request_id": 41, "pump_time": 1_800_000_000})
+        link.request(
+            MsgType.SET_CLOCK, {"request_id": 41, "pump_time": 1_800_000_000, "utc_offset_s": 0}
+        )
     )
     (again,) = replies(
-        link.request(MsgType.SET_CLOCK, {"request_id": 41, "pump_time": 1_800_000_000})
+        link.request(
+            MsgType.SET_CLOCK, {"request_id": 41, "pump_time": 1_800_000_000, "utc_offset_s": 0}
+        )
     )
     assert first.ok and again.ok and first.body == again.body
     assert len(link.executed) == 1

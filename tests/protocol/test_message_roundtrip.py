@@ -195,7 +195,9 @@ def test_an_array_longer_than_its_count_field_refuses_to_encode() -> None:
 
 def test_a_field_out_of_its_range_refuses_to_encode() -> None:
     with pytest.raises(LocalProtocolError):
-        encode_request(MsgType.SET_CLOCK, {"request_id": 1, "pump_time": 1 << 32})
+        encode_request(
+            MsgType.SET_CLOCK, {"request_id": 1, "pump_time": 1 << 32, "utc_offset_s": 0}
+        )
 
 
 def test_a_malformed_payload_is_explained_without_internal_exception_names() -> None:

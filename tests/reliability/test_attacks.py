@@ -157,7 +157,7 @@ def test_attacks_are_refused_audited_and_the_pump_stays_responsive(
             ),
             (MsgType.ALARMS_CONFIG, {"low_reservoir_nl": 500_000, "critical_interval_s": 3600}),
             (MsgType.STOP, {}),
-            (MsgType.SET_CLOCK, {"pump_time": 0}),
+            (MsgType.SET_CLOCK, {"pump_time": 0, "utc_offset_s": 0}),
             (MsgType.UNPAIR, {"key_id": clinician.key_id}),
             (
                 MsgType.PATIENT_BOLUS_CONFIG,
