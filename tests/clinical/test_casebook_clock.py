@@ -12,6 +12,7 @@ Common arithmetic: 20 mL of 2000 mcg/mL; a flex day of 00:00 = 300 mcg/day and 0
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from programmer import KeyStore, PumpClient, therapy
 from programmer.clinic_time import clock_document, host_time
 from programmer.views import status_document, status_text
 from protocol.enums import AlarmId, LogEvent, LogId
+from protocol.units import format_utc_offset
+from tests.integration.harness import served_pump, xdg_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -235,3 +238,66 @@ def test_a_clock_off_by_ten_minutes_is_warned(
     assert clock["warning"].startswith(f"the pump clock is {warned} behind this computer's")
     assert f"its clock is {warned} behind in UTC" in clock["warning"]
     assert "daylight-saving" not in clock["warning"]
+
+
+def test_pumpctl_syncs_in_the_clinics_zone_and_warns_where_the_pump_is_off(
+    name: str, tmp_path: Path
+) -> None:
+    """Real ``vpump serve --lockstep`` (its clock stands still between commands) and real
+    ``pumpctl``.  The factory clock reads 2026-01-05T00:00:00Z on UTC+00:00.
+
+    1. ``clock sync --utc-offset +01:00`` sends this computer's time and +3,600 s: the pump
+       reports UTC+01:00 and its local time is the UTC time + 1 h; the Finish view warned of
+       the new offset (flex steps move) and of the jump from 2026-01-05.
+    2. ``status --utc-offset +01:00``: off by the few seconds the commands took (under the
+       300 s threshold): no warning.  ``--tz Europe/Paris`` is the same +01:00 in winter
+       (no warning) and +02:00 in summer (a warning).
+    3. ``status --utc-offset +02:00`` (the clinic after the spring change): 1 h (3,600 s plus
+       those seconds) behind: a WARNING in the text, and in the JSON ``clock.warning``.
+    4. ``program flex`` from a computer on New York winter time (TZ=EST+5, -05:00): the step
+       hours would run 6 h off the clinic's clock (less the seconds the frozen pump clock lost
+       since the sync), so its Finish view warns before the write.
+    A zone that does not exist is a usage error (exit 2), before the pump is asked."""
+    env = xdg_env(tmp_path)
+    env["TZ"] = "Europe/Paris"  # vpump never reads it; pumpctl's own zone is given below
+    with served_pump(tmp_path, env, extra=("--profile", name)) as pump:
+        pump.pair()
+        pump.fill_and_program()
+        synced = pump.pumpctl("--json", "--yes", "clock", "sync", "--utc-offset", "+01:00")
+        assert synced.code == 0, synced
+        doc = synced.json
+        assert (doc["previous_utc_offset"], doc["utc_offset"]) == ("UTC+00:00", "UTC+01:00")
+        assert doc["previous_time"] == "2026-01-05T00:00:00Z"
+        assert doc["local_time"].endswith("+01:00")
+        warnings = doc["finish"]["warnings"]
+        assert any("moves FORWARD" in w for w in warnings)
+        assert any("changes from UTC+00:00 to UTC+01:00" in w for w in warnings)
+
+        now = pump.pumpctl("--json", "status", "--utc-offset", "+01:00")
+        assert now.code == 0, now
+        assert now.json["utc_offset_s"] == 3600
+        assert now.json["clock"]["pump_utc_offset"] == "UTC+01:00"
+        assert -60 < now.json["clock"]["off_by_s"] <= 0
+        assert now.json["clock"]["warning"] is None
+        paris = pump.pumpctl("--json", "status", "--tz", "Europe/Paris")
+        in_paris = host_time(tz="Europe/Paris")  # +01:00 in winter, +02:00 in summer
+        assert paris.json["clock"]["here_utc_offset"] == format_utc_offset(in_paris.utc_offset_s)
+        assert (paris.json["clock"]["warning"] is None) == (in_paris.utc_offset_s == 3600)
+
+        summer = pump.pumpctl("status", "--utc-offset", "+02:00")
+        assert summer.code == 0, summer
+        assert "local time" in summer.out and "(UTC+01:00)" in summer.out
+        assert "WARNING: the pump clock is 1 h" in summer.out
+        assert "the pump is on UTC+01:00, this computer on UTC+02:00" in summer.out
+
+        pump.env["TZ"] = "EST+5"  # UTC-05:00 all year (a POSIX zone, no daylight saving)
+        flex = pump.pumpctl(
+            "--json", "--yes", "--ack-warnings", "program", "flex",
+            "--step", "00:00=300mcg/day", "--step", "07:00=600mcg/day",
+        )  # fmt: skip
+        assert flex.code == 0, flex
+        ahead = re.compile(r"the pump clock is (6 h|5 h 59 min \d+ s) ahead of this computer's")
+        assert any(ahead.match(w) for w in flex.json["finish"]["warnings"]), flex.json["finish"]
+
+        wrong = pump.pumpctl("status", "--tz", "Mars/Olympus_Mons")
+        assert wrong.code == 2 and "not a time zone name" in wrong.err
