@@ -3,8 +3,9 @@
 Why: a scenario report compares the drug the pump was told to give with what it estimates it
 gave and with what the hardware truly moved.  This ledger is independent of the firmware's own
 accounting: it replays the committed basal programs (continuous, flex with per-weekday day
-programs, stopped) over pump time and adds bolus masses.  Integers throughout: the basal
-integral is kept in ng*s/day and divided once at the end (rounded down).
+programs, stopped) over the clinic's local time (pump time + UTC offset, as the firmware runs
+flex steps) and adds bolus masses.  Integers throughout: the basal integral is kept in
+ng*s/day and divided once at the end (rounded down).
 
 Conventions: a single bolus replaces basal while it runs (as the firmware does); a patient
 bolus comes on top; priming and bridge boluses count the mass the pump must move for them (a
@@ -22,7 +23,7 @@ from firmware.units import DAY_S, EPOCH_WEEKDAY
 @dataclass(frozen=True, slots=True)
 class _Segment:
     start: int  # board time
-    pump_offset: int  # pump time - board time during the segment
+    pump_offset: int  # clinic local time (pump time + UTC offset) - board time in the segment
     program: BasalProgram
 
 

@@ -8,6 +8,7 @@ Every mistake is reported with the action number, its ``do`` and the key.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -166,7 +167,7 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     "alarms_config": {"low_reservoir_ml": _ml, "critical_interval": _duration},
     "ack_alarms": {"alarms": _alarm_names},
     "alarm_test": {},
-    "set_clock": {"to": _str, "offset": _str},
+    "set_clock": {"to": _str, "offset": _str, "utc_offset": lambda v: parse_utc_offset(_str(v))},
     "power_cycle": {},
     "fault": {"fault": _fault, "pct": _number},
     "access_port_aspirate": {"ml": _ml},
@@ -406,6 +407,15 @@ def _parse_patient(
         return profile if seed is None else draw(profile, seed)
     except PatientProfileError as exc:
         raise fail("patient", str(exc)) from None
+
+
+def parse_utc_offset(text: str) -> int:
+    """``"+01:00"`` / ``"-05:00"`` / ``"+0545"`` -> the clinic's UTC offset in signed seconds."""
+    match = re.fullmatch(r"([+-])(\d{1,2}):?(\d{2})?", text.strip())
+    if match is None:
+        raise ValueError(f"UTC offset {text!r}: write it as +01:00 or -05:00")
+    seconds = int(match[2]) * 3600 + int(match[3] or 0) * 60
+    return -seconds if match[1] == "-" else seconds
 
 
 def parse_clock_offset(text: str) -> int:

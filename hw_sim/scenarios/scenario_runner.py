@@ -312,9 +312,11 @@ class ScenarioRunner:
             pump_time = parse_datetime(args["to"])
         else:
             pump_time = self.firmware.status(now).pump_time + parse_clock_offset(args["offset"])
-        self.firmware.set_clock(pump_time, now)
-        self.ledger.set_pump_offset(now, pump_time - now)
-        self.report.event(now, "set_clock", pump_time=pump_time)
+        utc_offset = int(args.get("utc_offset", self.firmware.utc_offset_s))
+        self.firmware.set_clock(pump_time, now, utc_offset)
+        # the ledger replays the programs on the clinic's local time, as the pump runs them
+        self.ledger.set_pump_offset(now, pump_time + utc_offset - now)
+        self.report.event(now, "set_clock", pump_time=pump_time, utc_offset_s=utc_offset)
 
     def _do_power_cycle(self, action: Action, now: int) -> None:
         self.board.power_cycle(now)

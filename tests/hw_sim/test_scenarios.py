@@ -173,3 +173,32 @@ def test_firmware_sees_eri_near_seven_years_at_low_flow_and_five_at_high_flow(
     report = run_scenario(scenario)
     assert low_years <= report["eri_day"] / YEAR_DAYS <= high_years
     assert report["eos_day"] - report["eri_day"] == pytest.approx(90, abs=1e-3)
+
+
+def test_a_scenario_clinic_in_another_zone_runs_and_counts_flex_steps_on_local_time() -> None:
+    """The clinic at UTC+05:00 from the start; continuous 500 mcg/day from 10 min, then from
+    day 1 (00:00Z = 05:00 local) flex 00:00 = 400 and 07:00 = 530 mcg/day, to day 3.5 (12:00Z =
+    17:00 local).  By hand: a flex day is (7 x 400 + 17 x 530) / 24 = 492.083 mcg; from 05:00
+    to 17:00 local are 2 h at 400 and 10 h at 530 = 254.167 mcg; continuous 500 x 1430 / 1440
+    = 496.528 mcg.  Programmed: 496.528 + 2 x 492.083 + 254.167 = 1,734.861 mcg (on UTC it
+    would be 7 h at 400 + 5 h at 530 in the last half day: 1,707.778 mcg).  The pump's estimate
+    agrees within a stroke's drug (250 nL x 2000 mcg/mL = 0.5 mcg)."""
+    scenario = parse_scenario(
+        {
+            "name": "clinic_utc_plus_5",
+            "profile": "vp20",
+            "seed": 3,
+            "end": "3d12h",
+            "action": [
+                {"at": "0d", "do": "set_clock", "offset": "0h", "utc_offset": "+05:00"},
+                {"at": "0d", "do": "refill", "added_ml": 20, "concentration": 2000},
+                {"at": "10m", "do": "continuous", "mcg_per_day": 500},
+                {"at": "1d", "do": "flex", "steps": [["00:00", 400], ["07:00", 530]]},
+            ],
+        }
+    )
+    report = run_scenario(scenario)
+    clock = [e for e in report["events"] if e["event"] == "set_clock"]
+    assert clock and clock[0]["utc_offset_s"] == 18_000
+    assert report["programmed_mcg"] == 1734.861
+    assert report["delivered_mcg"] == pytest.approx(1734.861, abs=0.5)
