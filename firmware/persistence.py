@@ -11,9 +11,9 @@ offset, battery and alarm state); it is small and written at least every
 
 Each field's encoding is declared next to it (:mod:`firmware.record_codec`), in byte order:
 encoder, decoder and :meth:`~firmware.record_codec.Record.layout` all follow from the class.
-The byte layout is that of format 1 since the first release; fields may only be appended, and a
-field appended with a factory value reads as that value from an image written before it existed
-(an image that ends where the field would begin).
+The byte layout is that of format 1 since the first release; fields may only be appended, each
+with a factory value and ``appended=True``: an image written before such a field existed ends
+where it would begin and reads it as that value.
 
 A new setting is one line in :class:`Settings` (with its factory value).  A new counter is its
 line in :class:`Counters` plus one in each of ``TimeLine.counters()`` (the keyword-only
@@ -129,7 +129,7 @@ class Settings(Record):
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
     patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
     titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
-    utc_offset_s: int = nvm(I32, 0)  # clinic local time - UTC, set with the clock (old images: 0)
+    utc_offset_s: int = nvm(I32, 0, appended=True)  # clinic local time - UTC, set with the clock
 
 
 def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:

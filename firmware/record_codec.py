@@ -8,9 +8,9 @@ struct calls however many fields it has.  :meth:`Record.layout` lists the fields
 struct codes for the docs and tests.
 
 A new persistent field is one line in the record's declaration; an existing image keeps loading
-as long as fields are only appended at the end.  An image that ends before a run of appended
-fields that all have a factory value (``nvm(codec, default)``) decodes them as that value: an
-image from firmware that did not know them yet.
+as long as fields are only appended at the end, declared ``nvm(codec, default, appended=True)``:
+an image that ends before such a field (from firmware that did not know it yet) reads it as its
+factory value.
 """
 
 from __future__ import annotations
@@ -136,10 +136,12 @@ Codec = FixedCodec | VarCodec
 _NO_DEFAULT: Any = dataclasses.MISSING
 
 
-def nvm(codec: Codec, default: Any = _NO_DEFAULT) -> Any:
+def nvm(codec: Codec, default: Any = _NO_DEFAULT, *, appended: bool = False) -> Any:
     """Declare a record field, its encoding and optionally its factory value:
-    ``drawn_nl: int = nvm(U64)``, ``version: int = nvm(U32, 0)``."""
-    return dataclasses.field(default=default, metadata={"codec": codec})
+    ``drawn_nl: int = nvm(U64)``, ``version: int = nvm(U32, 0)``.  ``appended=True`` marks a
+    field added after the first release (with a factory value): an image written before it
+    existed ends before it and reads it as the factory value."""
+    return dataclasses.field(default=default, metadata={"codec": codec, "appended": appended})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -161,11 +163,25 @@ class _Plan:
 
     def __init__(self, cls: type[Record]) -> None:
         self.steps: list[_FixedRun | _VarField] = []
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        #: Fields appended since the first release (``nvm(..., appended=True)``) may be missing
+        #: from older images: each is a step of its own, so an image may end before any of them.
+        appended = [i for i, f in enumerate(fields) if f.metadata.get("appended")]
+        tail = appended[0] if appended else len(fields)
+        for f in fields[tail:]:
+            if not f.metadata.get("appended") or f.default is _NO_DEFAULT:
+                raise TypeError(
+                    f"{cls.__name__}.{f.name}: a field after an appended one must be appended "
+                    "too, with a factory value"
+                )
         run: list[tuple[str, FixedCodec]] = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for index, f in enumerate(fields):
             codec = f.metadata.get("codec")
             if codec is None:
                 raise TypeError(f"{cls.__name__}.{f.name} has no nvm() codec")
+            if index >= tail:
+                self._close(run)
+                run = []
             if isinstance(codec, FixedCodec):
                 run.append((f.name, codec))
                 continue
@@ -173,17 +189,11 @@ class _Plan:
             run = []
             self.steps.append(_VarField(f.name, codec))
         self._close(run)
-        has_default = {f.name: f.default is not _NO_DEFAULT for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        self._defaulted = [
-            all(has_default[name] for name, _ in step.fields)
-            if isinstance(step, _FixedRun)
-            else has_default[step.name]
-            for step in self.steps
-        ]
+        self._first_optional_step = len(self.steps) - (len(fields) - tail)
 
-    def defaulted_from(self, index: int) -> bool:
-        """Every field of steps ``index`` onward has a factory value."""
-        return all(self._defaulted[index:])
+    def may_end_at(self, index: int) -> bool:
+        """An older image may end before step ``index``: it and every later one are appended."""
+        return index >= self._first_optional_step
 
     def _close(self, run: list[tuple[str, FixedCodec]]) -> None:
         if run:
@@ -232,7 +242,7 @@ class Record:
         values: dict[str, Any] = {}
         plan = _plan(cls)
         for index, step in enumerate(plan.steps):
-            if pos == len(data) and plan.defaulted_from(index):
+            if pos == len(data) and plan.may_end_at(index):
                 break  # an older image: the fields appended since read as their factory values
             if isinstance(step, _FixedRun):
                 raw = _unpack(step.layout, data, pos)

@@ -196,3 +196,17 @@ def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     time_line.restore_counters(COUNTERS)
     read = time_line.counters()
     assert dataclasses.replace(read, log_next_seq=COUNTERS.log_next_seq) == COUNTERS
+
+
+def test_a_field_after_an_appended_one_must_be_appended_with_a_factory_value() -> None:
+    """Otherwise an older image, which ends before the appended field, could not be read."""
+    from firmware.record_codec import U32, Record, nvm
+
+    @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+    class Broken(Record):
+        first: int = nvm(U32)
+        added: int = nvm(U32, 0, appended=True)
+        later: int = nvm(U32)
+
+    with pytest.raises(TypeError, match=r"Broken\.later"):
+        Broken(first=1, later=2).encode()
