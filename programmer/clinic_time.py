@@ -59,7 +59,7 @@ class HostTime:
 
     utc_s: int
     utc_offset_s: int
-    zone: str  # where the offset comes from, for people: "Europe/Paris", "UTC+01:00 (given)"
+    zone: str  # where the offset comes from, for people: "Europe/Paris", "given with --utc-offset"
 
     @property
     def local_s(self) -> int:
@@ -79,7 +79,7 @@ def host_time(
         raise UsageError("give --utc-offset or --tz, not both")
     if utc_offset is not None:
         offset = parse_utc_offset(utc_offset)
-        return HostTime(now, offset, f"{format_utc_offset(offset)} (--utc-offset)")
+        return HostTime(now, offset, "given with --utc-offset")
     moment = datetime.fromtimestamp(now, UTC)
     if tz is not None:
         try:

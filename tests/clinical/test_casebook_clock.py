@@ -248,7 +248,8 @@ def test_pumpctl_syncs_in_the_clinics_zone_and_warns_where_the_pump_is_off(
 
     1. ``clock sync --utc-offset +01:00`` sends this computer's time and +3,600 s: the pump
        reports UTC+01:00 and its local time is the UTC time + 1 h; the Finish view warned of
-       the new offset (flex steps move) and of the jump from 2026-01-05.
+       the new offset (flex steps move) and of the jump from 2026-01-05; the therapy log holds
+       UTC_OFFSET_CHANGED a = 3,600 (new), b = 0 (previous).
     2. ``status --utc-offset +01:00``: off by the few seconds the commands took (under the
        300 s threshold): no warning.  ``--tz Europe/Paris`` is the same +01:00 in winter
        (no warning) and +02:00 in summer (a warning).
@@ -272,6 +273,11 @@ def test_pumpctl_syncs_in_the_clinics_zone_and_warns_where_the_pump_is_off(
         warnings = doc["finish"]["warnings"]
         assert any("moves FORWARD" in w for w in warnings)
         assert any("changes from UTC+00:00 to UTC+01:00" in w for w in warnings)
+        log = pump.pumpctl("--json", "log", "therapy")
+        changed = [r for r in log.json["records"] if r["event"] == "utc_offset_changed"]
+        assert [(r["a"], r["b"], r["decoded"]["utc_offset"]) for r in changed] == [
+            (3600, 0, "UTC+01:00")
+        ]
 
         now = pump.pumpctl("--json", "status", "--utc-offset", "+01:00")
         assert now.code == 0, now
