@@ -18,7 +18,7 @@ U32_MAX = 0xFFFF_FFFF
 
 @dataclass(frozen=True, slots=True)
 class FlexStep:
-    """From ``start_minute`` (0..1439 of the pump day) until the next step or midnight."""
+    """From ``start_minute`` (0..1439 of the clinic's local day) until the next step or midnight."""
 
     start_minute: int
     daily_dose_ng: int  # dose rate of this step, in ng per day

@@ -1,10 +1,11 @@
-"""Basal schedules: the programmed flow rate as a function of pump time.
+"""Basal schedules: the programmed flow rate as a function of the clinic's local time.
 
 Why: the delivery engine is event-driven, so it never asks "what is the rate now?" every second;
 it asks for the rate in force at a time and when that rate next changes (a flex step, midnight).
 Predictions (low-reservoir date, next refill) integrate the same function forward, skipping
 whole weeks at once so a prediction a year ahead costs a few hundred steps, not a year of them.
 
+Times here are the clinic's local time (pump time + UTC offset: the therapy engine converts).
 Rates are nL/day at the reservoir concentration, derived from each step's dose rate (ng/day)
 with the rounding of :mod:`firmware.units` (down).  Amounts integrated over time are in
 "nL*s/day" (rate x seconds), the same exact unit the stroke accumulator uses.

@@ -38,7 +38,7 @@ def weekday(pump_time: int) -> int:
 
 
 def start_of_day(pump_time: int) -> int:
-    """Pump time of the midnight that starts the day containing ``pump_time``."""
+    """The midnight that starts the day containing a time (local time for flex and daily totals)."""
     return pump_time - pump_time % DAY_S
 
 

@@ -54,7 +54,7 @@ def bridge_bolus(catheter_length_mm: int) -> TherapyChange:
 
 @dataclass(frozen=True, slots=True)
 class FlexStep:
-    start_minute: int  # minutes after midnight, pump local time
+    start_minute: int  # minutes after the clinic's local midnight (pump UTC + its UTC offset)
     daily_dose_ng: int  # the dose rate during the step, expressed per day
 
     def to_wire(self) -> dict[str, int]:
