@@ -22,7 +22,7 @@ from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor
 from firmware.clock import PumpClock, date_text, u32_as_i32
 from firmware.delivery import StrokeAccumulator, TimedBolus
-from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
+from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing, ring_capacity
 from firmware.hal import Hal, ResetCause, TonePattern
 from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
 from firmware.persistence import Settings
@@ -102,8 +102,8 @@ class PumpFirmware:
         self.profile = profile
         self.identity = identity
         self._clock = PumpClock()
-        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity))
-        self._log = EventLog({log_id: LogRing(profile.log_capacity) for log_id in LogId})
+        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity, profile.daily_log_capacity))
+        self._log = EventLog({log_id: LogRing(ring_capacity(profile, log_id)) for log_id in LogId})
         alarm_cfg = profile.alarms
         self._alarms = AlarmManager(
             self._log,
@@ -663,7 +663,7 @@ class PumpFirmware:
             return LogId(log)
         except ValueError:
             raise Refusal(
-                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm or audit"
+                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm, audit or daily"
             ) from None
 
     def log_info(self, log: LogId | int) -> LogInfo:
