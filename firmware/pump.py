@@ -64,6 +64,7 @@ from firmware.schedule import program_daily_dose_ng, program_dose_at
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from firmware.write_audit import WriteNote
 from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
@@ -129,6 +130,7 @@ class PumpFirmware:
             self._battery,
         )
         self._staged: Staged | None = None
+        self._write_note = WriteNote()  # what the audit record of the current write adds
 
     # ------------------------------------------------------------------ the time line
     def boot(self, now: int, cause: ResetCause) -> None:
@@ -383,6 +385,8 @@ class PumpFirmware:
             names = ", ".join(str(w.name) for w in missing)
             raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
         self._apply(validated, now)
+        acknowledged = staged.validated.warnings | validated.warnings
+        self.note_write(detail=int(change_kind(validated.change)), acknowledged=int(acknowledged))
         return self._settings.version
 
     def _apply(self, validated: ValidatedChange, now: int) -> None:
@@ -674,10 +678,32 @@ class PumpFirmware:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
         return self._log.rings[self._ring(log)].read(cursor_seq, max_count)
 
-    def audit(self, event: LogEvent, a: int, b: int, now: int) -> None:
-        """Append a record for the protocol layer (pairing, sessions, auth failures...)."""
+    def audit(self, event: LogEvent, a: int, b: int, now: int, flags: int = 0) -> None:
+        """Append a record for the protocol layer (pairing, sessions, auth failures, writes)."""
         now = self._catch_up(now)
-        self._log_now(event, now, a, b)
+        self._log.append(event, self._clock.pump_time(now), a, b, flags)
+
+    def note_write(
+        self,
+        *,
+        detail: int | None = None,
+        acknowledged: int | None = None,
+        choice: int | None = None,
+    ) -> None:
+        """Add to the audit record of the write being carried out (``firmware.write_audit``):
+        what it changed, the warnings acknowledged, a choice such as the bridge given or
+        skipped.  Fields not named keep their value."""
+        note = self._write_note
+        self._write_note = WriteNote(
+            note.detail if detail is None else detail,
+            note.acknowledged if acknowledged is None else acknowledged,
+            note.choice if choice is None else choice,
+        )
+
+    def take_write_note(self) -> WriteNote:
+        """The note of the write just carried out; the next write starts from an empty one."""
+        note, self._write_note = self._write_note, WriteNote()
+        return note
 
     def get_security_blob(self) -> bytes:
         return self._time.security_blob

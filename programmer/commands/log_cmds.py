@@ -37,7 +37,7 @@ def record_document(record: LogRecord) -> dict[str, Any]:
         "event": record.event_name,
         "a": record.a,
         "b": record.b,
-        "decoded": decode_arguments(record.event, record.a, record.b),
+        "decoded": decode_arguments(record.event, record.a, record.b, record.flags),
         "flags": record.flags,
         "check_ok": record.check_ok,
     }
