@@ -61,6 +61,7 @@ from firmware.safety import (
     validate_patient_bolus,
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
+from firmware.status_figures import PatientBolusUse, patient_bolus_use, week_day_totals_ng
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
@@ -223,8 +224,9 @@ class PumpFirmware:
         rate = segment.rate_nl_per_day
         if segment.bolus is not None:
             rate += segment.bolus.volume_nl * DAY_S // segment.bolus.duration_s
-        if engine.halted or engine.basal_stopped:
-            basal_dose = 0
+        delivering = rate > 0 and res.estimate_nl > 0  # the motor turns and pushes drug
+        if engine.halted or engine.basal_stopped or (res.is_filled and res.is_empty):
+            basal_dose = 0  # an empty reservoir delivers nothing, whatever the motor does
         elif engine.safe_reason is not None:  # the safe rate, whatever was programmed
             basal_dose = mass_ng_for_volume(rate, res.concentration_mcg_per_ml)
         else:
@@ -258,7 +260,16 @@ class PumpFirmware:
             patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
+            delivering=delivering,
+            patient_bolus_use=self._patient_bolus_use(now),
+            week_day_totals_ng=week_day_totals_ng(engine.program),
         )
+
+    def _patient_bolus_use(self, now: int) -> PatientBolusUse:
+        cfg = self._settings.patient_bolus
+        use = patient_bolus_use(cfg, self._time.pb_grants, self._time.pb_refusals, now)
+        lockout_end = None if use.lockout_end is None else self._pump(use.lockout_end)
+        return dataclasses.replace(use, lockout_end=lockout_end)
 
     def prescription(self) -> ActivePrescription:
         """The committed therapy, its version and the settings that go with it."""
@@ -507,6 +518,7 @@ class PumpFirmware:
             timed = self._check_patient_bolus(now)
         except Refusal as refusal:
             self._log_now(LogEvent.PATIENT_BOLUS_REFUSED, now, refusal.code)
+            self._time.pb_refusals.append(now)
             self._time.after_change(now, config_changed=False)
             raise
         cfg = self._settings.patient_bolus

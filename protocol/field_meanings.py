@@ -100,6 +100,12 @@ FIELD_NOTES: dict[str, str] = {
     "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
+    "delivering": "true while drug reaches the patient: false when stopped, halted or the "
+    "reservoir is empty (the motor may still run at the safe minimum, pushing no drug)",
+    "patient_bolus_max_per_day": "patient boluses allowed per rolling 24 h",
+    "patient_boluses_given": "patient boluses granted in the rolling 24 h",
+    "patient_boluses_refused": "patient-bolus requests refused in the rolling 24 h",
+    "patient_boluses_left": "patient boluses still allowed in the rolling 24 h",
     "enabled": "patient bolus allowed",
     "max_per_day": "patient boluses allowed per rolling 24 h",
     "remaining_today": "patient boluses left in the rolling 24 h",
