@@ -113,6 +113,19 @@ class LogRing:
     def records(self) -> list[LogRecord]:
         return self._records[self._start :]
 
+    def count_recent(self, event: int, after_time: int) -> int:
+        """Records of ``event`` newer than ``after_time``, counted from the newest back to the
+        first record not newer (records are appended in time order; no copy of the ring)."""
+        count = 0
+        records = self._records
+        for index in range(len(records) - 1, self._start - 1, -1):
+            record = records[index]
+            if record.time <= after_time:
+                break
+            if record.event == event:
+                count += 1
+        return count
+
 
 #: Receives each new record with its wire bytes (``record.pack()``, already packed).
 LogSink = Callable[[LogId, LogRecord, bytes], None]

@@ -156,4 +156,3 @@ class Counters(Record):
     patient_bolus_grants: tuple[int, ...] = nvm(_GRANTS)  # board times, last 24 h
     alarms: tuple[tuple[AlarmId, ActiveAlarm], ...] = nvm(_ALARMS)
     daily_log_next_seq: int = nvm(U32, 1)  # the daily-totals ring's next sequence number
-    patient_bolus_refusals: tuple[int, ...] = nvm(_GRANTS, ())  # board times, last 24 h

@@ -267,7 +267,11 @@ class PumpFirmware:
 
     def _patient_bolus_use(self, now: int) -> PatientBolusUse:
         cfg = self._settings.patient_bolus
-        use = patient_bolus_use(cfg, self._time.pb_grants, self._time.pb_refusals, now)
+        # refusals are counted in the therapy log, which holds each one (no counter to persist)
+        refused = self._log.rings[LogId.THERAPY].count_recent(
+            LogEvent.PATIENT_BOLUS_REFUSED, self._clock.pump_time(now) - DAY_S
+        )
+        use = patient_bolus_use(cfg, self._time.pb_grants, refused, now)
         lockout_end = None if use.lockout_end is None else self._pump(use.lockout_end)
         return dataclasses.replace(use, lockout_end=lockout_end)
 
@@ -518,7 +522,6 @@ class PumpFirmware:
             timed = self._check_patient_bolus(now)
         except Refusal as refusal:
             self._log_now(LogEvent.PATIENT_BOLUS_REFUSED, now, refusal.code)
-            self._time.pb_refusals.append(now)
             self._time.after_change(now, config_changed=False)
             raise
         cfg = self._settings.patient_bolus

@@ -5,7 +5,8 @@ Why: the programmer shows what the pump says and computes no clinical number its
 figure of the status screen is the pump's: a flex week is shown with the day totals the pump
 delivers, an empty reservoir shows that nothing is delivered (the motor may still turn at the
 safe minimum, pushing no drug), and the patient-bolus use is the pump's own count over the same
-sliding 24 h window its daily maximum is checked against.  Pure functions of the engine's state,
+sliding 24 h window its daily maximum is checked against (refusals: the PATIENT_BOLUS_REFUSED
+records of the therapy log in that window, so no counter needs room in NVM).  Pure functions of the engine's state,
 integers only.
 """
 
@@ -37,12 +38,12 @@ class PatientBolusUse:
 
 
 def patient_bolus_use(
-    cfg: PatientBolusConfig, grants: list[int], refusals: list[int], now: int
+    cfg: PatientBolusConfig, grants: list[int], refused: int, now: int
 ) -> PatientBolusUse:
-    """The patient's bolus use at board time ``now`` from the pump's grant and refusal times
-    (board times), over the sliding 24 h the daily maximum is checked against."""
+    """The patient's bolus use at board time ``now`` from the pump's grant times (board times),
+    over the sliding 24 h the daily maximum is checked against; ``refused``: the refusals the
+    therapy log holds for the same 24 h."""
     given = sum(1 for g in grants if g > now - DAY_S)
-    refused = sum(1 for r in refusals if r > now - DAY_S)
     lockout_end = None
     if grants and cfg.enabled and now < grants[-1] + cfg.lockout_s:
         lockout_end = grants[-1] + cfg.lockout_s

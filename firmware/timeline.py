@@ -86,8 +86,6 @@ class TimeLine:
         )
         #: Board times of the patient boluses granted in the last 24 h (pruned daily).
         self.pb_grants: list[int] = []
-        #: Board times of the patient-bolus requests refused in the last 24 h (pruned daily).
-        self.pb_refusals: list[int] = []
         #: Latched: NVM found corrupt at boot, until a clinician re-establishes therapy.
         self.memory_error = False
         self._nvm_failing = False  # NVM writes refused, unsaved state held in RAM
@@ -193,7 +191,6 @@ class TimeLine:
         self._persisted_seq = dict(zip(rings, c.log_next_seq, strict=True))
         self._persisted_seq[LogId.DAILY] = c.daily_log_next_seq
         self.pb_grants = list(c.patient_bolus_grants)
-        self.pb_refusals = list(c.patient_bolus_refusals)
         self._alarms.restore(dict(c.alarms))
 
     def counters(self) -> Counters:
@@ -223,7 +220,6 @@ class TimeLine:
             patient_bolus_grants=tuple(self.pb_grants),
             alarms=tuple(sorted(self._alarms.active.items())),
             daily_log_next_seq=rings[LogId.DAILY].next_seq,
-            patient_bolus_refusals=tuple(self.pb_refusals),
         )
 
     @property
@@ -400,8 +396,6 @@ class TimeLine:
         self._battery.check(self._hal.battery.remaining_ppm(t), t)
         if self.pb_grants:
             self.pb_grants = [g for g in self.pb_grants if g > t - DAY_S]
-        if self.pb_refusals:
-            self.pb_refusals = [r for r in self.pb_refusals if r > t - DAY_S]
         self._next_housekeeping = self._housekeeping_after(t)
 
     def cancel_bolus(self, bolus: ActiveBolus | None, t: int) -> None:

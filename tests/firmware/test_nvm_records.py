@@ -64,7 +64,6 @@ COUNTERS = Counters(
         (AlarmId.MOTOR_STALL, ActiveAlarm(1_700_000_500, False, None, 1_700_000_500)),
     ),
     daily_log_next_seq=9,
-    patient_bolus_refusals=(1_700_000_200,),
 )
 COUNTERS_IMAGE = bytes.fromhex(
     "0100000003000000000012d687000000000000002a00000000000181cd000000000012d6870000000024ca"
@@ -73,7 +72,6 @@ COUNTERS_IMAGE = bytes.fromhex(
     "f10001000000006553ff100000000065540d2005000000006553f2f400ffffffffffffffff000000006553"
     "f2f4"
     "00000009"  # daily_log_next_seq
-    "01000000006553f1c8"  # patient_bolus_refusals
 )
 EMPTY_COUNTERS = Counters(
     refill_generation=0,
@@ -101,7 +99,6 @@ EMPTY_COUNTERS_IMAGE = bytes.fromhex(
     + "ffffffffffffffff00000f42400000000000010000000100000001"
     + "0000"
     + "00000001"  # daily_log_next_seq
-    + "00"  # patient_bolus_refusals
 )
 
 
