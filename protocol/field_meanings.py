@@ -299,7 +299,9 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.PATIENT_BOLUS_CONFIGURED: "a = dose ng, b = max per day",
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",
-    LogEvent.DAILY_TOTAL: "a = delivered ng in the day, b = programmed ng in the day",
+    LogEvent.DAILY_TOTAL: (
+        "a = delivered ng in the day, b = programmed ng in the day (in the daily log)"
+    ),
     LogEvent.ALARM_RAISED: "a = AlarmId",
     LogEvent.ALARM_CLEARED: "a = AlarmId",
     LogEvent.ALARM_ACKNOWLEDGED: "a = AlarmId",
@@ -320,6 +322,10 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     ),
     LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
     LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
+    LogEvent.WRITE_ACCEPTED: (
+        "a = key id, b = message type | Role << 8 | detail << 16 | WriteChoice << 24 (detail: "
+        "ChangeKind of a committed prescription), flags = StageWarning bits acknowledged"
+    ),
 }
 
 
