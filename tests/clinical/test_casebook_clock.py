@@ -128,7 +128,7 @@ def test_the_daily_total_closes_at_the_clinics_midnight(
     staged = client.stage(therapy.continuous(480_000))
     client.commit(staged, staged.warnings)
     loop.advance(MONDAY + 30 * HOUR - loop.bench.now)
-    daily = [r for r in client.log_read(LogId.THERAPY) if r.event == LogEvent.DAILY_TOTAL]
+    daily = [r for r in client.log_read(LogId.DAILY) if r.event == LogEvent.DAILY_TOTAL]
     assert [(r.time, r.b) for r in daily] == [
         (MONDAY + 5 * HOUR, 100_000),
         (MONDAY + 29 * HOUR, 480_000),
