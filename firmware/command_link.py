@@ -80,6 +80,7 @@ class CommandLink:
             failures_before_lockout=profile.auth_failures_before_lockout,
             lockout_s=profile.auth_lockout_s,
             pairing_window_s=profile.pairing_window_s,
+            writes_need_head=profile.writes_need_head,
         )
         self.endpoint = DeviceEndpoint(
             info,
@@ -114,6 +115,10 @@ class CommandLink:
 
     # -- inputs ------------------------------------------------------------------------------------
     def set_wand(self, present: bool, now: int) -> None:
+        """The programmer head placed over the pump, or taken away: it opens the pairing
+        window, and while it is there requests that change the pump are accepted (the
+        profile's ``writes_need_head``)."""
+        self.endpoint.head_present = present
         if present:
             locked = self.endpoint.locked(now)
             self.endpoint.open_pairing_window(now)  # proximity lifts a pairing lockout

@@ -85,3 +85,6 @@ class DeviceProfile:
     patient_bolus: PatientBolusLimits
     alarms: AlarmSettings
     clock: ClockLimits
+    #: The proximity rule: requests that change the pump need the programmer head over it
+    #: (PROGRAMMER_HEAD_AWAY otherwise); reads do not.  False: only pairing needs the head.
+    writes_need_head: bool = True

@@ -197,21 +197,19 @@ def pair(
     *,
     authorized_by: KeyStore | None = None,
 ) -> None:
-    """Pair a programmer key of ``role`` (the wand is placed for it, then taken away); a patient
-    key is first authorised in a session of the clinician key store ``authorized_by``."""
+    """Pair a programmer key of ``role`` (the wand is placed for it and stays there for the
+    visit: requests that change the pump need it); a patient key is first authorised in a
+    session of the clinician key store ``authorized_by``."""
     pump.bench("wand", on=True)
-    try:
-        if authorized_by is not None:
-            with open_client(pump.port, authorized_by) as clinician:
-                clinician.authorize_patient_pairing()
-        with open_client(pump.port, keystore) as client:
-            # the person at the bench accepts the code the programmer shows
-            def accept(code: str) -> None:
-                pump.bench("pairing", action="accept", code=code.replace(" ", ""))
+    if authorized_by is not None:
+        with open_client(pump.port, authorized_by) as clinician:
+            clinician.authorize_patient_pairing()
+    with open_client(pump.port, keystore) as client:
+        # the person at the bench accepts the code the programmer shows
+        def accept(code: str) -> None:
+            pump.bench("pairing", action="accept", code=code.replace(" ", ""))
 
-            client.pair(role, on_waiting=accept)
-    finally:
-        pump.bench("wand", on=False)
+        client.pair(role, on_waiting=accept)
 
 
 def fill_and_program(client: PumpClient, daily_dose_ng: int = 400_000) -> None:

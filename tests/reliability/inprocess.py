@@ -114,7 +114,7 @@ class InProcessProgrammer:
         events = self.exchange(self.endpoint.confirm_pairing(self.next_seq()))
         done = next(e for e in events if isinstance(e, PairingCompleted))
         self.key_id, self.pairing_key = done.key_id, done.pairing_key
-        self.pump.set_wand(False)
+        # the head stays over the pump (pairing closed the window): writes need it
 
     def open_session(self) -> None:
         events = self.exchange(
