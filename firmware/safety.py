@@ -223,7 +223,9 @@ def _week_steps(flex: Flex) -> list[tuple[int, int, int, int]]:
     steps = []
     for day, index in enumerate(flex.weekday_program):
         for step in flex.day_programs[index]:
-            steps.append((day * 1440 + step.start_minute, step.daily_dose_ng, index, step.start_minute))
+            steps.append(
+                (day * 1440 + step.start_minute, step.daily_dose_ng, index, step.start_minute)
+            )
     return steps
 
 
@@ -370,15 +372,13 @@ def _validate_basal(
     if isinstance(change, Continuous):
         check_basal_dose(change.daily_dose_ng, conc, profile, "continuous")
     else:
-        for number, steps in enumerate(change.day_programs):
+        for steps in change.day_programs:
             for step in steps:
-                check_basal_dose(
-                    step.daily_dose_ng,
-                    conc,
-                    profile,
-                    f"day program {number} step at {clock(step.start_minute)}",
-                    daily_limit=False,
-                )
+                if not 0 <= step.daily_dose_ng <= U32_MAX:
+                    raise _refuse(
+                        ErrorCode.INVALID_ARGUMENT,
+                        f"step at {clock(step.start_minute)}: the dose is out of range",
+                    )
     daily = program_daily_dose_ng(change)
     if daily > hard:
         raise _refuse(
@@ -388,6 +388,15 @@ def _validate_basal(
         )
     if isinstance(change, Flex):
         check_high_rate_periods(change, profile)
+        for number, steps in enumerate(change.day_programs):
+            for step in steps:
+                check_basal_dose(
+                    step.daily_dose_ng,
+                    conc,
+                    profile,
+                    f"day program {number} step at {clock(step.start_minute)}",
+                    daily_limit=False,
+                )
     worst_day = daily + ctx.patient_bolus_allowance_ng
     if worst_day > hard:
         raise _refuse(
