@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
-from firmware.prescription import Continuous, Flex, FlexStep, PrimingBolus, SingleBolus
+from firmware.prescription import Flex, FlexStep, PrimingBolus, SingleBolus
 from hw_sim.board.board import VirtualBoard
 from hw_sim.link.loopback import Loopback
 from hw_sim.profiles.loader import load_profile
 from programmer import KeyStore, PumpClient, cli_support, therapy
 from programmer.cli import run
+from programmer.transport import open_transport as real_open_transport
 from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
@@ -172,10 +173,9 @@ def clinic(
         staged = client.stage(therapy.continuous(500_000))
         client.commit(staged, staged.warnings)
     loop.bench.advance_to(loop.bench.now + 2 * DAY)  # the start is out of the titration window
-    opener = cli_support.open_transport
 
     def open_transport(url: str, *args: Any, **kwargs: Any) -> Any:
-        return loop.transport() if url == URL else opener(url, *args, **kwargs)
+        return loop.transport() if url == URL else real_open_transport(url, *args, **kwargs)
 
     monkeypatch.setattr(cli_support, "open_transport", open_transport)
     yield loop, keys
@@ -197,8 +197,8 @@ def test_patient_bolus_configuration_is_checked_like_a_dose_increase(
     written (it used to be written, checked only against the 3000 mcg/day hard limit); with
     ``--ack-warnings`` it is."""
     loop, keys = clinic
-    args = ("patient-bolus", "config", "--dose", "50mcg", "--over", "10min")
-    args += ("--max-per-day", "4", "--lockout", "3h")
+    args: tuple[str, ...] = ("patient-bolus", "config", "--dose", "50mcg", "--over", "10min")
+    args = (*args, "--max-per-day", "4", "--lockout", "3h")
     code, out, _ = _pumpctl(keys, capsys, "--json", "--dry-run", *args)
     assert code == 0
     finish = json.loads(out)["finish"]
