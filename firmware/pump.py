@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from firmware import wording
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor
 from firmware.clock import PumpClock, date_text, u32_as_i32
@@ -604,7 +605,9 @@ class PumpFirmware:
             )
         if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
             wait = self._time.pb_grants[-1] + cfg.lockout_s - now
-            raise Refusal(ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wait} s")
+            raise Refusal(
+                ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wording.duration(wait)}"
+            )
         recent = [g for g in self._time.pb_grants if g > now - DAY_S]
         if len(recent) >= cfg.max_per_day:
             raise Refusal(
@@ -700,13 +703,15 @@ class PumpFirmware:
         if not cfg.low_reservoir_min_nl <= low_reservoir_nl <= cfg.low_reservoir_max_nl:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"low reservoir must be {cfg.low_reservoir_min_nl}..{cfg.low_reservoir_max_nl} nL",
+                f"a low-reservoir alarm at {wording.ml(low_reservoir_nl)} asked; it must be "
+                f"{wording.ml(cfg.low_reservoir_min_nl)} to {wording.ml(cfg.low_reservoir_max_nl)}",
             )
         if not cfg.critical_interval_min_s <= critical_interval_s <= cfg.critical_interval_max_s:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"critical interval must be "
-                f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
+                f"a critical alarm every {wording.duration(critical_interval_s)} asked; it must "
+                f"be {wording.duration(cfg.critical_interval_min_s)} to "
+                f"{wording.duration(cfg.critical_interval_max_s)}",
             )
         self._time.set_settings(
             dataclasses.replace(

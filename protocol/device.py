@@ -394,7 +394,8 @@ class DeviceEndpoint:
         if spec.msg in _PAIRING_GATED and self._desk.locked(now):
             raise Refusal(
                 ErrorCode.PAIRING_LOCKED_OUT,
-                f"pairing locked for {self.locked_until - now} s after repeated failed pairings; "
+                f"pairing locked for {-(-(self.locked_until - now) // 60)} min after repeated "
+                "failed pairings; "
                 "place the programmer head over the pump again to lift it",
             )
         handler = _INTERNAL.get(spec.msg)

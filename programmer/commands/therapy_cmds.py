@@ -23,6 +23,7 @@ from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import for_prescription
 from ..flex_grid import week_grid
 from ..plots import check_plot_path
+from ..units import format_duration
 
 
 def stage_and_commit(
@@ -149,7 +150,7 @@ def bolus(dose: int, duration: int) -> None:
     with connected() as client:
         stage_and_commit(
             client,
-            f"bolus {dose / 1000:g} mcg over {duration} s",
+            f"bolus {dose / 1000:g} mcg over {format_duration(duration)}",
             None,
             therapy.single_bolus(dose, duration),
         )
