@@ -9,7 +9,7 @@ import click
 from protocol.catalog import RefillFlag
 from protocol.units import format_mcg, ml
 
-from ..cli_support import confirm, connected, declined, emit, note
+from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
 from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
 from ..finish import STOP_WARNING, for_clock, for_patient_bolus, for_refill, for_settings
 from ..therapy import describe_change
@@ -69,6 +69,7 @@ def patient_bolus() -> None:
 @click.option("--max-per-day", type=click.IntRange(1, 24), required=True, help="Boluses per 24 h.")
 @click.option("--lockout", type=DURATION, required=True, help="Minimum time between, e.g. 3h.")
 @click.option("--disable", is_flag=True, help="Disable patient boluses instead.")
+@ack_warnings_option
 def patient_bolus_config(
     dose: int, duration: int, max_per_day: int, lockout: int, disable: bool
 ) -> None:
