@@ -90,6 +90,9 @@ class ServedPump:
         self.running: RunningPump | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: The programmer head is over the pump: a restarted process (a power cycle) gets it
+        #: back, as a board keeps seeing a head that never moved.
+        self.head = False
 
     def start(self) -> ServedPump:
         extra: list[str] = []
@@ -114,6 +117,8 @@ class ServedPump:
         self.process = self.running.process
         self.port = self.running.port
         self.starts += 1
+        if self.head:
+            self.bench("wand", on=True)
         return self
 
     @property
@@ -125,6 +130,8 @@ class ServedPump:
         return self.process is not None and self.process.poll() is None
 
     def bench(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        if cmd == "wand":
+            self.head = bool(fields.get("on"))
         return control_call(self.control, {"cmd": cmd, **fields}, timeout=30.0)
 
     def kill(self) -> None:
