@@ -400,7 +400,7 @@ class PumpFirmware:
                 self.profile,
                 validated.to_patient_ng,
             )
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
         self._apply(validated, now)
         return self._settings.version
 
@@ -550,7 +550,7 @@ class PumpFirmware:
             names = warning_text(
                 missing, check.worst_day_ng, check.baseline_ng, check.change_permille, self.profile
             )
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
         titration = self._settings.titration
         if check.increase:
             entry = TitrationEntry(now, check.daily_dose_ng, TitrationKind.INCREASE)

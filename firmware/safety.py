@@ -272,9 +272,8 @@ def _check_run(
         raise _refuse(
             ErrorCode.DOSE_ABOVE_HARD_LIMIT,
             f"day program {index} from {clock(minute)}: {duration(minutes * 60)} above the daily "
-            f"hard limit of {mcg_per_day(drug.hard_max_daily_dose_ng)} delivers {mcg(dose)}, "
-            f"more than the single-bolus limit of {mcg(drug.max_bolus_ng)} (a period above the "
-            "daily limit is held to what one bolus may deliver)",
+            f"limit of {mcg_per_day(drug.hard_max_daily_dose_ng)} delivers {mcg(dose)}, more "
+            f"than one bolus may ({mcg(drug.max_bolus_ng)})",
         )
 
 
@@ -627,6 +626,10 @@ def validate_patient_bolus(
     )
 
 
+def _decimal_mcg(ng: int) -> str:
+    return mcg(ng).removesuffix(" mcg")
+
+
 def warning_text(
     warnings: StageWarning,
     value_ng: int,
@@ -641,19 +644,16 @@ def warning_text(
     for flag in warnings:
         if flag is StageWarning.SOFT_DOSE_LIMIT:
             parts.append(
-                f"SOFT_DOSE_LIMIT ({mcg_per_day(value_ng)} against the soft limit of "
+                f"SOFT_DOSE_LIMIT ({_decimal_mcg(value_ng)} > "
                 f"{mcg_per_day(drug.soft_max_daily_dose_ng)})"
             )
         elif flag is StageWarning.TITRATION_INCREASE_OVER_LIMIT:
             parts.append(
-                f"TITRATION_INCREASE_OVER_LIMIT ({percent(permille)} over the baseline of "
-                f"{mcg_per_day(baseline_ng)}; the limit is +{drug.titration_soft_increase_pct} %)"
+                f"TITRATION_INCREASE_OVER_LIMIT ({percent(permille)} on "
+                f"{mcg_per_day(baseline_ng)} > +{drug.titration_soft_increase_pct} %)"
             )
         elif flag is StageWarning.PRIME_INTO_FULL_CATHETER:
-            parts.append(
-                f"PRIME_INTO_FULL_CATHETER ({mcg(to_patient_ng)} reaches the patient: the "
-                "catheter already holds drug)"
-            )
+            parts.append(f"PRIME_INTO_FULL_CATHETER ({mcg(to_patient_ng)} reaches the patient)")
         else:
             parts.append(str(flag.name))
     return ", ".join(parts)

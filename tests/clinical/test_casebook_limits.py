@@ -135,7 +135,7 @@ def test_a_short_flex_step_above_the_daily_limit_is_judged_like_a_bolus(name: st
         fw.stage(_flex(420, 540, 5_000_000), board.now)
     assert refused.value.code is ErrorCode.DOSE_ABOVE_HARD_LIMIT
     assert "delivers 416.666 mcg" in refused.value.message
-    assert "single-bolus limit of 300 mcg" in refused.value.message
+    assert "more than one bolus may (300 mcg)" in refused.value.message
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -286,3 +286,28 @@ def test_prime_into_a_full_catheter_through_pumpctl_shows_the_mcg(
     )
     assert code == 0, err
     assert loop.bench.board.firmware.status(loop.bench.now).mode is TherapyMode.PRIMING_BOLUS
+
+
+def test_pumpctl_shows_the_pumps_short_period_refusal_in_mcg(
+    clinic: tuple[Loopback, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The programmer no longer refuses a flex step above the daily hard limit before sending:
+    the pump judges the period.  5000 mcg/day from 07:00 to 07:30 (104.17 mcg, within one
+    300 mcg bolus) is staged and shown (dry run, day total 495.833 mcg/day); from 07:00 to 09:00
+    (416.666 mcg) the pump refuses, and pumpctl shows its reason as the pump words it, in mcg
+    and min/h: what was asked against the limit."""
+    loop, keys = clinic
+    flex = ("program", "flex", "--step", "00:00=400mcg/day", "--step", "07:00=5000mcg/day")
+    code, out, _ = _pumpctl(
+        keys, capsys, "--json", "--dry-run", *flex, "--step", "07:30=400mcg/day"
+    )
+    assert code == 0
+    assert json.loads(out)["finish"]["new"]["daily_dose_mcg"] == 495.833
+    code, out, _ = _pumpctl(keys, capsys, "--json", "--yes", *flex, "--step", "09:00=400mcg/day")
+    doc = json.loads(out)
+    assert code == 1 and doc["code"] == "DOSE_ABOVE_HARD_LIMIT"
+    assert doc["reason"] == (
+        "day program 0 from 07:00: 2 h above the daily limit of 3000 mcg/day delivers "
+        "416.666 mcg, more than one bolus may (300 mcg)"
+    )
+    assert loop.bench.board.firmware.prescription().daily_dose_ng == 500_000

@@ -24,3 +24,28 @@ def test_durations_and_changes() -> None:
     assert wording.percent(333) == "+33.3 %"
     assert wording.percent(-125) == "-12.5 %"
     assert wording.clock(420) == "07:00"
+
+
+def test_the_longest_warning_refusal_fits_a_reply_reason() -> None:
+    """Every warning a basal change can raise at once, and a prime's, with large numbers, still
+    fit the 200-byte reason of a reply (a longer one would be cut, never refused)."""
+    from firmware.safety import warning_text
+    from hw_sim.profiles.loader import load_profile
+    from protocol.catalog import StageWarning as W
+    from protocol.codec import MAX_REASON_BYTES
+
+    profile = load_profile("vp20").device
+    basal = (
+        W.SOFT_DOSE_LIMIT
+        | W.TITRATION_INCREASE_OVER_LIMIT
+        | W.SECOND_INCREASE_WITHIN_24H
+        | W.CONCENTRATION_CHANGED_NEEDS_BRIDGE
+        | W.LOW_RESERVOIR_SOON
+    )
+    text = warning_text(basal, 1_600_500, 1_200_500, 333, profile)
+    assert "SOFT_DOSE_LIMIT (1600.5 > 1500 mcg/day)" in text
+    assert "TITRATION_INCREASE_OVER_LIMIT (+33.3 % on 1200.5 mcg/day > +30 %)" in text
+    assert len(text.encode()) <= MAX_REASON_BYTES, text
+    prime = W.PRIME_INTO_FULL_CATHETER | W.LOW_RESERVOIR_SOON
+    text = warning_text(prime, 0, 0, 0, profile, to_patient_ng=1_320_000)
+    assert "PRIME_INTO_FULL_CATHETER (1320 mcg reaches the patient)" in text
