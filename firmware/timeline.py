@@ -448,7 +448,7 @@ class TimeLine:
             and not engine.halted
             and engine.bolus is None
             and not empty
-            and bool(self.settings.titration)
+            and (self.settings.therapy_given or bool(self.settings.titration))
         )
         conditions = (
             low,
