@@ -118,15 +118,21 @@ class PatientLink:
 
     def _feed(self, at: int, until: int, rate_mcg_per_h: float) -> None:
         """A constant input from ``at`` to ``until``, split at day boundaries for the ledger."""
+        advance = self.patient.advance  # once per firmware wakeup: no call but the model's
         while self._next_day <= until:
-            self._advance(self._next_day - at, rate_mcg_per_h)
+            events = advance(self._next_day - at, rate_mcg_per_h)
+            if events:
+                self._record(events)
             at = self._next_day
             self._close_day()
         if until > at:
-            self._advance(until - at, rate_mcg_per_h)
+            events = advance(until - at, rate_mcg_per_h)
+            if events:
+                self._record(events)
 
-    def _advance(self, dt_s: int, rate_mcg_per_h: float) -> None:
-        for event in self.patient.advance(dt_s, rate_mcg_per_h):
+    def _record(self, events: list[PatientEvent]) -> None:
+        """Keep the events of an interval (board times) and the withdrawal stage's times."""
+        for event in events:
             at = self.attached_at + event.time_s
             self.events.append(PatientEvent(at, event.kind, event.value))
             if event.kind == "withdrawal":
