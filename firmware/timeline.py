@@ -32,10 +32,9 @@ from firmware.eventlog import EventLog, LogRing
 from firmware.hal import Hal, ResetCause
 from firmware.nvm_layout import NvmStore, RecordId, RecordStatus
 from firmware.persistence import Counters, Settings, factory_settings
-from firmware.prescription import Stopped
 from firmware.profile import DeviceProfile
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
-from firmware.units import DAY_S, mass_ng_for_volume
+from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 
 #: While NVM writes fail, unsaved state is written again at least this often (board seconds).
@@ -100,12 +99,12 @@ class TimeLine:
         self._next_housekeeping = NEVER
         self._refill_reminder_at: int | None = None
         self._refill_reminder_due = False
+        #: The last plan's basal reservoir crossing and what it was computed from (``_crossing``).
+        self._crossing_cache: tuple[int, int | None, int, int, int, int, int | None] | None = None
         self._segment = Segment(0, 0, None)
         self._segment_conc = 0
         self._next_wakeup = NEVER
         self._booted = False
-        #: The last plan's basal reservoir crossing and what it was computed from (``_crossing``).
-        self._crossing_cache: tuple[int, int | None, int, int, int, int, int | None] | None = None
 
     # ------------------------------------------------------------------ what the facade reads
     @property
@@ -361,8 +360,7 @@ class TimeLine:
         reminder = self._refill_reminder_at
         if reminder is not None and reminder < natural:
             natural = reminder
-        alarms = self._alarms
-        tone = alarms.next_tone_time() if alarms.active else None  # no alarm: no tone
+        tone = self._alarms.next_tone_time()
         if tone is not None and tone < natural:
             natural = tone
         return natural
@@ -417,10 +415,7 @@ class TimeLine:
         self.after_change(now, config_changed=True)
 
     def _housekeeping_after(self, now: int) -> int:
-        # board_time(start_of_day(pump_time(now)) + DAY_S), spelled out: this runs every day
-        offset = self._clock.offset_s
-        pump_now = now + offset
-        return pump_now - pump_now % DAY_S + DAY_S - offset
+        return self._clock.board_time(start_of_day(self._clock.pump_time(now)) + DAY_S)
 
     def _housekeeping(self, t: int) -> None:
         engine = self._engine
@@ -485,8 +480,8 @@ class TimeLine:
             )
         low = filled and not empty and estimate <= self.settings.low_reservoir_nl
         stopped = (
-            (engine.suspended or isinstance(engine.program, Stopped))  # basal_stopped
-            and not (engine.stalled or engine.end_of_service)  # not halted
+            engine.basal_stopped
+            and not halted
             and engine.bolus is None
             and not empty
             and bool(self.settings.titration)

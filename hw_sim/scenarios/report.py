@@ -95,16 +95,14 @@ class ScenarioReport:
         if cursor < info.first_seq:
             self.log_records_lost += info.first_seq - cursor
             cursor = info.first_seq
-        daily_total = LogEvent.DAILY_TOTAL
-        delivered, programmed = self.daily_delivered_ng.append, self.daily_programmed_ng.append
         while cursor < info.next_seq:
             records = firmware.log_read(LogId.THERAPY, cursor, LOG_PAGE)
             if not records:
                 break
-            for record in records:  # one a day for years: the loop holds what it looks up
-                if record.event == daily_total:
-                    delivered(record.a)
-                    programmed(record.b)
+            for record in records:
+                if record.event == LogEvent.DAILY_TOTAL:
+                    self.daily_delivered_ng.append(record.a)
+                    self.daily_programmed_ng.append(record.b)
             cursor = records[-1].seq + 1
         self._therapy_cursor = cursor
 
