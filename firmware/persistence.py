@@ -129,6 +129,12 @@ class Settings(Record):
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
     patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
     titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
+    catheter_full: bool = nvm(
+        FLAG, False, appended=True
+    )  # drug delivered since the last fill from empty
+    therapy_given: bool = nvm(
+        FLAG, False, appended=True
+    )  # a bolus or basal therapy was ever committed
     utc_offset_s: int = nvm(I32, 0, appended=True)  # clinic local time - UTC, set with the clock
 
 

@@ -59,6 +59,9 @@ FIELD_NOTES: dict[str, str] = {
     "pump_time": "pump time: s since 1970-01-01T00:00:00 UTC (the clinic's local time is "
     "pump_time + utc_offset_s)",
     "previous_time": "pump time before the change (s)",
+    "change_permille": "(value - baseline) / baseline in 0.1 %, rounded toward zero; 0 = none",
+    "titration_limit_pct": "increase over the titration baseline that needs acknowledgement (%)",
+    "preview": "true: check and return the summary, write nothing",
     "utc_offset_s": "s: the clinic's local time minus UTC, set with the clock (UTC+01:00 = 3600, "
     "UTC-05:00 = -18000; 0 for a pump never told its zone); flex steps and the midnight of the "
     "daily totals run on local time; SET_CLOCK accepts -43200..50400 in quarter hours "
