@@ -19,7 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
-from firmware.battery_monitor import BatteryMonitor
+from firmware.battery_monitor import (
+    BatteryMonitor,
+    program_volume_nl_per_day,
+    projected_replace_by,
+)
 from firmware.clock import PumpClock, date_text, u32_as_i32
 from firmware.delivery import StrokeAccumulator, TimedBolus
 from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
@@ -228,6 +232,7 @@ class PumpFirmware:
         else:
             basal_dose = program_dose_at(engine.program, pump_now)
         eri = self._battery.eri_time
+        battery_ppm = self._hal.battery.remaining_ppm(now)
         return PumpStatus(
             mode=engine.mode(),
             daily_dose_ng=basal_dose,
@@ -240,7 +245,7 @@ class PumpFirmware:
             empty_time=self._pump(empty_time),
             next_refill_time=self._pump(low_time),
             alarms=tuple(self._alarms.states()),
-            battery_ppm=self._hal.battery.remaining_ppm(now),
+            battery_ppm=battery_ppm,
             eri_time=self._pump(eri),
             eos_time=self._pump(self._battery.eos_time) if self._battery.eos_reached else None,
             replace_by_time=self._pump(self._battery.eos_time),
@@ -256,6 +261,23 @@ class PumpFirmware:
             patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
+            projected_replace_by_time=self._pump(self._projected_replace_by(battery_ppm, now)),
+        )
+
+    def _projected_replace_by(self, battery_ppm: int, now: int) -> int:
+        """End of service at the consumption of the therapy in force (docs/CLINICAL.md,
+        "Battery life"): the programmed basal (flex: its weekly mean; a stall is expected to
+        end), the safe rate in the safe minimum, nothing but the quiescent drain when stopped."""
+        engine = self._engine
+        if engine.end_of_service or engine.basal_stopped:
+            volume = 0
+        elif engine.safe_reason is not None:
+            volume = self.profile.safe_rate_nl_per_day
+        else:
+            conc = engine.reservoir.concentration_mcg_per_ml
+            volume = program_volume_nl_per_day(engine.program, conc)
+        return projected_replace_by(
+            self._battery, self.profile, battery_ppm, volume, self._time.next_housekeeping, now
         )
 
     def prescription(self) -> ActivePrescription:

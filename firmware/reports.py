@@ -58,6 +58,9 @@ class PumpStatus:
     patient_bolus_config: PatientBolusConfig
     suspended: bool  # stopped by a clinician stop command
     safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+    #: End of service projected from the gauge and the therapy in force (after ERI: the real
+    #: date), pump time (firmware/battery_monitor.py ``projected_replace_by``).
+    projected_replace_by_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,11 @@ class TimeLine:
         return self._booted
 
     @property
+    def next_housekeeping(self) -> int:
+        """Board time of the next daily housekeeping (where the battery gauge is read)."""
+        return self._next_housekeeping
+
+    @property
     def nvm_failing(self) -> bool:
         """Writes are being refused and MEMORY_ERROR is raised for it (as last evaluated)."""
         return self._nvm_failing

@@ -195,6 +195,7 @@ STATUS_FIELDS = (
     "critical_interval_s",
     "patient_bolus_enabled",
     "alarms",
+    "projected_replace_by_time",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -101,6 +101,7 @@ def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
             "eri_time": iso_time(eri),
             "eos_time": iso_time(eos),
             "replace_by": iso_date(int(body["replace_by_time"])),
+            "projected_replace_by": iso_date(int(body["projected_replace_by_time"])),
         },
         "bolus": None
         if not bolus_mode
@@ -123,6 +124,14 @@ def _value(value: Any, unit: str = "") -> str:
     return f"{value:g} {unit}".strip() if isinstance(value, float) else f"{value} {unit}".strip()
 
 
+def _replace_by_text(battery: Mapping[str, Any]) -> str:
+    """The pump's replacement date: fixed from ERI on, projected by the pump before it."""
+    if battery["replace_by"] is not None:
+        return str(battery["replace_by"])
+    projected = battery.get("projected_replace_by")
+    return "-" if projected is None else f"{projected} (projected)"
+
+
 def status_text(doc: Mapping[str, Any]) -> str:
     """The status document as aligned lines for a terminal."""
     battery = doc["battery"]
@@ -140,7 +149,7 @@ def status_text(doc: Mapping[str, Any]) -> str:
         ("low reservoir in", _low_reservoir_text(doc)),
         (
             "battery",
-            f"{battery['remaining_pct']:g} %, replace by {_value(battery['replace_by'])}"
+            f"{battery['remaining_pct']:g} %, replace by {_replace_by_text(battery)}"
             + (" [ERI]" if battery["eri"] else "")
             + (" [EOS]" if battery["eos"] else ""),
         ),

@@ -186,6 +186,7 @@ _STATUS_REPLY = strict(
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
     "alarms" / c.PrefixedArray(u8, AlarmEntry),
+    "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.

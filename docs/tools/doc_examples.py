@@ -102,6 +102,7 @@ STATUS_BODY: dict[str, Any] = {
     "critical_interval_s": 600,
     "patient_bolus_enabled": False,
     "alarms": [],
+    "projected_replace_by_time": NOW + 6 * 365 * DAY_S + 90 * DAY_S,
 }
 
 

@@ -155,9 +155,9 @@ def test_fault_scenario_records_alarms_and_refusals() -> None:
 
 @pytest.mark.parametrize(
     ("mcg_per_day", "concentration", "low_years", "high_years"),
-    [(100, 1_000, 6.8, 7.05), (1_000, 500, 4.9, 5.1)],  # 0.1 mL/day and 2 mL/day
+    [(48, 1_000, 6.9, 7.0), (1_000, 500, 4.95, 5.05)],  # 0.048 mL/day (minimum) and 2 mL/day
 )
-def test_firmware_sees_eri_near_seven_years_at_low_flow_and_five_at_high_flow(
+def test_firmware_reaches_eos_within_seven_years_at_the_minimum_rate_and_five_at_high_flow(
     mcg_per_day: int, concentration: int, low_years: float, high_years: float
 ) -> None:
     scenario = parse_scenario(
@@ -171,5 +171,5 @@ def test_firmware_sees_eri_near_seven_years_at_low_flow_and_five_at_high_flow(
         }
     )
     report = run_scenario(scenario)
-    assert low_years <= report["eri_day"] / YEAR_DAYS <= high_years
+    assert low_years <= report["eos_day"] / YEAR_DAYS <= high_years
     assert report["eos_day"] - report["eri_day"] == pytest.approx(90, abs=1e-3)

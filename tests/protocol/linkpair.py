@@ -50,6 +50,7 @@ STATUS_BODY: dict[str, Any] = {
     "critical_interval_s": 600,
     "patient_bolus_enabled": False,
     "alarms": [],
+    "projected_replace_by_time": 0,
 }
 
 
