@@ -19,11 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
-from firmware.battery_monitor import (
-    BatteryMonitor,
-    program_volume_nl_per_day,
-    projected_replace_by,
-)
+from firmware.battery_monitor import BatteryMonitor, program_volume_nl_per_day, projected_replace_by
 from firmware.clock import PumpClock, date_text, u32_as_i32
 from firmware.delivery import StrokeAccumulator, TimedBolus
 from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing

@@ -53,6 +53,8 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
     LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": mcg(a), "programmed_mcg": mcg(b)},
+    LogEvent.MOTOR_STALLED: lambda a, b: {"strokes_missed": a},
+    LogEvent.MOTOR_RECOVERED: lambda a, b: {"stalled_s": a, "trial_strokes": b},
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},

@@ -40,7 +40,7 @@ from hw_sim.hardware.battery import PrimaryCell
 from hw_sim.hardware.buzzer import RecordingBuzzer
 from hw_sim.hardware.catheter import Catheter
 from hw_sim.hardware.entropy import SystemEntropy
-from hw_sim.hardware.motor import PeristalticMotor
+from hw_sim.hardware.motor import PeristalticMotor, draw_pump_bias_ppm, draw_refill_variation_ppm
 from hw_sim.hardware.nvm_file import MemoryNvm, NvmImage, PowerCut
 from hw_sim.hardware.patient_link import PatientLink
 from hw_sim.hardware.reservoir import Reservoir
@@ -100,6 +100,9 @@ class VirtualBoard:
             self.reservoir,
             self.catheter,
             on_strokes=self.battery.on_strokes,
+        )
+        self.motor.pump_bias_ppm = draw_pump_bias_ppm(
+            seed, hw.flow_bias_mean_ppm, hw.flow_bias_sd_ppm, hw.flow_bias_limit_ppm
         )
         self.buzzer = RecordingBuzzer(lambda: self.scheduler.now)  # tones up to board time
         self.nvm: NvmStorage = MemoryNvm(hw.nvm_size_bytes) if nvm is None else nvm
@@ -252,15 +255,25 @@ class VirtualBoard:
         return self.reservoir.aspirate(max_nl)
 
     def inject(self, added_nl: int, concentration_mcg_per_ml: int, now: int) -> int:
-        """Inject drug through the refill port; returns nL that reached the reservoir."""
+        """Inject drug through the refill port; returns nL that reached the reservoir.
+
+        Each fill has its own systematic flow error (``refill_variation_sd_ppm``), drawn here."""
         self.run_until(now)
+        motor, hw = self.motor, self.profile.hardware
+        motor.refills += 1
+        motor.refill_variation_ppm = draw_refill_variation_ppm(
+            self.seed, motor.refills, hw.refill_variation_sd_ppm, hw.flow_bias_limit_ppm
+        )
         return self.reservoir.inject(added_nl, concentration_mcg_per_ml)
 
     # ------------------------------------------------------------------ bench faults
-    def motor_stall(self, now: int) -> None:
-        """The motor stops turning: later strokes complete as 0."""
+    def motor_stall(self, now: int, until: int | None = None) -> None:
+        """The motor stops turning: later strokes complete as 0, until cleared or, for a
+        transient stall (an MRI scan), until board time ``until``."""
         self.run_until(now)
-        self.motor.stalled = True
+        if until is not None and until <= now:
+            raise ValueError("a transient stall must end after it starts")
+        self.motor.stall(until)
 
     def over_infusion(self, percent: float, now: int) -> None:
         """Systematic flow error from now on: +percent over-infusion, negative for under."""
@@ -331,7 +344,7 @@ class VirtualBoard:
         """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut,
         catheter faults)."""
         self.run_until(now)
-        self.motor.stalled = False
+        self.motor.clear_stall()
         self.motor.systematic_error_ppm = 0
         self.reservoir.pocket_fill_armed = False
         self.catheter.clear_faults()
@@ -362,8 +375,14 @@ class VirtualBoard:
             "battery_ppm": self.battery.remaining_ppm(now),
             "battery_used_nas": self.battery.used_nas(now),
             "telemetry_bytes": self.telemetry.bytes_sent_total,
+            "flow_error": {  # the systematic errors of this pump, this fill, and the fault
+                "pump_bias_ppm": motor.pump_bias_ppm,
+                "refill_variation_ppm": motor.refill_variation_ppm,
+                "combined_ppm": motor.flow_error_ppm,
+            },
             "faults": {
                 "motor_stall": motor.stalled,
+                "motor_stall_until": motor.stall_until,
                 "systematic_error_ppm": motor.systematic_error_ppm,
                 "pocket_fill_armed": reservoir.pocket_fill_armed,
             },

@@ -74,7 +74,11 @@ def export_state(
         },
         "motor": {
             "systematic_error_ppm": motor.systematic_error_ppm,
+            "pump_bias_ppm": motor.pump_bias_ppm,
+            "refill_variation_ppm": motor.refill_variation_ppm,
+            "refills": motor.refills,
             "stalled": motor.stalled,
+            "stall_until": motor.stall_until,
             "strokes_commanded": motor.strokes_commanded,
             "strokes_total": motor.strokes_total,
             "pumped_nl": motor.pumped_nl,

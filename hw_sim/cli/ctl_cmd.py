@@ -105,7 +105,8 @@ def advance(ctx: click.Context, duration: str) -> None:
 @click.argument("arg", required=False)
 @click.pass_context
 def fault(ctx: click.Context, name: str, arg: str | None) -> None:
-    """Inject a hardware fault: motor-stall, low-battery-reset, over-infusion PCT, memory-error,
+    """Inject a hardware fault: motor-stall [DURATION] (transient with a duration), mri DURATION
+    (a scan: the motor stalls until it ends), low-battery-reset, over-infusion PCT, memory-error,
     pocket-fill, line-noise RATE, or clear them all."""
     answer = _call(ctx, {"cmd": "fault", "name": name, "arg": arg})
     _emit(ctx, answer, f"fault {name}{' ' + arg if arg else ''} applied")

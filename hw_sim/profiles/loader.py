@@ -224,9 +224,7 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
     )
     need(a.noncritical_interval_s > 0, "[alarms] noncritical_interval_s", "must be positive")
     need(hardware.battery_capacity_nas > 0, "[hardware] battery_capacity_nas", "must be positive")
-    need(
-        device.motor_retry_interval_s > 0, "[device] motor_retry_interval_s", "must be positive"
-    )
+    need(device.motor_retry_interval_s > 0, "[device] motor_retry_interval_s", "must be positive")
     need(
         hardware.flow_bias_mean_ppm <= hardware.flow_bias_limit_ppm < 1_000_000,
         "[hardware] flow_bias_limit_ppm",
