@@ -273,7 +273,7 @@ class VirtualBoard:
         self.run_until(now)
         if until is not None and until <= now:
             raise ValueError("a transient stall must end after it starts")
-        self.motor.stall(until)
+        self.motor.stall(now, until)
 
     def over_infusion(self, percent: float, now: int) -> None:
         """Systematic flow error from now on: +percent over-infusion, negative for under."""

@@ -28,9 +28,13 @@ approximation) and costs one random draw per firmware wakeup instead of one per 
 what keeps seven simulated years fast.  Volumes are accumulated in picolitres with a carried
 remainder, so no sub-nanolitre drift appears over years; a batch never moves less than nothing.
 
-A stall fault makes every later ``deliver_strokes`` return 0 until cleared, or, for a transient
-stall (``stall_until``: an MRI scan holds the rotor until the field is gone), until that board
-time: a command at or after it turns the motor again.  An occluded
+A stall fault (from ``stall_from``) stops every stroke until cleared, or, for a transient stall
+(``stall_until``: an MRI scan holds the rotor until the field is gone), until that board time.
+The strokes of a batch are spread evenly over the interval since the previous command, the
+``k``-th of ``n`` at ``last + k (now - last) // n``; those that fall in the stall do not
+complete, the others do, so the firmware, which commands a batch at each wakeup, sees fewer
+strokes than it asked for and raises the stall even when the field was gone by the wakeup.
+An occluded
 catheter (``Catheter.occlusion_ppm``) is not a stall: every stroke completes and is counted, but
 the share that cannot pass never leaves the reservoir (``blocked_nl``).
 """
@@ -85,7 +89,9 @@ class PeristalticMotor:
         self.refill_variation_ppm = 0  # the current fill's systematic error
         self.refills = 0  # fills so far (the index of the current fill's variation)
         self.stalled = False
+        self.stall_from = 0  # board time the stall began
         self.stall_until: int | None = None  # a transient stall ends at this board time
+        self.last_command: int | None = None  # board time of the previous batch
         self.strokes_commanded = 0
         self.strokes_total = 0  # strokes actually completed
         self.pumped_nl = 0  # true volume the strokes tried to move (drug or air)
@@ -111,9 +117,24 @@ class PeristalticMotor:
         factor = (PPM + self.pump_bias_ppm) * (PPM + self.refill_variation_ppm) // PPM
         return factor * (PPM + self.systematic_error_ppm) // PPM - PPM
 
-    def stall(self, until: int | None = None) -> None:
-        """Stop turning: for good (``until`` None, until cleared) or until board time ``until``."""
-        self.stalled, self.stall_until = True, until
+    def stall(self, now: int, until: int | None = None) -> None:
+        """Stop turning from ``now``: until cleared (``until`` None) or until board time ``until``."""
+        self.stalled, self.stall_from, self.stall_until = True, now, until
+
+    def _stalled_strokes(self, count: int, now: int) -> int:
+        """How many of ``count`` strokes spread over (last command, now] fall in the stall."""
+        last = now if self.last_command is None else min(self.last_command, now)
+        span = now - last
+        start, until = self.stall_from, self.stall_until
+
+        def first_at_or_after(t: int) -> int:  # the first k (1-based) with its time >= t
+            if t <= last or span == 0:
+                return 1 if t <= now else count + 1
+            return min(count + 1, -(-(t - last) * count // span))
+
+        k_from = first_at_or_after(start)
+        k_until = count + 1 if until is None else first_at_or_after(until)
+        return max(0, k_until - k_from)
 
     def clear_stall(self) -> None:
         self.stalled, self.stall_until = False, None
@@ -124,9 +145,17 @@ class PeristalticMotor:
             return 0
         self.strokes_commanded += count
         if self.stalled:
-            if self.stall_until is None or now < self.stall_until:
-                return 0
-            self.stalled, self.stall_until = False, None  # the field is gone: it turns again
+            count -= self._stalled_strokes(count, now)
+            if self.stall_until is not None and now >= self.stall_until:
+                self.stalled, self.stall_until = False, None  # the field is gone: it turns again
+        self.last_command = now
+        if count <= 0:
+            return 0
+        self._move(count, now)
+        return count
+
+    def _move(self, count: int, now: int) -> None:
+        """Complete ``count`` strokes: their true volume leaves the reservoir."""
         self.strokes_total += count
         if self._on_strokes is not None:
             self._on_strokes(count)
@@ -149,4 +178,3 @@ class PeristalticMotor:
         self._catheter.push(moved_nl, mass_pg)
         if self.on_delivered is not None:
             self.on_delivered(now, moved_nl / volume_nl if moved_nl < volume_nl else 1.0)
-        return count

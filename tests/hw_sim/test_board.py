@@ -218,6 +218,7 @@ def test_clear_removes_the_injected_faults() -> None:
     board.clear_faults(T0 + DAY_S)
     assert board.hw_status()["faults"] == {
         "motor_stall": False,
+        "motor_stall_until": None,
         "systematic_error_ppm": 0,
         "pocket_fill_armed": False,
     }
