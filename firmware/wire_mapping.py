@@ -194,8 +194,8 @@ STATUS_FIELDS = (
     "bolus_end_time",
     "critical_interval_s",
     "patient_bolus_enabled",
-    "alarms",
     "projected_replace_by_time",
+    "alarms",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -185,8 +185,9 @@ _STATUS_REPLY = strict(
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
-    "alarms" / c.PrefixedArray(u8, AlarmEntry),
+    # new fixed fields go here, before the alarm array: the struct fast path needs it last
     "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
+    "alarms" / c.PrefixedArray(u8, AlarmEntry),
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
