@@ -280,6 +280,14 @@ class VirtualBoard:
         self.run_until(now)
         self.motor.set_systematic_error_pct(percent)
 
+    def set_pump_bias(self, percent: float, now: int) -> None:
+        """Make this pump's own systematic flow bias ``percent`` (in place of the one its seed
+        drew), e.g. a population study drawing it from its own distribution."""
+        self.run_until(now)
+        if percent <= -100:
+            raise ValueError("a flow bias must stay above -100 %")
+        self.motor.pump_bias_ppm = round(percent * 10_000)
+
     def pocket_fill(self, now: int) -> None:
         """The next refill injection goes into the tissue pocket instead of the reservoir."""
         self.run_until(now)
