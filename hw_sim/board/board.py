@@ -13,7 +13,8 @@ the pump as it is after its own work at ``t`` - the same rule as every clinical 
 starts with ``run_until(now)``.
 
 One ``random.Random(seed)`` feeds every physical model (motor noise, corruption, scenario draws),
-so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
+and the pump's own flow bias and each fill's variation come from generators seeded by the same
+seed (``hw_sim.hardware.motor``), so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
 the entropy HAL reads ``os.urandom`` (``hw_sim.hardware.entropy``), unless a test passes the loudly
 insecure seeded DRBG on purpose.
 """
