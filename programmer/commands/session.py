@@ -162,7 +162,8 @@ def status() -> None:
 
     --json prints one document with (at least) mode, daily_dose_mcg, rate_ml_per_day,
     concentration_mcg_per_ml, reservoir_ml, reservoir_capacity_ml, low_reservoir_alarm_ml,
-    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time.
+    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, projected_replace_by,
+    remaining_pct}, pump_time.
 
     Example: pumpctl --port /dev/pts/3 --json status
     """
