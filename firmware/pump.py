@@ -147,6 +147,10 @@ class PumpFirmware:
         """Persist everything (clean shutdown)."""
         self._time.flush(now)
 
+    def next_stroke_time(self) -> int | None:
+        """Board time of the next stroke due (None: none before the next wakeup)."""
+        return self._time.next_stroke_time()
+
     @property
     def nvm_write_failing(self) -> bool:
         """The memory refused a write and something is still unsaved (MEMORY_ERROR is active)."""

@@ -289,6 +289,18 @@ class TimeLine:
             return True
         return False
 
+    def next_stroke_time(self) -> int | None:
+        """Board time the next stroke falls due at the flow in force (None: none before the
+        next change of flow).  A real pump commands each stroke; this one commands them in
+        batches at its wakeups, so the board uses this to wake it at the first stroke a
+        hardware fault would stop (a motor stall is found at that stroke, not hours later)."""
+        segment = self._segment
+        if not (segment.rate_nl_per_day > 0 or segment.bolus is not None):  # _segment_delivers
+            return None
+        needed = self._engine.accumulator.amount_until_strokes(1)  # from the last run
+        from_last = Segment(self._last, segment.rate_nl_per_day, segment.bolus)
+        return from_last.time_to_reach(needed, self._next_wakeup)
+
     def _retry_motor(self, t: int) -> None:
         """A stalled motor's trial stroke (firmware/stall.py): if it turns, therapy resumes."""
         engine, stall = self._engine, self._stall

@@ -275,6 +275,12 @@ class VirtualBoard:
         if until is not None and until <= now:
             raise ValueError("a transient stall must end after it starts")
         self.motor.stall(now, until)
+        # A real pump commands each stroke and finds a stall at the first one; this firmware
+        # batches strokes between wakeups, so wake it at its next stroke (an event with
+        # nothing to do: the firmware runs up to each board event's time first).
+        stroke = self.firmware.next_stroke_time() if self.powered else None
+        if stroke is not None and (until is None or stroke < until):
+            self.schedule(stroke, lambda _t: None, name="motor stroke in the stall")
 
     def over_infusion(self, percent: float, now: int) -> None:
         """Systematic flow error from now on: +percent over-infusion, negative for under."""
