@@ -200,6 +200,17 @@ def hw_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"reservoir (true)   {ml(answer['reservoir_nl']):.3f} mL")
     click.echo(f"delivered (true)   {ml(answer['delivered_nl']):.3f} mL")
     click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")
+    flow = answer.get("flow_error")
+    if flow is not None:
+        click.echo(
+            f"flow error         pump {flow['pump_bias_ppm'] / 1e4:+.2f} %, this fill "
+            f"{flow['refill_variation_ppm'] / 1e4:+.2f} %, combined {flow['combined_ppm'] / 1e4:+.2f} %"
+        )
+    faults = answer.get("faults", {})
+    if faults.get("motor_stall"):
+        until = faults.get("motor_stall_until")
+        end = f"until {iso_time(until)}" if until is not None else "until cleared"
+        click.echo(f"motor              stalled {end}")
     click.echo(f"pairing window     {'open' if answer['pairing_window_open'] else 'closed'}")
     click.echo(f"pairing            {_pairing_text(answer.get('pairing', {}))}")
     click.echo(f"tones              {len(answer['tones'])}")
