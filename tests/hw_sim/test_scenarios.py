@@ -190,3 +190,17 @@ def test_firmware_reaches_eos_within_seven_years_at_the_minimum_rate_and_five_at
     report = run_scenario(scenario)
     assert low_years <= report["eos_day"] / YEAR_DAYS <= high_years
     assert report["eos_day"] - report["eri_day"] == pytest.approx(90, abs=1e-3)
+
+
+def test_mri_scenario_stalls_during_the_scan_and_recovers_by_itself() -> None:
+    """The scan from day 7 + 1 h (7.0417) for 45 min: the first stroke in the field (86.4 s
+    later, 7.043) raises MOTOR_STALL; the first trial stroke after 7.0417 + 45 / 1,440 = 7.0729
+    turns (7.074).  The pump missed 45 min of 500 mcg/day = 15.6 mcg, not made up (the
+    clinic's yardstick programmed it), and the patient shows no withdrawal."""
+    report = report_of("mri_scan")
+    stalls = [(a["raised_day"], a["cleared_day"]) for a in report["alarms"]]
+    assert [a["name"] for a in report["alarms"]] == ["motor_stall"]
+    assert stalls == [(7.043, 7.074)]
+    assert report["programmed_mcg"] - report["delivered_mcg"] == pytest.approx(15.6, abs=0.6)
+    assert report["patient"]["withdrawal_signs_h"] == 0
+    assert report["final"]["mode"] == "continuous"
