@@ -41,9 +41,9 @@ def test_a_stopped_pump_drains_only_the_quiescent_current() -> None:
     assert projected_replace_by(_monitor(), PROFILE, 1_000_000, 0, DAY, 0) == 2_577 * DAY
 
 
-def test_after_eri_the_date_is_the_real_one_and_below_the_level_it_is_the_next_housekeeping() -> (
-    None
-):
+def test_after_eri_the_date_is_the_real_one() -> None:
+    """Below the ERI level before the housekeeping read it: ERI at the next housekeeping
+    (day 5), EOS day 95; once ERI is recorded the date is ERI + 90 days whatever the flow."""
     monitor = _monitor()
     assert projected_replace_by(monitor, PROFILE, 99_000, 48_000, 5 * DAY, 4 * DAY) == 95 * DAY
     monitor.check(99_000, 5 * DAY)
