@@ -176,7 +176,12 @@ def _stopped_hint(doc: Mapping[str, Any]) -> str:
     names = {a["name"] for a in doc["alarms"]}
     if doc["battery"]["eos"]:
         return "battery end of service; replace the pump."
-    if names & {"pump_stopped", "motor_stall"}:
+    if "motor_stall" in names:
+        return (
+            "the motor is stalled; the pump tries it again regularly and resumes by itself when"
+            " it turns (`pumpctl resume` tries at once)."
+        )
+    if "pump_stopped" in names:
         return "no drug is delivered until `pumpctl resume`."
     if "reservoir_empty" in names:
         return "the reservoir is empty; refill it (`pumpctl refill`)."

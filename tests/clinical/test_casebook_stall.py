@@ -17,10 +17,16 @@ each stroke would find it).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from firmware.prescription import Continuous
 from hw_sim.board.board import VirtualBoard
+from hw_sim.link.loopback import Loopback
 from hw_sim.profiles.loader import load_profile
+from programmer import KeyStore, PumpClient
+from programmer.views import status_document, status_text
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.units import DAY_S
 from tests.boards import start_therapy
@@ -176,3 +182,41 @@ def test_a_stall_across_a_reset_is_retried_from_the_boot(name: str) -> None:
         (10_800, LogEvent.MOTOR_RECOVERED, 6_300, 21),
     ]
     assert board.firmware.status(board.now).rate_nl_per_day == RATE_NL
+
+
+@pytest.mark.parametrize("name", PROFILES)
+def test_pumpctl_status_during_an_mri_says_the_pump_will_resume_by_itself(
+    name: str, tmp_path: Path
+) -> None:
+    """Over the programmer's line: therapy at 500 mcg/day, then ``vpump ctl fault mri 30min``.
+    Read 10 minutes into the scan, the pump is stopped with the critical ``motor_stall`` alarm,
+    and the banner says it retries the motor and resumes by itself (it is not a stop that needs
+    ``pumpctl resume``).  Read 40 minutes after the start of the scan (the 30 minutes plus less
+    than one 300 s retry), it is back in continuous mode at 0.25 mL/day."""
+    loop = Loopback.fresh(name, serial_number="VP20-000080", auto_accept_pairing=True)
+    board = loop.bench.board
+    start_therapy_on(board)
+    loop.bench.fault("mri", "30min")
+    loop.bench.set_wand(True)
+    with PumpClient(loop.transport(), KeyStore(tmp_path / "keys"), timeout_s=0.5) as client:
+        client.pair()
+        loop.advance(600)
+        doc = status_document(client.status())
+        assert doc["mode"] == "stopped"
+        assert [a["name"] for a in doc["alarms"]] == ["motor_stall"]
+        text = status_text(doc)
+        assert "the pump tries it again regularly and resumes by itself" in text
+        assert "no drug is delivered until `pumpctl resume`" not in text
+        loop.advance(1_800)
+        doc = status_document(client.status())
+    assert (doc["mode"], doc["rate_ml_per_day"], doc["alarms"]) == ("continuous", 0.25, [])
+
+
+def start_therapy_on(board: VirtualBoard) -> None:
+    """Fill 20 mL of 2000 mcg/mL and commit 500 mcg/day on a pump already powered."""
+    now, fw = board.now, board.firmware
+    board.inject(20_000_000, 2000, now)
+    fw.refill(0, 20_000_000, 2000, now)
+    staged = fw.stage(Continuous(DOSE_NG), now)
+    fw.commit(staged.staged_hash, staged.active_version, staged.warnings, now)
+    board.run_until(now + 3_600)
