@@ -19,7 +19,14 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
+from protocol.audit import (
+    AUDIT_BURST,
+    AUDIT_WINDOW_S,
+    LOCKOUT_FAILURES,
+    NOT_AUDITED_WRITES,
+    WriteAudit,
+    audit_event_for,
+)
 from protocol.catalog import Capability, MsgType
 from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
@@ -290,8 +297,11 @@ class CommandLink:
                 raise Refusal(
                     ErrorCode.UNKNOWN_MESSAGE, f"{req.msg.name} is not handled by this pump"
                 )
+            self.fw.take_write_note()  # a note no write claimed (a direct call) is not this one
             body = handler(self.fw, req.body, now)
             reply = Reply(req.msg, req.seq, 0, body)
+            if req.request_id is not None and req.msg not in NOT_AUDITED_WRITES:
+                self._audit_write(req, now)
         except Refusal as refusal:
             reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)
             if req.request_id is not None:
@@ -301,6 +311,17 @@ class CommandLink:
             self._persist_security(now)  # the request cache now holds this outcome
         if self.after_request is not None:
             self.after_request(req, reply)
+
+    def _audit_write(self, req: Request, now: int) -> None:
+        """One WRITE_ACCEPTED record per state-changing request carried out: the session's key
+        id and role, the message, and what the firmware noted (protocol.audit.WriteAudit)."""
+        note = self.fw.take_write_note()
+        session = self.endpoint.session
+        key_id = session.key_id if session is not None else 0
+        role = 0 if req.role is None else int(req.role)
+        write = WriteAudit(key_id, role, int(req.msg), note.detail, note.acknowledged, note.choice)
+        a, b, flags = write.arguments()
+        self.fw.audit(LogEvent.WRITE_ACCEPTED, a, b, now, flags)
 
     def _subscribe(self, req: Request, now: int) -> None:
         interval = int(req.body["interval_s"])

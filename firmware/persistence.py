@@ -155,3 +155,4 @@ class Counters(Record):
     log_next_seq: tuple[int, int, int] = nvm(_LOG_NEXT_SEQ)
     patient_bolus_grants: tuple[int, ...] = nvm(_GRANTS)  # board times, last 24 h
     alarms: tuple[tuple[AlarmId, ActiveAlarm], ...] = nvm(_ALARMS)
+    daily_log_next_seq: int = nvm(U32, 1)  # the daily-totals ring's next sequence number

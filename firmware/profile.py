@@ -60,6 +60,10 @@ class ClockLimits:
     latest_pump_time_s: int  # leaves more than a service life of 32-bit pump time after it
 
 
+#: The shipped profiles' ``daily_log_capacity``: 4,096 days are 11.2 years, more than a service life.
+DAILY_LOG_CAPACITY = 4_096
+
+
 @dataclass(frozen=True, slots=True)
 class BatteryDesign:
     """The primary cell and the loads as the pump was designed: what the firmware knows of its
@@ -99,3 +103,5 @@ class DeviceProfile:
     alarms: AlarmSettings
     clock: ClockLimits
     battery: BatteryDesign
+    #: Records of the daily-totals ring (one a day: 4,096 hold more than a service life).
+    daily_log_capacity: int = DAILY_LOG_CAPACITY

@@ -22,7 +22,7 @@ from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor, program_volume_nl_per_day, projected_replace_by
 from firmware.clock import PumpClock, date_text, u32_as_i32
 from firmware.delivery import StrokeAccumulator, TimedBolus
-from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
+from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing, ring_capacity
 from firmware.hal import Hal, ResetCause, TonePattern
 from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
 from firmware.persistence import Settings
@@ -61,9 +61,11 @@ from firmware.safety import (
     validate_patient_bolus,
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
+from firmware.status_figures import PatientBolusUse, patient_bolus_use, week_day_totals_ng
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from firmware.write_audit import WriteNote
 from protocol.catalog import StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
@@ -102,8 +104,8 @@ class PumpFirmware:
         self.profile = profile
         self.identity = identity
         self._clock = PumpClock()
-        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity))
-        self._log = EventLog({log_id: LogRing(profile.log_capacity) for log_id in LogId})
+        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity, profile.daily_log_capacity))
+        self._log = EventLog({log_id: LogRing(ring_capacity(profile, log_id)) for log_id in LogId})
         alarm_cfg = profile.alarms
         self._alarms = AlarmManager(
             self._log,
@@ -129,6 +131,7 @@ class PumpFirmware:
             self._battery,
         )
         self._staged: Staged | None = None
+        self._write_note = WriteNote()  # what the audit record of the current write adds
 
     # ------------------------------------------------------------------ the time line
     def boot(self, now: int, cause: ResetCause) -> None:
@@ -225,8 +228,9 @@ class PumpFirmware:
         rate = segment.rate_nl_per_day
         if segment.bolus is not None:
             rate += segment.bolus.volume_nl * DAY_S // segment.bolus.duration_s
-        if engine.halted or engine.basal_stopped:
-            basal_dose = 0
+        delivering = rate > 0 and res.estimate_nl > 0  # the motor turns and pushes drug
+        if engine.halted or engine.basal_stopped or (res.is_filled and res.is_empty):
+            basal_dose = 0  # an empty reservoir delivers nothing, whatever the motor does
         elif engine.safe_reason is not None:  # the safe rate, whatever was programmed
             basal_dose = mass_ng_for_volume(rate, res.concentration_mcg_per_ml)
         else:
@@ -261,6 +265,9 @@ class PumpFirmware:
             patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
+            delivering=delivering,
+            patient_bolus_use=self._patient_bolus_use(now),
+            week_day_totals_ng=week_day_totals_ng(engine.program),
             projected_replace_by_time=self._pump(self._projected_replace_by(battery_ppm, now)),
         )
 
@@ -279,6 +286,16 @@ class PumpFirmware:
         return projected_replace_by(
             self._battery, self.profile, battery_ppm, volume, self._time.next_housekeeping, now
         )
+
+    def _patient_bolus_use(self, now: int) -> PatientBolusUse:
+        cfg = self._settings.patient_bolus
+        # refusals are counted in the therapy log, which holds each one (no counter to persist)
+        refused = self._log.rings[LogId.THERAPY].count_recent(
+            LogEvent.PATIENT_BOLUS_REFUSED, self._clock.pump_time(now) - DAY_S
+        )
+        use = patient_bolus_use(cfg, self._time.pb_grants, refused, now)
+        lockout_end = None if use.lockout_end is None else self._pump(use.lockout_end)
+        return dataclasses.replace(use, lockout_end=lockout_end)
 
     def prescription(self) -> ActivePrescription:
         """The committed therapy, its version and the settings that go with it."""
@@ -405,6 +422,8 @@ class PumpFirmware:
             names = ", ".join(str(w.name) for w in missing)
             raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
         self._apply(validated, now)
+        acknowledged = staged.validated.warnings | validated.warnings
+        self.note_write(detail=int(change_kind(validated.change)), acknowledged=int(acknowledged))
         return self._settings.version
 
     def _apply(self, validated: ValidatedChange, now: int) -> None:
@@ -685,7 +704,7 @@ class PumpFirmware:
             return LogId(log)
         except ValueError:
             raise Refusal(
-                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm or audit"
+                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm, audit or daily"
             ) from None
 
     def log_info(self, log: LogId | int) -> LogInfo:
@@ -696,10 +715,32 @@ class PumpFirmware:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
         return self._log.rings[self._ring(log)].read(cursor_seq, max_count)
 
-    def audit(self, event: LogEvent, a: int, b: int, now: int) -> None:
-        """Append a record for the protocol layer (pairing, sessions, auth failures...)."""
+    def audit(self, event: LogEvent, a: int, b: int, now: int, flags: int = 0) -> None:
+        """Append a record for the protocol layer (pairing, sessions, auth failures, writes)."""
         now = self._catch_up(now)
-        self._log_now(event, now, a, b)
+        self._log.append(event, self._clock.pump_time(now), a, b, flags)
+
+    def note_write(
+        self,
+        *,
+        detail: int | None = None,
+        acknowledged: int | None = None,
+        choice: int | None = None,
+    ) -> None:
+        """Add to the audit record of the write being carried out (``firmware.write_audit``):
+        what it changed, the warnings acknowledged, a choice such as the bridge given or
+        skipped.  Fields not named keep their value."""
+        note = self._write_note
+        self._write_note = WriteNote(
+            note.detail if detail is None else detail,
+            note.acknowledged if acknowledged is None else acknowledged,
+            note.choice if choice is None else choice,
+        )
+
+    def take_write_note(self) -> WriteNote:
+        """The note of the write just carried out; the next write starts from an empty one."""
+        note, self._write_note = self._write_note, WriteNote()
+        return note
 
     def get_security_blob(self) -> bytes:
         return self._time.security_blob

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from firmware.alarms import AlarmState
 from firmware.prescription import BasalProgram, PatientBolusConfig
+from firmware.status_figures import PatientBolusUse
 from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind, TherapyMode
 
@@ -58,6 +59,9 @@ class PumpStatus:
     patient_bolus_config: PatientBolusConfig
     suspended: bool  # stopped by a clinician stop command
     safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+    delivering: bool  # drug reaches the patient now (False: stopped, halted or empty)
+    patient_bolus_use: PatientBolusUse  # last 24 h; lockout end in pump time
+    week_day_totals_ng: tuple[int, ...]  # basal drug per day as programmed, Monday first
     #: End of service projected from the gauge and the therapy in force (after ERI: the real
     #: date), pump time (firmware/battery_monitor.py ``projected_replace_by``).
     projected_replace_by_time: int | None = None

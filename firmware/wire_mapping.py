@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from protocol.catalog import WEEKDAY_NAMES
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -159,6 +160,11 @@ def _alarm_bits(s: PumpStatus) -> int:
     return bits
 
 
+def _day_total(weekday: int) -> Callable[[PumpStatus], int]:
+    """STATUS's basal day total of one weekday (0 = Monday)."""
+    return lambda s: s.week_day_totals_ng[weekday]
+
+
 #: Status fields on the wire that PumpStatus does not hold under the same name.
 _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "bolus_mode": _bolus_mode,
@@ -167,6 +173,16 @@ _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "patient_bolus_enabled": lambda s: s.patient_bolus_config.enabled,
     "alarms": lambda s: [alarm_to_wire(a) for a in s.alarms],
     "alarm_bits": _alarm_bits,
+    "delivering": lambda s: s.delivering,
+    "patient_bolus_dose_ng": lambda s: s.patient_bolus_config.dose_ng,
+    "patient_bolus_duration_s": lambda s: s.patient_bolus_config.duration_s,
+    "patient_bolus_max_per_day": lambda s: s.patient_bolus_config.max_per_day,
+    "patient_bolus_lockout_s": lambda s: s.patient_bolus_config.lockout_s,
+    "patient_boluses_given": lambda s: min(s.patient_bolus_use.given, 255),
+    "patient_boluses_refused": lambda s: min(s.patient_bolus_use.refused, 255),
+    "patient_boluses_left": lambda s: min(s.patient_bolus_use.left, 255),
+    "patient_bolus_lockout_end_time": lambda s: time_or_zero(s.patient_bolus_use.lockout_end),
+    **{f"day_total_{day}_ng": _day_total(i) for i, day in enumerate(WEEKDAY_NAMES)},
 }
 
 #: The STATUS reply's fields, in catalog order.
@@ -194,8 +210,18 @@ STATUS_FIELDS = (
     "bolus_end_time",
     "critical_interval_s",
     "patient_bolus_enabled",
-    "projected_replace_by_time",
     "alarms",
+    "delivering",
+    "patient_bolus_dose_ng",
+    "patient_bolus_duration_s",
+    "patient_bolus_max_per_day",
+    "patient_bolus_lockout_s",
+    "patient_boluses_given",
+    "patient_boluses_refused",
+    "patient_boluses_left",
+    "patient_bolus_lockout_end_time",
+    *(f"day_total_{day}_ng" for day in WEEKDAY_NAMES),
+    "projected_replace_by_time",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -161,6 +161,9 @@ def _event(msg: MsgType, layout: Any, summary: str) -> MessageSpec:
 
 M = MsgType
 
+#: Weekday names of STATUS's day totals, Monday first (the weekday map's order).
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 _STATUS_REPLY = strict(
     "pump_time" / u32,
     "mode" / u8,  # TherapyMode
@@ -185,9 +188,18 @@ _STATUS_REPLY = strict(
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
-    # new fixed fields go here, before the alarm array: the struct fast path needs it last
-    "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
     "alarms" / c.PrefixedArray(u8, AlarmEntry),
+    "delivering" / c.Flag,  # drug reaches the patient now (0: stopped, halted, or empty)
+    "patient_bolus_dose_ng" / u32,  # the patient's bolus settings (0 when never configured)
+    "patient_bolus_duration_s" / u32,
+    "patient_bolus_max_per_day" / u8,
+    "patient_bolus_lockout_s" / u32,
+    "patient_boluses_given" / u8,  # granted in the last 24 h (the daily maximum's window)
+    "patient_boluses_refused" / u8,  # refused in the last 24 h
+    "patient_boluses_left" / u8,  # still allowed in that window
+    "patient_bolus_lockout_end_time" / u32,  # end of the lockout after the last grant (0: none)
+    *(f"day_total_{day}_ng" / u32 for day in WEEKDAY_NAMES),  # basal per day as programmed
+    "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.

@@ -266,7 +266,7 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.MOTOR_FAULT, "motor stall alarm is active: delivery cannot be programmed"),
         _row(E.CLOCK_INVALID, "clock value out of range"),
         _row(E.ALARM_CONFIG_OUT_OF_RANGE, "alarm setting outside the profile's range"),
-        _row(E.UNKNOWN_LOG, "log id is not therapy, alarm or audit"),
+        _row(E.UNKNOWN_LOG, "log id is not therapy, alarm, audit or daily"),
         _row(E.INVALID_ARGUMENT, "a field is out of its documented range"),
         _row(E.NOT_STOPPED, "resume asked while the pump is not stopped"),
         _row(

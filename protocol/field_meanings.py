@@ -100,6 +100,12 @@ FIELD_NOTES: dict[str, str] = {
     "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
+    "delivering": "true while drug reaches the patient: false when stopped, halted or the "
+    "reservoir is empty (the motor may still run at the safe minimum, pushing no drug)",
+    "patient_bolus_max_per_day": "patient boluses allowed per rolling 24 h",
+    "patient_boluses_given": "patient boluses granted in the rolling 24 h",
+    "patient_boluses_refused": "patient-bolus requests refused in the rolling 24 h",
+    "patient_boluses_left": "patient boluses still allowed in the rolling 24 h",
     "enabled": "patient bolus allowed",
     "max_per_day": "patient boluses allowed per rolling 24 h",
     "remaining_today": "patient boluses left in the rolling 24 h",
@@ -293,7 +299,9 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.PATIENT_BOLUS_CONFIGURED: "a = dose ng, b = max per day",
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",
-    LogEvent.DAILY_TOTAL: "a = delivered ng in the day, b = programmed ng in the day",
+    LogEvent.DAILY_TOTAL: (
+        "a = delivered ng in the day, b = programmed ng in the day (in the daily log)"
+    ),
     LogEvent.MOTOR_STALLED: "a = strokes that did not complete",
     LogEvent.MOTOR_RECOVERED: "a = seconds stalled, b = trial strokes commanded (the last turned)",
     LogEvent.ALARM_RAISED: "a = AlarmId",
@@ -316,6 +324,10 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     ),
     LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
     LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
+    LogEvent.WRITE_ACCEPTED: (
+        "a = key id, b = message type | Role << 8 | detail << 16 | WriteChoice << 24 (detail: "
+        "ChangeKind of a committed prescription), flags = StageWarning bits acknowledged"
+    ),
 }
 
 

@@ -196,6 +196,7 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
     need(device.max_flex_steps >= 1, "[device] max_flex_steps", "must be at least 1")
     need(device.eri_remaining_ppm < 1_000_000, "[device] eri_remaining_ppm", "must be below 1e6")
     need(device.log_capacity >= 1, "[device] log_capacity", "must be at least 1")
+    need(device.daily_log_capacity >= 1, "[device] daily_log_capacity", "must be at least 1")
     need(
         d.soft_max_daily_dose_ng <= d.hard_max_daily_dose_ng,
         "[drug] soft_max_daily_dose_ng",

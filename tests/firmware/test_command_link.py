@@ -29,6 +29,7 @@ from protocol import (
     Role,
     StageWarning,
 )
+from protocol.audit import WriteAudit
 
 from .conftest import DAY, HOUR, START, FakeBoard
 
@@ -598,3 +599,25 @@ def test_the_largest_device_limits_reply_fits_max_payload() -> None:
     body = Clinic().ok(MsgType.DEVICE_LIMITS)
     body["drug"] = {**body["drug"], "drug_name": "x" * 255, "concentrations_mcg_per_ml": [1] * 255}
     assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, body)) == 859 <= MAX_PAYLOAD
+
+
+def test_a_write_is_audited_once_with_its_key_and_a_direct_calls_note_does_not_leak() -> None:
+    """A retried refill is carried out once, so it leaves one WRITE_ACCEPTED record; a note left
+    by a direct firmware call (no link, no session) is not written into the next request's."""
+    clinic = Clinic()
+    body = {"request_id": 78, "withdrawn_nl": 0, "added_nl": 10_000_000}
+    clinic.ok(MsgType.REFILL, {**body, "concentration_mcg_per_ml": 500})
+    clinic.ok(MsgType.REFILL, {**body, "concentration_mcg_per_ml": 500})  # the retry
+    clinic.bench.pump.note_write(detail=9, acknowledged=3)  # a direct call's note, unclaimed
+    clinic.ok(MsgType.STOP, {"request_id": 79})
+    pump = clinic.bench.pump
+    writes = [
+        WriteAudit.from_record(r.a, r.b, r.flags)
+        for r in pump.log_read(LogId.AUDIT, 0, 100)
+        if r.event == LogEvent.WRITE_ACCEPTED
+    ]
+    (key_id,) = clinic.link.endpoint.pairings
+    assert writes == [
+        WriteAudit(key_id, int(Role.CLINICIAN), int(MsgType.REFILL)),
+        WriteAudit(key_id, int(Role.CLINICIAN), int(MsgType.STOP)),
+    ]

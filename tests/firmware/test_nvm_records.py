@@ -63,6 +63,7 @@ COUNTERS = Counters(
         (AlarmId.LOW_RESERVOIR, ActiveAlarm(1_700_000_000, True, 1_700_003_600, 1_700_007_200)),
         (AlarmId.MOTOR_STALL, ActiveAlarm(1_700_000_500, False, None, 1_700_000_500)),
     ),
+    daily_log_next_seq=9,
 )
 COUNTERS_IMAGE = bytes.fromhex(
     "0100000003000000000012d687000000000000002a00000000000181cd000000000012d6870000000024ca"
@@ -70,6 +71,7 @@ COUNTERS_IMAGE = bytes.fromhex(
     "0006f15801060000000c000000030000002802000000006553f16400000000655418100201000000006553"
     "f10001000000006553ff100000000065540d2005000000006553f2f400ffffffffffffffff000000006553"
     "f2f4"
+    "00000009"  # daily_log_next_seq
 )
 EMPTY_COUNTERS = Counters(
     refill_generation=0,
@@ -92,7 +94,11 @@ EMPTY_COUNTERS = Counters(
     alarms=(),
 )
 EMPTY_COUNTERS_IMAGE = bytes.fromhex(
-    "01" + "00" * 76 + "ffffffffffffffff00000f42400000000000010000000100000001" + "0000"
+    "01"
+    + "00" * 76
+    + "ffffffffffffffff00000f42400000000000010000000100000001"
+    + "0000"
+    + "00000001"  # daily_log_next_seq
 )
 
 
@@ -167,7 +173,8 @@ def test_records_round_trip(
 def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     """counters() and restore_counters() cover the same fields (the record's constructor makes
     counters() name them all): a counter added to the record but not restored fails here.
-    ``log_next_seq`` is the exception by design: boot applies it to the rings it loads."""
+    ``log_next_seq`` and ``daily_log_next_seq`` are the exception by design: boot applies them
+    to the rings it loads."""
     from firmware.timeline import TimeLine
     from tests.firmware.conftest import FakeBoard
 
@@ -175,4 +182,11 @@ def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     time_line.set_settings(dataclasses.replace(time_line.settings, refill_generation=3))
     time_line.restore_counters(COUNTERS)
     read = time_line.counters()
-    assert dataclasses.replace(read, log_next_seq=COUNTERS.log_next_seq) == COUNTERS
+    assert (
+        dataclasses.replace(
+            read,
+            log_next_seq=COUNTERS.log_next_seq,
+            daily_log_next_seq=COUNTERS.daily_log_next_seq,
+        )
+        == COUNTERS
+    )
