@@ -68,6 +68,14 @@ CAPABILITIES = (
 MIN_TELEMETRY_INTERVAL_S = 1
 
 
+def _changes_the_pump(req: Request) -> bool:
+    """Whether a request carried out is a write to audit: staging and previews change nothing
+    delivered (the commit's or the configuration's own record names the change)."""
+    if req.msg in NOT_AUDITED_WRITES:
+        return False
+    return not (req.msg is MsgType.PATIENT_BOLUS_CONFIG and bool(req.body.get("preview")))
+
+
 class CommandLink:
     def __init__(
         self, firmware: PumpFirmware, hal: Hal, *, auto_accept_pairing: bool = False
@@ -87,6 +95,7 @@ class CommandLink:
             failures_before_lockout=profile.auth_failures_before_lockout,
             lockout_s=profile.auth_lockout_s,
             pairing_window_s=profile.pairing_window_s,
+            writes_need_head=profile.writes_need_head,
         )
         self.endpoint = DeviceEndpoint(
             info,
@@ -121,6 +130,10 @@ class CommandLink:
 
     # -- inputs ------------------------------------------------------------------------------------
     def set_wand(self, present: bool, now: int) -> None:
+        """The programmer head placed over the pump, or taken away: it opens the pairing
+        window, and while it is there requests that change the pump are accepted (the
+        profile's ``writes_need_head``)."""
+        self.endpoint.head_present = present
         if present:
             locked = self.endpoint.locked(now)
             self.endpoint.open_pairing_window(now)  # proximity lifts a pairing lockout
@@ -300,7 +313,7 @@ class CommandLink:
             self.fw.take_write_note()  # a note no write claimed (a direct call) is not this one
             body = handler(self.fw, req.body, now)
             reply = Reply(req.msg, req.seq, 0, body)
-            if req.request_id is not None and req.msg not in NOT_AUDITED_WRITES:
+            if req.request_id is not None and _changes_the_pump(req):
                 self._audit_write(req, now)
         except Refusal as refusal:
             reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)

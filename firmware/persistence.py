@@ -126,6 +126,8 @@ class Settings(Record):
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
     patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
     titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
+    catheter_full: bool = nvm(FLAG, False)  # drug delivered since the last fill from empty
+    therapy_given: bool = nvm(FLAG, False)  # a bolus or basal therapy was ever committed
 
 
 def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:

@@ -105,3 +105,6 @@ class DeviceProfile:
     battery: BatteryDesign
     #: Records of the daily-totals ring (one a day: 4,096 hold more than a service life).
     daily_log_capacity: int = DAILY_LOG_CAPACITY
+    #: The proximity rule: requests that change the pump need the programmer head over it
+    #: (PROGRAMMER_HEAD_AWAY otherwise); reads do not.  False: only pairing needs the head.
+    writes_need_head: bool = True

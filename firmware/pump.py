@@ -18,6 +18,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from firmware import wording
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor, program_volume_nl_per_day, projected_replace_by
 from firmware.clock import PumpClock, date_text, u32_as_i32
@@ -46,6 +47,7 @@ from firmware.reports import (
     BolusInfo,
     DeviceIdentity,
     PatientBolusGrant,
+    PatientBolusSummary,
     PumpStatus,
     RefillResult,
     StagedChange,
@@ -59,6 +61,7 @@ from firmware.safety import (
     record_titration,
     validate_change,
     validate_patient_bolus,
+    warning_text,
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
 from firmware.status_figures import PatientBolusUse, patient_bolus_use, week_day_totals_ng
@@ -195,6 +198,8 @@ class PumpFirmware:
                 if self._settings.patient_bolus.enabled
                 else 0
             ),
+            basal_daily_ng=program_daily_dose_ng(self._settings.program),
+            catheter_full=self._settings.catheter_full,
         )
 
     def _bolus_info(self, bolus: ActiveBolus | None) -> BolusInfo | None:
@@ -338,6 +343,13 @@ class PumpFirmware:
             bolus_dose_ng=validated.bolus_dose_ng,
             bolus_volume_nl=validated.bolus_volume_nl,
             bolus_duration_s=validated.bolus_duration_s,
+            to_patient_ng=validated.to_patient_ng,
+            baseline_ng=validated.baseline_ng,
+            change_permille=validated.change_permille,
+            titration_limit_pct=self.profile.drug.titration_soft_increase_pct,
+            soft_limit_ng=self.profile.drug.soft_max_daily_dose_ng,
+            hard_limit_ng=self.profile.drug.hard_max_daily_dose_ng,
+            worst_day_ng=validated.worst_day_ng,
         )
 
     def _validate(self, change: TherapyChange, now: int) -> ValidatedChange:
@@ -419,8 +431,15 @@ class PumpFirmware:
             )
         missing = (staged.validated.warnings | validated.warnings) & ~ack_warnings
         if missing:
-            names = ", ".join(str(w.name) for w in missing)
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
+            names = warning_text(
+                missing,
+                validated.daily_dose_ng,
+                validated.baseline_ng,
+                validated.change_permille,
+                self.profile,
+                validated.to_patient_ng,
+            )
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
         self._apply(validated, now)
         acknowledged = staged.validated.warnings | validated.warnings
         self.note_write(detail=int(change_kind(validated.change)), acknowledged=int(acknowledged))
@@ -436,6 +455,8 @@ class PumpFirmware:
             self._time.cancel_bolus(engine.patient_bolus, now)
         program, suspended = _program_after(change, settings.program, settings.suspended)
         start_pending, titration = settings.start_pending, settings.titration
+        # drug now flows into the catheter (a bolus, or a basal dose): it holds drug from here on
+        delivers = not isinstance(change, Stopped)
         if isinstance(change, Continuous | Flex):
             self._time.memory_error = False  # latched until a clinician re-establishes therapy
             entry = TitrationEntry(now, validated.daily_dose_ng, validated.titration_kind)
@@ -452,6 +473,8 @@ class PumpFirmware:
                 suspended=suspended,
                 start_pending=start_pending,
                 titration=titration,
+                catheter_full=settings.catheter_full or delivers,
+                therapy_given=settings.therapy_given or delivers,
             )
         )
         self._apply_to_engine(engine, validated, now)
@@ -500,6 +523,10 @@ class PumpFirmware:
         settings = self._settings
         previous = res.concentration_mcg_per_ml
         changed = res.is_filled and previous != concentration_mcg_per_ml
+        # a fill from empty (or the first fill): the tubing no longer counts as full of drug
+        from_empty = (
+            not res.is_filled or res.is_empty or engine.safe_reason is AlarmId.RESERVOIR_EMPTY
+        )
         # the reservoir is emptied by aspiration, then ``added_nl`` is injected
         self._time.set_settings(
             dataclasses.replace(
@@ -508,6 +535,7 @@ class PumpFirmware:
                 filled_nl=added_nl,
                 refill_generation=settings.refill_generation + 1,
                 bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
+                catheter_full=settings.catheter_full and not from_empty,
             )
         )
         res.drawn_nl = 0
@@ -528,14 +556,52 @@ class PumpFirmware:
         )
 
     # ------------------------------------------------------------------ patient bolus
-    def configure_patient_bolus(self, cfg: PatientBolusConfig, now: int) -> None:
-        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout."""
+    def configure_patient_bolus(
+        self,
+        cfg: PatientBolusConfig,
+        now: int,
+        ack_warnings: StageWarning = StageWarning(0),  # noqa: B008 (an immutable flag value)
+        preview: bool = False,
+    ) -> PatientBolusSummary:
+        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout.
+
+        Checked like a dose increase (firmware/safety.py): hard limits refuse; the worst day's
+        soft-limit and titration warnings must all be in ``ack_warnings``.  ``preview`` returns
+        the summary and writes nothing.  An increase of the worst day is recorded in the
+        titration history (so a basal increase within 24 h is a second increase)."""
         now = self._catch_up(now)
-        basal = program_daily_dose_ng(self._engine.program)
-        validate_patient_bolus(cfg, basal, self.profile)
-        self._time.set_settings(dataclasses.replace(self._settings, patient_bolus=cfg))
+        check = validate_patient_bolus(cfg, self._context(now), self.profile)
+        drug = self.profile.drug
+        summary = PatientBolusSummary(
+            daily_dose_ng=check.daily_dose_ng,
+            allowance_ng=check.allowance_ng,
+            worst_day_ng=check.worst_day_ng,
+            current_worst_day_ng=check.current_worst_day_ng,
+            baseline_ng=check.baseline_ng,
+            change_permille=check.change_permille,
+            titration_limit_pct=drug.titration_soft_increase_pct,
+            soft_limit_ng=drug.soft_max_daily_dose_ng,
+            hard_limit_ng=drug.hard_max_daily_dose_ng,
+            warnings=check.warnings,
+        )
+        if preview:
+            return summary
+        missing = check.warnings & ~ack_warnings
+        if missing:
+            names = warning_text(
+                missing, check.worst_day_ng, check.baseline_ng, check.change_permille, self.profile
+            )
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
+        titration = self._settings.titration
+        if check.increase:
+            entry = TitrationEntry(now, check.daily_dose_ng, TitrationKind.INCREASE)
+            titration = record_titration(titration, entry, drug.titration_window_s)
+        self._time.set_settings(
+            dataclasses.replace(self._settings, patient_bolus=cfg, titration=titration)
+        )
         self._time.commit_point(now)
         self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
+        return summary
 
     def request_patient_bolus(self, now: int) -> PatientBolusGrant:
         """A patient asks for a bolus; granted on top of basal flow, or refused (logged)."""
@@ -580,7 +646,9 @@ class PumpFirmware:
             )
         if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
             wait = self._time.pb_grants[-1] + cfg.lockout_s - now
-            raise Refusal(ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wait} s")
+            raise Refusal(
+                ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wording.duration(wait)}"
+            )
         recent = [g for g in self._time.pb_grants if g > now - DAY_S]
         if len(recent) >= cfg.max_per_day:
             raise Refusal(
@@ -676,13 +744,15 @@ class PumpFirmware:
         if not cfg.low_reservoir_min_nl <= low_reservoir_nl <= cfg.low_reservoir_max_nl:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"low reservoir must be {cfg.low_reservoir_min_nl}..{cfg.low_reservoir_max_nl} nL",
+                f"a low-reservoir alarm at {wording.ml(low_reservoir_nl)} asked; it must be "
+                f"{wording.ml(cfg.low_reservoir_min_nl)} to {wording.ml(cfg.low_reservoir_max_nl)}",
             )
         if not cfg.critical_interval_min_s <= critical_interval_s <= cfg.critical_interval_max_s:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"critical interval must be "
-                f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
+                f"a critical alarm every {wording.duration(critical_interval_s)} asked; it must "
+                f"be {wording.duration(cfg.critical_interval_min_s)} to "
+                f"{wording.duration(cfg.critical_interval_max_s)}",
             )
         self._time.set_settings(
             dataclasses.replace(

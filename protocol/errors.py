@@ -59,6 +59,7 @@ class ErrorCode(enum.IntEnum):
     REQUEST_ID_REUSED = 37
     REQUEST_INTERRUPTED = 38
     REQUEST_EVICTED = 39
+    PROGRAMMER_HEAD_AWAY = 40
     # -- clinical validation (nothing changed) --
     DOSE_ABOVE_HARD_LIMIT = 48
     RATE_ABOVE_MAXIMUM = 49
@@ -229,6 +230,12 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             "this request id reached the pump before and its outcome has left the request cache; "
             "it may or may not have taken effect and is not carried out again: read the pump's state",
             certain=False,
+        ),
+        _row(
+            E.PROGRAMMER_HEAD_AWAY,
+            "a request that changes the pump needs the programmer head over the pump "
+            "(profile: writes_need_head); reads do not",
+            retryable=True,
         ),
         _row(E.DOSE_ABOVE_HARD_LIMIT, "daily dose above the drug library's hard limit"),
         _row(E.RATE_ABOVE_MAXIMUM, "flow rate above the device profile's maximum"),

@@ -218,6 +218,14 @@ def build_examples() -> list[Example]:
         "next_refill_time": NOW + 20 * DAY_S,
         "low_reservoir_time": NOW + 20 * DAY_S,
         "warnings": 0,
+        "bolus_dose_ng": 0,
+        "to_patient_ng": 0,
+        "baseline_ng": 400_000,
+        "change_permille": 0,
+        "titration_limit_pct": 30,
+        "soft_limit_ng": 1_500_000,
+        "hard_limit_ng": 3_000_000,
+        "worst_day_ng": 400_000,
     }
     conv.exchange(
         "stage-continuous",

@@ -159,6 +159,10 @@ def _coerce(value: Any, type_name: str, label: str) -> Any:
         if value < 0:
             raise ProfileError(f"{label}: must not be negative, got {value}")
         return value
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise ProfileError(f"{label}: expected true or false, got {value!r}")
+        return value
     if type_name == "str":
         if not isinstance(value, str) or not value:
             raise ProfileError(f"{label}: expected a non-empty string, got {value!r}")

@@ -99,7 +99,9 @@ def test_stop_resume_alarm_settings_and_patient_bolus_settings_are_audited(
     with pytest.raises(Exception, match="refused"):
         client.resume()
     client.configure_alarms(3_000_000, 600)
-    client.configure_patient_bolus(50_000, 600, 3, 7200)
+    # 3 x 50 mcg on 500 mcg/day is a second increase within 24 h: acknowledged like one
+    check = client.configure_patient_bolus(50_000, 600, 3, 7200, preview=True)
+    client.configure_patient_bolus(50_000, 600, 3, 7200, ack_warnings=check["warnings"])
     client.set_clock(int(client.status()["pump_time"]))
     messages = [w["message"] for w in _writes(client)]
     assert messages == [

@@ -128,7 +128,9 @@ def test_patient_bolus_settings_and_todays_use(visit: tuple[Loopback, PumpClient
     after the grant, so 120 - 15 = 105 min are left of it."""
     loop, client = visit
     _start(client, 500_000)
-    client.configure_patient_bolus(50_000, 600, 3, 7200)
+    # 3 x 50 mcg more on the day of the start is a second increase within 24 h: acknowledged
+    check = client.configure_patient_bolus(50_000, 600, 3, 7200, preview=True)
+    client.configure_patient_bolus(50_000, 600, 3, 7200, ack_warnings=check["warnings"])
     grant = client.request_patient_bolus()
     granted_at = int(grant["end_time"]) - 600
     loop.advance(granted_at + 900 - loop.bench.now)

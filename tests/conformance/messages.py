@@ -76,7 +76,11 @@ def minimal_body(msg: MsgType, request_id: int) -> dict[str, Any]:
             "ack_warnings": 0,
         },
         MsgType.REFILL: {"withdrawn_nl": 0, "added_nl": 20 * ML, "concentration_mcg_per_ml": 500},
-        MsgType.PATIENT_BOLUS_CONFIG: {"config": patient_bolus_config()},
+        MsgType.PATIENT_BOLUS_CONFIG: {
+            "config": patient_bolus_config(),
+            "ack_warnings": 7,  # checked like a dose increase: the soft-limit warnings
+            "preview": False,
+        },
         MsgType.SET_CLOCK: {"pump_time": 1_767_571_200},
         MsgType.ALARMS_ACK: {"alarms": []},
         MsgType.ALARMS_CONFIG: {"low_reservoir_nl": 2 * ML, "critical_interval_s": 600},

@@ -241,7 +241,7 @@ def test_stop_resume_patient_bolus_alarms_clock_and_logs() -> None:
         "max_per_day": 4,
         "lockout_s": 3 * HOUR,
     }
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg, "ack_warnings": 7, "preview": False})
     grant = clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     assert grant["dose_ng"] == 25_000 and grant["remaining_today"] == 3
     clinic.now += HOUR  # the bolus has ended, the 3 h lockout has not
@@ -411,7 +411,7 @@ def test_a_bolus_cut_short_is_logged_with_what_it_delivered_not_its_dose() -> No
         "max_per_day": 4,
         "lockout_s": 3 * HOUR,
     }
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg, "ack_warnings": 7, "preview": False})
     clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     clinic.now += 60
     clinic.program({"kind": int(ChangeKind.STOPPED), "params": {}})
@@ -463,7 +463,10 @@ def test_a_retryable_refusal_is_final_for_its_request_id() -> None:
     clinic.fill()
     clinic.program(continuous(400))
     cfg = {"enabled": True, "dose_ng": 25_000, "duration_s": 600, "max_per_day": 4}
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**cfg, "lockout_s": 3 * HOUR}})
+    clinic.ok(
+        MsgType.PATIENT_BOLUS_CONFIG,
+        {"config": {**cfg, "lockout_s": 3 * HOUR}, "ack_warnings": 7, "preview": False},
+    )
     clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     clinic.now += HOUR
     (locked,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})

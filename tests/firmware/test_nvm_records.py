@@ -30,16 +30,20 @@ SETTINGS = Settings(
         TitrationEntry(1_700_000_000, 100_000, TitrationKind.START),
         TitrationEntry(1_700_086_400, 120_000, TitrationKind.INCREASE),
     ),
+    catheter_full=True,
+    therapy_given=True,
 )
 #: SETTINGS as format 1 wrote it (before the records were declared field by field).
 SETTINGS_IMAGE = bytes.fromhex(
     "01000000070100170201020000000186a001e00003d0900700000000000000000001f401312d0000000003"
     "000003e800001e848000000e1001000061a800000708000000030000384002000000006553f100000186a0"
     "0200000000655542800001d4c001"
+    "0101"  # catheter_full, therapy_given (appended)
 )
 FACTORY_IMAGE = bytes.fromhex(
     "0100000000000001000000000000000000000000000000000000001e848000000e10000000000000000000"
     "000000000000000000"
+    "0000"  # catheter_full, therapy_given (appended)
 )
 COUNTERS = Counters(
     refill_generation=3,

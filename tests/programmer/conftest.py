@@ -159,9 +159,8 @@ def _bring_to_clinic_state(pump: ClinicPump, setup: PumpClient, start: int) -> N
     (version 3), stop/resume pairs, clock sets, and a refill to 15 mL at 23:59:59 (the daily
     totals at midnight go to the daily log)."""
     fw = pump.firmware
-    pump.open_wand()
+    pump.open_wand()  # the head stays over the pump for the visit (writes need it)
     setup.pair(Role.CLINICIAN)
-    pump.bench.set_wand(False)
     setup.open_session()
     setup.refill(0, 15_000_000, 500)
     setup.commit(setup.stage(therapy.continuous(400_000)))
@@ -262,7 +261,7 @@ def paired(pump: ClinicPump, keystore: KeyStore) -> KeyStore:
         client.pair(Role.CLINICIAN)
     finally:
         client.close()
-    pump.bench.set_wand(False)
+    # the head stays over the pump (the pairing itself closed the window): writes need it
     return keystore
 
 
