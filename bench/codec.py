@@ -70,6 +70,7 @@ STATUS_BODY: dict[str, Any] = {
             "silenced_until": 0,
         }
     ],
+    "projected_replace_by_time": 1_900_000_000,
 }
 
 #: A flex day of 13 steps (the most a day may have), used for every weekday.

@@ -69,6 +69,18 @@ DAILY_LOG_CAPACITY = 4_096
 
 
 @dataclass(frozen=True, slots=True)
+class BatteryDesign:
+    """The primary cell and the loads as the pump was designed: what the firmware knows of its
+    own battery, to project the replacement date from the gauge and the flow in force.  The
+    board's cell is the truth (an aged cell drains faster); the profile fills both from its
+    ``[hardware]`` table, so by design they agree."""
+
+    capacity_nas: int  # nominal charge, nanoampere-seconds
+    quiescent_current_na: int  # continuous drain
+    charge_per_stroke_nas: int  # one motor stroke
+
+
+@dataclass(frozen=True, slots=True)
 class DeviceProfile:
     model: str  # e.g. "VP-20"
     firmware_version: str
@@ -89,10 +101,12 @@ class DeviceProfile:
     auth_lockout_s: int  # pairing locked this long; a wand placement lifts it sooner
     pairing_window_s: int  # how long a wand placement keeps the pairing window open
     persist_interval_s: int  # longest time delivered totals may go unpersisted
+    motor_retry_interval_s: int  # a stalled motor is tried again this often (firmware/stall.py)
     drug: DrugLibrary
     patient_bolus: PatientBolusLimits
     alarms: AlarmSettings
     clock: ClockLimits
+    battery: BatteryDesign
     #: Records of the daily-totals ring (one a day: 4,096 hold more than a service life).
     daily_log_capacity: int = DAILY_LOG_CAPACITY
     #: The proximity rule: requests that change the pump need the programmer head over it

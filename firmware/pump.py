@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from firmware import wording
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
-from firmware.battery_monitor import BatteryMonitor
+from firmware.battery_monitor import BatteryMonitor, program_volume_nl_per_day, projected_replace_by
 from firmware.clock import PumpClock, date_text, u32_as_i32, utc_offset_problem
 from firmware.delivery import StrokeAccumulator, TimedBolus
 from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing, ring_capacity
@@ -153,6 +153,10 @@ class PumpFirmware:
         """Persist everything (clean shutdown)."""
         self._time.flush(now)
 
+    def next_stroke_time(self) -> int | None:
+        """Board time of the next stroke due (None: none before the next wakeup)."""
+        return self._time.next_stroke_time()
+
     @property
     def nvm_write_failing(self) -> bool:
         """The memory refused a write and something is still unsaved (MEMORY_ERROR is active)."""
@@ -237,6 +241,7 @@ class PumpFirmware:
         else:
             basal_dose = program_dose_at(engine.program, self._clock.local_time(now))
         eri = self._battery.eri_time
+        battery_ppm = self._hal.battery.remaining_ppm(now)
         return PumpStatus(
             mode=engine.mode(),
             daily_dose_ng=basal_dose,
@@ -249,7 +254,7 @@ class PumpFirmware:
             empty_time=self._pump(empty_time),
             next_refill_time=self._pump(low_time),
             alarms=tuple(self._alarms.states()),
-            battery_ppm=self._hal.battery.remaining_ppm(now),
+            battery_ppm=battery_ppm,
             eri_time=self._pump(eri),
             eos_time=self._pump(self._battery.eos_time) if self._battery.eos_reached else None,
             replace_by_time=self._pump(self._battery.eos_time),
@@ -270,6 +275,23 @@ class PumpFirmware:
             week_day_totals_ng=week_day_totals_ng(engine.program),
             utc_offset_s=self._settings.utc_offset_s,
             clock_drift_warning_s=self.profile.clock.drift_warning_s,
+            projected_replace_by_time=self._pump(self._projected_replace_by(battery_ppm, now)),
+        )
+
+    def _projected_replace_by(self, battery_ppm: int, now: int) -> int:
+        """End of service at the consumption of the therapy in force (docs/CLINICAL.md,
+        "Battery life"): the programmed basal (flex: its weekly mean; a stall is expected to
+        end), the safe rate in the safe minimum, nothing but the quiescent drain when stopped."""
+        engine = self._engine
+        if engine.end_of_service or engine.basal_stopped:
+            volume = 0
+        elif engine.safe_reason is not None:
+            volume = self.profile.safe_rate_nl_per_day
+        else:
+            conc = engine.reservoir.concentration_mcg_per_ml
+            volume = program_volume_nl_per_day(engine.program, conc)
+        return projected_replace_by(
+            self._battery, self.profile, battery_ppm, volume, self._time.next_housekeeping, now
         )
 
     def _patient_bolus_use(self, now: int) -> PatientBolusUse:

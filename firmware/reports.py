@@ -64,6 +64,9 @@ class PumpStatus:
     week_day_totals_ng: tuple[int, ...]  # basal drug per day as programmed, Monday first
     utc_offset_s: int  # the clinic's local time - UTC (flex steps run on local time)
     clock_drift_warning_s: int  # profile: a programmer warns beyond this clock difference
+    #: End of service projected from the gauge and the therapy in force (after ERI: the real
+    #: date), pump time (firmware/battery_monitor.py ``projected_replace_by``).
+    projected_replace_by_time: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,10 @@ NVM write failures: when the memory refuses a write (:class:`~firmware.hal.NvmWr
 inside :class:`~firmware.nvm_layout.NvmStore`), the pump keeps delivering from what it holds in
 RAM, raises MEMORY_ERROR, retries every ``NVM_RETRY_INTERVAL_S`` (and at every state change),
 and clears the alarm once everything unsaved has reached the memory again.
+
+Motor stalls: the first strokes that do not complete halt delivery and raise MOTOR_STALL; a
+trial stroke follows every ``motor_retry_interval_s`` (:mod:`firmware.stall`) until one turns,
+then the programmed therapy resumes by itself.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from firmware.hal import Hal, ResetCause
 from firmware.nvm_layout import NvmStore, RecordId, RecordStatus
 from firmware.persistence import Counters, Settings, factory_settings
 from firmware.profile import DeviceProfile
+from firmware.stall import StallRecovery
 from firmware.therapy import NEVER, ActiveBolus, TherapyEngine
 from firmware.units import DAY_S, mass_ng_for_volume, start_of_day
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
@@ -107,6 +112,7 @@ class TimeLine:
         self._segment_conc = 0
         self._next_wakeup = NEVER
         self._booted = False
+        self._stall = StallRecovery(profile.motor_retry_interval_s)
 
     # ------------------------------------------------------------------ what the facade reads
     @property
@@ -117,6 +123,11 @@ class TimeLine:
     @property
     def booted(self) -> bool:
         return self._booted
+
+    @property
+    def next_housekeeping(self) -> int:
+        """Board time of the next daily housekeeping (where the battery gauge is read)."""
+        return self._next_housekeeping
 
     @property
     def nvm_failing(self) -> bool:
@@ -173,6 +184,8 @@ class TimeLine:
             self._log.append(LogEvent.SAFE_MINIMUM_ENTERED, pump_now, AlarmId.LOW_BATTERY_RESET)
         self._battery.check(self._hal.battery.remaining_ppm(now), now)
         self._next_housekeeping = self._housekeeping_after(now)
+        if engine.stalled:  # latched in NVM: the retries start again from the boot
+            self._stall.start(now)
         engine.recompile()
         self.recompute_reminder(now)  # derived from the estimate, so not persisted: re-derive
         self.after_change(now, config_changed=True)
@@ -276,10 +289,40 @@ class TimeLine:
         completed = self._hal.motor.deliver_strokes(due, t)
         engine.account_strokes(completed, self._segment_conc)
         if completed < due:
-            engine.stalled = True
+            if not engine.stalled:
+                engine.stalled = True
+                self._stall.start(t)
+                self._log.append(LogEvent.MOTOR_STALLED, self._clock.pump_time(t), due - completed)
             self.cancel_boluses(t)
             return True
         return False
+
+    def next_stroke_time(self) -> int | None:
+        """Board time the next stroke falls due at the flow in force (None: none before the
+        next change of flow).  A real pump commands each stroke; this one commands them in
+        batches at its wakeups, so the board uses this to wake it at the first stroke a
+        hardware fault would stop (a motor stall is found at that stroke, not hours later)."""
+        segment = self._segment
+        if not (segment.rate_nl_per_day > 0 or segment.bolus is not None):  # _segment_delivers
+            return None
+        needed = self._engine.accumulator.amount_until_strokes(1)  # from the last run
+        from_last = Segment(self._last, segment.rate_nl_per_day, segment.bolus)
+        return from_last.time_to_reach(needed, self._next_wakeup)
+
+    def _retry_motor(self, t: int) -> None:
+        """A stalled motor's trial stroke (firmware/stall.py): if it turns, therapy resumes."""
+        engine, stall = self._engine, self._stall
+        if engine.end_of_service:
+            stall.clear()
+            return
+        if self._hal.motor.deliver_strokes(1, t) < 1:
+            stall.failed(t)
+            return
+        engine.account_strokes(1, engine.reservoir.concentration_mcg_per_ml)
+        stalled_s, attempts = stall.recovered(t)
+        engine.stalled = False
+        self._log.append(LogEvent.MOTOR_RECOVERED, self._clock.pump_time(t), stalled_s, attempts)
+        self.recompute_reminder(t)
 
     def _on_wakeup(self, t: int) -> None:
         engine = self._engine
@@ -289,6 +332,8 @@ class TimeLine:
                     self._finish_bolus(bolus, t)
         if t >= self._next_housekeeping:
             self._housekeeping(t)
+        if engine.stalled and self._stall.due(t):
+            self._retry_motor(t)
         battery = self._battery
         if battery.eri_time is not None:
             eos = battery.eos_time
@@ -366,6 +411,9 @@ class TimeLine:
         reminder = self._refill_reminder_at
         if reminder is not None and reminder < natural:
             natural = reminder
+        retry = self._stall.next_retry
+        if retry is not None and engine.stalled and retry < natural:
+            natural = retry
         tone = self._alarms.next_tone_time()
         if tone is not None and tone < natural:
             natural = tone

@@ -223,6 +223,7 @@ STATUS_FIELDS = (
     *(f"day_total_{day}_ng" for day in WEEKDAY_NAMES),
     "utc_offset_s",
     "clock_drift_warning_s",
+    "projected_replace_by_time",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

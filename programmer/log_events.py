@@ -58,6 +58,8 @@ _DECODERS: dict[LogEvent, Decoder] = {
         "utc_offset": format_utc_offset(a),
         "previous_utc_offset": format_utc_offset(b),
     },
+    LogEvent.MOTOR_STALLED: lambda a, b: {"strokes_missed": a},
+    LogEvent.MOTOR_RECOVERED: lambda a, b: {"stalled_s": a, "trial_strokes": b},
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},

@@ -106,6 +106,7 @@ def status_document(
             "eri_time": iso_time(eri),
             "eos_time": iso_time(eos),
             "replace_by": iso_date(int(body["replace_by_time"])),
+            "projected_replace_by": iso_date(int(body["projected_replace_by_time"])),
         },
         "bolus": None
         if not bolus_mode
@@ -176,6 +177,14 @@ def _value(value: Any, unit: str = "") -> str:
     return f"{value:g} {unit}".strip() if isinstance(value, float) else f"{value} {unit}".strip()
 
 
+def _replace_by_text(battery: Mapping[str, Any]) -> str:
+    """The pump's replacement date: fixed from ERI on, projected by the pump before it."""
+    if battery["replace_by"] is not None:
+        return str(battery["replace_by"])
+    projected = battery.get("projected_replace_by")
+    return "-" if projected is None else f"{projected} (projected)"
+
+
 def status_text(doc: Mapping[str, Any]) -> str:
     """The status document as aligned lines for a terminal."""
     battery = doc["battery"]
@@ -193,7 +202,7 @@ def status_text(doc: Mapping[str, Any]) -> str:
         ("low reservoir in", _low_reservoir_text(doc)),
         (
             "battery",
-            f"{battery['remaining_pct']:g} %, replace by {_value(battery['replace_by'])}"
+            f"{battery['remaining_pct']:g} %, replace by {_replace_by_text(battery)}"
             + (" [ERI]" if battery["eri"] else "")
             + (" [EOS]" if battery["eos"] else ""),
         ),
@@ -273,7 +282,12 @@ def _stopped_hint(doc: Mapping[str, Any]) -> str:
     names = {a["name"] for a in doc["alarms"]}
     if doc["battery"]["eos"]:
         return "battery end of service; replace the pump."
-    if names & {"pump_stopped", "motor_stall"}:
+    if "motor_stall" in names:
+        return (
+            "the motor is stalled; the pump tries it again regularly and resumes by itself when"
+            " it turns (`pumpctl resume` tries at once)."
+        )
+    if "pump_stopped" in names:
         return "no drug is delivered until `pumpctl resume`."
     if "reservoir_empty" in names:
         return "the reservoir is empty; refill it (`pumpctl refill`)."

@@ -205,6 +205,7 @@ _STATUS_REPLY = strict(
     *(f"day_total_{day}_ng" / u32 for day in WEEKDAY_NAMES),  # basal per day as programmed
     "utc_offset_s" / i32,  # the clinic's local time - UTC, set with the clock (0: never set)
     "clock_drift_warning_s" / u16,  # a programmer warns when the pump's local time is off more
+    "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.

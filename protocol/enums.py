@@ -118,6 +118,8 @@ class LogEvent(enum.IntEnum):
     SAFE_MINIMUM_ENTERED = 11  # a=AlarmId cause
     DAILY_TOTAL = 12  # a=delivered ng in the day, b=programmed ng in the day
     UTC_OFFSET_CHANGED = 13  # a=new UTC offset s (local - UTC), b=previous UTC offset s
+    MOTOR_STALLED = 20  # a=strokes that did not complete
+    MOTOR_RECOVERED = 21  # a=seconds stalled, b=trial strokes commanded
     # alarm log
     ALARM_RAISED = 32  # a=AlarmId
     ALARM_CLEARED = 33  # a=AlarmId

@@ -320,6 +320,8 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
         "a = new UTC offset in s (clinic local time - UTC), b = previous UTC offset in s; "
         "written with the CLOCK_CHANGED record of the same SET_CLOCK"
     ),
+    LogEvent.MOTOR_STALLED: "a = strokes that did not complete",
+    LogEvent.MOTOR_RECOVERED: "a = seconds stalled, b = trial strokes commanded (the last turned)",
     LogEvent.ALARM_RAISED: "a = AlarmId",
     LogEvent.ALARM_CLEARED: "a = AlarmId",
     LogEvent.ALARM_ACKNOWLEDGED: "a = AlarmId",

@@ -114,6 +114,7 @@ STATUS_BODY: dict[str, Any] = {
     **{f"day_total_{day}_ng": 400_000 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
     "utc_offset_s": 3600,
     "clock_drift_warning_s": 300,
+    "projected_replace_by_time": NOW + 6 * 365 * DAY_S + 90 * DAY_S,
 }
 
 

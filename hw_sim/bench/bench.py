@@ -28,6 +28,7 @@ TELEMETRY_PER_ADVANCE_MAX = 1024
 
 FAULTS = (
     "motor-stall",
+    "mri",
     "low-battery-reset",
     "over-infusion",
     "memory-error",
@@ -208,8 +209,12 @@ class BenchPump:
 
     def fault(self, name: str, arg: str | None = None) -> None:
         now = self.board.now
-        if name == "motor-stall":
-            self.board.motor_stall(now)
+        if name in ("motor-stall", "mri"):
+            # DURATION (e.g. 30min): a transient stall; an MRI scan always has one
+            if arg is None and name == "mri":
+                raise BenchError("mri needs the scan's duration, e.g. 30min")
+            until = None if arg is None else now + _duration(arg, name)
+            self.board.motor_stall(now, until)
         elif name == "low-battery-reset":
             self.board.low_battery_reset(now)
         elif name == "over-infusion":
@@ -358,6 +363,16 @@ class BenchPump:
         except (BenchError, ValueError, TypeError) as exc:
             return {"ok": False, "error": str(exc)}
         return {"ok": False, "error": f"unknown bench command {cmd!r}"}
+
+
+def _duration(arg: str, name: str) -> int:
+    try:
+        seconds = parse_duration(arg)
+    except ValueError as exc:
+        raise BenchError(f"{name}: {exc}") from None
+    if seconds <= 0:
+        raise BenchError(f"{name}: the duration must be positive")
+    return seconds
 
 
 def _number(arg: str | None, message: str) -> float:

@@ -13,7 +13,8 @@ the pump as it is after its own work at ``t`` - the same rule as every clinical 
 starts with ``run_until(now)``.
 
 One ``random.Random(seed)`` feeds every physical model (motor noise, corruption, scenario draws),
-so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
+and the pump's own flow bias and each fill's variation come from generators seeded by the same
+seed (``hw_sim.hardware.motor``), so a seed, a profile and the inputs fix every physical output.  Key material is the exception:
 the entropy HAL reads ``os.urandom`` (``hw_sim.hardware.entropy``), unless a test passes the loudly
 insecure seeded DRBG on purpose.
 """
@@ -40,7 +41,7 @@ from hw_sim.hardware.battery import PrimaryCell
 from hw_sim.hardware.buzzer import RecordingBuzzer
 from hw_sim.hardware.catheter import Catheter
 from hw_sim.hardware.entropy import SystemEntropy
-from hw_sim.hardware.motor import PeristalticMotor
+from hw_sim.hardware.motor import PeristalticMotor, draw_pump_bias_ppm, draw_refill_variation_ppm
 from hw_sim.hardware.nvm_file import MemoryNvm, NvmImage, PowerCut
 from hw_sim.hardware.patient_link import PatientLink
 from hw_sim.hardware.reservoir import Reservoir
@@ -100,6 +101,9 @@ class VirtualBoard:
             self.reservoir,
             self.catheter,
             on_strokes=self.battery.on_strokes,
+        )
+        self.motor.pump_bias_ppm = draw_pump_bias_ppm(
+            seed, hw.flow_bias_mean_ppm, hw.flow_bias_sd_ppm, hw.flow_bias_limit_ppm
         )
         self.buzzer = RecordingBuzzer(lambda: self.scheduler.now)  # tones up to board time
         self.nvm: NvmStorage = MemoryNvm(hw.nvm_size_bytes) if nvm is None else nvm
@@ -252,20 +256,44 @@ class VirtualBoard:
         return self.reservoir.aspirate(max_nl)
 
     def inject(self, added_nl: int, concentration_mcg_per_ml: int, now: int) -> int:
-        """Inject drug through the refill port; returns nL that reached the reservoir."""
+        """Inject drug through the refill port; returns nL that reached the reservoir.
+
+        Each fill has its own systematic flow error (``refill_variation_sd_ppm``), drawn here."""
         self.run_until(now)
+        motor, hw = self.motor, self.profile.hardware
+        motor.refills += 1
+        motor.refill_variation_ppm = draw_refill_variation_ppm(
+            self.seed, motor.refills, hw.refill_variation_sd_ppm, hw.flow_bias_limit_ppm
+        )
         return self.reservoir.inject(added_nl, concentration_mcg_per_ml)
 
     # ------------------------------------------------------------------ bench faults
-    def motor_stall(self, now: int) -> None:
-        """The motor stops turning: later strokes complete as 0."""
+    def motor_stall(self, now: int, until: int | None = None) -> None:
+        """The motor stops turning: later strokes complete as 0, until cleared or, for a
+        transient stall (an MRI scan), until board time ``until``."""
         self.run_until(now)
-        self.motor.stalled = True
+        if until is not None and until <= now:
+            raise ValueError("a transient stall must end after it starts")
+        self.motor.stall(now, until)
+        # A real pump commands each stroke and finds a stall at the first one; this firmware
+        # batches strokes between wakeups, so wake it at its next stroke (an event with
+        # nothing to do: the firmware runs up to each board event's time first).
+        stroke = self.firmware.next_stroke_time() if self.powered else None
+        if stroke is not None and (until is None or stroke < until):
+            self.schedule(stroke, lambda _t: None, name="motor stroke in the stall")
 
     def over_infusion(self, percent: float, now: int) -> None:
         """Systematic flow error from now on: +percent over-infusion, negative for under."""
         self.run_until(now)
         self.motor.set_systematic_error_pct(percent)
+
+    def set_pump_bias(self, percent: float, now: int) -> None:
+        """Make this pump's own systematic flow bias ``percent`` (in place of the one its seed
+        drew), e.g. a population study drawing it from its own distribution."""
+        self.run_until(now)
+        if percent <= -100:
+            raise ValueError("a flow bias must stay above -100 %")
+        self.motor.pump_bias_ppm = round(percent * 10_000)
 
     def pocket_fill(self, now: int) -> None:
         """The next refill injection goes into the tissue pocket instead of the reservoir."""
@@ -331,7 +359,7 @@ class VirtualBoard:
         """Remove every injected hardware fault (stall, flow error, pocket fill, armed cut,
         catheter faults)."""
         self.run_until(now)
-        self.motor.stalled = False
+        self.motor.clear_stall()
         self.motor.systematic_error_ppm = 0
         self.reservoir.pocket_fill_armed = False
         self.catheter.clear_faults()
@@ -362,8 +390,14 @@ class VirtualBoard:
             "battery_ppm": self.battery.remaining_ppm(now),
             "battery_used_nas": self.battery.used_nas(now),
             "telemetry_bytes": self.telemetry.bytes_sent_total,
+            "flow_error": {  # the systematic errors of this pump, this fill, and the fault
+                "pump_bias_ppm": motor.pump_bias_ppm,
+                "refill_variation_ppm": motor.refill_variation_ppm,
+                "combined_ppm": motor.flow_error_ppm,
+            },
             "faults": {
                 "motor_stall": motor.stalled,
+                "motor_stall_until": motor.stall_until,
                 "systematic_error_ppm": motor.systematic_error_ppm,
                 "pocket_fill_armed": reservoir.pocket_fill_armed,
             },

@@ -74,7 +74,13 @@ def export_state(
         },
         "motor": {
             "systematic_error_ppm": motor.systematic_error_ppm,
+            "pump_bias_ppm": motor.pump_bias_ppm,
+            "refill_variation_ppm": motor.refill_variation_ppm,
+            "refills": motor.refills,
             "stalled": motor.stalled,
+            "stall_from": motor.stall_from,
+            "stall_until": _opt_time(motor.stall_until),
+            "last_command": _opt_time(motor.last_command),
             "strokes_commanded": motor.strokes_commanded,
             "strokes_total": motor.strokes_total,
             "pumped_nl": motor.pumped_nl,
@@ -204,6 +210,10 @@ def check_state(state: dict[str, Any]) -> None:
             raise ValueError(f"the patient section is damaged: {exc}") from None
 
 
+def _opt_time(value: int | None) -> int:
+    return -1 if value is None else value
+
+
 def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
     """Restore a board created with ``start_time=state["now"]``; raises ValueError if unusable.
 
@@ -224,6 +234,8 @@ def import_state(board: VirtualBoard, state: dict[str, Any]) -> None:
             setattr(board.reservoir, name, value)
         motor = dict(state["motor"])
         board.motor._carry_pl = motor.pop("carry_pl")
+        for name in ("stall_until", "last_command"):  # -1: none
+            motor[name] = None if motor[name] < 0 else motor[name]
         for name, value in motor.items():
             setattr(board.motor, name, value)
         for name, value in state["battery"].items():

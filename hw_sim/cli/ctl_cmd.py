@@ -108,7 +108,8 @@ def advance(ctx: click.Context, duration: str) -> None:
 @click.argument("arg", required=False)
 @click.pass_context
 def fault(ctx: click.Context, name: str, arg: str | None) -> None:
-    """Inject a hardware fault: motor-stall, low-battery-reset, over-infusion PCT, memory-error,
+    """Inject a hardware fault: motor-stall [DURATION] (transient with a duration), mri DURATION
+    (a scan: the motor stalls until it ends), low-battery-reset, over-infusion PCT, memory-error,
     pocket-fill, line-noise RATE, or clear them all."""
     answer = _call(ctx, {"cmd": "fault", "name": name, "arg": arg})
     _emit(ctx, answer, f"fault {name}{' ' + arg if arg else ''} applied")
@@ -202,6 +203,17 @@ def hw_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"reservoir (true)   {ml(answer['reservoir_nl']):.3f} mL")
     click.echo(f"delivered (true)   {ml(answer['delivered_nl']):.3f} mL")
     click.echo(f"battery            {answer['battery_ppm'] / 1e4:.2f} %")
+    flow = answer.get("flow_error")
+    if flow is not None:
+        click.echo(
+            f"flow error         pump {flow['pump_bias_ppm'] / 1e4:+.2f} %, this fill "
+            f"{flow['refill_variation_ppm'] / 1e4:+.2f} %, combined {flow['combined_ppm'] / 1e4:+.2f} %"
+        )
+    faults = answer.get("faults", {})
+    if faults.get("motor_stall"):
+        until = faults.get("motor_stall_until")
+        end = f"until {iso_time(until)}" if until is not None else "until cleared"
+        click.echo(f"motor              stalled {end}")
     click.echo(f"pairing window     {'open' if answer['pairing_window_open'] else 'closed'}")
     click.echo(f"pairing            {_pairing_text(answer.get('pairing', {}))}")
     click.echo(f"tones              {len(answer['tones'])}")

@@ -5,8 +5,10 @@ the flow: every motor stroke and every telemetry byte costs charge on top of a q
 Charge is integer nanoampere-seconds (nAs).  Nothing ticks: ``remaining_ppm(now)`` computes the
 quiescent part from elapsed time on demand, so seven years cost nothing until someone asks.
 
-Calibration (profile constants, docs/SCENARIOS.md): with 9 uA quiescent and 41,806 nAs per
-250 nL stroke, 0.1 mL/day reaches ERI (10 % left) after 7.0 years and 2 mL/day after 5.0 years.
+Calibration (profile constants, docs/SCENARIOS.md, docs/CLINICAL.md "Battery life"): with
+596.7 mAh nominal, 9 uA quiescent and 41,806 nAs per 250 nL stroke, the minimum rate of
+0.048 mL/day reaches ERI (10 % left) on day 2,461 and EOS 90 days later after 6.98 years (the
+reference: 7 at most), 2 mL/day reaches EOS after 5.01 years.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 
 from firmware.profile import (
     AlarmSettings,
+    BatteryDesign,
     ClockLimits,
     DeviceProfile,
     DrugLibrary,
@@ -34,6 +35,10 @@ class HardwareProfile:
     """What only the virtual board needs: the physics constants of our models."""
 
     stroke_noise_sd_ppm: int  # per-stroke Gaussian spread of the stroke volume
+    flow_bias_mean_ppm: int  # mean of the per-pump systematic flow bias
+    flow_bias_sd_ppm: int  # its spread between pumps
+    flow_bias_limit_ppm: int  # the labelled bound the bias is clipped to
+    refill_variation_sd_ppm: int  # spread of the extra systematic error drawn at each refill
     battery_capacity_nas: int  # nominal charge of the primary cell, nanoampere-seconds
     quiescent_current_na: int  # continuous drain
     charge_per_stroke_nas: int
@@ -99,10 +104,19 @@ def parse_profile(data: dict[str, Any], source: str, name: str) -> LoadedProfile
     nested = {
         key: _build(cls, _table(data, key, source), source, key) for key, cls in _NESTED.items()
     }
-    scalar_fields = [f.name for f in dataclasses.fields(DeviceProfile) if f.name not in _NESTED]
+    scalar_fields = [
+        f.name
+        for f in dataclasses.fields(DeviceProfile)
+        if f.name not in _NESTED and f.name != "battery"
+    ]
     device_values = _fields_from(device_table, DeviceProfile, scalar_fields, source, "device")
-    device = DeviceProfile(**device_values, **nested)
     hardware = _build(HardwareProfile, _table(data, "hardware", source), source, "hardware")
+    battery = BatteryDesign(  # the firmware's design view of the [hardware] cell
+        hardware.battery_capacity_nas,
+        hardware.quiescent_current_na,
+        hardware.charge_per_stroke_nas,
+    )
+    device = DeviceProfile(**device_values, **nested, battery=battery)
     _check_consistency(device, hardware, source)
     return LoadedProfile(name=name, device=device, hardware=hardware)
 
@@ -215,6 +229,12 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
     )
     need(a.noncritical_interval_s > 0, "[alarms] noncritical_interval_s", "must be positive")
     need(hardware.battery_capacity_nas > 0, "[hardware] battery_capacity_nas", "must be positive")
+    need(device.motor_retry_interval_s > 0, "[device] motor_retry_interval_s", "must be positive")
+    need(
+        hardware.flow_bias_mean_ppm <= hardware.flow_bias_limit_ppm < 1_000_000,
+        "[hardware] flow_bias_limit_ppm",
+        "must be below 1e6 and not below flow_bias_mean_ppm",
+    )
     need(hardware.nvm_size_bytes > 0, "[hardware] nvm_size_bytes", "must be positive")
     c = device.clock
     need(

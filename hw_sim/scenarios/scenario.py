@@ -170,7 +170,8 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
     "alarm_test": {},
     "set_clock": {"to": _str, "offset": _str, "utc_offset": lambda v: parse_utc_offset(_str(v))},
     "power_cycle": {},
-    "fault": {"fault": _fault, "pct": _number},
+    "fault": {"fault": _fault, "pct": _number, "duration": _duration},
+    "mri": {"duration": _duration},
     "access_port_aspirate": {"ml": _ml},
 }
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -179,6 +180,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "bolus": ("mcg", "over"),
     "patient_bolus_config": ("mcg", "over", "max_per_day", "lockout"),
     "fault": ("fault",),
+    "mri": ("duration",),
     "access_port_aspirate": ("ml",),
 }
 
@@ -352,6 +354,10 @@ def _check_combinations(
         raise fail(where, 'give exactly one of to (UTC date/time) or offset (e.g. "-1h")')
     if do == "fault" and args["fault"] in ("over-infusion", "catheter-leak") and "pct" not in args:
         raise fail(where, f"{args['fault']} needs pct")
+    if do == "fault" and "duration" in args and args["fault"] != "motor-stall":
+        raise fail(where, "duration is for a motor-stall (a transient stall)")
+    if "duration" in args and args["duration"] <= 0:
+        raise fail(where, "duration must be positive")
     pct = args.get("pct")
     catheter_fault = do == "fault" and args["fault"].startswith("catheter-")
     if catheter_fault and pct is not None and not 0 <= pct <= 100:

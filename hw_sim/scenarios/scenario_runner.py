@@ -328,7 +328,8 @@ class ScenarioRunner:
     def _do_fault(self, action: Action, now: int) -> None:
         board, name = self.board, action.args["fault"]
         if name == "motor-stall":
-            board.motor_stall(now)
+            duration = action.args.get("duration")
+            board.motor_stall(now, None if duration is None else now + duration)
         elif name == "low-battery-reset":
             board.low_battery_reset(now)
         elif name == "over-infusion":
@@ -349,9 +350,14 @@ class ScenarioRunner:
             board.catheter_tip_migration(now)
         else:
             board.clear_faults(now)
-        self.report.event(
-            now, f"fault {name}", **({"pct": action.args["pct"]} if "pct" in action.args else {})
-        )
+        extra = {key: action.args[key] for key in ("pct", "duration") if key in action.args}
+        self.report.event(now, f"fault {name}", **extra)
+
+    def _do_mri(self, action: Action, now: int) -> None:
+        """An MRI scan: the field stalls the motor until the scan ends (``duration``)."""
+        duration = action.args["duration"]
+        self.board.motor_stall(now, now + duration)
+        self.report.event(now, "mri", duration_s=duration)
 
     def _do_access_port_aspirate(self, action: Action, now: int) -> None:
         """The clinic's patency test: CSF comes back through a patent catheter only."""

@@ -574,8 +574,8 @@ class PopulationRunner(ScenarioRunner):
         assert scenario.patient is not None
         link = board.attach_patient(scenario.patient.params, scenario.patient.name)
         board.motor.on_delivered = partial(self._on_delivered, link.sync)
-        if self.draw.flow_bias_pct:
-            board.over_infusion(self.draw.flow_bias_pct, scenario.start)
+        if self.draw.flow_bias_pct:  # the pump's own bias; each fill still varies on top
+            board.set_pump_bias(self.draw.flow_bias_pct, scenario.start)
         for action in scenario.actions:
             board.schedule(
                 action.at,

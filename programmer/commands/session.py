@@ -165,11 +165,11 @@ def status(utc_offset: str | None, tz: str | None) -> None:
 
     --json prints one document with (at least) mode, daily_dose_mcg, rate_ml_per_day,
     concentration_mcg_per_ml, reservoir_ml, reservoir_capacity_ml, low_reservoir_alarm_ml,
-    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time,
-    delivering, patient_bolus {settings, given_24h, refused_24h, left_24h, lockout_until},
-    week (the day totals) and flex (the steps of a flex program), and clock
-    {pump_local_time, here_local_time, off_by_s, warning}: the pump's local time against this
-    computer's (or the zone of --utc-offset / --tz), with a warning when they differ by more
+    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, projected_replace_by,
+    remaining_pct}, pump_time, delivering, patient_bolus {settings, given_24h, refused_24h,
+    left_24h, lockout_until}, week (the day totals) and flex (the steps of a flex program), and
+    clock {pump_local_time, here_local_time, off_by_s, warning}: the pump's local time against
+    this computer's (or the zone of --utc-offset / --tz), with a warning when they differ by more
     than the pump's threshold (a drifting clock, a daylight-saving change).
 
     Example: pumpctl --port /dev/pts/3 --json status

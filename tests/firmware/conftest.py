@@ -13,6 +13,7 @@ from firmware.hal import ResetCause
 from firmware.nvm_layout import required_nvm_size
 from firmware.profile import (
     AlarmSettings,
+    BatteryDesign,
     ClockLimits,
     DeviceProfile,
     DrugLibrary,
@@ -80,6 +81,8 @@ def make_profile(**overrides: object) -> DeviceProfile:
             refill_reminder_default_s=7 * DAY,
         ),
         clock=ClockLimits(earliest_pump_time_s=1_577_836_800, latest_pump_time_s=3_786_912_000),
+        motor_retry_interval_s=300,
+        battery=BatteryDesign(2_148_000_000_000, 9_000, 41_806),
     )
     values.update(overrides)
     return DeviceProfile(**values)  # type: ignore[arg-type]

@@ -138,6 +138,33 @@ def test_motor_stall_is_critical_and_stops_delivery() -> None:
     assert status.mode is TherapyMode.STOPPED and bench.hal.motor.strokes == 100
 
 
+def test_a_stalled_motor_is_retried_and_therapy_resumes_when_it_turns() -> None:
+    """firmware/stall.py: a trial stroke every motor_retry_interval_s (300 s) while stalled;
+    the first that turns clears MOTOR_STALL, logs MOTOR_RECOVERED (seconds, trials) and the
+    programmed rate is back, with no clinician."""
+    bench = _running_bench()
+    motor = bench.hal.motor
+    motor.stall_after = 100
+    bench.run_to(START + DAY)
+    raised = [a for a in bench.pump.status(START + DAY).alarms if a.alarm_id is AlarmId.MOTOR_STALL]
+    assert raised and motor.strokes == 100
+    found = bench.pump.alarms(START + DAY)[0].raised_at
+    calls = motor.calls
+    bench.run_to(START + DAY + 3 * 300)
+    assert motor.calls - calls >= 3  # the trials since
+    motor.stall_after = None  # the motor turns again
+    bench.run_to(START + DAY + 4 * 300)
+    status = bench.pump.status(START + DAY + 4 * 300)
+    assert AlarmId.MOTOR_STALL not in {a.alarm_id for a in status.alarms}
+    assert status.rate_nl_per_day == RATE and motor.strokes >= 101
+    records = bench.pump.log_read(LogId.THERAPY, 0, 200)
+    stalled = [r for r in records if r.event == LogEvent.MOTOR_STALLED]
+    recovered = [r for r in records if r.event == LogEvent.MOTOR_RECOVERED]
+    assert len(stalled) == 1 and stalled[0].time == found
+    assert len(recovered) == 1 and recovered[0].a == recovered[0].time - found
+    assert recovered[0].b == recovered[0].a // 300
+
+
 def test_low_battery_reset_boots_into_safe_minimum_with_critical_alarm() -> None:
     bench = _running_bench()
     bench.run_to(START + DAY)

@@ -218,6 +218,7 @@ def test_clear_removes_the_injected_faults() -> None:
     board.clear_faults(T0 + DAY_S)
     assert board.hw_status()["faults"] == {
         "motor_stall": False,
+        "motor_stall_until": None,
         "systematic_error_ppm": 0,
         "pocket_fill_armed": False,
     }
@@ -229,3 +230,22 @@ def test_buzzer_records_the_alarm_test_tones_with_their_time() -> None:
     board.firmware.test_alarm_tones(at)
     played = {pattern for t, pattern in board.buzzer.tones if t == at}
     assert played and played <= set(TonePattern)
+
+
+def test_the_bench_stalls_the_motor_for_an_mri_scan_and_refuses_a_scan_without_duration() -> None:
+    """``vpump ctl fault mri 30min``: the motor stalls until now + 1,800 s; ``motor-stall`` with
+    a duration is the same transient stall, without one it lasts until cleared."""
+    from hw_sim.bench.bench import BenchError
+    from hw_sim.link.loopback import Loopback
+
+    loop = Loopback.fresh("vp20", serial_number="VP20-000079", auto_accept_pairing=True)
+    board = loop.bench.board
+    loop.bench.fault("mri", "30min")
+    assert board.hw_status()["faults"]["motor_stall_until"] == board.now + 1_800
+    with pytest.raises(BenchError, match="needs the scan's duration"):
+        loop.bench.fault("mri")
+    with pytest.raises(BenchError, match="must be positive"):
+        loop.bench.fault("motor-stall", "0s")
+    loop.bench.fault("motor-stall")
+    assert board.hw_status()["faults"]["motor_stall_until"] is None
+    assert board.hw_status()["faults"]["motor_stall"]

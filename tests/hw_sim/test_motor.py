@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from hw_sim.hardware.catheter import Catheter
-from hw_sim.hardware.motor import PeristalticMotor
+from hw_sim.hardware.motor import PeristalticMotor, draw_pump_bias_ppm, draw_refill_variation_ppm
 from hw_sim.hardware.reservoir import Reservoir
 
 STROKE_NL = 250
@@ -80,3 +80,47 @@ def test_strokes_beyond_an_empty_reservoir_move_air() -> None:
     assert motor.delivered_nl == 1_000
     assert motor.air_nl == 10 * STROKE_NL - 1_000
     assert motor.strokes_total == 10
+
+
+def test_a_transient_stall_stops_only_the_strokes_that_fall_in_it() -> None:
+    """Strokes of a batch are spread over (last command, now]: 100 strokes over (0, 1,000] are
+    at 10, 20, ..., 1,000 s; a stall over [300, 500) stops the 20 at 300..490 s, the other 80
+    turn, and a command after 500 s finds the motor turning again."""
+    motor = make_motor(1, sd_ppm=0)
+    motor.deliver_strokes(1, 0)
+    motor.stall(300, until=500)
+    assert motor.deliver_strokes(100, 1_000) == 80
+    assert not motor.stalled
+    assert motor.deliver_strokes(10, 1_100) == 10
+
+
+def test_a_stall_without_an_end_stops_every_later_stroke_until_cleared() -> None:
+    motor = make_motor(1, sd_ppm=0)
+    motor.deliver_strokes(1, 0)
+    motor.stall(300)
+    assert motor.deliver_strokes(100, 1_000) == 29  # the strokes at 10..290 s
+    assert motor.deliver_strokes(1, 1_300) == 0
+    motor.clear_stall()
+    assert motor.deliver_strokes(1, 1_600) == 1
+
+
+def test_the_systematic_errors_multiply() -> None:
+    """(1 + 5 %)(1 + 2 %)(1 - 10 %) - 1 = 1.05 x 1.02 x 0.9 - 1 = -3.61 %: 1,000 strokes of
+    250 nL move 250,000 x 0.9639 = 240,975 nL without noise."""
+    motor = make_motor(1, sd_ppm=0)
+    motor.pump_bias_ppm, motor.refill_variation_ppm = 50_000, 20_000
+    motor.set_systematic_error_pct(-10)
+    assert motor.flow_error_ppm == -36_100
+    motor.deliver_strokes(1_000, 10)
+    assert motor.delivered_nl == 240_975
+
+
+def test_the_bias_draws_are_fixed_by_the_seed_and_clipped_to_the_label() -> None:
+    assert draw_pump_bias_ppm(252, 10_000, 20_000, 145_000) == 51_307
+    assert draw_refill_variation_ppm(252, 1, 20_000, 145_000) == 16_439
+    assert draw_refill_variation_ppm(252, 2, 20_000, 145_000) == 786
+    draws = [draw_pump_bias_ppm(seed, 10_000, 20_000, 145_000) for seed in range(2_000)]
+    assert statistics.mean(draws) == pytest.approx(10_000, abs=1_500)
+    assert statistics.stdev(draws) == pytest.approx(20_000, rel=0.08)
+    wide = [draw_pump_bias_ppm(seed, 0, 1_000_000, 145_000) for seed in range(200)]
+    assert max(wide) == 145_000 and min(wide) == -145_000

@@ -73,6 +73,12 @@ def test_same_time_actions_keep_file_order_and_absolute_dates_sort_in() -> None:
         ({"at": "1d", "do": "flex", "steps": [["25:00", 10]]}, "not a time of day"),
         ({"at": "1d", "do": "fault", "fault": "over-infusion"}, "needs pct"),
         ({"at": "1d", "do": "fault", "fault": "meteor"}, "unknown fault 'meteor'"),
+        ({"at": "1d", "do": "mri"}, r"action 1 \(mri\): missing key 'duration'"),
+        ({"at": "1d", "do": "mri", "duration": "0s"}, "duration must be positive"),
+        (
+            {"at": "1d", "do": "fault", "fault": "pocket-fill", "duration": "1h"},
+            "duration is for a motor-stall",
+        ),
         ({"at": "1d", "do": "ack_alarms", "alarms": ["loud"]}, "unknown alarm 'loud'"),
         ({"at": "2025-01-01", "do": "stop"}, "before the scenario start"),
     ],

@@ -62,6 +62,7 @@ STATUS_BODY: dict[str, Any] = {
     **{f"day_total_{day}_ng": 400_000 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
     "utc_offset_s": 3600,
     "clock_drift_warning_s": 300,
+    "projected_replace_by_time": 0,
 }
 
 
