@@ -126,6 +126,7 @@ class Settings(Record):
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
     patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
     titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
+    catheter_length_mm: int | None = nvm(OPT_I64, None)  # implanted catheter, set at fill/prime
 
 
 def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:

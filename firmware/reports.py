@@ -58,6 +58,7 @@ class PumpStatus:
     patient_bolus_config: PatientBolusConfig
     suspended: bool  # stopped by a clinician stop command
     safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+    catheter_length_mm: int | None = None  # the implanted catheter the pump knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +95,11 @@ class RefillResult:
     discrepancy_nl: int  # withdrawn - expected
     discrepancy_warning: bool
     reservoir_nl: int
-    concentration_changed: bool  # a bridge bolus is advised
+    concentration_changed: bool  # the tubing and catheter hold the old concentration
     low_reservoir_time: int | None
     next_refill_time: int | None
+    bridge_started: bool = False  # the refill started the bridge bolus it staged
+    bridge_end_time: int | None = None  # pump time
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from protocol.catalog import CATHETER_STORED
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -167,6 +168,9 @@ _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "patient_bolus_enabled": lambda s: s.patient_bolus_config.enabled,
     "alarms": lambda s: [alarm_to_wire(a) for a in s.alarms],
     "alarm_bits": _alarm_bits,
+    "catheter_length_mm": lambda s: (
+        CATHETER_STORED if s.catheter_length_mm is None else s.catheter_length_mm
+    ),
 }
 
 #: The STATUS reply's fields, in catalog order.
@@ -195,6 +199,7 @@ STATUS_FIELDS = (
     "critical_interval_s",
     "patient_bolus_enabled",
     "alarms",
+    "catheter_length_mm",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -114,6 +114,8 @@ class LogEvent(enum.IntEnum):
     PATIENT_BOLUS_REFUSED = 10  # a=ErrorCode
     SAFE_MINIMUM_ENTERED = 11  # a=AlarmId cause
     DAILY_TOTAL = 12  # a=delivered ng in the day, b=programmed ng in the day
+    BRIDGE_SKIPPED = 20  # a=BridgeSkip (1 clinician, 2 one-shot refill), b=old mcg/mL
+    CATHETER_SET = 21  # a=catheter length mm
     # alarm log
     ALARM_RAISED = 32  # a=AlarmId
     ALARM_CLEARED = 33  # a=AlarmId

@@ -294,6 +294,11 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",
     LogEvent.DAILY_TOTAL: "a = delivered ng in the day, b = programmed ng in the day",
+    LogEvent.BRIDGE_SKIPPED: (
+        "a = who skipped the bridge after a concentration change (1 = the clinician, in the "
+        "staged refill; 2 = a one-shot REFILL), b = the old concentration mcg/mL"
+    ),
+    LogEvent.CATHETER_SET: "a = the implanted catheter's length mm (refill or prime named it)",
     LogEvent.ALARM_RAISED: "a = AlarmId",
     LogEvent.ALARM_CLEARED: "a = AlarmId",
     LogEvent.ALARM_ACKNOWLEDGED: "a = AlarmId",
