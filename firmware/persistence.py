@@ -22,6 +22,7 @@ change with every stroke, so the parts that count them hold them, not a frozen r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from firmware.alarms import ActiveAlarm
 from firmware.prescription import (
@@ -112,7 +113,11 @@ _ALARMS = array(
 class Settings(Record):
     """The CONFIG record: everything a clinician sets, as one atomic unit.  The defaults are
     the factory state; the two alarm settings come from the profile (:func:`factory_settings`).
+    Fields after the first twelve were appended later: an older image decodes them with their
+    defaults.
     """
+
+    ORIGINAL_FIELDS: ClassVar[int | None] = 12
 
     version: int = nvm(U32, 0)  # prescription version, +1 per commit
     suspended: bool = nvm(FLAG, False)  # stopped by the clinician (stop())

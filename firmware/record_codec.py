@@ -170,6 +170,25 @@ class _Plan:
             run = []
             self.steps.append(_VarField(f.name, codec))
         self._close(run)
+        #: The first step an older image may end before: fields past the record's
+        #: ``ORIGINAL_FIELDS`` that all have defaults (None there: every field is required).
+        self.defaulted_from = len(self.steps)
+        original = cls.ORIGINAL_FIELDS
+        if original is None:
+            return
+        fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+        appended = {
+            f.name
+            for f in fields[original:]
+            if f.default is not dataclasses.MISSING
+            or f.default_factory is not dataclasses.MISSING
+        }
+        for index in range(len(self.steps) - 1, -1, -1):
+            step = self.steps[index]
+            names = [n for n, _ in step.fields] if isinstance(step, _FixedRun) else [step.name]
+            if not set(names) <= appended:
+                break
+            self.defaulted_from = index
 
     def _close(self, run: list[tuple[str, FixedCodec]]) -> None:
         if run:
@@ -193,6 +212,9 @@ class Record:
     __slots__ = ()
     #: First byte of the record; decoding refuses any other value.
     FORMAT_VERSION: ClassVar[int] = 1
+    #: How many fields the format's first images held; an image that ends there decodes the
+    #: fields appended since with their defaults.  None: every field must be present.
+    ORIGINAL_FIELDS: ClassVar[int | None] = None
 
     def encode(self) -> bytes:
         parts = [bytes((self.FORMAT_VERSION,))]
@@ -209,14 +231,18 @@ class Record:
     @classmethod
     def decode(cls, data: bytes) -> Self:
         """Inverse of :meth:`encode`; ValueError on a wrong format byte or a short record.
-        Bytes after the last field are ignored."""
+        Bytes after the last field are ignored.  An image that ends where appended fields
+        begin (written before they existed) decodes with their defaults, if they all have one."""
         if not data:
             raise ValueError("record truncated")
         if data[0] != cls.FORMAT_VERSION:
             raise ValueError(f"{cls.__name__} format {data[0]} unknown")
         pos = 1
         values: dict[str, Any] = {}
-        for step in _plan(cls).steps:
+        plan = _plan(cls)
+        for index, step in enumerate(plan.steps):
+            if pos == len(data) and index >= plan.defaulted_from:
+                break  # an older image: the appended fields take their defaults
             if isinstance(step, _FixedRun):
                 raw = _unpack(step.layout, data, pos)
                 pos += step.layout.size

@@ -41,6 +41,8 @@ FACTORY_IMAGE = bytes.fromhex(
     "0100000000000001000000000000000000000000000000000000001e848000000e10000000000000000000"
     "000000000000000000"
 )
+#: Settings fields appended since format 1, as their factory values encode them.
+APPENDED_SETTINGS = bytes.fromhex("ffffffffffffffff")  # catheter_length_mm: none (-1)
 COUNTERS = Counters(
     refill_generation=3,
     drawn_nl=1_234_567,
@@ -99,8 +101,8 @@ EMPTY_COUNTERS_IMAGE = bytes.fromhex(
 @pytest.mark.parametrize(
     ("record", "image"),
     [
-        (SETTINGS, SETTINGS_IMAGE),
-        (factory_settings(2_000_000, 3600), FACTORY_IMAGE),
+        (SETTINGS, SETTINGS_IMAGE + APPENDED_SETTINGS),
+        (factory_settings(2_000_000, 3600), FACTORY_IMAGE + APPENDED_SETTINGS),
         (COUNTERS, COUNTERS_IMAGE),
         (EMPTY_COUNTERS, EMPTY_COUNTERS_IMAGE),
     ],
@@ -111,6 +113,20 @@ def test_records_encode_to_the_format_1_bytes_and_old_images_decode(
     assert record.encode() == image
     assert type(record).decode(image) == record
     assert type(record).decode(image + b"\x00\x17") == record  # later bytes are ignored
+
+
+@pytest.mark.parametrize(
+    ("record", "image"),
+    [(SETTINGS, SETTINGS_IMAGE), (factory_settings(2_000_000, 3600), FACTORY_IMAGE)],
+)
+def test_a_settings_image_from_before_the_appended_fields_decodes_with_their_defaults(
+    record: Settings, image: bytes
+) -> None:
+    """Format 1 images end before ``catheter_length_mm``: it reads as unknown (None)."""
+    assert Settings.decode(image) == record
+    assert Settings.decode(image).catheter_length_mm is None
+    with pytest.raises(ValueError):  # a cut inside an appended field is still truncation
+        Settings.decode(image + APPENDED_SETTINGS[:3])
 
 
 def test_a_short_record_or_an_unknown_format_is_a_value_error() -> None:
