@@ -198,8 +198,8 @@ STATUS_FIELDS = (
     "bolus_end_time",
     "critical_interval_s",
     "patient_bolus_enabled",
-    "alarms",
     "catheter_length_mm",
+    "alarms",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

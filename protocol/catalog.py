@@ -194,8 +194,8 @@ _STATUS_REPLY = strict(
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
-    "alarms" / c.PrefixedArray(u8, AlarmEntry),
     "catheter_length_mm" / u16,  # the implanted catheter the pump knows; 0xFFFF = unknown
+    "alarms" / c.PrefixedArray(u8, AlarmEntry),  # last: the array ends the reply
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.

@@ -100,6 +100,10 @@ FIELD_NOTES: dict[str, str] = {
     "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
+    "catheter_length_mm": "mm: the implanted catheter's length; 0xFFFF = the one the pump knows "
+    "(request) or unknown (reply)",
+    "bridge": "1 = run the bridge bolus the pump computes if the concentration changes; 0 = "
+    "skip it (the pump logs BRIDGE_SKIPPED)",
     "enabled": "patient bolus allowed",
     "max_per_day": "patient boluses allowed per rolling 24 h",
     "remaining_today": "patient boluses left in the rolling 24 h",
