@@ -40,7 +40,13 @@ PROFILES = ["vp20", "vp40"]
 class Visit:
     """A pump on the loopback line, a paired programmer, and ``pumpctl`` pointed at it."""
 
-    def __init__(self, loop: Loopback, client: PumpClient, keys: Path, capsys: Any) -> None:
+    def __init__(
+        self,
+        loop: Loopback,
+        client: PumpClient,
+        keys: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
         self.loop, self.client, self.keys, self._capsys = loop, client, keys, capsys
 
     @property
