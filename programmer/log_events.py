@@ -53,6 +53,11 @@ _DECODERS: dict[LogEvent, Decoder] = {
     LogEvent.PATIENT_BOLUS_REFUSED: lambda a, b: {"error": _name(ErrorCode, a)},
     LogEvent.SAFE_MINIMUM_ENTERED: lambda a, b: {"cause": _name(AlarmId, a)},
     LogEvent.DAILY_TOTAL: lambda a, b: {"delivered_mcg": mcg(a), "programmed_mcg": mcg(b)},
+    LogEvent.BRIDGE_SKIPPED: lambda a, b: {
+        "skipped_by": {1: "clinician", 2: "one_shot_refill"}.get(a, f"reason_{a}"),
+        "old_concentration_mcg_per_ml": b,
+    },
+    LogEvent.CATHETER_SET: lambda a, b: {"catheter_cm": a / 10},
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},

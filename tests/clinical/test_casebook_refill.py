@@ -248,6 +248,11 @@ def test_skipping_the_bridge_is_an_explicit_choice_the_pump_logs(
     assert doc["bridge_skipped"] is True and doc["bridge_started"] is False
     assert v.firmware.status(v.loop.bench.now).bolus is None
     assert v.therapy_events()[-1] == (LogEvent.BRIDGE_SKIPPED, 1, 2000)
+    code, log, _err = v.pumpctl("log", "therapy")
+    assert code == 0
+    last = log["records"][-1]
+    assert last["event"] == "bridge_skipped"
+    assert last["decoded"] == {"skipped_by": "clinician", "old_concentration_mcg_per_ml": 2000}
 
 
 @pytest.mark.parametrize(
