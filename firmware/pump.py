@@ -8,8 +8,9 @@ alarm manager, therapy engine, battery monitor) and owns the :class:`~firmware.t
 that runs them; the clinician's settings are the time line's frozen
 :class:`~firmware.persistence.Settings` record, changed by replacing it.  Prescriptions are
 two-phase: ``stage`` validates and names the change by a hash, ``commit`` swaps it in atomically
-if the hash, the active version and the warning acknowledgement all match.  Times in and out:
-``now`` is board time; every time returned is pump time.
+if the hash, the active version and the warning acknowledgement all match.  Refills are
+two-phase too, with the bridge a concentration change needs (:mod:`firmware.refill`).  Times
+in and out: ``now`` is board time; every time returned is pump time.
 """
 
 from __future__ import annotations
