@@ -19,7 +19,14 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from protocol.audit import AUDIT_BURST, AUDIT_WINDOW_S, LOCKOUT_FAILURES, audit_event_for
+from protocol.audit import (
+    AUDIT_BURST,
+    AUDIT_WINDOW_S,
+    LOCKOUT_FAILURES,
+    NOT_AUDITED_WRITES,
+    WriteAudit,
+    audit_event_for,
+)
 from protocol.catalog import Capability, MsgType
 from protocol.codec import LOG_RECORDS_PER_FRAME
 from protocol.device import DeviceEndpoint, DeviceInfo, SecurityPolicy
@@ -61,6 +68,14 @@ CAPABILITIES = (
 MIN_TELEMETRY_INTERVAL_S = 1
 
 
+def _changes_the_pump(req: Request) -> bool:
+    """Whether a request carried out is a write to audit: staging and previews change nothing
+    delivered (the commit's or the configuration's own record names the change)."""
+    if req.msg in NOT_AUDITED_WRITES:
+        return False
+    return not (req.msg is MsgType.PATIENT_BOLUS_CONFIG and bool(req.body.get("preview")))
+
+
 class CommandLink:
     def __init__(
         self, firmware: PumpFirmware, hal: Hal, *, auto_accept_pairing: bool = False
@@ -80,6 +95,7 @@ class CommandLink:
             failures_before_lockout=profile.auth_failures_before_lockout,
             lockout_s=profile.auth_lockout_s,
             pairing_window_s=profile.pairing_window_s,
+            writes_need_head=profile.writes_need_head,
         )
         self.endpoint = DeviceEndpoint(
             info,
@@ -114,6 +130,10 @@ class CommandLink:
 
     # -- inputs ------------------------------------------------------------------------------------
     def set_wand(self, present: bool, now: int) -> None:
+        """The programmer head placed over the pump, or taken away: it opens the pairing
+        window, and while it is there requests that change the pump are accepted (the
+        profile's ``writes_need_head``)."""
+        self.endpoint.head_present = present
         if present:
             locked = self.endpoint.locked(now)
             self.endpoint.open_pairing_window(now)  # proximity lifts a pairing lockout
@@ -290,8 +310,11 @@ class CommandLink:
                 raise Refusal(
                     ErrorCode.UNKNOWN_MESSAGE, f"{req.msg.name} is not handled by this pump"
                 )
+            self.fw.take_write_note()  # a note no write claimed (a direct call) is not this one
             body = handler(self.fw, req.body, now)
             reply = Reply(req.msg, req.seq, 0, body)
+            if req.request_id is not None and _changes_the_pump(req):
+                self._audit_write(req, now)
         except Refusal as refusal:
             reply = Reply(req.msg, req.seq, int(refusal.code), {}, refusal.message)
             if req.request_id is not None:
@@ -301,6 +324,17 @@ class CommandLink:
             self._persist_security(now)  # the request cache now holds this outcome
         if self.after_request is not None:
             self.after_request(req, reply)
+
+    def _audit_write(self, req: Request, now: int) -> None:
+        """One WRITE_ACCEPTED record per state-changing request carried out: the session's key
+        id and role, the message, and what the firmware noted (protocol.audit.WriteAudit)."""
+        note = self.fw.take_write_note()
+        session = self.endpoint.session
+        key_id = session.key_id if session is not None else 0
+        role = 0 if req.role is None else int(req.role)
+        write = WriteAudit(key_id, role, int(req.msg), note.detail, note.acknowledged, note.choice)
+        a, b, flags = write.arguments()
+        self.fw.audit(LogEvent.WRITE_ACCEPTED, a, b, now, flags)
 
     def _subscribe(self, req: Request, now: int) -> None:
         interval = int(req.body["interval_s"])

@@ -67,6 +67,14 @@ def _stage(fw: PumpFirmware, body: Body, now: int) -> Body:
         "next_refill_time": time_or_zero(staged.next_refill_time),
         "low_reservoir_time": time_or_zero(staged.low_reservoir_time),
         "warnings": int(staged.warnings),
+        "bolus_dose_ng": staged.bolus_dose_ng,
+        "to_patient_ng": staged.to_patient_ng,
+        "baseline_ng": staged.baseline_ng,
+        "change_permille": staged.change_permille,
+        "titration_limit_pct": staged.titration_limit_pct,
+        "soft_limit_ng": staged.soft_limit_ng,
+        "hard_limit_ng": staged.hard_limit_ng,
+        "worst_day_ng": min(staged.worst_day_ng, 0xFFFF_FFFF),
     }
 
 
@@ -177,8 +185,24 @@ def _commit_refill(fw: PumpFirmware, body: Body, now: int) -> Body:
 
 
 def _patient_bolus_config(fw: PumpFirmware, body: Body, now: int) -> Body:
-    fw.configure_patient_bolus(patient_bolus_from_wire(body["config"]), now)
-    return {}
+    summary = fw.configure_patient_bolus(
+        patient_bolus_from_wire(body["config"]),
+        now,
+        StageWarning(body["ack_warnings"]),
+        bool(body["preview"]),
+    )
+    return {
+        "daily_dose_ng": summary.daily_dose_ng,
+        "allowance_ng": summary.allowance_ng,
+        "worst_day_ng": summary.worst_day_ng,
+        "current_worst_day_ng": summary.current_worst_day_ng,
+        "baseline_ng": summary.baseline_ng,
+        "change_permille": summary.change_permille,
+        "titration_limit_pct": summary.titration_limit_pct,
+        "soft_limit_ng": summary.soft_limit_ng,
+        "hard_limit_ng": summary.hard_limit_ng,
+        "warnings": int(summary.warnings),
+    }
 
 
 def _patient_bolus_request(fw: PumpFirmware, body: Body, now: int) -> Body:

@@ -13,6 +13,8 @@ Layout (offsets from 0, big-endian)::
     COUNTERS bank 0, bank 1      estimate, totals, remainders     (COUNTERS_BANK_SIZE each)
     SECURITY bank 0, bank 1      opaque blob of the protocol layer (SECURITY_BANK_SIZE each)
     LOG therapy, alarm, audit    (log_capacity + 1) slots of 24 bytes each
+    LOG daily                    (daily_log_capacity + 1) slots of 24 bytes (after the others,
+                                 so an image written before the daily ring existed still loads)
 
     bank = magic "VP" | record id u8 | layout version u8 | seq u32 | length u32 | check u32
            | payload (length bytes)      check = CRC-32C(header[:12] + payload)
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 
 from firmware.eventlog import LOG_RECORD_SIZE, LogRecord
 from firmware.hal import NvmStorage, NvmWriteError
+from firmware.profile import DAILY_LOG_CAPACITY
 from protocol.crc import crc32c
 from protocol.enums import LogId
 
@@ -87,9 +90,14 @@ class LoadedRecord:
 class NvmLayout:
     """Offsets of every record bank and log slot for a given log capacity."""
 
-    def __init__(self, log_capacity: int) -> None:
+    def __init__(self, log_capacity: int, daily_log_capacity: int = DAILY_LOG_CAPACITY) -> None:
         self.log_capacity = log_capacity
         self.log_slots = log_capacity + 1
+        #: Slots of each ring: capacity + 1 (the daily ring has its own capacity).
+        self.slots: dict[LogId, int] = {
+            log_id: (daily_log_capacity if log_id is LogId.DAILY else log_capacity) + 1
+            for log_id in LogId
+        }
         offset = 0
         self.bank_offsets: dict[RecordId, tuple[int, int]] = {}
         for record_id in RecordId:
@@ -99,16 +107,16 @@ class NvmLayout:
         self.log_offsets: dict[LogId, int] = {}
         for log_id in LogId:
             self.log_offsets[log_id] = offset
-            offset += self.log_slots * LOG_RECORD_SIZE
+            offset += self.slots[log_id] * LOG_RECORD_SIZE
         self.required_size = offset
 
     def slot_offset(self, log_id: LogId, seq: int) -> int:
-        return self.log_offsets[log_id] + (seq % self.log_slots) * LOG_RECORD_SIZE
+        return self.log_offsets[log_id] + (seq % self.slots[log_id]) * LOG_RECORD_SIZE
 
 
-def required_nvm_size(log_capacity: int) -> int:
-    """Bytes of NVM a board must provide for a profile's log capacity."""
-    return NvmLayout(log_capacity).required_size
+def required_nvm_size(log_capacity: int, daily_log_capacity: int = DAILY_LOG_CAPACITY) -> int:
+    """Bytes of NVM a board must provide for a profile's log capacities."""
+    return NvmLayout(log_capacity, daily_log_capacity).required_size
 
 
 def _is_blank(data: bytes) -> bool:
@@ -224,11 +232,12 @@ class NvmStore:
         if not self.usable:
             return []
         base = self.layout.log_offsets[log_id]
-        data = self._nvm.read(base, self.layout.log_slots * LOG_RECORD_SIZE)
+        slots = self.layout.slots[log_id]
+        data = self._nvm.read(base, slots * LOG_RECORD_SIZE)
         if _is_blank(data):  # an erased log (a new pump): nothing to parse
             return []
         records = []
-        for slot in range(self.layout.log_slots):
+        for slot in range(slots):
             chunk = data[slot * LOG_RECORD_SIZE : (slot + 1) * LOG_RECORD_SIZE]
             if chunk in _BLANK_SLOTS:  # erased: never a valid record (its check fails)
                 continue
@@ -236,7 +245,7 @@ class NvmStore:
                 record = LogRecord.unpack(chunk)
             except ValueError:
                 continue
-            if record.seq % self.layout.log_slots == slot and record.seq > 0:
+            if record.seq % slots == slot and record.seq > 0:
                 records.append(record)
         return records
 
@@ -245,7 +254,7 @@ class NvmStore:
         if not self.usable:
             return
         layout = self.layout
-        slot = record.seq % layout.log_slots
+        slot = record.seq % layout.slots[log_id]
         offset = layout.log_offsets[log_id] + slot * LOG_RECORD_SIZE  # slot_offset
         if self._write(offset, record.pack() if data is None else data):
             if self._unsaved_logs:

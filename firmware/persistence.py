@@ -131,6 +131,8 @@ class Settings(Record):
     critical_interval_s: int = nvm(U32)  # repeat interval of critical alarm tones
     patient_bolus: PatientBolusConfig = nvm(_PATIENT_BOLUS, PATIENT_BOLUS_DISABLED)  # noqa: RUF009
     titration: tuple[TitrationEntry, ...] = nvm(_TITRATION, ())
+    catheter_full: bool = nvm(FLAG, False)  # drug delivered since the last fill from empty
+    therapy_given: bool = nvm(FLAG, False)  # a bolus or basal therapy was ever committed
     catheter_length_mm: int | None = nvm(OPT_I64, None)  # implanted catheter, set at fill/prime
 
 
@@ -161,3 +163,4 @@ class Counters(Record):
     log_next_seq: tuple[int, int, int] = nvm(_LOG_NEXT_SEQ)
     patient_bolus_grants: tuple[int, ...] = nvm(_GRANTS)  # board times, last 24 h
     alarms: tuple[tuple[AlarmId, ActiveAlarm], ...] = nvm(_ALARMS)
+    daily_log_next_seq: int = nvm(U32, 1)  # the daily-totals ring's next sequence number

@@ -60,6 +60,10 @@ class ClockLimits:
     latest_pump_time_s: int  # leaves more than a service life of 32-bit pump time after it
 
 
+#: The shipped profiles' ``daily_log_capacity``: 4,096 days are 11.2 years, more than a service life.
+DAILY_LOG_CAPACITY = 4_096
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceProfile:
     model: str  # e.g. "VP-20"
@@ -85,3 +89,8 @@ class DeviceProfile:
     patient_bolus: PatientBolusLimits
     alarms: AlarmSettings
     clock: ClockLimits
+    #: Records of the daily-totals ring (one a day: 4,096 hold more than a service life).
+    daily_log_capacity: int = DAILY_LOG_CAPACITY
+    #: The proximity rule: requests that change the pump need the programmer head over it
+    #: (PROGRAMMER_HEAD_AWAY otherwise); reads do not.  False: only pairing needs the head.
+    writes_need_head: bool = True

@@ -19,11 +19,12 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from firmware import wording
 from firmware.alarms import AlarmEvent, AlarmManager, AlarmState
 from firmware.battery_monitor import BatteryMonitor
 from firmware.clock import PumpClock, date_text, u32_as_i32
 from firmware.delivery import StrokeAccumulator, TimedBolus
-from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing
+from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing, ring_capacity
 from firmware.hal import Hal, ResetCause, TonePattern
 from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
 from firmware.persistence import Settings
@@ -47,6 +48,7 @@ from firmware.reports import (
     BolusInfo,
     DeviceIdentity,
     PatientBolusGrant,
+    PatientBolusSummary,
     PumpStatus,
     RefillResult,
     StagedChange,
@@ -60,11 +62,15 @@ from firmware.safety import (
     record_titration,
     validate_change,
     validate_patient_bolus,
+    warning_text,
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
+from firmware.status_figures import PatientBolusUse, patient_bolus_use, week_day_totals_ng
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from firmware.write_audit import WriteNote
+from protocol.audit import WriteChoice
 from protocol.catalog import CATHETER_STORED, StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
@@ -103,8 +109,8 @@ class PumpFirmware:
         self.profile = profile
         self.identity = identity
         self._clock = PumpClock()
-        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity))
-        self._log = EventLog({log_id: LogRing(profile.log_capacity) for log_id in LogId})
+        self._store = NvmStore(hal.nvm, NvmLayout(profile.log_capacity, profile.daily_log_capacity))
+        self._log = EventLog({log_id: LogRing(ring_capacity(profile, log_id)) for log_id in LogId})
         alarm_cfg = profile.alarms
         self._alarms = AlarmManager(
             self._log,
@@ -130,6 +136,7 @@ class PumpFirmware:
             self._battery,
         )
         self._staged: Staged | None = None
+        self._write_note = WriteNote()  # what the audit record of the current write adds
         self._refill = RefillDesk(profile, self._clock, self._time, self._engine, self._log)
 
     # ------------------------------------------------------------------ the time line
@@ -190,6 +197,8 @@ class PumpFirmware:
                 if self._settings.patient_bolus.enabled
                 else 0
             ),
+            basal_daily_ng=program_daily_dose_ng(self._settings.program),
+            catheter_full=self._settings.catheter_full,
         )
 
     def _bolus_info(self, bolus: ActiveBolus | None) -> BolusInfo | None:
@@ -223,8 +232,9 @@ class PumpFirmware:
         rate = segment.rate_nl_per_day
         if segment.bolus is not None:
             rate += segment.bolus.volume_nl * DAY_S // segment.bolus.duration_s
-        if engine.halted or engine.basal_stopped:
-            basal_dose = 0
+        delivering = rate > 0 and res.estimate_nl > 0  # the motor turns and pushes drug
+        if engine.halted or engine.basal_stopped or (res.is_filled and res.is_empty):
+            basal_dose = 0  # an empty reservoir delivers nothing, whatever the motor does
         elif engine.safe_reason is not None:  # the safe rate, whatever was programmed
             basal_dose = mass_ng_for_volume(rate, res.concentration_mcg_per_ml)
         else:
@@ -258,8 +268,21 @@ class PumpFirmware:
             patient_bolus_config=self._settings.patient_bolus,
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
+            delivering=delivering,
+            patient_bolus_use=self._patient_bolus_use(now),
+            week_day_totals_ng=week_day_totals_ng(engine.program),
             catheter_length_mm=self._settings.catheter_length_mm,
         )
+
+    def _patient_bolus_use(self, now: int) -> PatientBolusUse:
+        cfg = self._settings.patient_bolus
+        # refusals are counted in the therapy log, which holds each one (no counter to persist)
+        refused = self._log.rings[LogId.THERAPY].count_recent(
+            LogEvent.PATIENT_BOLUS_REFUSED, self._clock.pump_time(now) - DAY_S
+        )
+        use = patient_bolus_use(cfg, self._time.pb_grants, refused, now)
+        lockout_end = None if use.lockout_end is None else self._pump(use.lockout_end)
+        return dataclasses.replace(use, lockout_end=lockout_end)
 
     def prescription(self) -> ActivePrescription:
         """The committed therapy, its version and the settings that go with it."""
@@ -303,6 +326,13 @@ class PumpFirmware:
             bolus_dose_ng=validated.bolus_dose_ng,
             bolus_volume_nl=validated.bolus_volume_nl,
             bolus_duration_s=validated.bolus_duration_s,
+            to_patient_ng=validated.to_patient_ng,
+            baseline_ng=validated.baseline_ng,
+            change_permille=validated.change_permille,
+            titration_limit_pct=self.profile.drug.titration_soft_increase_pct,
+            soft_limit_ng=self.profile.drug.soft_max_daily_dose_ng,
+            hard_limit_ng=self.profile.drug.hard_max_daily_dose_ng,
+            worst_day_ng=validated.worst_day_ng,
         )
 
     def _with_known_catheter(self, change: TherapyChange) -> TherapyChange:
@@ -398,9 +428,18 @@ class PumpFirmware:
             )
         missing = (staged.validated.warnings | validated.warnings) & ~ack_warnings
         if missing:
-            names = ", ".join(str(w.name) for w in missing)
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, f"acknowledge warnings: {names}")
+            names = warning_text(
+                missing,
+                validated.daily_dose_ng,
+                validated.baseline_ng,
+                validated.change_permille,
+                self.profile,
+                validated.to_patient_ng,
+            )
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
         self._apply(validated, now)
+        acknowledged = staged.validated.warnings | validated.warnings
+        self.note_write(detail=int(change_kind(validated.change)), acknowledged=int(acknowledged))
         return self._settings.version
 
     def _apply(self, validated: ValidatedChange, now: int) -> None:
@@ -416,6 +455,8 @@ class PumpFirmware:
         catheter = settings.catheter_length_mm
         if isinstance(change, PrimingBolus | BridgeBolus):
             catheter = change.catheter_length_mm  # the catheter it filled is the implanted one
+        # drug now flows into the catheter (a bolus, or a basal dose): it holds drug from here on
+        delivers = not isinstance(change, Stopped)
         if isinstance(change, Continuous | Flex):
             self._time.memory_error = False  # latched until a clinician re-establishes therapy
             entry = TitrationEntry(now, validated.daily_dose_ng, validated.titration_kind)
@@ -433,6 +474,8 @@ class PumpFirmware:
                 start_pending=start_pending,
                 titration=titration,
                 catheter_length_mm=catheter,
+                catheter_full=settings.catheter_full or delivers,
+                therapy_given=settings.therapy_given or delivers,
             )
         )
         self._apply_to_engine(engine, validated, now)
@@ -465,6 +508,7 @@ class PumpFirmware:
         now = self._catch_up(now)
         result = self._refill.commit(staged_hash, active_version, now)
         self._staged = None  # a prescription staged before the refill was staged on other drug
+        self._note_bridge_choice(result)
         return result
 
     def refill(
@@ -476,17 +520,63 @@ class PumpFirmware:
         request = RefillRequest(withdrawn_nl, added_nl, concentration_mcg_per_ml, bridge=False)
         result = self._refill.refill_now(request, now)
         self._staged = None
+        self._note_bridge_choice(result)
         return result
 
+    def _note_bridge_choice(self, result: RefillResult) -> None:
+        """The audit record of the refill says whether its bridge was given or skipped."""
+        if result.bridge_started:
+            self.note_write(choice=WriteChoice.BRIDGE_PROGRAMMED)
+        elif result.concentration_changed:
+            self.note_write(choice=WriteChoice.BRIDGE_SKIPPED)
+
     # ------------------------------------------------------------------ patient bolus
-    def configure_patient_bolus(self, cfg: PatientBolusConfig, now: int) -> None:
-        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout."""
+    def configure_patient_bolus(
+        self,
+        cfg: PatientBolusConfig,
+        now: int,
+        ack_warnings: StageWarning = StageWarning(0),  # noqa: B008 (an immutable flag value)
+        preview: bool = False,
+    ) -> PatientBolusSummary:
+        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout.
+
+        Checked like a dose increase (firmware/safety.py): hard limits refuse; the worst day's
+        soft-limit and titration warnings must all be in ``ack_warnings``.  ``preview`` returns
+        the summary and writes nothing.  An increase of the worst day is recorded in the
+        titration history (so a basal increase within 24 h is a second increase)."""
         now = self._catch_up(now)
-        basal = program_daily_dose_ng(self._engine.program)
-        validate_patient_bolus(cfg, basal, self.profile)
-        self._time.set_settings(dataclasses.replace(self._settings, patient_bolus=cfg))
+        check = validate_patient_bolus(cfg, self._context(now), self.profile)
+        drug = self.profile.drug
+        summary = PatientBolusSummary(
+            daily_dose_ng=check.daily_dose_ng,
+            allowance_ng=check.allowance_ng,
+            worst_day_ng=check.worst_day_ng,
+            current_worst_day_ng=check.current_worst_day_ng,
+            baseline_ng=check.baseline_ng,
+            change_permille=check.change_permille,
+            titration_limit_pct=drug.titration_soft_increase_pct,
+            soft_limit_ng=drug.soft_max_daily_dose_ng,
+            hard_limit_ng=drug.hard_max_daily_dose_ng,
+            warnings=check.warnings,
+        )
+        if preview:
+            return summary
+        missing = check.warnings & ~ack_warnings
+        if missing:
+            names = warning_text(
+                missing, check.worst_day_ng, check.baseline_ng, check.change_permille, self.profile
+            )
+            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
+        titration = self._settings.titration
+        if check.increase:
+            entry = TitrationEntry(now, check.daily_dose_ng, TitrationKind.INCREASE)
+            titration = record_titration(titration, entry, drug.titration_window_s)
+        self._time.set_settings(
+            dataclasses.replace(self._settings, patient_bolus=cfg, titration=titration)
+        )
         self._time.commit_point(now)
         self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
+        return summary
 
     def request_patient_bolus(self, now: int) -> PatientBolusGrant:
         """A patient asks for a bolus; granted on top of basal flow, or refused (logged)."""
@@ -531,7 +621,9 @@ class PumpFirmware:
             )
         if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
             wait = self._time.pb_grants[-1] + cfg.lockout_s - now
-            raise Refusal(ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wait} s")
+            raise Refusal(
+                ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wording.duration(wait)}"
+            )
         recent = [g for g in self._time.pb_grants if g > now - DAY_S]
         if len(recent) >= cfg.max_per_day:
             raise Refusal(
@@ -627,13 +719,15 @@ class PumpFirmware:
         if not cfg.low_reservoir_min_nl <= low_reservoir_nl <= cfg.low_reservoir_max_nl:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"low reservoir must be {cfg.low_reservoir_min_nl}..{cfg.low_reservoir_max_nl} nL",
+                f"a low-reservoir alarm at {wording.ml(low_reservoir_nl)} asked; it must be "
+                f"{wording.ml(cfg.low_reservoir_min_nl)} to {wording.ml(cfg.low_reservoir_max_nl)}",
             )
         if not cfg.critical_interval_min_s <= critical_interval_s <= cfg.critical_interval_max_s:
             raise Refusal(
                 ErrorCode.ALARM_CONFIG_OUT_OF_RANGE,
-                f"critical interval must be "
-                f"{cfg.critical_interval_min_s}..{cfg.critical_interval_max_s} s",
+                f"a critical alarm every {wording.duration(critical_interval_s)} asked; it must "
+                f"be {wording.duration(cfg.critical_interval_min_s)} to "
+                f"{wording.duration(cfg.critical_interval_max_s)}",
             )
         self._time.set_settings(
             dataclasses.replace(
@@ -655,7 +749,7 @@ class PumpFirmware:
             return LogId(log)
         except ValueError:
             raise Refusal(
-                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm or audit"
+                ErrorCode.UNKNOWN_LOG, f"log {log} is not therapy, alarm, audit or daily"
             ) from None
 
     def log_info(self, log: LogId | int) -> LogInfo:
@@ -666,10 +760,32 @@ class PumpFirmware:
         """Up to ``max_count`` records with ``seq >= cursor_seq``, oldest first."""
         return self._log.rings[self._ring(log)].read(cursor_seq, max_count)
 
-    def audit(self, event: LogEvent, a: int, b: int, now: int) -> None:
-        """Append a record for the protocol layer (pairing, sessions, auth failures...)."""
+    def audit(self, event: LogEvent, a: int, b: int, now: int, flags: int = 0) -> None:
+        """Append a record for the protocol layer (pairing, sessions, auth failures, writes)."""
         now = self._catch_up(now)
-        self._log_now(event, now, a, b)
+        self._log.append(event, self._clock.pump_time(now), a, b, flags)
+
+    def note_write(
+        self,
+        *,
+        detail: int | None = None,
+        acknowledged: int | None = None,
+        choice: int | None = None,
+    ) -> None:
+        """Add to the audit record of the write being carried out (``firmware.write_audit``):
+        what it changed, the warnings acknowledged, a choice such as the bridge given or
+        skipped.  Fields not named keep their value."""
+        note = self._write_note
+        self._write_note = WriteNote(
+            note.detail if detail is None else detail,
+            note.acknowledged if acknowledged is None else acknowledged,
+            note.choice if choice is None else choice,
+        )
+
+    def take_write_note(self) -> WriteNote:
+        """The note of the write just carried out; the next write starts from an empty one."""
+        note, self._write_note = self._write_note, WriteNote()
+        return note
 
     def get_security_blob(self) -> bytes:
         return self._time.security_blob

@@ -159,10 +159,14 @@ class _Plan:
     def __init__(self, cls: type[Record]) -> None:
         self.steps: list[_FixedRun | _VarField] = []
         run: list[tuple[str, FixedCodec]] = []
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        original = cls.ORIGINAL_FIELDS
+        for index, f in enumerate(dataclasses.fields(cls)):  # type: ignore[arg-type]
             codec = f.metadata.get("codec")
             if codec is None:
                 raise TypeError(f"{cls.__name__}.{f.name} has no nvm() codec")
+            if original is not None and index >= original:
+                self._close(run)  # an appended field is a step of its own: an image may end
+                run = []  # before any of them (same bytes: the layout packs no padding)
             if isinstance(codec, FixedCodec):
                 run.append((f.name, codec))
                 continue
@@ -173,15 +177,13 @@ class _Plan:
         #: The first step an older image may end before: fields past the record's
         #: ``ORIGINAL_FIELDS`` that all have defaults (None there: every field is required).
         self.defaulted_from = len(self.steps)
-        original = cls.ORIGINAL_FIELDS
         if original is None:
             return
         fields = dataclasses.fields(cls)  # type: ignore[arg-type]
         appended = {
             f.name
             for f in fields[original:]
-            if f.default is not dataclasses.MISSING
-            or f.default_factory is not dataclasses.MISSING
+            if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
         }
         for index in range(len(self.steps) - 1, -1, -1):
             step = self.steps[index]

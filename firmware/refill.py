@@ -377,6 +377,12 @@ class RefillDesk:
         catheter = settings.catheter_length_mm
         if request.catheter_length_mm is not None:
             catheter = request.catheter_length_mm
+        # a fill from empty (or the first fill): the tubing no longer counts as full of drug;
+        # a bridge pushes drug through it at once
+        from_empty = (
+            not res.is_filled or res.is_empty or engine.safe_reason is AlarmId.RESERVOIR_EMPTY
+        )
+        catheter_full = (settings.catheter_full and not from_empty) or bridge is not None
         # the reservoir is emptied by aspiration, then ``added_nl`` is injected
         time.set_settings(
             dataclasses.replace(
@@ -386,6 +392,7 @@ class RefillDesk:
                 refill_generation=settings.refill_generation + 1,
                 bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
                 catheter_length_mm=catheter,
+                catheter_full=catheter_full,
             )
         )
         res.drawn_nl = 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from firmware.alarms import AlarmState
 from firmware.prescription import BasalProgram, PatientBolusConfig
+from firmware.status_figures import PatientBolusUse
 from protocol.catalog import StageWarning
 from protocol.enums import ChangeKind, TherapyMode
 
@@ -58,6 +59,9 @@ class PumpStatus:
     patient_bolus_config: PatientBolusConfig
     suspended: bool  # stopped by a clinician stop command
     safe_minimum_reason: int | None  # AlarmId that put the pump at the safe rate
+    delivering: bool  # drug reaches the patient now (False: stopped, halted or empty)
+    patient_bolus_use: PatientBolusUse  # last 24 h; lockout end in pump time
+    week_day_totals_ng: tuple[int, ...]  # basal drug per day as programmed, Monday first
     catheter_length_mm: int | None = None  # the implanted catheter the pump knows
 
 
@@ -87,6 +91,29 @@ class StagedChange:
     bolus_dose_ng: int
     bolus_volume_nl: int
     bolus_duration_s: int
+    to_patient_ng: int = 0  # drug the bolus brings to the patient
+    baseline_ng: int = 0  # titration baseline (0: none, a start)
+    change_permille: int = 0  # (daily dose - baseline) / baseline in 0.1 %
+    titration_limit_pct: int = 0
+    soft_limit_ng: int = 0
+    hard_limit_ng: int = 0
+    worst_day_ng: int = 0  # largest day: basal + patient boluses + this bolus
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBolusSummary:
+    """The pump's summary of a patient-bolus configuration (its Finish view)."""
+
+    daily_dose_ng: int  # basal (flex: largest day total)
+    allowance_ng: int  # dose x maximum per 24 h
+    worst_day_ng: int
+    current_worst_day_ng: int
+    baseline_ng: int
+    change_permille: int
+    titration_limit_pct: int
+    soft_limit_ng: int
+    hard_limit_ng: int
+    warnings: StageWarning
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,25 @@ Titration guard (drug label: titrate once per 24 h, +10-30 %):
   Running empty and refilling does not make the next one a start: the baseline is still the last
   therapy the patient was on (docs/CLINICAL.md).
 For flex programs the daily dose compared is the largest day total of the week.
+
+Short high-rate periods (one rule for flex steps and single boluses, docs/CLINICAL.md): the daily
+hard limit bounds what a *day* delivers; a period whose dose rate is above it is judged by the
+dose it delivers, like a bolus:
+
+- a single bolus delivers at most ``max_bolus_ng``, and the largest basal day plus the enabled
+  patient boluses plus the bolus stays within the daily hard limit;
+- a flex step (or a run of consecutive steps, across midnight too) whose rate is above the daily
+  hard limit delivers at most ``max_bolus_ng`` over its duration; every day total stays within the
+  daily hard limit (and the device's maximum rate bounds every step).
+
+Patient-bolus configuration is checked like a dose increase: its *worst day* (largest basal day +
+dose x maximum per 24 h) against the hard limit (refused) and the soft limit, and, when it rises,
+against the titration baseline (the basal baseline plus the patient-bolus allowance in force now).
+
+A priming bolus into a catheter that already holds drug (``SafetyContext.catheter_full``) raises
+PRIME_INTO_FULL_CATHETER and reports the whole priming volume's drug as reaching the patient.
+
+Reason texts speak the clinic's units (mcg, mL, min, h: :mod:`firmware.wording`).
 """
 
 from __future__ import annotations
@@ -41,6 +60,7 @@ from firmware.prescription import (
 from firmware.profile import DeviceProfile
 from firmware.schedule import program_daily_dose_ng
 from firmware.units import DAY_S, ceil_div, mass_ng_for_volume, rate_nl_per_day, volume_nl_for_mass
+from firmware.wording import clock, duration, mcg, mcg_per_day, ml, ml_per_day, percent
 from protocol.catalog import StageWarning
 from protocol.errors import ErrorCode, Refusal
 
@@ -80,6 +100,8 @@ class SafetyContext:
     start_pending: bool  # next basal prescription is a start (fill from empty)
     titration: tuple[TitrationEntry, ...]
     patient_bolus_allowance_ng: int = 0  # dose x max per 24 h while patient bolus is enabled
+    basal_daily_ng: int = 0  # largest day total of the committed basal program (0: stopped)
+    catheter_full: bool = False  # drug was delivered since the last fill from empty (Settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +114,25 @@ class ValidatedChange:
     bolus_dose_ng: int
     bolus_concentration_mcg_per_ml: int  # the drug the bolus pushes (old one for a bridge)
     titration_kind: TitrationKind
+    to_patient_ng: int = 0  # drug the bolus brings to the patient (a prime into an empty
+    # catheter only fills it: 0)
+    baseline_ng: int = 0  # titration baseline the daily dose was compared with (0: none)
+    change_permille: int = 0  # (daily dose - baseline) / baseline, in 0.1 % (rounded down)
+    worst_day_ng: int = 0  # largest day: basal + enabled patient boluses + this bolus
+
+
+@dataclass(frozen=True, slots=True)
+class PatientBolusCheck:
+    """A patient-bolus configuration checked like a dose increase (its Finish-view numbers)."""
+
+    warnings: StageWarning
+    daily_dose_ng: int  # basal (flex: largest day total)
+    allowance_ng: int  # dose x max per 24 h (0 when disabled)
+    worst_day_ng: int  # daily_dose_ng + allowance_ng
+    current_worst_day_ng: int  # with the configuration in force now
+    baseline_ng: int  # 0: none
+    change_permille: int
+    increase: bool  # the worst day rises (recorded as an increase in the titration history)
 
 
 def _refuse(code: ErrorCode, message: str) -> Refusal:
@@ -147,29 +188,92 @@ def _check_day_program(number: int, steps: tuple[FlexStep, ...], profile: Device
         previous = step.start_minute
 
 
-def check_basal_dose(dose_ng: int, conc: int, profile: DeviceProfile, what: str) -> None:
-    """Hard limits of one dose rate (ng/day) at a concentration."""
+def check_basal_dose(
+    dose_ng: int, conc: int, profile: DeviceProfile, what: str, *, daily_limit: bool = True
+) -> None:
+    """Hard limits of one dose rate (ng/day) at a concentration.  ``daily_limit``: the rate
+    itself is held to the daily hard limit (a continuous dose); a flex step is not, its period
+    is judged by :func:`check_high_rate_periods`."""
     drug = profile.drug
     if dose_ng < 0:
         raise _refuse(ErrorCode.INVALID_ARGUMENT, f"{what}: dose cannot be negative")
-    if dose_ng > drug.hard_max_daily_dose_ng or dose_ng > U32_MAX:
+    if dose_ng > U32_MAX or (daily_limit and dose_ng > drug.hard_max_daily_dose_ng):
         raise _refuse(
             ErrorCode.DOSE_ABOVE_HARD_LIMIT,
-            f"{what}: {dose_ng} ng/day is above the hard limit "
-            f"of {drug.hard_max_daily_dose_ng} ng/day",
+            f"{what}: {mcg_per_day(dose_ng)} asked, above the hard limit "
+            f"of {mcg_per_day(drug.hard_max_daily_dose_ng)}",
         )
     rate = rate_nl_per_day(dose_ng, conc)
     if rate < profile.min_rate_nl_per_day:
         raise _refuse(
             ErrorCode.RATE_BELOW_MINIMUM,
-            f"{what}: {rate} nL/day is below the minimum rate "
-            f"of {profile.min_rate_nl_per_day} nL/day",
+            f"{what}: {ml_per_day(rate)} ({mcg_per_day(dose_ng)} at {conc} mcg/mL) is below "
+            f"the minimum rate of {ml_per_day(profile.min_rate_nl_per_day)}",
         )
     if rate > profile.max_rate_nl_per_day:
         raise _refuse(
             ErrorCode.RATE_ABOVE_MAXIMUM,
-            f"{what}: {rate} nL/day is above the maximum rate "
-            f"of {profile.max_rate_nl_per_day} nL/day",
+            f"{what}: {ml_per_day(rate)} ({mcg_per_day(dose_ng)} at {conc} mcg/mL) is above "
+            f"the maximum rate of {ml_per_day(profile.max_rate_nl_per_day)}",
+        )
+
+
+def _week_steps(flex: Flex) -> list[tuple[int, int, int, int]]:
+    """The week as (minute of the week, dose rate ng/day, day program, minute of the day)."""
+    steps = []
+    for day, index in enumerate(flex.weekday_program):
+        for step in flex.day_programs[index]:
+            steps.append(
+                (day * 1440 + step.start_minute, step.daily_dose_ng, index, step.start_minute)
+            )
+    return steps
+
+
+def check_high_rate_periods(flex: Flex, profile: DeviceProfile) -> None:
+    """A run of consecutive flex steps whose dose rate is above the daily hard limit (across
+    midnight and the week's end too) may deliver no more than one single bolus
+    (``max_bolus_ng``): the module docstring's rule for short high-rate periods."""
+    drug = profile.drug
+    hard = drug.hard_max_daily_dose_ng
+    steps = _week_steps(flex)
+    week = 7 * 1440
+    count = len(steps)
+    high = [rate > hard for _, rate, _, _ in steps]
+    if not any(high) or all(high):
+        return  # nothing above the limit, or every day is (the day totals refuse it)
+    first = next(i for i in range(count) if not high[i])  # start the walk after a low step
+    run_dose_scaled = 0  # ng/day x minutes
+    run_minutes = 0
+    run_start: tuple[int, int] | None = None
+    for offset in range(1, count + 1):
+        i = (first + offset) % count
+        start, rate, index, minute = steps[i]
+        end = steps[(i + 1) % count][0]
+        minutes = (end - start) % week
+        if high[i]:
+            if run_start is None:
+                run_start = (index, minute)
+            run_dose_scaled += rate * minutes
+            run_minutes += minutes
+            continue
+        if run_start is not None:
+            _check_run(run_start, run_dose_scaled, run_minutes, profile)
+            run_dose_scaled = run_minutes = 0
+            run_start = None
+
+
+def _check_run(
+    start: tuple[int, int], dose_scaled: int, minutes: int, profile: DeviceProfile
+) -> None:
+    drug = profile.drug
+    dose = dose_scaled // 1440  # ng/day x min -> ng
+    if dose > drug.max_bolus_ng:
+        index, minute = start
+        raise _refuse(
+            ErrorCode.DOSE_ABOVE_HARD_LIMIT,
+            f"day program {index} from {clock(minute)}: {duration(minutes * 60)} above the daily "
+            f"limit of {mcg_per_day(drug.hard_max_daily_dose_ng)} delivers {mcg(dose)}, more "
+            f"than one bolus may ({mcg(drug.max_bolus_ng)})",
         )
 
 
@@ -183,6 +287,23 @@ def titration_baseline(history: tuple[TitrationEntry, ...], now: int, window_s: 
     if before:
         in_force.append(before[-1].daily_dose_ng)
     return min(in_force) if in_force else None
+
+
+def change_permille(value_ng: int, baseline_ng: int) -> int:
+    """(value - baseline) / baseline in tenths of a per cent, rounded toward zero (0: none)."""
+    if baseline_ng <= 0:
+        return 0
+    diff = value_ng - baseline_ng
+    magnitude = abs(diff) * 1000 // baseline_ng
+    return magnitude if diff >= 0 else -magnitude
+
+
+def _baseline(ctx: SafetyContext, profile: DeviceProfile) -> int:
+    """The titration baseline in force (0: none - a start)."""
+    if ctx.start_pending or not ctx.titration:
+        return 0
+    found = titration_baseline(ctx.titration, ctx.now, profile.drug.titration_window_s)
+    return found or 0
 
 
 def _titration(
@@ -199,10 +320,14 @@ def _titration(
     baseline = titration_baseline(history, ctx.now, drug.titration_window_s)
     if baseline is not None and dose_ng * 100 > baseline * (100 + drug.titration_soft_increase_pct):
         warnings |= StageWarning.TITRATION_INCREASE_OVER_LIMIT
-    recent = [e for e in history if e.time > ctx.now - drug.titration_window_s]
-    if any(e.kind is not TitrationKind.SAME_OR_LOWER for e in recent):
+    if _recent_increase(ctx, profile):
         warnings |= StageWarning.SECOND_INCREASE_WITHIN_24H
     return warnings, TitrationKind.INCREASE
+
+
+def _recent_increase(ctx: SafetyContext, profile: DeviceProfile) -> bool:
+    recent = [e for e in ctx.titration if e.time > ctx.now - profile.drug.titration_window_s]
+    return any(e.kind is not TitrationKind.SAME_OR_LOWER for e in recent)
 
 
 def _check_state(ctx: SafetyContext, needs_drug: bool) -> None:
@@ -242,36 +367,62 @@ def _validate_basal(
         raise _refuse(ErrorCode.INVALID_ARGUMENT, "dose cannot be negative")
     _check_state(ctx, needs_drug=True)
     conc = ctx.concentration_mcg_per_ml
+    hard = profile.drug.hard_max_daily_dose_ng
     if isinstance(change, Continuous):
         check_basal_dose(change.daily_dose_ng, conc, profile, "continuous")
     else:
+        for steps in change.day_programs:
+            for step in steps:
+                if not 0 <= step.daily_dose_ng <= U32_MAX:
+                    raise _refuse(
+                        ErrorCode.INVALID_ARGUMENT,
+                        f"step at {clock(step.start_minute)}: the dose is out of range",
+                    )
+    daily = program_daily_dose_ng(change)
+    if daily > hard:
+        raise _refuse(
+            ErrorCode.DOSE_ABOVE_HARD_LIMIT,
+            f"a day total of {mcg_per_day(daily)} asked, above the hard limit of "
+            f"{mcg_per_day(hard)}",
+        )
+    if isinstance(change, Flex):
+        check_high_rate_periods(change, profile)
         for number, steps in enumerate(change.day_programs):
             for step in steps:
                 check_basal_dose(
                     step.daily_dose_ng,
                     conc,
                     profile,
-                    f"day program {number} minute {step.start_minute}",
+                    f"day program {number} step at {clock(step.start_minute)}",
+                    daily_limit=False,
                 )
-    daily = program_daily_dose_ng(change)
-    if daily > profile.drug.hard_max_daily_dose_ng:
-        raise _refuse(
-            ErrorCode.DOSE_ABOVE_HARD_LIMIT, f"daily total {daily} ng is above the hard limit"
-        )
     worst_day = daily + ctx.patient_bolus_allowance_ng
-    if worst_day > profile.drug.hard_max_daily_dose_ng:
+    if worst_day > hard:
         raise _refuse(
             ErrorCode.DOSE_ABOVE_HARD_LIMIT,
-            f"daily total {daily} ng plus the enabled patient boluses "
-            f"({ctx.patient_bolus_allowance_ng} ng) is above the hard limit: "
-            "reduce the patient-bolus allowance first",
+            f"a day total of {mcg_per_day(daily)} plus the enabled patient boluses "
+            f"({mcg(ctx.patient_bolus_allowance_ng)} a day) is {mcg_per_day(worst_day)}, above "
+            f"the hard limit of {mcg_per_day(hard)}: reduce the patient-bolus allowance first",
         )
     warnings, kind = _titration(daily, ctx, profile)
     if daily > profile.drug.soft_max_daily_dose_ng:
         warnings |= StageWarning.SOFT_DOSE_LIMIT
     if ctx.bridge_from_mcg_per_ml:
         warnings |= StageWarning.CONCENTRATION_CHANGED_NEEDS_BRIDGE
-    return ValidatedChange(change, warnings, daily, 0, 0, 0, 0, kind)
+    baseline = _baseline(ctx, profile)
+    return ValidatedChange(
+        change,
+        warnings,
+        daily,
+        0,
+        0,
+        0,
+        0,
+        kind,
+        baseline_ng=baseline,
+        change_permille=change_permille(daily, baseline),
+        worst_day_ng=worst_day,
+    )
 
 
 def _validate_bolus(
@@ -289,25 +440,42 @@ def _validate_bolus(
     _check_state(ctx, needs_drug=True)
     conc = ctx.concentration_mcg_per_ml
     basal_after = _basal_dose_after(ctx)
+    day_before = ctx.basal_daily_ng + ctx.patient_bolus_allowance_ng
     if isinstance(change, SingleBolus):
         drug = profile.drug
         if change.dose_ng > drug.max_bolus_ng:
             raise _refuse(
                 ErrorCode.BOLUS_ABOVE_LIMIT,
-                f"bolus {change.dose_ng} ng is above {drug.max_bolus_ng} ng",
+                f"a bolus of {mcg(change.dose_ng)} asked, above the single-bolus limit of "
+                f"{mcg(drug.max_bolus_ng)}",
             )
         if not drug.min_bolus_duration_s <= change.duration_s <= drug.max_bolus_duration_s:
             raise _refuse(
                 ErrorCode.BOLUS_DURATION_INVALID,
-                f"bolus duration must be "
-                f"{drug.min_bolus_duration_s}..{drug.max_bolus_duration_s} s",
+                f"a bolus over {duration(change.duration_s)} asked; it must last "
+                f"{duration(drug.min_bolus_duration_s)} to {duration(drug.max_bolus_duration_s)}",
+            )
+        worst_day = day_before + change.dose_ng
+        if worst_day > drug.hard_max_daily_dose_ng:
+            raise _refuse(
+                ErrorCode.DOSE_ABOVE_HARD_LIMIT,
+                f"a bolus of {mcg(change.dose_ng)} on a day of {mcg_per_day(day_before)} "
+                f"(basal and patient boluses) makes {mcg_per_day(worst_day)}, above the hard "
+                f"limit of {mcg_per_day(drug.hard_max_daily_dose_ng)}",
             )
         volume = volume_nl_for_mass(change.dose_ng, conc)
         if volume <= 0:
-            raise _refuse(ErrorCode.INVALID_ARGUMENT, "bolus dose is below one nanolitre of drug")
-        if volume * DAY_S > profile.max_rate_nl_per_day * change.duration_s:
             raise _refuse(
-                ErrorCode.BOLUS_DURATION_INVALID, "bolus would exceed the maximum rate: lengthen it"
+                ErrorCode.INVALID_ARGUMENT,
+                f"a bolus of {mcg(change.dose_ng)} is less than 0.001 mL of drug at {conc} mcg/mL",
+            )
+        if volume * DAY_S > profile.max_rate_nl_per_day * change.duration_s:
+            fastest = ceil_div(volume * DAY_S, profile.max_rate_nl_per_day)
+            raise _refuse(
+                ErrorCode.BOLUS_DURATION_INVALID,
+                f"{ml(volume)} over {duration(change.duration_s)} is above the maximum rate of "
+                f"{ml_per_day(profile.max_rate_nl_per_day)}: give it over at least "
+                f"{duration(fastest)}",
             )
         _check_volume(volume, ctx)
         return ValidatedChange(
@@ -319,21 +487,28 @@ def _validate_bolus(
             change.dose_ng,
             conc,
             TitrationKind.SAME_OR_LOWER,
+            to_patient_ng=change.dose_ng,
+            worst_day_ng=worst_day,
         )
     volume = catheter_volume_nl(profile, change.catheter_length_mm)
     if isinstance(change, PrimingBolus):
         _check_volume(volume, ctx)
-        duration = ceil_div(volume * DAY_S, profile.max_rate_nl_per_day)
+        prime_s = ceil_div(volume * DAY_S, profile.max_rate_nl_per_day)
         dose = mass_ng_for_volume(volume, conc)
+        # an empty catheter is only filled; a full one pushes the whole volume into the patient
+        to_patient = dose if ctx.catheter_full else 0
+        warnings = StageWarning.PRIME_INTO_FULL_CATHETER if ctx.catheter_full else StageWarning(0)
         return ValidatedChange(
             change,
-            StageWarning(0),
+            warnings,
             basal_after,  # the programmed therapy resumes when the prime ends
             volume,
-            duration,
+            prime_s,
             dose,
             conc,
             TitrationKind.SAME_OR_LOWER,
+            to_patient_ng=to_patient,
+            worst_day_ng=day_before + to_patient,
         )
     old = ctx.bridge_from_mcg_per_ml
     if not old:
@@ -345,22 +520,26 @@ def _validate_bolus(
     bridge_rate = rate_nl_per_day(ctx.basal_dose_now_ng, old)
     if bridge_rate > profile.max_rate_nl_per_day:
         raise _refuse(
-            ErrorCode.RATE_ABOVE_MAXIMUM, f"bridge rate {bridge_rate} nL/day is above the maximum"
+            ErrorCode.RATE_ABOVE_MAXIMUM,
+            f"the bridge rate of {ml_per_day(bridge_rate)} is above the maximum of "
+            f"{ml_per_day(profile.max_rate_nl_per_day)}",
         )
     if bridge_rate <= 0:
-        raise _refuse(ErrorCode.RATE_BELOW_MINIMUM, "bridge rate rounds to zero")
+        raise _refuse(ErrorCode.RATE_BELOW_MINIMUM, "the bridge rate rounds to 0 mL/day")
     _check_volume(volume, ctx)
-    duration = ceil_div(volume * DAY_S, bridge_rate)
+    bridge_s = ceil_div(volume * DAY_S, bridge_rate)
     dose = mass_ng_for_volume(volume, old)
     return ValidatedChange(
         change,
         StageWarning(0),
         basal_after,
         volume,
-        duration,
+        bridge_s,
         dose,
         old,
         TitrationKind.SAME_OR_LOWER,
+        to_patient_ng=dose,
+        worst_day_ng=day_before,
     )
 
 
@@ -372,48 +551,112 @@ def _check_volume(volume_nl: int, ctx: SafetyContext) -> None:
     if volume_nl > ctx.reservoir_nl:
         raise _refuse(
             ErrorCode.RESERVOIR_EMPTY,
-            f"bolus needs {volume_nl} nL but the reservoir estimate is {ctx.reservoir_nl} nL",
+            f"the bolus needs {ml(volume_nl)} but the reservoir estimate is {ml(ctx.reservoir_nl)}",
         )
 
 
 def validate_patient_bolus(
-    cfg: PatientBolusConfig, basal_daily_ng: int, profile: DeviceProfile
-) -> None:
-    """Limits of a patient-bolus configuration (a disabled one is always accepted)."""
+    cfg: PatientBolusConfig, ctx: SafetyContext, profile: DeviceProfile
+) -> PatientBolusCheck:
+    """A patient-bolus configuration: hard limits refuse; the worst day is then checked like a
+    dose increase (soft limit, titration) and returned with its warnings and numbers."""
+    drug = profile.drug
+    basal = ctx.basal_daily_ng
+    current_worst = basal + ctx.patient_bolus_allowance_ng
     if not cfg.enabled:
-        return
+        return PatientBolusCheck(StageWarning(0), basal, 0, basal, current_worst, 0, 0, False)
     limits = profile.patient_bolus
     if cfg.dose_ng <= 0 or cfg.duration_s <= 0 or cfg.max_per_day <= 0:
         raise _refuse(
             ErrorCode.INVALID_ARGUMENT, "patient bolus dose, duration and count must be positive"
         )
-    if cfg.dose_ng > min(limits.max_dose_ng, profile.drug.max_bolus_ng):
+    most = min(limits.max_dose_ng, drug.max_bolus_ng)
+    if cfg.dose_ng > most:
         raise _refuse(
             ErrorCode.BOLUS_ABOVE_LIMIT,
-            f"patient bolus {cfg.dose_ng} ng is above {limits.max_dose_ng} ng",
+            f"a patient bolus of {mcg(cfg.dose_ng)} asked, above the limit of {mcg(most)}",
         )
     if not limits.min_duration_s <= cfg.duration_s <= limits.max_duration_s:
         raise _refuse(
             ErrorCode.BOLUS_DURATION_INVALID,
-            f"patient bolus duration must be {limits.min_duration_s}..{limits.max_duration_s} s",
+            f"a patient bolus over {duration(cfg.duration_s)} asked; it must last "
+            f"{duration(limits.min_duration_s)} to {duration(limits.max_duration_s)}",
         )
     if cfg.max_per_day > limits.max_per_day_limit:
         raise _refuse(
             ErrorCode.INVALID_ARGUMENT,
-            f"at most {limits.max_per_day_limit} patient boluses per 24 h",
+            f"{cfg.max_per_day} patient boluses per 24 h asked; at most "
+            f"{limits.max_per_day_limit} allowed",
         )
     if not limits.min_lockout_s <= cfg.lockout_s <= limits.max_lockout_s:
         raise _refuse(
             ErrorCode.INVALID_ARGUMENT,
-            f"patient bolus lockout must be {limits.min_lockout_s}..{limits.max_lockout_s} s",
+            f"a patient-bolus lockout of {duration(cfg.lockout_s)} asked; it must be "
+            f"{duration(limits.min_lockout_s)} to {duration(limits.max_lockout_s)}",
         )
-    worst_day = basal_daily_ng + cfg.dose_ng * cfg.max_per_day
-    if worst_day > profile.drug.hard_max_daily_dose_ng:
+    allowance = cfg.dose_ng * cfg.max_per_day
+    worst_day = basal + allowance
+    if worst_day > drug.hard_max_daily_dose_ng:
         raise _refuse(
             ErrorCode.DOSE_ABOVE_HARD_LIMIT,
-            f"basal plus {cfg.max_per_day} patient boluses is {worst_day} ng/day, "
-            "above the hard limit",
+            f"basal {mcg_per_day(basal)} plus {cfg.max_per_day} patient boluses of "
+            f"{mcg(cfg.dose_ng)} is a worst day of {mcg_per_day(worst_day)}, above the hard "
+            f"limit of {mcg_per_day(drug.hard_max_daily_dose_ng)}",
         )
+    warnings = StageWarning(0)
+    if worst_day > drug.soft_max_daily_dose_ng:
+        warnings |= StageWarning.SOFT_DOSE_LIMIT
+    basal_baseline = _baseline(ctx, profile)
+    baseline = basal_baseline + ctx.patient_bolus_allowance_ng if basal_baseline else 0
+    increase = worst_day > current_worst and bool(basal_baseline)
+    if increase:
+        if worst_day * 100 > baseline * (100 + drug.titration_soft_increase_pct):
+            warnings |= StageWarning.TITRATION_INCREASE_OVER_LIMIT
+        if _recent_increase(ctx, profile):
+            warnings |= StageWarning.SECOND_INCREASE_WITHIN_24H
+    return PatientBolusCheck(
+        warnings,
+        basal,
+        allowance,
+        worst_day,
+        current_worst,
+        baseline,
+        change_permille(worst_day, baseline),
+        increase,
+    )
+
+
+def _decimal_mcg(ng: int) -> str:
+    return mcg(ng).removesuffix(" mcg")
+
+
+def warning_text(
+    warnings: StageWarning,
+    value_ng: int,
+    baseline_ng: int,
+    permille: int,
+    profile: DeviceProfile,
+    to_patient_ng: int = 0,
+) -> str:
+    """The reason text of an unacknowledged commit: each warning with its numbers."""
+    drug = profile.drug
+    parts = []
+    for flag in warnings:
+        if flag is StageWarning.SOFT_DOSE_LIMIT:
+            parts.append(
+                f"SOFT_DOSE_LIMIT ({_decimal_mcg(value_ng)} > "
+                f"{mcg_per_day(drug.soft_max_daily_dose_ng)})"
+            )
+        elif flag is StageWarning.TITRATION_INCREASE_OVER_LIMIT:
+            parts.append(
+                f"TITRATION_INCREASE_OVER_LIMIT ({percent(permille)} on "
+                f"{mcg_per_day(baseline_ng)} > +{drug.titration_soft_increase_pct} %)"
+            )
+        elif flag is StageWarning.PRIME_INTO_FULL_CATHETER:
+            parts.append(f"PRIME_INTO_FULL_CATHETER ({mcg(to_patient_ng)} reaches the patient)")
+        else:
+            parts.append(str(flag.name))
+    return ", ".join(parts)
 
 
 def record_titration(

@@ -28,7 +28,7 @@ from firmware.alarms import AlarmManager
 from firmware.battery_monitor import BatteryMonitor
 from firmware.clock import PumpClock
 from firmware.delivery import Segment
-from firmware.eventlog import EventLog, LogRing
+from firmware.eventlog import EventLog, LogRing, ring_capacity
 from firmware.hal import Hal, ResetCause
 from firmware.nvm_layout import NvmStore, RecordId, RecordStatus
 from firmware.persistence import Counters, Settings, factory_settings
@@ -151,7 +151,7 @@ class TimeLine:
             self._engine.reservoir.drawn_nl = self._engine.reservoir.filled_nl
         self.security_blob = security.payload if security.status is RecordStatus.VALID else b""
         for log_id in LogId:
-            ring = LogRing(self.profile.log_capacity, self._store.load_log(log_id))
+            ring = LogRing(ring_capacity(self.profile, log_id), self._store.load_log(log_id))
             ring.next_seq = max(ring.next_seq, self._persisted_seq.get(log_id, 1))
             self._log.rings[log_id] = ring
         self._log.set_sink(self._store.save_log_record)
@@ -187,7 +187,9 @@ class TimeLine:
         self._battery.last_remaining_ppm = c.battery_ppm
         engine.end_of_service, engine.stalled = c.eos_reached, c.stalled
         engine.safe_reason = c.safe_reason
-        self._persisted_seq = dict(zip(LogId, c.log_next_seq, strict=True))
+        rings = (LogId.THERAPY, LogId.ALARM, LogId.AUDIT)
+        self._persisted_seq = dict(zip(rings, c.log_next_seq, strict=True))
+        self._persisted_seq[LogId.DAILY] = c.daily_log_next_seq
         self.pb_grants = list(c.patient_bolus_grants)
         self._alarms.restore(dict(c.alarms))
 
@@ -217,6 +219,7 @@ class TimeLine:
             ),
             patient_bolus_grants=tuple(self.pb_grants),
             alarms=tuple(sorted(self._alarms.active.items())),
+            daily_log_next_seq=rings[LogId.DAILY].next_seq,
         )
 
     @property
@@ -445,7 +448,7 @@ class TimeLine:
             and not engine.halted
             and engine.bolus is None
             and not empty
-            and bool(self.settings.titration)
+            and (self.settings.therapy_given or bool(self.settings.titration))
         )
         conditions = (
             low,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from protocol.catalog import CATHETER_STORED
+from protocol.catalog import CATHETER_STORED, WEEKDAY_NAMES
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -160,6 +160,11 @@ def _alarm_bits(s: PumpStatus) -> int:
     return bits
 
 
+def _day_total(weekday: int) -> Callable[[PumpStatus], int]:
+    """STATUS's basal day total of one weekday (0 = Monday)."""
+    return lambda s: s.week_day_totals_ng[weekday]
+
+
 #: Status fields on the wire that PumpStatus does not hold under the same name.
 _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "bolus_mode": _bolus_mode,
@@ -171,6 +176,16 @@ _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "catheter_length_mm": lambda s: (
         CATHETER_STORED if s.catheter_length_mm is None else s.catheter_length_mm
     ),
+    "delivering": lambda s: s.delivering,
+    "patient_bolus_dose_ng": lambda s: s.patient_bolus_config.dose_ng,
+    "patient_bolus_duration_s": lambda s: s.patient_bolus_config.duration_s,
+    "patient_bolus_max_per_day": lambda s: s.patient_bolus_config.max_per_day,
+    "patient_bolus_lockout_s": lambda s: s.patient_bolus_config.lockout_s,
+    "patient_boluses_given": lambda s: min(s.patient_bolus_use.given, 255),
+    "patient_boluses_refused": lambda s: min(s.patient_bolus_use.refused, 255),
+    "patient_boluses_left": lambda s: min(s.patient_bolus_use.left, 255),
+    "patient_bolus_lockout_end_time": lambda s: time_or_zero(s.patient_bolus_use.lockout_end),
+    **{f"day_total_{day}_ng": _day_total(i) for i, day in enumerate(WEEKDAY_NAMES)},
 }
 
 #: The STATUS reply's fields, in catalog order.
@@ -198,8 +213,18 @@ STATUS_FIELDS = (
     "bolus_end_time",
     "critical_interval_s",
     "patient_bolus_enabled",
-    "catheter_length_mm",
     "alarms",
+    "delivering",
+    "patient_bolus_dose_ng",
+    "patient_bolus_duration_s",
+    "patient_bolus_max_per_day",
+    "patient_bolus_lockout_s",
+    "patient_boluses_given",
+    "patient_boluses_refused",
+    "patient_boluses_left",
+    "patient_bolus_lockout_end_time",
+    *(f"day_total_{day}_ng" for day in WEEKDAY_NAMES),
+    "catheter_length_mm",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -69,7 +69,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("programmer.commands.pump_cmds:resume", "Resume the therapy before the stop."),
     "clock": ("programmer.commands.pump_cmds:clock", "Set the pump clock (clock sync)."),
     "alarms": ("programmer.commands.alarm_cmds:alarms", "List, acknowledge or configure alarms."),
-    "log": ("programmer.commands.log_cmds:log", "Download the therapy, alarm or audit log."),
+    "log": (
+        "programmer.commands.log_cmds:log",
+        "Download the therapy, alarm, audit or daily-totals log.",
+    ),
     "watch": ("programmer.commands.log_cmds:watch", "Live telemetry and alarm events."),
     "trace": ("programmer.commands.trace_cmd:trace", "Decode a captured exchange (no pump)."),
     "ports": (

@@ -109,15 +109,29 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
+#: The question asked at the Finish view when the pump raised soft-limit warnings.
+ACK_PROMPT = "Acknowledge these warnings?"
+
+
 def confirm(view: FinishView) -> bool:
     """Show the Finish view, then ask (or take --yes).  False if the user declines.
 
     ``--dry-run`` stops here (``DryRun``: nothing written, exit 0); without a terminal and
-    without --yes the view is shown and the change refused (exit 2)."""
+    without --yes the view is shown and the change refused (exit 2).
+
+    Soft-limit warnings the pump raised (``view.warning_bits``) are acknowledged first: with
+    ``--ack-warnings``, or on a terminal by answering "acknowledge these warnings? [y/N]" (no is
+    a decline).  With --yes or without a terminal and without --ack-warnings the change is
+    refused (WARNINGS_NOT_ACKNOWLEDGED, exit 1): nothing was written."""
     opts = options()
     say(view.text())
     if opts.dry_run:
         raise DryRun(view)
+    if view.warning_bits and not opts.ack_warnings:
+        if opts.yes or not interactive():
+            raise unacknowledged(view)
+        if not click.confirm(ACK_PROMPT, default=False, err=True):
+            return False
     if opts.yes:
         return True
     if not interactive():
@@ -136,7 +150,7 @@ def unacknowledged(view: FinishView) -> PumpRefused:
     return PumpRefused(
         ErrorCode.WARNINGS_NOT_ACKNOWLEDGED,
         "the change raised soft-limit warnings (" + "; ".join(view.warnings) + "); review them "
-        "and pass --ack-warnings to commit anyway",
+        "and pass --ack-warnings to commit anyway (on a terminal, without --yes, you are asked)",
     )
 
 
@@ -155,5 +169,6 @@ def ack_warnings_option(func: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=_store,
-        help="Commit even though the pump raised soft-limit warnings (shown in the Finish view).",
+        help="Acknowledge the soft-limit warnings the pump raised (shown in the Finish view); "
+        "needed with --yes or without a terminal, else you are asked.",
     )(func)

@@ -35,6 +35,14 @@ class StagedSummary:
     next_refill_time: int
     low_reservoir_time: int
     warnings: int
+    bolus_dose_ng: int = 0  # the drug a bolus moves
+    to_patient_ng: int = 0  # the drug a bolus brings to the patient
+    baseline_ng: int = 0  # titration baseline (0: none)
+    change_permille: int = 0  # change against the baseline, 0.1 %
+    titration_limit_pct: int = 0
+    soft_limit_ng: int = 0
+    hard_limit_ng: int = 0
+    worst_day_ng: int = 0  # basal + patient boluses + this bolus
 
     @classmethod
     def from_reply(cls, body: Mapping[str, Any]) -> StagedSummary:
@@ -47,6 +55,14 @@ class StagedSummary:
             int(body["next_refill_time"]),
             int(body["low_reservoir_time"]),
             int(body["warnings"]),
+            int(body["bolus_dose_ng"]),
+            int(body["to_patient_ng"]),
+            int(body["baseline_ng"]),
+            int(body["change_permille"]),
+            int(body["titration_limit_pct"]),
+            int(body["soft_limit_ng"]),
+            int(body["hard_limit_ng"]),
+            int(body["worst_day_ng"]),
         )
 
 
@@ -208,8 +224,19 @@ class ClinicalCommands:
         return self._change(MsgType.COMMIT_REFILL, body, what="commit refill")
 
     def configure_patient_bolus(
-        self, dose_ng: int, duration_s: int, max_per_day: int, lockout_s: int, enabled: bool = True
-    ) -> None:
+        self,
+        dose_ng: int,
+        duration_s: int,
+        max_per_day: int,
+        lockout_s: int,
+        enabled: bool = True,
+        *,
+        ack_warnings: int = 0,
+        preview: bool = False,
+    ) -> dict[str, Any]:
+        """PATIENT_BOLUS_CONFIG: the pump's summary (worst day, baseline, change, limits,
+        warnings).  ``preview`` writes nothing; otherwise every warning must be in
+        ``ack_warnings`` (WARNINGS_NOT_ACKNOWLEDGED)."""
         config = {
             "enabled": enabled,
             "dose_ng": dose_ng,
@@ -217,9 +244,9 @@ class ClinicalCommands:
             "max_per_day": max_per_day,
             "lockout_s": lockout_s,
         }
-        self._change(
-            MsgType.PATIENT_BOLUS_CONFIG, {"config": config}, what="configure patient bolus"
-        )
+        body = {"config": config, "ack_warnings": ack_warnings, "preview": preview}
+        what = "check patient bolus" if preview else "configure patient bolus"
+        return self._change(MsgType.PATIENT_BOLUS_CONFIG, body, what=what)
 
     def request_patient_bolus(self) -> dict[str, Any]:
         """PATIENT_BOLUS_REQUEST: dose_ng, duration_s, end_time, remaining_today."""

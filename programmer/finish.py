@@ -15,7 +15,7 @@ from typing import Any
 
 from protocol.catalog import CATHETER_STORED, RefillFlag, StageWarning
 from protocol.enums import ChangeKind
-from protocol.units import mcg, ml
+from protocol.units import format_mcg, mcg, ml
 
 from .clinical import StagedRefillSummary, StagedSummary
 from .flex_grid import grid_text, week_grid
@@ -36,7 +36,71 @@ WARNING_TEXT = {
         "concentration changed: program a bridge bolus (`pumpctl bridge`)"
     ),
     StageWarning.LOW_RESERVOIR_SOON: "the reservoir reaches its low-reservoir level soon",
+    StageWarning.PRIME_INTO_FULL_CATHETER: "the catheter already holds drug: the prime pushes "
+    "it into the patient",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class WarningNumbers:
+    """The pump's numbers behind its warnings (a stage summary, a patient-bolus summary)."""
+
+    value_ng: int  # the daily dose (or worst day) compared
+    baseline_ng: int = 0  # titration baseline, 0: none
+    change_permille: int = 0  # against the baseline, in 0.1 %
+    titration_limit_pct: int = 0
+    soft_limit_ng: int = 0
+    to_patient_ng: int = 0  # what a bolus brings to the patient
+    what: str = "daily dose"
+
+
+def _percent(permille: int) -> str:
+    sign = "+" if permille >= 0 else "-"
+    whole, tenth = divmod(abs(permille), 10)
+    return f"{sign}{whole}.{tenth} %"
+
+
+def _per_day(ng: int) -> str:
+    return f"{format_mcg(ng)}/day"
+
+
+def numbered_warnings(bits: int, numbers: WarningNumbers | None) -> list[str]:
+    """Each warning as a sentence with the pump's numbers: baseline, change in %, limit."""
+    if numbers is None:
+        return warning_names(bits)
+    n = numbers
+    lines = []
+    for flag in StageWarning:
+        if not bits & flag:
+            continue
+        if flag is StageWarning.SOFT_DOSE_LIMIT and n.soft_limit_ng:
+            lines.append(
+                f"{n.what} {_per_day(n.value_ng)} is above the drug library's soft limit of "
+                f"{_per_day(n.soft_limit_ng)}"
+            )
+        elif flag is StageWarning.TITRATION_INCREASE_OVER_LIMIT and n.baseline_ng:
+            lines.append(
+                f"{n.what} {_per_day(n.value_ng)} is {_percent(n.change_permille)} over the "
+                f"baseline of {_per_day(n.baseline_ng)} (the lowest in force in the last 24 h)"
+                f": above the titration limit of +{n.titration_limit_pct} %"
+            )
+        elif flag is StageWarning.SECOND_INCREASE_WITHIN_24H and n.baseline_ng:
+            lines.append(
+                f"second dose increase within 24 hours ({_percent(n.change_permille)} over the "
+                f"baseline of {_per_day(n.baseline_ng)}; titrate once per 24 h)"
+            )
+        elif flag is StageWarning.PRIME_INTO_FULL_CATHETER:
+            lines.append(
+                f"the catheter already holds drug: this prime pushes "
+                f"{format_mcg(n.to_patient_ng)} into the patient; prime only a new or emptied "
+                "catheter"
+            )
+        else:
+            lines.extend(warning_names(int(flag)))
+    unknown = bits & ~sum(int(f) for f in StageWarning)
+    if unknown:
+        lines.append(f"unknown warning bits {unknown:#x}")
+    return lines
 
 
 @dataclass
@@ -135,6 +199,10 @@ def for_prescription(
         "low_reservoir_date": iso_date(summary.low_reservoir_time),
         "days_to_low_reservoir": days_between(now, summary.low_reservoir_time),
         "bolus_duration_s": summary.duration_s or None,
+        "bolus_to_patient_mcg": mcg(summary.to_patient_ng) if summary.duration_s else None,
+        "worst_day_mcg": mcg(summary.worst_day_ng),
+        "titration_baseline_mcg_per_day": mcg(summary.baseline_ng) if summary.baseline_ng else None,
+        "change_vs_baseline_pct": summary.change_permille / 10 if summary.baseline_ng else None,
     }
     view = FinishView(action, current=current, new=new, warning_bits=summary.warnings)
     view.add("therapy", current["therapy"], new["therapy"])
@@ -148,12 +216,31 @@ def for_prescription(
     view.add("low-reservoir date", current["low_reservoir_date"], new["low_reservoir_date"])
     view.add("next refill date", current["next_refill_date"], new["next_refill_date"])
     if summary.duration_s:
-        view.add("bolus duration (s)", None, summary.duration_s)
+        view.add("bolus duration", None, format_duration(summary.duration_s))
+        view.add("to the patient (mcg)", None, new["bolus_to_patient_mcg"])
+    if summary.baseline_ng and summary.duration_s == 0 and change.get("kind") != 0:
+        view.add(
+            "change vs baseline",
+            _per_day(summary.baseline_ng),
+            _percent(summary.change_permille),
+        )
+    if summary.worst_day_ng and summary.worst_day_ng != summary.daily_dose_ng:
+        view.add("worst day (mcg/day)", None, new["worst_day_mcg"])
     if change.get("kind") == ChangeKind.FLEX:  # the new week at a glance
         grid = week_grid(change)
         view.grid = grid_text(grid)
         new["week_grid_mcg_per_day"] = grid
-    view.warnings = warning_names(summary.warnings)
+    view.warnings = numbered_warnings(
+        summary.warnings,
+        WarningNumbers(
+            summary.daily_dose_ng,
+            summary.baseline_ng,
+            summary.change_permille,
+            summary.titration_limit_pct,
+            summary.soft_limit_ng,
+            summary.to_patient_ng,
+        ),
+    )
     if change.get("kind") == 0:
         view.warnings.insert(0, STOP_WARNING)
     return view
@@ -310,4 +397,49 @@ def for_clock(pump_time: int, new_time: int) -> FinishView:
         ],
         [warning] if warning else [],
     )
+    return view
+
+
+def for_patient_bolus(
+    current: Mapping[str, Any], new: Mapping[str, Any], summary: Mapping[str, Any]
+) -> FinishView:
+    """Patient-bolus settings before and after, with the pump's worst day (basal + every allowed
+    patient bolus), checked like a dose increase: its warnings carry the pump's numbers."""
+    rows: list[tuple[str, Any, Any]] = [
+        ("enabled", bool(current["enabled"]), bool(new["enabled"])),
+        ("dose", format_mcg(int(current["dose_ng"])), format_mcg(int(new["dose_ng"]))),
+        (
+            "duration",
+            format_duration(int(current["duration_s"])),
+            format_duration(int(new["duration_s"])),
+        ),
+        ("max per day", int(current["max_per_day"]), int(new["max_per_day"])),
+        (
+            "lockout",
+            format_duration(int(current["lockout_s"])),
+            format_duration(int(new["lockout_s"])),
+        ),
+        ("basal (mcg/day)", mcg(int(summary["daily_dose_ng"])), mcg(int(summary["daily_dose_ng"]))),
+        (
+            "worst day (mcg/day)",
+            mcg(int(summary["current_worst_day_ng"])),
+            mcg(int(summary["worst_day_ng"])),
+        ),
+    ]
+    numbers = WarningNumbers(
+        int(summary["worst_day_ng"]),
+        int(summary["baseline_ng"]),
+        int(summary["change_permille"]),
+        int(summary["titration_limit_pct"]),
+        int(summary["soft_limit_ng"]),
+        what="worst day (basal + all patient boluses)",
+    )
+    bits = int(summary["warnings"])
+    view = for_settings("configure patient bolus", rows, numbered_warnings(bits, numbers))
+    view.warning_bits = bits
+    view.new["allowance_mcg"] = mcg(int(summary["allowance_ng"]))
+    view.new["hard_limit_mcg_per_day"] = mcg(int(summary["hard_limit_ng"]))
+    if int(summary["baseline_ng"]):
+        view.new["titration_baseline_mcg_per_day"] = mcg(int(summary["baseline_ng"]))
+        view.new["change_vs_baseline_pct"] = int(summary["change_permille"]) / 10
     return view

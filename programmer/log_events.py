@@ -13,7 +13,8 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from protocol.catalog import MsgType
+from protocol.audit import WriteAudit, WriteChoice
+from protocol.catalog import MsgType, StageWarning
 from protocol.enums import AlarmId, ChangeKind, LogEvent, ResetCause, Role, TherapyMode, enum_label
 from protocol.errors import ErrorCode
 from protocol.units import mcg, ml
@@ -83,6 +84,26 @@ _DECODERS: dict[LogEvent, Decoder] = {
 }
 
 
+def write_accepted(a: int, b: int, flags: int) -> dict[str, Any]:
+    """WRITE_ACCEPTED: who (key id, role) carried out which request, with its change kind,
+    the warnings acknowledged (by name) and the bridge choice, when there is one."""
+    write = WriteAudit.from_record(a, b, flags)
+    doc: dict[str, Any] = {
+        "key_id": _key_id(write.key_id),
+        "role": _name(Role, write.role) if write.role else "none",
+        "message": _msg(write.msg),
+    }
+    if write.msg == MsgType.COMMIT_PRESCRIPTION:
+        doc["change"] = _name(ChangeKind, write.detail)
+    if write.acknowledged or write.msg == MsgType.COMMIT_PRESCRIPTION:
+        doc["acknowledged"] = (
+            ",".join(str(w.name).lower() for w in StageWarning if w & write.acknowledged) or "none"
+        )
+    if write.choice:
+        doc["choice"] = _name(WriteChoice, write.choice)
+    return doc
+
+
 def _time(value: int) -> str | None:
     """A pump time the log carries in a signed argument (its 32 bits); None for 0."""
     return iso_time(value & 0xFFFFFFFF)
@@ -97,11 +118,14 @@ def _msg(value: int) -> str:
     return _name(MsgType, value) if value else "none"
 
 
-def decode_arguments(event: int, a: int, b: int) -> dict[str, Any]:
+def decode_arguments(event: int, a: int, b: int, flags: int = 0) -> dict[str, Any]:
     """The named arguments of one log record (an empty dict for an event without any).
 
-    An unknown event keeps its raw numbers as ``{"a": a, "b": b}``.
+    An unknown event keeps its raw numbers as ``{"a": a, "b": b}``.  ``flags`` matters to
+    WRITE_ACCEPTED only (the warnings acknowledged).
     """
+    if event == LogEvent.WRITE_ACCEPTED:
+        return write_accepted(a, b, flags)
     try:
         decoder = _DECODERS[LogEvent(event)]
     except (ValueError, KeyError):

@@ -17,6 +17,7 @@ from protocol.enums import ChangeKind
 from protocol.units import format_mcg
 
 from .errors import UsageError
+from .units import format_duration
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_FLEX_STEPS = 13
@@ -154,7 +155,8 @@ def describe_change(change: Mapping[str, Any]) -> str:
     if kind is ChangeKind.CONTINUOUS:
         return f"continuous {_mcg(params['daily_dose_ng'])} mcg/day"
     if kind is ChangeKind.SINGLE_BOLUS:
-        return f"single bolus {_mcg(params['dose_ng'])} mcg over {params['duration_s']} s"
+        over = format_duration(int(params["duration_s"]))
+        return f"single bolus {_mcg(params['dose_ng'])} mcg over {over}"
     if kind in (ChangeKind.PRIMING_BOLUS, ChangeKind.BRIDGE_BOLUS):
         label = "priming" if kind is ChangeKind.PRIMING_BOLUS else "bridge"
         length = int(params["catheter_length_mm"])

@@ -67,7 +67,7 @@ def _split(text: str, what: str, example: str) -> tuple[Decimal, str]:
 
 def _whole(value: Decimal, what: str, text: str, unit_name: str) -> int:
     if value != value.to_integral_value():
-        raise UnitError(f"{what}: {text!r} is finer than 1 {unit_name}, the smallest step")
+        raise UnitError(f"{what}: {text!r} is finer than {unit_name}, the smallest step")
     return int(value)
 
 
@@ -112,7 +112,7 @@ def parse_daily_dose(text: str, *, zero_ok: bool = False) -> int:
             f"{what}: {text!r} is per {per}, but a daily dose must be given per day "
             f"(e.g. {example}); refusing rather than converting, to avoid a per-hour/per-day mix-up"
         )
-    ng = _whole(_mass_ng(number, mass_unit, what, text, example), what, text, "ng/day")
+    ng = _whole(_mass_ng(number, mass_unit, what, text, example), what, text, "0.001 mcg/day")
     expected = f"a dose between 0 and {MAX_DAILY_DOSE_NG // 1000} mcg/day, e.g. {example}"
     return _check_range(ng, 1, MAX_DAILY_DOSE_NG, what, text, expected, zero_ok=zero_ok)
 
@@ -123,7 +123,7 @@ def parse_dose(text: str, what: str = "bolus dose") -> int:
     number, unit = _split(text, what, example)
     if "/" in unit:
         raise UnitError(f"{what}: {text!r} is a rate; a bolus dose is a mass, e.g. {example}")
-    ng = _whole(_mass_ng(number, unit, what, text, example), what, text, "ng")
+    ng = _whole(_mass_ng(number, unit, what, text, example), what, text, "0.001 mcg")
     expected = f"a dose above 0 and at most {MAX_BOLUS_NG // 1000} mcg, e.g. {example}"
     return _check_range(ng, 1, MAX_BOLUS_NG, what, text, expected)
 
@@ -135,7 +135,7 @@ def parse_volume(text: str, what: str = "volume", *, zero_ok: bool = False) -> i
     factor = _VOLUME_NL.get(unit.lower())
     if factor is None:
         raise UnitError(f"{what}: unknown volume unit in {text!r}; use mL or uL, e.g. {example}")
-    nl = _whole(number * factor, what, text, "nL")
+    nl = _whole(number * factor, what, text, "0.000001 mL")
     expected = f"a volume {'from 0' if zero_ok else 'above 0'} up to 100 mL, e.g. {example}"
     return _check_range(nl, 1, MAX_VOLUME_NL, what, text, expected, zero_ok=zero_ok)
 

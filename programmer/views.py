@@ -12,8 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from protocol.catalog import CATHETER_STORED
-from protocol.enums import CRITICAL_ALARMS, AlarmId, TherapyMode, enum_label
+from protocol.enums import CRITICAL_ALARMS, AlarmId, ChangeKind, TherapyMode, enum_label
 from protocol.units import DAY_S, mcg, ml
+
+from .therapy import WEEKDAYS
 
 
 def iso_time(unix_s: int) -> str | None:
@@ -73,8 +75,11 @@ def days_to_low_reservoir(body: Mapping[str, Any]) -> float | None:
     return days_between(int(body["pump_time"]), int(body["low_reservoir_time"]))
 
 
-def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``status --json`` document from a STATUS reply body."""
+def status_document(
+    body: Mapping[str, Any], prescription: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The ``status --json`` document from a STATUS reply body (and, for the flex steps, a
+    READ_PRESCRIPTION body)."""
     now = int(body["pump_time"])
     eri, eos = int(body["eri_time"]), int(body["eos_time"])
     alarms = [alarm_document(a) for a in body["alarms"]]
@@ -115,6 +120,12 @@ def status_document(body: Mapping[str, Any]) -> dict[str, Any]:
         "strokes": int(body["strokes"]),
         "critical_interval_s": int(body["critical_interval_s"]),
         "patient_bolus_enabled": bool(body["patient_bolus_enabled"]),
+        "delivering": bool(body["delivering"]),
+        "patient_bolus": patient_bolus_document(body),
+        "week": [
+            {"day": day, "total_mcg": mcg(int(body[f"day_total_{day}_ng"]))} for day in WEEKDAYS
+        ],
+        "flex": flex_document(prescription) if prescription is not None else None,
         "catheter_cm": _catheter_cm(body),
     }
 
@@ -123,6 +134,47 @@ def _catheter_cm(body: Mapping[str, Any]) -> float | None:
     """The implanted catheter the pump knows (cm), None if it knows none."""
     mm = int(body.get("catheter_length_mm", CATHETER_STORED))
     return None if mm == CATHETER_STORED else mm / 10
+
+
+def patient_bolus_document(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The patient's bolus settings and their use in the last 24 h, from STATUS: given and
+    refused are the pump's counts over the window its daily maximum is checked against."""
+    now, lockout_end = int(body["pump_time"]), int(body["patient_bolus_lockout_end_time"])
+    return {
+        "enabled": bool(body["patient_bolus_enabled"]),
+        "dose_mcg": mcg(int(body["patient_bolus_dose_ng"])),
+        "duration_min": round(int(body["patient_bolus_duration_s"]) / 60, 1),
+        "max_per_day": int(body["patient_bolus_max_per_day"]),
+        "lockout_min": round(int(body["patient_bolus_lockout_s"]) / 60, 1),
+        "given_24h": int(body["patient_boluses_given"]),
+        "refused_24h": int(body["patient_boluses_refused"]),
+        "left_24h": int(body["patient_boluses_left"]),
+        "lockout_until": iso_time(lockout_end),
+        "lockout_left_min": round(max(0, lockout_end - now) / 60, 1) if lockout_end else 0.0,
+    }
+
+
+def flex_document(prescription: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The flex week from READ_PRESCRIPTION (None unless the basal program is flex): each
+    weekday's steps as the pump holds them."""
+    therapy = prescription["therapy"]
+    if int(therapy["kind"]) != int(ChangeKind.FLEX):
+        return None
+    params = therapy["params"]
+    programs = params["day_programs"]
+    return [
+        {
+            "day": day,
+            "steps": [
+                {
+                    "start": f"{int(st['start_minute']) // 60:02d}:{int(st['start_minute']) % 60:02d}",
+                    "dose_mcg_per_day": mcg(int(st["daily_dose_ng"])),
+                }
+                for st in programs[int(index)]
+            ],
+        }
+        for day, index in zip(WEEKDAYS, params["weekday_program"], strict=True)
+    ]
 
 
 def _value(value: Any, unit: str = "") -> str:
@@ -137,8 +189,8 @@ def status_text(doc: Mapping[str, Any]) -> str:
     lines = [
         ("pump time", _value(doc["pump_time"])),
         ("mode", doc["mode"]),
-        ("daily dose", _value(doc["daily_dose_mcg"], "mcg/day")),
-        ("rate", _value(doc["rate_ml_per_day"], "mL/day")),
+        ("daily dose", _value(doc["daily_dose_mcg"], "mcg/day") + _nothing_delivered(doc)),
+        ("rate", _value(doc["rate_ml_per_day"], "mL/day") + _motor_only(doc)),
         ("concentration", _value(doc["concentration_mcg_per_ml"], "mcg/mL")),
         (
             "reservoir (estimate)",
@@ -162,12 +214,60 @@ def status_text(doc: Mapping[str, Any]) -> str:
                 f"{bolus['mode']}: {bolus['remaining_mcg']:g} mcg left, ends {bolus['end_time']}",
             )
         )
+    lines.extend(_week_lines(doc))
+    lines.extend(_patient_bolus_lines(doc["patient_bolus"]))
     lines.append(("alarms", alarms_text(doc["alarms"]) or "none"))
     width = max(len(k) for k, _ in lines)
     text = "\n".join(f"{k:<{width}}  {v}" for k, v in lines)
     if doc["mode"] == "stopped":
         text += "\nTHE PUMP IS STOPPED: " + _stopped_hint(doc)
     return text
+
+
+def _nothing_delivered(doc: Mapping[str, Any]) -> str:
+    if doc["delivering"] or doc["mode"] == "stopped":
+        return ""
+    return " (nothing is delivered)"
+
+
+def _motor_only(doc: Mapping[str, Any]) -> str:
+    """The pump reports the motor's flow; on an empty reservoir it pushes no drug."""
+    if doc["delivering"] or not doc["rate_ml_per_day"]:
+        return ""
+    return " of motor flow, no drug (the reservoir is empty)"
+
+
+def _week_lines(doc: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The flex week, a line per weekday: the pump's day total and its steps."""
+    if not doc.get("flex"):
+        return []
+    lines = []
+    for total, day in zip(doc["week"], doc["flex"], strict=True):
+        steps = ", ".join(f"{s['start']} {s['dose_mcg_per_day']:g}" for s in day["steps"])
+        lines.append((f"flex {day['day']}", f"{total['total_mcg']:g} mcg ({steps} mcg/day)"))
+    return lines
+
+
+def _patient_bolus_lines(pb: Mapping[str, Any]) -> list[tuple[str, str]]:
+    if not pb["enabled"]:
+        return [("patient bolus", "off")]
+    lockout = (
+        f"lockout {pb['lockout_left_min']:g} min left (until {pb['lockout_until']})"
+        if pb["lockout_until"]
+        else "no lockout running"
+    )
+    return [
+        (
+            "patient bolus",
+            f"{pb['dose_mcg']:g} mcg over {pb['duration_min']:g} min, up to {pb['max_per_day']} "
+            f"per 24 h, lockout {pb['lockout_min']:g} min",
+        ),
+        (
+            "patient boluses 24 h",
+            f"{pb['given_24h']} given, {pb['refused_24h']} refused, {pb['left_24h']} left; "
+            + lockout,
+        ),
+    ]
 
 
 def _stopped_hint(doc: Mapping[str, Any]) -> str:

@@ -103,6 +103,9 @@ class StageWarning(enum.IntFlag):
     SECOND_INCREASE_WITHIN_24H = 1 << 2
     CONCENTRATION_CHANGED_NEEDS_BRIDGE = 1 << 3
     LOW_RESERVOIR_SOON = 1 << 4
+    #: A priming bolus into a catheter that already holds drug: the whole priming volume of drug
+    #: reaches the patient (the stage summary's ``to_patient_ng``).
+    PRIME_INTO_FULL_CATHETER = 1 << 5
 
 
 class RefillFlag(enum.IntFlag):
@@ -170,6 +173,9 @@ def _event(msg: MsgType, layout: Any, summary: str) -> MessageSpec:
 
 M = MsgType
 
+#: Weekday names of STATUS's day totals, Monday first (the weekday map's order).
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 _STATUS_REPLY = strict(
     "pump_time" / u32,
     "mode" / u8,  # TherapyMode
@@ -194,8 +200,18 @@ _STATUS_REPLY = strict(
     "bolus_end_time" / u32,
     "critical_interval_s" / u32,
     "patient_bolus_enabled" / c.Flag,
+    "alarms" / c.PrefixedArray(u8, AlarmEntry),
+    "delivering" / c.Flag,  # drug reaches the patient now (0: stopped, halted, or empty)
+    "patient_bolus_dose_ng" / u32,  # the patient's bolus settings (0 when never configured)
+    "patient_bolus_duration_s" / u32,
+    "patient_bolus_max_per_day" / u8,
+    "patient_bolus_lockout_s" / u32,
+    "patient_boluses_given" / u8,  # granted in the last 24 h (the daily maximum's window)
+    "patient_boluses_refused" / u8,  # refused in the last 24 h
+    "patient_boluses_left" / u8,  # still allowed in that window
+    "patient_bolus_lockout_end_time" / u32,  # end of the lockout after the last grant (0: none)
+    *(f"day_total_{day}_ng" / u32 for day in WEEKDAY_NAMES),  # basal per day as programmed
     "catheter_length_mm" / u16,  # the implanted catheter the pump knows; 0xFFFF = unknown
-    "alarms" / c.PrefixedArray(u8, AlarmEntry),  # last: the array ends the reply
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
@@ -245,6 +261,21 @@ _PATIENT_BOLUS_CONFIG = c.Struct(
     "duration_s" / u32,
     "max_per_day" / u8,
     "lockout_s" / u32,
+)
+
+#: PATIENT_BOLUS_CONFIG reply: the pump's summary of the configuration (its Finish view), checked
+#: like a dose increase: the worst day against the soft limit and the titration baseline.
+_PATIENT_BOLUS_SUMMARY = strict(
+    "daily_dose_ng" / u32,  # basal daily dose (flex: largest day total)
+    "allowance_ng" / u32,  # dose x maximum per 24 h (0 when disabled)
+    "worst_day_ng" / u32,  # basal + every allowed patient bolus
+    "current_worst_day_ng" / u32,  # the same with the configuration in force now
+    "baseline_ng" / u32,  # what the worst day is compared with (0: none)
+    "change_permille" / i32,  # (worst day - baseline) / baseline, in 0.1 %
+    "titration_limit_pct" / u16,
+    "soft_limit_ng" / u32,
+    "hard_limit_ng" / u32,
+    "warnings" / u16,  # StageWarning bits; the configuration is written only if all are acked
 )
 
 CATALOG: dict[MsgType, MessageSpec] = {
@@ -365,6 +396,14 @@ CATALOG: dict[MsgType, MessageSpec] = {
                 "next_refill_time" / u32,
                 "low_reservoir_time" / u32,
                 "warnings" / u16,  # StageWarning bits
+                "bolus_dose_ng" / u32,  # boluses: the drug the bolus moves; 0 otherwise
+                "to_patient_ng" / u32,  # boluses: the drug that reaches the patient by it
+                "baseline_ng" / u32,  # titration baseline (daily dose); 0: none (a start)
+                "change_permille" / i32,  # (new - baseline) / baseline, in 0.1 %
+                "titration_limit_pct" / u16,  # the increase that needs acknowledgement
+                "soft_limit_ng" / u32,  # the drug library's soft daily limit
+                "hard_limit_ng" / u32,  # the drug library's hard daily limit
+                "worst_day_ng" / u32,  # largest day: basal + patient boluses + this bolus
             ),
             "validate a therapy change whole and hold it; returns the Finish-view summary",
             changes=True,
@@ -404,9 +443,15 @@ CATALOG: dict[MsgType, MessageSpec] = {
         ),
         _req(
             M.PATIENT_BOLUS_CONFIG,
-            strict(RequestId, "config" / _PATIENT_BOLUS_CONFIG),
-            Empty,
-            "set the patient-bolus dose, duration, maximum per 24 h and lockout",
+            strict(
+                RequestId,
+                "config" / _PATIENT_BOLUS_CONFIG,
+                "ack_warnings" / u16,  # StageWarning bits the clinician accepts
+                "preview" / c.Flag,  # true: check and summarise, write nothing
+            ),
+            _PATIENT_BOLUS_SUMMARY,
+            "set the patient-bolus dose, duration, maximum per 24 h and lockout (preview: only "
+            "the pump's summary); written only if every warning is acknowledged",
             changes=True,
         ),
         _req(

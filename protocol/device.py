@@ -45,7 +45,7 @@ from typing import Any
 from . import security_state
 from .audit import LOCKOUT_COUNTED_FROM, LOCKOUT_FAILURES
 from .catalog import CATALOG, Capability, MessageKind, MessageSpec, MsgType
-from .codec import decode_request, encode_reply
+from .codec import decode_request, encode_reply, request_id_of
 from .crypto import MAX_COUNTER_STEP, SessionKeys, session_open_proof
 from .device_pairing import Decision, PairingDecisionError, PairingDesk
 from .device_requests import Admission, RequestLedger
@@ -101,6 +101,11 @@ class SecurityPolicy:
     pairing_window_s: int = 300
     #: A PAIR_BEGIN whose PAIR_CONFIRM has not verified within this time no longer blocks others.
     pairing_confirm_s: int = 120
+    #: The proximity rule: a request that changes the pump (a catalog row with
+    #: ``state_changing``) is refused PROGRAMMER_HEAD_AWAY unless the programmer head is over the
+    #: pump (``DeviceEndpoint.head_present``).  Reads never need it; ABORT_PRESCRIPTION (it only
+    #: drops a staged change) and a retry answered from the request cache do not either.
+    writes_need_head: bool = False
 
 
 class DeviceEndpoint:
@@ -133,6 +138,9 @@ class DeviceEndpoint:
             info, self.policy, entropy, self._events, self._forget_session_of, auto_accept_pairing
         )
         self._event_seq = 0
+        #: The programmer head is over the pump now (the bench's wand; not persisted: after a
+        #: reset the board reports it again).
+        self.head_present = False
 
     @property
     def state(self) -> DeviceState:
@@ -386,10 +394,13 @@ class DeviceEndpoint:
         if spec.msg in _PAIRING_GATED and self._desk.locked(now):
             raise Refusal(
                 ErrorCode.PAIRING_LOCKED_OUT,
-                f"pairing locked for {self.locked_until - now} s after repeated failed pairings; "
+                f"pairing locked for {-(-(self.locked_until - now) // 60)} min after repeated "
+                "failed pairings; "
                 "place the programmer head over the pump again to lift it",
             )
         handler = _INTERNAL.get(spec.msg)
+        if spec.state_changing:
+            self._check_head(spec, frame)
         if spec.state_changing:  # at most once (protocol/device_requests.py)
             admitted = self._requests.admit(
                 spec.msg, frame, self._session_key_id(), write_ahead=handler is None
@@ -405,6 +416,23 @@ class DeviceEndpoint:
             handler(self, spec, frame, body, role, now)
             return
         self._events.append(Request(spec.msg, body, frame.seq, role))
+
+    def _check_head(self, spec: MessageSpec, frame: Frame) -> None:
+        """The proximity rule (``SecurityPolicy.writes_need_head``).  Refused before the request
+        ledger sees it, so nothing is cached: the same request may be sent again with the head
+        in place."""
+        if not self.policy.writes_need_head or self.head_present:
+            return
+        if spec.msg is MsgType.ABORT_PRESCRIPTION:
+            return
+        rid = request_id_of(spec.msg, frame.payload)
+        if rid is not None and self._requests.cache.get(rid) is not None:
+            return  # a retry: answered from the cache (or queued), never run again
+        raise Refusal(
+            ErrorCode.PROGRAMMER_HEAD_AWAY,
+            f"{spec.name} changes the pump: hold the programmer head over the pump "
+            "(reading needs no head)",
+        )
 
     def _hello(
         self, spec: MessageSpec, frame: Frame, body: dict[str, Any], role: Role | None, now: int

@@ -76,6 +76,9 @@ class LogId(enum.IntEnum):
     THERAPY = 1
     ALARM = 2
     AUDIT = 3
+    #: One DAILY_TOTAL record per pump day, apart from the therapy log: years of zero totals
+    #: after end of service never push the implant and refill history out of the therapy ring.
+    DAILY = 4
 
 
 class ResetCause(enum.IntEnum):
@@ -136,3 +139,6 @@ class LogEvent(enum.IntEnum):
     )
     PAIRING_REJECTED = 80  # a=Role asked for, b=ErrorCode why (PAIRING_REJECTED: at the pump)
     PATIENT_PAIRING_AUTHORIZED = 81  # a=key id of the clinician, b=seconds it stays valid
+    #: A state-changing request carried out: a=key id, b=message type | Role << 8 | detail << 16
+    #: | choice << 24, flags=StageWarning bits acknowledged (protocol.audit.WriteAudit)
+    WRITE_ACCEPTED = 82

@@ -59,6 +59,7 @@ class ErrorCode(enum.IntEnum):
     REQUEST_ID_REUSED = 37
     REQUEST_INTERRUPTED = 38
     REQUEST_EVICTED = 39
+    PROGRAMMER_HEAD_AWAY = 40
     # -- clinical validation (nothing changed) --
     DOSE_ABOVE_HARD_LIMIT = 48
     RATE_ABOVE_MAXIMUM = 49
@@ -231,6 +232,12 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
             "it may or may not have taken effect and is not carried out again: read the pump's state",
             certain=False,
         ),
+        _row(
+            E.PROGRAMMER_HEAD_AWAY,
+            "a request that changes the pump needs the programmer head over the pump "
+            "(profile: writes_need_head); reads do not",
+            retryable=True,
+        ),
         _row(E.DOSE_ABOVE_HARD_LIMIT, "daily dose above the drug library's hard limit"),
         _row(E.RATE_ABOVE_MAXIMUM, "flow rate above the device profile's maximum"),
         _row(E.RATE_BELOW_MINIMUM, "flow rate below the device profile's minimum"),
@@ -267,7 +274,7 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(E.MOTOR_FAULT, "motor stall alarm is active: delivery cannot be programmed"),
         _row(E.CLOCK_INVALID, "clock value out of range"),
         _row(E.ALARM_CONFIG_OUT_OF_RANGE, "alarm setting outside the profile's range"),
-        _row(E.UNKNOWN_LOG, "log id is not therapy, alarm or audit"),
+        _row(E.UNKNOWN_LOG, "log id is not therapy, alarm, audit or daily"),
         _row(E.INVALID_ARGUMENT, "a field is out of its documented range"),
         _row(E.NOT_STOPPED, "resume asked while the pump is not stopped"),
         _row(

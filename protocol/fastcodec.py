@@ -2,7 +2,8 @@
 
 Why: construct is the single declaration of every payload, but even compiled it spends most of a
 status round trip building and walking containers.  Most layouts are flat - fixed-size integers,
-flags and byte strings, optionally followed by one length-prefixed array of flat records - and for
+flags and byte strings, with at most one length-prefixed array of flat records, itself optionally
+followed by more flat fields (fields appended to a reply after its array) - and for
 those this module derives one precompiled ``struct.Struct`` per part *from the construct layout
 itself*, so there is still one source of truth.  Layouts it cannot express (switches, text,
 greedy bytes) return None and stay with construct.  tests/protocol/test_fastcodec.py checks that
@@ -47,6 +48,7 @@ class FlatCodec:
     array_name: str | None = None
     count: struct.Struct | None = None
     item: _Flat | None = None
+    tail: _Flat | None = None  # flat fields after the array
 
     def encode(self, body: Mapping[str, Any]) -> bytes:
         head = self.head
@@ -63,6 +65,11 @@ class FlatCodec:
             if item.byte_sizes:
                 item.check_bytes(entry)
             parts.append(item.fmt.pack(*item.to_values(entry)))
+        tail = self.tail
+        if tail is not None:
+            if tail.byte_sizes:
+                tail.check_bytes(body)
+            parts.append(tail.fmt.pack(*tail.to_values(body)))
         return b"".join(parts)
 
     def decode(self, payload: bytes) -> dict[str, Any]:
@@ -79,10 +86,16 @@ class FlatCodec:
         (n,) = self.count.unpack_from(payload, size)
         pos = size + self.count.size
         item = self.item
-        if len(payload) != pos + n * item.fmt.size:
+        end = pos + n * item.fmt.size
+        tail = self.tail
+        if len(payload) != end + (0 if tail is None else tail.fmt.size):
             raise ValueError("array length does not match its count")
         to_dict = item.to_dict
-        body[self.array_name] = [to_dict(values) for values in item.fmt.iter_unpack(payload[pos:])]
+        body[self.array_name] = [
+            to_dict(values) for values in item.fmt.iter_unpack(payload[pos:end])
+        ]
+        if tail is not None:
+            body.update(tail.to_dict(tail.fmt.unpack_from(payload, end)))
         return body
 
 
@@ -156,10 +169,15 @@ def flat_codec(layout: Any) -> FlatCodec | None:
     if not subcons or not isinstance(subcons[-1], c.Terminated.__class__):
         return None
     subcons = subcons[:-1]
-    if subcons and (array := _prefixed_array(subcons[-1])) is not None:
-        head = _flat(subcons[:-1])
-        if head is None:
+    for at, sc in enumerate(subcons):
+        array = _prefixed_array(sc)
+        if array is None:
+            continue
+        head = _flat(subcons[:at])
+        after = subcons[at + 1 :]
+        tail = _flat(after) if after else None
+        if head is None or (after and tail is None):
             return None
-        return FlatCodec(head, subcons[-1].name, array[0], array[1])
+        return FlatCodec(head, sc.name, array[0], array[1], tail)
     head = _flat(subcons)
     return FlatCodec(head) if head is not None else None

@@ -58,6 +58,9 @@ FIELD_NOTES: dict[str, str] = {
     "dose_ng": "ng per bolus",
     "pump_time": "pump time: s since 1970-01-01T00:00:00 in pump local time",
     "previous_time": "pump time before the change (s)",
+    "change_permille": "(value - baseline) / baseline in 0.1 %, rounded toward zero; 0 = none",
+    "titration_limit_pct": "increase over the titration baseline that needs acknowledgement (%)",
+    "preview": "true: check and return the summary, write nothing",
     "time": "pump time (s)",
     "raised_at": "pump time (s) the alarm was raised",
     "silenced_until": "pump time (s) until which the tone is silenced; 0 = sounding",
@@ -100,6 +103,12 @@ FIELD_NOTES: dict[str, str] = {
     "never a bolus mode here, although TherapyMode 0 is STOPPED: read `mode` for that)",
     "alarm_bits": "bit (AlarmId - 1) set while that alarm is active",
     "patient_bolus_enabled": "patient bolus configured and enabled",
+    "delivering": "true while drug reaches the patient: false when stopped, halted or the "
+    "reservoir is empty (the motor may still run at the safe minimum, pushing no drug)",
+    "patient_bolus_max_per_day": "patient boluses allowed per rolling 24 h",
+    "patient_boluses_given": "patient boluses granted in the rolling 24 h",
+    "patient_boluses_refused": "patient-bolus requests refused in the rolling 24 h",
+    "patient_boluses_left": "patient boluses still allowed in the rolling 24 h",
     "catheter_length_mm": "mm: the implanted catheter's length; 0xFFFF = the one the pump knows "
     "(request) or unknown (reply)",
     "bridge": "1 = run the bridge bolus the pump computes if the concentration changes; 0 = "
@@ -331,7 +340,9 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     LogEvent.PATIENT_BOLUS_CONFIGURED: "a = dose ng, b = max per day",
     LogEvent.PATIENT_BOLUS_REFUSED: "a = ErrorCode",
     LogEvent.SAFE_MINIMUM_ENTERED: "a = AlarmId that caused it",
-    LogEvent.DAILY_TOTAL: "a = delivered ng in the day, b = programmed ng in the day",
+    LogEvent.DAILY_TOTAL: (
+        "a = delivered ng in the day, b = programmed ng in the day (in the daily log)"
+    ),
     LogEvent.BRIDGE_SKIPPED: (
         "a = who skipped the bridge after a concentration change (1 = the clinician, in the "
         "staged refill; 2 = a one-shot REFILL), b = the old concentration mcg/mL"
@@ -357,6 +368,10 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     ),
     LogEvent.PAIRING_REJECTED: "a = Role asked for, b = ErrorCode (PAIRING_REJECTED: at the pump)",
     LogEvent.PATIENT_PAIRING_AUTHORIZED: "a = clinician key id, b = s it stays valid",
+    LogEvent.WRITE_ACCEPTED: (
+        "a = key id, b = message type | Role << 8 | detail << 16 | WriteChoice << 24 (detail: "
+        "ChangeKind of a committed prescription), flags = StageWarning bits acknowledged"
+    ),
 }
 
 

@@ -103,6 +103,16 @@ STATUS_BODY: dict[str, Any] = {
     "patient_bolus_enabled": False,
     "catheter_length_mm": 0xFFFF,
     "alarms": [],
+    "delivering": True,
+    "patient_bolus_dose_ng": 0,
+    "patient_bolus_duration_s": 0,
+    "patient_bolus_max_per_day": 0,
+    "patient_bolus_lockout_s": 0,
+    "patient_boluses_given": 0,
+    "patient_boluses_refused": 0,
+    "patient_boluses_left": 0,
+    "patient_bolus_lockout_end_time": 0,
+    **{f"day_total_{day}_ng": 400_000 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
 }
 
 
@@ -208,6 +218,14 @@ def build_examples() -> list[Example]:
         "next_refill_time": NOW + 20 * DAY_S,
         "low_reservoir_time": NOW + 20 * DAY_S,
         "warnings": 0,
+        "bolus_dose_ng": 0,
+        "to_patient_ng": 0,
+        "baseline_ng": 400_000,
+        "change_permille": 0,
+        "titration_limit_pct": 30,
+        "soft_limit_ng": 1_500_000,
+        "hard_limit_ng": 3_000_000,
+        "worst_day_ng": 400_000,
     }
     conv.exchange(
         "stage-continuous",

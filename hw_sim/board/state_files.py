@@ -151,7 +151,7 @@ def _lock(fd: int, path: Path) -> None:
 
 def _image_blank(nvm: FileNvm, profile: LoadedProfile) -> bool:
     """No record and no log slot was ever written (the firmware has not run on it)."""
-    store = NvmStore(nvm, NvmLayout(profile.device.log_capacity))
+    store = NvmStore(nvm, NvmLayout(profile.device.log_capacity, profile.device.daily_log_capacity))
     if any(store.load(r).status is not RecordStatus.ERASED for r in RecordId):
         return False
     return not any(store.load_log(log_id) for log_id in LogId)
@@ -307,10 +307,11 @@ def open_state(path: Path, profile: LoadedProfile, seed: int) -> OpenedState:
     """Check and lock the state files of ``--state path``; StateError (nothing changed) if unusable."""
     size = profile.hardware.nvm_size_bytes
     region = size - TAIL_SIZE
-    if required_nvm_size(profile.device.log_capacity) > region:
+    dev = profile.device
+    if required_nvm_size(dev.log_capacity, dev.daily_log_capacity) > region:
         raise StateError(
             f"profile {profile.name}: nvm_size_bytes {size} cannot hold its NVM layout "
-            f"({required_nvm_size(profile.device.log_capacity)} bytes) and the board's "
+            f"({required_nvm_size(dev.log_capacity, dev.daily_log_capacity)} bytes) and the board's "
             f"{TAIL_SIZE}-byte reserve and factory area"
         )
     side = board_state.sidecar_path(path)

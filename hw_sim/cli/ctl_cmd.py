@@ -66,7 +66,10 @@ def ctl(ctx: click.Context, control: str, as_json: bool) -> None:
 @click.argument("state", type=click.Choice(["on", "off"]))
 @click.pass_context
 def wand(ctx: click.Context, state: str) -> None:
-    """Put the programmer head over the pump (on: opens the pairing window) or take it away."""
+    """Put the programmer head over the pump (on: opens the pairing window) or take it away.
+
+    While the head is away the pump refuses requests that change it (PROGRAMMER_HEAD_AWAY, the
+    profile's ``writes_need_head``); reads are answered either way."""
     answer = _call(ctx, {"cmd": "wand", "on": state == "on"})
     _emit(
         ctx,

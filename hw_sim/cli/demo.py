@@ -136,7 +136,8 @@ def _demo(work: Path) -> None:
             [*pumpctl, "--yes", "prime", "--catheter-length", "60cm"],
             env,
         )
-        _step("Let the priming bolus finish", [*ctl, "advance", "1d"], env)
+        # 0.296 mL at 24 mL/day: 17 min 46 s; then, with no program yet, pump_stopped sounds
+        _step("Let the priming bolus finish", [*ctl, "advance", "18min"], env)
         _step(
             "Program 400 mcg/day, simple continuous",
             [*pumpctl, "--yes", "program", "continuous", "--dose", "400mcg/day"],

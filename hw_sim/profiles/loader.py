@@ -145,6 +145,10 @@ def _coerce(value: Any, type_name: str, label: str) -> Any:
         if value < 0:
             raise ProfileError(f"{label}: must not be negative, got {value}")
         return value
+    if type_name == "bool":
+        if not isinstance(value, bool):
+            raise ProfileError(f"{label}: expected true or false, got {value!r}")
+        return value
     if type_name == "str":
         if not isinstance(value, str) or not value:
             raise ProfileError(f"{label}: expected a non-empty string, got {value!r}")
@@ -182,6 +186,7 @@ def _check_consistency(device: DeviceProfile, hardware: HardwareProfile, source:
     need(device.max_flex_steps >= 1, "[device] max_flex_steps", "must be at least 1")
     need(device.eri_remaining_ppm < 1_000_000, "[device] eri_remaining_ppm", "must be below 1e6")
     need(device.log_capacity >= 1, "[device] log_capacity", "must be at least 1")
+    need(device.daily_log_capacity >= 1, "[device] daily_log_capacity", "must be at least 1")
     need(
         d.soft_max_daily_dose_ng <= d.hard_max_daily_dose_ng,
         "[drug] soft_max_daily_dose_ng",

@@ -87,8 +87,8 @@ class ScenarioReport:
             entry["cleared_by_reset"] = True
 
     def tail_logs(self, firmware: PumpFirmware) -> None:
-        """Read new therapy-log records (daily totals) since the last look."""
-        info = firmware.log_info(LogId.THERAPY)
+        """Read new daily-totals records (the daily ring) since the last look."""
+        info = firmware.log_info(LogId.DAILY)
         cursor = info.first_seq if self._therapy_cursor is None else self._therapy_cursor
         if cursor > info.next_seq:  # NVM lost (memory error): a new log
             cursor = info.first_seq
@@ -96,7 +96,7 @@ class ScenarioReport:
             self.log_records_lost += info.first_seq - cursor
             cursor = info.first_seq
         while cursor < info.next_seq:
-            records = firmware.log_read(LogId.THERAPY, cursor, LOG_PAGE)
+            records = firmware.log_read(LogId.DAILY, cursor, LOG_PAGE)
             if not records:
                 break
             for record in records:

@@ -161,6 +161,7 @@ ACTION_KEYS: dict[str, dict[str, Parser]] = {
         "over": _duration,
         "max_per_day": _int,
         "lockout": _duration,
+        **_ACK,
     },
     "patient_bolus": {},
     "alarms_config": {"low_reservoir_ml": _ml, "critical_interval": _duration},

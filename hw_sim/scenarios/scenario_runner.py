@@ -281,7 +281,10 @@ class ScenarioRunner:
             args["max_per_day"],
             args["lockout"],
         )
-        self.firmware.configure_patient_bolus(cfg, now)
+        # checked like a dose increase: its warnings need ``ack_warnings = true``, as a commit's
+        summary = self.firmware.configure_patient_bolus(cfg, now, preview=True)
+        ack = summary.warnings if args.get("ack_warnings", False) else StageWarning(0)
+        self.firmware.configure_patient_bolus(cfg, now, ack)
         self.report.event(now, "patient_bolus_config")
 
     def _do_patient_bolus(self, action: Action, now: int) -> None:

@@ -1,4 +1,8 @@
-"""``log therapy|alarm|audit`` (streamed download) and ``watch`` (live telemetry)."""
+"""``log therapy|alarm|audit|daily`` (streamed download) and ``watch`` (live telemetry).
+
+The daily totals (one DAILY_TOTAL record per pump day) are a log of their own, ``daily``, so
+that years of them never push the implant, refill and prescription records out of ``therapy``.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def record_document(record: LogRecord) -> dict[str, Any]:
         "event": record.event_name,
         "a": record.a,
         "b": record.b,
-        "decoded": decode_arguments(record.event, record.a, record.b),
+        "decoded": decode_arguments(record.event, record.a, record.b, record.flags),
         "flags": record.flags,
         "check_ok": record.check_ok,
     }
@@ -80,7 +84,7 @@ def _check_out_path(out: Path) -> None:
 
 
 @click.command()
-@click.argument("which", type=click.Choice(["therapy", "alarm", "alarms", "audit"]))
+@click.argument("which", type=click.Choice(["therapy", "alarm", "alarms", "audit", "daily"]))
 @click.option(
     "--since",
     metavar="SEQ|DATE|DURATION",
@@ -102,15 +106,17 @@ def _check_out_path(out: Path) -> None:
     "plot_file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="therapy only: draw daily totals, refills and changes to FILE.png (needs matplotlib).",
+    help="therapy only: draw daily totals (from the daily log), refills and changes to FILE.png "
+    "(needs matplotlib).",
 )
 def log(
     which: str, since: str | None, out: Path | None, jsonl: bool, plot_file: Path | None
 ) -> None:
-    """Download the therapy, alarm or audit log (streamed; progress on a terminal).
+    """Download the therapy, alarm, audit or daily-totals log (streamed; progress on a terminal).
 
     \b
     Examples:
+      pumpctl log daily --since 30d
       pumpctl --port /dev/pts/3 log alarm --since 120 --out alarms.jsonl
       pumpctl log therapy --since 7d
       pumpctl log audit --since 2026-03-01 --jsonl | jq .event
@@ -157,6 +163,7 @@ def log(
         if threshold is not None:
             records = [r for r in records if r.time >= threshold]
         info = client.log_info(log_id) if not records else None
+        daily = client.log_read(LogId.DAILY, None) if plot_file is not None else []
     documents = [record_document(r) for r in records]
     bad = sum(1 for r in records if not r.check_ok)
     if bad:
@@ -179,6 +186,10 @@ def log(
     if plot_file is not None:
         from ..plots import plot_therapy_log, therapy_series
 
+        # the records drawn: the therapy log and the daily totals it plots, in time order
+        documents = sorted(
+            documents + [record_document(r) for r in daily], key=lambda d: (d["time"], d["seq"])
+        )
         plot_therapy_log(therapy_series(documents), plot_file)
         summary["plot"] = str(plot_file)
         note(f"therapy timeline written to {plot_file}")

@@ -10,12 +10,11 @@ import click
 from protocol.catalog import RefillFlag
 from protocol.units import format_mcg, ml
 
-from ..cli_support import confirm, connected, declined, emit, note
+from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
 from ..cli_types import CONCENTRATION, DOSE, DURATION, LENGTH, VOLUME, VOLUME_OR_ZERO
 from ..errors import ProgrammerError, UncertainOutcome
-from ..finish import STOP_WARNING, for_clock, for_refill, for_settings
+from ..finish import STOP_WARNING, for_clock, for_patient_bolus, for_refill, for_settings
 from ..therapy import describe_change
-from ..units import format_duration
 from ..views import iso_time, mode_name, status_document
 
 
@@ -112,32 +111,42 @@ def patient_bolus() -> None:
 @click.option("--max-per-day", type=click.IntRange(1, 24), required=True, help="Boluses per 24 h.")
 @click.option("--lockout", type=DURATION, required=True, help="Minimum time between, e.g. 3h.")
 @click.option("--disable", is_flag=True, help="Disable patient boluses instead.")
+@ack_warnings_option
 def patient_bolus_config(
     dose: int, duration: int, max_per_day: int, lockout: int, disable: bool
 ) -> None:
     """Set the patient-bolus dose, duration, maximum per 24 h and lockout.
 
+    The pump checks the configuration like a dose increase: its worst day (basal + every allowed
+    patient bolus) against the hard limit (refused), the soft limit and the titration baseline
+    (warnings to acknowledge).  The Finish view shows the pump's worst day before and after.
+
     Example: pumpctl patient-bolus config --dose 25mcg --over 10min --max-per-day 4 --lockout 3h
     """
+    enabled = not disable
     with connected() as client:
         current = client.read_prescription()["patient_bolus"]
-        view = for_settings(
-            "configure patient bolus",
-            [
-                ("enabled", bool(current["enabled"]), not disable),
-                ("dose", format_mcg(int(current["dose_ng"])), format_mcg(dose)),
-                (
-                    "duration",
-                    format_duration(int(current["duration_s"])),
-                    format_duration(duration),
-                ),
-                ("max per day", int(current["max_per_day"]), max_per_day),
-                ("lockout", format_duration(int(current["lockout_s"])), format_duration(lockout)),
-            ],
+        summary = client.configure_patient_bolus(
+            dose, duration, max_per_day, lockout, enabled=enabled, preview=True
         )
+        new = {
+            "enabled": enabled,
+            "dose_ng": dose,
+            "duration_s": duration,
+            "max_per_day": max_per_day,
+            "lockout_s": lockout,
+        }
+        view = for_patient_bolus(current, new, summary)
         if not confirm(view):
             raise declined()
-        client.configure_patient_bolus(dose, duration, max_per_day, lockout, enabled=not disable)
+        client.configure_patient_bolus(
+            dose,
+            duration,
+            max_per_day,
+            lockout,
+            enabled=enabled,
+            ack_warnings=int(summary["warnings"]),
+        )
     emit({"configured": True, "finish": view.to_dict()}, "Patient bolus configured.")
 
 

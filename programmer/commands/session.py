@@ -162,12 +162,14 @@ def status() -> None:
 
     --json prints one document with (at least) mode, daily_dose_mcg, rate_ml_per_day,
     concentration_mcg_per_ml, reservoir_ml, reservoir_capacity_ml, low_reservoir_alarm_ml,
-    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time.
+    days_to_low_reservoir, alarms, battery {eri, eos, replace_by, remaining_pct}, pump_time,
+    delivering, patient_bolus {settings, given_24h, refused_24h, left_24h, lockout_until},
+    week (the day totals) and flex (the steps of a flex program).
 
     Example: pumpctl --port /dev/pts/3 --json status
     """
     with connected() as client:
-        doc = status_document(client.status())
+        doc = status_document(client.status(), client.read_prescription())
         doc["serial_number"] = client.serial_number
     emit(doc, status_text(doc))
     if doc["mode"] == "stopped" and options().json:

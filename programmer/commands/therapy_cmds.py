@@ -18,23 +18,14 @@ import click
 from protocol.catalog import CATHETER_STORED
 
 from .. import therapy
-from ..cli_support import (
-    ack_warnings_option,
-    confirm,
-    connected,
-    declined,
-    emit,
-    note,
-    options,
-    say,
-    unacknowledged,
-)
+from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
 from ..cli_types import DAILY_DOSE, DOSE, DURATION, FLEX_STEP, LENGTH
 from ..client import PumpClient
 from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import for_prescription
 from ..flex_grid import week_grid
 from ..plots import check_plot_path
+from ..units import format_duration
 
 
 def stage_and_commit(
@@ -47,14 +38,11 @@ def stage_and_commit(
     summary = client.stage(change)
     try:
         view = for_prescription(action, status, prescription, change, summary)
-        if options().dry_run:
-            confirm(view)  # shows the view and stops: DryRun, and the staged change is aborted
-        if summary.warnings and not options().ack_warnings:
-            say(view.text())
-            raise unacknowledged(view)
+        # shows the view; --dry-run stops there (DryRun, and the staged change is aborted);
+        # warnings are acknowledged by --ack-warnings or, on a terminal, by answering yes
         if not confirm(view):
             raise declined()
-        version = client.commit(summary, summary.warnings if options().ack_warnings else 0)
+        version = client.commit(summary, summary.warnings)
     except UncertainOutcome:
         raise
     except (ProgrammerError, KeyboardInterrupt):
@@ -164,7 +152,7 @@ def bolus(dose: int, duration: int) -> None:
     with connected() as client:
         stage_and_commit(
             client,
-            f"bolus {dose / 1000:g} mcg over {duration} s",
+            f"bolus {dose / 1000:g} mcg over {format_duration(duration)}",
             None,
             therapy.single_bolus(dose, duration),
         )
@@ -186,8 +174,10 @@ def _catheter(length: int | None) -> tuple[int, str]:
 def prime(length: int | None) -> None:
     """Priming bolus: fill the pump tubing and the catheter after implant or a catheter revision.
 
-    The pump stores the catheter length for later primes and bridges.  The programmed therapy
-    resumes when the prime ends.
+    The programmed therapy resumes when the prime ends; with none, the pump stays stopped and
+    raises its pump-stopped alarm until you program it.  Into a catheter that already holds
+    drug the pump warns, with the mcg the prime pushes into the patient, and the warning must
+    be acknowledged.  The pump stores the catheter length for later primes and bridges.
 
     Example: pumpctl --port /dev/pts/3 prime --catheter-length 60cm
     """

@@ -3,8 +3,9 @@ first part).
 
 A prime used to erase the basal program, leaving the pump stopped with no alarm and refusing
 ``resume``.  Now a prime is a bolus like the others: the basal pauses while it runs and comes back
-when it ends.  (The acknowledged warning for priming a catheter already full of drug is still to
-come; this visit only checks what follows the prime.)
+when it ends.  (The catheter here already holds drug, so the prime also raises the acknowledged
+PRIME_INTO_FULL_CATHETER warning: tests/clinical/test_casebook_limits.py; this visit only checks
+what follows the prime.)
 """
 
 from __future__ import annotations

@@ -84,7 +84,11 @@ def minimal_body(msg: MsgType, request_id: int) -> dict[str, Any]:
             "catheter_length_mm": 0xFFFF,
         },
         MsgType.COMMIT_REFILL: {"staged_hash": bytes(16), "active_version": 0},
-        MsgType.PATIENT_BOLUS_CONFIG: {"config": patient_bolus_config()},
+        MsgType.PATIENT_BOLUS_CONFIG: {
+            "config": patient_bolus_config(),
+            "ack_warnings": 7,  # checked like a dose increase: the soft-limit warnings
+            "preview": False,
+        },
         MsgType.SET_CLOCK: {"pump_time": 1_767_571_200},
         MsgType.ALARMS_ACK: {"alarms": []},
         MsgType.ALARMS_CONFIG: {"low_reservoir_nl": 2 * ML, "critical_interval_s": 600},

@@ -162,16 +162,15 @@ class PumpUnderTest:
 
 def pair_with_wand(pump: PumpUnderTest, bench: BenchChannel, role: Role) -> PumpKey:
     """Pair as a clinic does: wand over the pump, the code accepted at the pump; a patient key
-    after a clinician session authorised it (PATIENT_PAIRING_AUTHORIZE)."""
+    after a clinician session authorised it (PATIENT_PAIRING_AUTHORIZE).  The wand stays over
+    the pump afterwards: requests that change the pump need it (the proximity rule)."""
+    bench.wand(True)
     if role is Role.PATIENT:
         with pump.session(Role.CLINICIAN) as clinician:
             clinician.ok(MsgType.PATIENT_PAIRING_AUTHORIZE)
-    bench.wand(True)
-    try:
-        with pump.client() as client:
-            return client.pair(role, accept=bench.accept_pairing)
-    finally:
-        bench.wand(False)
+        bench.wand(True)  # the authorisation's session: the window opens again for the patient
+    with pump.client() as client:
+        return client.pair(role, accept=bench.accept_pairing)
 
 
 def lockout_window_s(pump: PumpUnderTest) -> int:

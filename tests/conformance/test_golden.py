@@ -39,7 +39,7 @@ def record_session(pump: PumpUnderTest) -> tuple[str, list[tuple[str, bytes]]]:
         client.wait_rejection(client.raw(MsgType.STATUS, b""))  # refused: no session yet
         pump.bench.wand(True)
         key = client.pair(Role.CLINICIAN, accept=pump.bench.accept_pairing)
-        pump.bench.wand(False)
+        # the wand stays over the pump for the visit: requests that change the pump need it
         client.login(key)
         client.ok(MsgType.STATUS)
         fill(client, 20, 500)

@@ -83,14 +83,11 @@ def pair_and_unpair(pump: PumpUnderTest) -> None:
     pump.require_capability(Capability.PAIRING)
     bench = pump.require_bench("open the pairing window")
     with pump.session(Role.CLINICIAN) as clinician:  # no patient key without a clinician's word
-        bench.wand(True)
-        try:
-            with pump.client() as remote:
-                remote.hello()
-                refused = remote.begin_pairing(Role.PATIENT)
-                assert refused.status == ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED
-        finally:
-            bench.wand(False)
+        bench.wand(True)  # and it stays there: requests that change the pump need it
+        with pump.client() as remote:
+            remote.hello()
+            refused = remote.begin_pairing(Role.PATIENT)
+            assert refused.status == ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED
         until = clinician.ok(MsgType.PATIENT_PAIRING_AUTHORIZE)["valid_until_time"]
         assert until > clinician.ok(MsgType.STATUS)["pump_time"]
     key = pair_with_wand(pump, bench, Role.PATIENT)
@@ -213,7 +210,10 @@ def patient_bolus(pump: PumpUnderTest) -> None:
     with pump.session() as client:
         fill(client, 20, 500, withdrawn_nl=quiesce(client, pump.bench)["reservoir_nl"])
         program(client, continuous(400))
-        client.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": patient_bolus_config(25, 600, 4)})
+        client.ok(
+            MsgType.PATIENT_BOLUS_CONFIG,
+            {"config": patient_bolus_config(25, 600, 4), "ack_warnings": 7, "preview": False},
+        )
         assert client.ok(MsgType.READ_PRESCRIPTION)["patient_bolus"] == patient_bolus_config(
             25, 600, 4
         )
@@ -373,7 +373,10 @@ def test_status_reports_a_running_patient_bolus(pump: PumpUnderTest) -> None:
     with pump.session() as client:
         fill(client, 20, 500, withdrawn_nl=quiesce(client, pump.bench)["reservoir_nl"])
         program(client, continuous(400))
-        client.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": patient_bolus_config(25, 600, 4)})
+        client.ok(
+            MsgType.PATIENT_BOLUS_CONFIG,
+            {"config": patient_bolus_config(25, 600, 4), "ack_warnings": 7, "preview": False},
+        )
         grant = client.ok(MsgType.PATIENT_BOLUS_REQUEST)
         status = client.ok(MsgType.STATUS)
         assert status["bolus_mode"] == TherapyMode.PATIENT_BOLUS

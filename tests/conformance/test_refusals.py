@@ -67,6 +67,7 @@ PROVOKED_ELSEWHERE = {
     ErrorCode.PAIRING_REJECTED,  # the same
     ErrorCode.PATIENT_PAIRING_NOT_AUTHORIZED,  # test_messages: pair_and_unpair
     ErrorCode.CLOCK_INVALID,  # test_messages: device_limits (one second past the latest time)
+    ErrorCode.PROGRAMMER_HEAD_AWAY,  # test_a_write_needs_the_programmer_head_over_the_pump
 }
 # Codes no wire input can provoke on a healthy device, and why.
 NOT_PROVOKABLE = {
@@ -160,7 +161,10 @@ def _refill_zero(pump: PumpUnderTest, c: SuiteClient) -> Any:
 @case(ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED)
 def _pb_not_configured(pump: PumpUnderTest, c: SuiteClient) -> Any:
     config = patient_bolus_config()
-    c.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**config, "enabled": False}})
+    c.ok(
+        MsgType.PATIENT_BOLUS_CONFIG,
+        {"config": {**config, "enabled": False}, "ack_warnings": 7, "preview": False},
+    )
     return c.request(MsgType.PATIENT_BOLUS_REQUEST)
 
 
@@ -168,7 +172,10 @@ def _pb_not_configured(pump: PumpUnderTest, c: SuiteClient) -> Any:
 def _pb_lockout(pump: PumpUnderTest, c: SuiteClient) -> Any:
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
-    c.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": patient_bolus_config(25, 600, 4, 3 * 3600)})
+    c.ok(
+        MsgType.PATIENT_BOLUS_CONFIG,
+        {"config": patient_bolus_config(25, 600, 4, 3 * 3600), "ack_warnings": 7, "preview": False},
+    )
     c.ok(MsgType.PATIENT_BOLUS_REQUEST)
     pump.require_bench("let the bolus end within its lockout").advance(3600)
     return c.request(MsgType.PATIENT_BOLUS_REQUEST)
@@ -179,7 +186,10 @@ def _pb_daily_max(pump: PumpUnderTest, c: SuiteClient) -> Any:
     bench = pump.require_bench("wait out the lockout")
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     program(c, continuous(400))
-    c.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": patient_bolus_config(25, 600, 1, 1800)})
+    c.ok(
+        MsgType.PATIENT_BOLUS_CONFIG,
+        {"config": patient_bolus_config(25, 600, 1, 1800), "ack_warnings": 7, "preview": False},
+    )
     c.ok(MsgType.PATIENT_BOLUS_REQUEST)
     bench.advance(3600)
     return c.request(MsgType.PATIENT_BOLUS_REQUEST)
@@ -347,6 +357,25 @@ def test_the_key_store_refuses_a_pairing_beyond_its_capacity(fresh_pump: PumpUnd
             assert codes == [ErrorCode.KEY_STORE_FULL]
     finally:
         bench.wand(False)
+
+
+def test_a_write_needs_the_programmer_head_over_the_pump(fresh_pump: PumpUnderTest) -> None:
+    """The proximity rule (profile ``writes_need_head``): with the head away, a read is answered
+    and a write refused PROGRAMMER_HEAD_AWAY, certain and not cached (the same request id runs
+    once the head is back)."""
+    bench = fresh_pump.require_bench("take the programmer head away")
+    with fresh_pump.session() as client:
+        bench.wand(False)
+        assert client.ok(MsgType.STATUS)["mode"] == 0
+        body = {"request_id": client.request_id(), "low_reservoir_nl": 3 * ML}
+        body["critical_interval_s"] = 600
+        refused = client.request(MsgType.ALARMS_CONFIG, body)
+        assert refused.status == ErrorCode.PROGRAMMER_HEAD_AWAY and refused.authenticated
+        assert ERROR_TABLE[ErrorCode.PROGRAMMER_HEAD_AWAY].certain
+        assert client.ok(MsgType.ALARMS_READ)["low_reservoir_nl"] == 2 * ML
+        bench.wand(True)
+        assert client.request(MsgType.ALARMS_CONFIG, body).ok
+        assert client.ok(MsgType.ALARMS_READ)["low_reservoir_nl"] == 3 * ML
 
 
 def _refill_records(client: SuiteClient) -> int:

@@ -29,6 +29,7 @@ from protocol import (
     Role,
     StageWarning,
 )
+from protocol.audit import WriteAudit
 
 from .conftest import DAY, HOUR, START, FakeBoard
 
@@ -240,7 +241,7 @@ def test_stop_resume_patient_bolus_alarms_clock_and_logs() -> None:
         "max_per_day": 4,
         "lockout_s": 3 * HOUR,
     }
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg, "ack_warnings": 7, "preview": False})
     grant = clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     assert grant["dose_ng"] == 25_000 and grant["remaining_today"] == 3
     clinic.now += HOUR  # the bolus has ended, the 3 h lockout has not
@@ -410,7 +411,7 @@ def test_a_bolus_cut_short_is_logged_with_what_it_delivered_not_its_dose() -> No
         "max_per_day": 4,
         "lockout_s": 3 * HOUR,
     }
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg})
+    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": cfg, "ack_warnings": 7, "preview": False})
     clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     clinic.now += 60
     clinic.program({"kind": int(ChangeKind.STOPPED), "params": {}})
@@ -462,7 +463,10 @@ def test_a_retryable_refusal_is_final_for_its_request_id() -> None:
     clinic.fill()
     clinic.program(continuous(400))
     cfg = {"enabled": True, "dose_ng": 25_000, "duration_s": 600, "max_per_day": 4}
-    clinic.ok(MsgType.PATIENT_BOLUS_CONFIG, {"config": {**cfg, "lockout_s": 3 * HOUR}})
+    clinic.ok(
+        MsgType.PATIENT_BOLUS_CONFIG,
+        {"config": {**cfg, "lockout_s": 3 * HOUR}, "ack_warnings": 7, "preview": False},
+    )
     clinic.ok(MsgType.PATIENT_BOLUS_REQUEST)
     clinic.now += HOUR
     (locked,) = clinic.request(MsgType.PATIENT_BOLUS_REQUEST, {"request_id": 7777})
@@ -598,3 +602,25 @@ def test_the_largest_device_limits_reply_fits_max_payload() -> None:
     body = Clinic().ok(MsgType.DEVICE_LIMITS)
     body["drug"] = {**body["drug"], "drug_name": "x" * 255, "concentrations_mcg_per_ml": [1] * 255}
     assert len(encode_reply(MsgType.DEVICE_LIMITS, ErrorCode.OK, body)) == 859 <= MAX_PAYLOAD
+
+
+def test_a_write_is_audited_once_with_its_key_and_a_direct_calls_note_does_not_leak() -> None:
+    """A retried refill is carried out once, so it leaves one WRITE_ACCEPTED record; a note left
+    by a direct firmware call (no link, no session) is not written into the next request's."""
+    clinic = Clinic()
+    body = {"request_id": 78, "withdrawn_nl": 0, "added_nl": 10_000_000}
+    clinic.ok(MsgType.REFILL, {**body, "concentration_mcg_per_ml": 500})
+    clinic.ok(MsgType.REFILL, {**body, "concentration_mcg_per_ml": 500})  # the retry
+    clinic.bench.pump.note_write(detail=9, acknowledged=3)  # a direct call's note, unclaimed
+    clinic.ok(MsgType.STOP, {"request_id": 79})
+    pump = clinic.bench.pump
+    writes = [
+        WriteAudit.from_record(r.a, r.b, r.flags)
+        for r in pump.log_read(LogId.AUDIT, 0, 100)
+        if r.event == LogEvent.WRITE_ACCEPTED
+    ]
+    (key_id,) = clinic.link.endpoint.pairings
+    assert writes == [
+        WriteAudit(key_id, int(Role.CLINICIAN), int(MsgType.REFILL)),
+        WriteAudit(key_id, int(Role.CLINICIAN), int(MsgType.STOP)),
+    ]

@@ -30,16 +30,20 @@ SETTINGS = Settings(
         TitrationEntry(1_700_000_000, 100_000, TitrationKind.START),
         TitrationEntry(1_700_086_400, 120_000, TitrationKind.INCREASE),
     ),
+    catheter_full=True,
+    therapy_given=True,
 )
 #: SETTINGS as format 1 wrote it (before the records were declared field by field).
 SETTINGS_IMAGE = bytes.fromhex(
     "01000000070100170201020000000186a001e00003d0900700000000000000000001f401312d0000000003"
     "000003e800001e848000000e1001000061a800000708000000030000384002000000006553f100000186a0"
     "0200000000655542800001d4c001"
+    "0101"  # catheter_full, therapy_given (appended)
 )
 FACTORY_IMAGE = bytes.fromhex(
     "0100000000000001000000000000000000000000000000000000001e848000000e10000000000000000000"
     "000000000000000000"
+    "0000"  # catheter_full, therapy_given (appended)
 )
 #: Settings fields appended since format 1, as their factory values encode them.
 APPENDED_SETTINGS = bytes.fromhex("ffffffffffffffff")  # catheter_length_mm: none (-1)
@@ -65,6 +69,7 @@ COUNTERS = Counters(
         (AlarmId.LOW_RESERVOIR, ActiveAlarm(1_700_000_000, True, 1_700_003_600, 1_700_007_200)),
         (AlarmId.MOTOR_STALL, ActiveAlarm(1_700_000_500, False, None, 1_700_000_500)),
     ),
+    daily_log_next_seq=9,
 )
 COUNTERS_IMAGE = bytes.fromhex(
     "0100000003000000000012d687000000000000002a00000000000181cd000000000012d6870000000024ca"
@@ -72,6 +77,7 @@ COUNTERS_IMAGE = bytes.fromhex(
     "0006f15801060000000c000000030000002802000000006553f16400000000655418100201000000006553"
     "f10001000000006553ff100000000065540d2005000000006553f2f400ffffffffffffffff000000006553"
     "f2f4"
+    "00000009"  # daily_log_next_seq
 )
 EMPTY_COUNTERS = Counters(
     refill_generation=0,
@@ -94,7 +100,11 @@ EMPTY_COUNTERS = Counters(
     alarms=(),
 )
 EMPTY_COUNTERS_IMAGE = bytes.fromhex(
-    "01" + "00" * 76 + "ffffffffffffffff00000f42400000000000010000000100000001" + "0000"
+    "01"
+    + "00" * 76
+    + "ffffffffffffffff00000f42400000000000010000000100000001"
+    + "0000"
+    + "00000001"  # daily_log_next_seq
 )
 
 
@@ -122,11 +132,16 @@ def test_records_encode_to_the_format_1_bytes_and_old_images_decode(
 def test_a_settings_image_from_before_the_appended_fields_decodes_with_their_defaults(
     record: Settings, image: bytes
 ) -> None:
-    """Format 1 images end before ``catheter_length_mm``: it reads as unknown (None)."""
+    """Images written before ``catheter_length_mm`` was appended end before it: it reads as
+    unknown (None).  The first format-1 image, before any appended field, reads them all as
+    their factory values."""
     assert Settings.decode(image) == record
     assert Settings.decode(image).catheter_length_mm is None
     with pytest.raises(ValueError):  # a cut inside an appended field is still truncation
         Settings.decode(image + APPENDED_SETTINGS[:3])
+    first = Settings.decode(image[:-2])  # without catheter_full and therapy_given too
+    assert not first.catheter_full and not first.therapy_given
+    assert first.titration == record.titration
 
 
 def test_a_short_record_or_an_unknown_format_is_a_value_error() -> None:
@@ -183,7 +198,8 @@ def test_records_round_trip(
 def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     """counters() and restore_counters() cover the same fields (the record's constructor makes
     counters() name them all): a counter added to the record but not restored fails here.
-    ``log_next_seq`` is the exception by design: boot applies it to the rings it loads."""
+    ``log_next_seq`` and ``daily_log_next_seq`` are the exception by design: boot applies them
+    to the rings it loads."""
     from firmware.timeline import TimeLine
     from tests.firmware.conftest import FakeBoard
 
@@ -191,4 +207,11 @@ def test_every_counter_the_time_line_restores_it_reads_back() -> None:
     time_line.set_settings(dataclasses.replace(time_line.settings, refill_generation=3))
     time_line.restore_counters(COUNTERS)
     read = time_line.counters()
-    assert dataclasses.replace(read, log_next_seq=COUNTERS.log_next_seq) == COUNTERS
+    assert (
+        dataclasses.replace(
+            read,
+            log_next_seq=COUNTERS.log_next_seq,
+            daily_log_next_seq=COUNTERS.daily_log_next_seq,
+        )
+        == COUNTERS
+    )

@@ -26,6 +26,12 @@ from tests.firmware.helpers import program
 T = START + HOUR
 STEP = FlexStep(0, 100_000)
 PB = PatientBolusConfig(True, 20_000, 600, 4, 3600)
+#: A patient-bolus configuration is checked like a dose increase; these visits acknowledge it.
+ACK_DOSE_WARNINGS = (
+    StageWarning.SOFT_DOSE_LIMIT
+    | StageWarning.TITRATION_INCREASE_OVER_LIMIT
+    | StageWarning.SECOND_INCREASE_WITHIN_24H
+)
 
 
 def _filled(concentration: int = 500) -> FakeBoard:
@@ -162,7 +168,8 @@ def test_patient_bolus_request_refusals_are_logged() -> None:
     with pytest.raises(Refusal) as caught:
         pump.request_patient_bolus(T)
     assert caught.value.code is ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED
-    pump.configure_patient_bolus(PB, T)
+    # 4 x 20 mcg on 100 mcg/day is a worst day of +80 %: checked like a dose increase
+    pump.configure_patient_bolus(PB, T, ACK_DOSE_WARNINGS)
     grant = pump.request_patient_bolus(T)
     assert grant.end_time == T + 600 and grant.dose_ng == 20_000
     with pytest.raises(Refusal) as caught:
@@ -225,7 +232,9 @@ def test_a_basal_increase_cannot_push_basal_plus_patient_boluses_over_the_hard_l
     pump.refill(0, 20_000_000, 2000, START)
     staged = pump.stage(Continuous(1_000_000), START)
     pump.commit(staged.staged_hash, staged.active_version, staged.warnings, START)
-    pump.configure_patient_bolus(PatientBolusConfig(True, 100_000, 600, 12, 3600), START)  # 2.2 mg
+    pump.configure_patient_bolus(  # a worst day of 2.2 mg: above the soft limit, acknowledged
+        PatientBolusConfig(True, 100_000, 600, 12, 3600), START, ACK_DOSE_WARNINGS
+    )
     later = START + 2 * DAY
     bench.run_to(later)
     with pytest.raises(Refusal) as refused:

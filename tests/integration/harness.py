@@ -263,11 +263,8 @@ class ServedPump:
     def pair(self, role: str = "clinician", *options: str) -> Result:
         """``pumpctl [OPTIONS] --json pair --role ROLE`` as a clinic does it: the wand over the
         pump, and the person at the pump typing in the code the programmer shows."""
-        self.bench("wand", on=True)
-        try:
-            result = self.pair_accepting(role, *options)
-        finally:
-            self.bench("wand", on=False)
+        self.bench("wand", on=True)  # and it stays there for the visit: writes need it
+        result = self.pair_accepting(role, *options)
         assert result.code == 0, result
         return result
 

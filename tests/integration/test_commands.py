@@ -218,8 +218,11 @@ def test_refill_reports_a_discrepancy_and_a_skipped_bridge_is_programmed_later(
 
 
 def test_patient_bolus_is_configured_then_granted_within_limits(filled_pump: ServedPump) -> None:
+    # checked like a dose increase: 2 x 25 mcg on a therapy started today is a second increase
+    # within 24 h, a warning to acknowledge
     doc = ok(
         filled_pump,
+        "--ack-warnings",
         "patient-bolus",
         "config",
         "--dose",

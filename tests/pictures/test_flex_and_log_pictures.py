@@ -78,6 +78,14 @@ def test_finish_view_of_a_flex_change_shows_the_week() -> None:
         "low_reservoir_time": 1_767_571_200 + 20 * 86_400,
         "duration_s": 0,
         "warnings": 0,
+        "bolus_dose_ng": 0,
+        "to_patient_ng": 0,
+        "baseline_ng": 0,
+        "change_permille": 0,
+        "titration_limit_pct": 30,
+        "soft_limit_ng": 1_500_000,
+        "hard_limit_ng": 3_000_000,
+        "worst_day_ng": 450_000,
     }.items():
         object.__setattr__(summary, name, value)
     view = for_prescription("program flex", status, prescription, change, summary)

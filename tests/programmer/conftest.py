@@ -12,8 +12,8 @@ Over a real pty and a real ``vpump serve`` the stack is tested in tests/integrat
 
 The clinic pump (``clinic_pump``): serial VP20-000042, 15 mL of 500 mcg/mL, continuous 400
 mcg/day at prescription version 3, pump time 2026-01-05T00:00:00Z, and a therapy log of exactly
-100 records, record N (N >= 5) written at about 22:20 + N minutes on 2026-01-04, so record 100
-(the pump's daily total) at 00:00.  It is built once per run through the programmer itself and
+100 records, record N (N >= 4) written at about 22:20 + N minutes on 2026-01-04, and record 100
+(the refill to 15 mL) at 23:59:59.  The pump's daily totals go to the daily log, not this one.  It is built once per run through the programmer itself and
 copied for every test (``copy.deepcopy`` of a loopback is a separate pump).
 """
 
@@ -155,17 +155,16 @@ class _MemoryJournal(Journal):
 
 def _bring_to_clinic_state(pump: ClinicPump, setup: PumpClient, start: int) -> None:
     """Records 1-3 a day early (boot, refill, the first 400 mcg/day: an increase from nothing,
-    out of the titration window by now), 4 the daily total at midnight, then one record a
-    minute from 22:25: two more commits (version 3), stop/resume pairs, clock sets, a refill
-    to 15 mL at 23:59:59, and the daily total at 00:00."""
+    out of the titration window by now), then one record a minute from 22:24: two more commits
+    (version 3), stop/resume pairs, clock sets, and a refill to 15 mL at 23:59:59 (the daily
+    totals at midnight go to the daily log)."""
     fw = pump.firmware
-    pump.open_wand()
+    pump.open_wand()  # the head stays over the pump for the visit (writes need it)
     setup.pair(Role.CLINICIAN)
-    pump.bench.set_wand(False)
     setup.open_session()
     setup.refill(0, 15_000_000, 500)
     setup.commit(setup.stage(therapy.continuous(400_000)))
-    minute = iter(range(5, LOG_RECORDS + 1))
+    minute = iter(range(4, LOG_RECORDS))
 
     def next_minute() -> None:
         pump.bench.advance_to(start + next(minute) * 60)
@@ -173,19 +172,19 @@ def _bring_to_clinic_state(pump: ClinicPump, setup: PumpClient, start: int) -> N
     for _ in range(2):
         next_minute()
         setup.commit(setup.stage(therapy.continuous(400_000)))
-    while fw.log_info(LogId.THERAPY).next_seq <= LOG_RECORDS - 4:
+    while fw.log_info(LogId.THERAPY).next_seq <= LOG_RECORDS - 3:
         next_minute()
         setup.stop()
         next_minute()
         setup.resume()
-    while fw.log_info(LogId.THERAPY).next_seq < LOG_RECORDS - 1:
+    while fw.log_info(LogId.THERAPY).next_seq < LOG_RECORDS:
         next_minute()
         setup.set_clock(pump.bench.now)  # pump time is board time here: a record, no change
     pump.bench.advance_to(START_TIME - 1)
     estimate = int(setup.status()["reservoir_nl"])
-    setup.refill(estimate, 15_000_000, 500)  # record 99: a full 15 mL
+    setup.refill(estimate, 15_000_000, 500)  # record 100: a full 15 mL
     setup.unpair_key()  # the setup programmer leaves no key behind
-    pump.bench.advance_to(START_TIME)  # record 100: the pump's daily total at midnight
+    pump.bench.advance_to(START_TIME)  # the pump's daily total at midnight, in the daily log
     setup.close()
 
 
@@ -262,7 +261,7 @@ def paired(pump: ClinicPump, keystore: KeyStore) -> KeyStore:
         client.pair(Role.CLINICIAN)
     finally:
         client.close()
-    pump.bench.set_wand(False)
+    # the head stays over the pump (the pairing itself closed the window): writes need it
     return keystore
 
 

@@ -206,6 +206,21 @@ def test_log_since_takes_a_date_a_duration_or_a_sequence_number(
     assert code == 2 and "7d" in err
 
 
+def test_the_daily_totals_are_a_log_of_their_own(
+    pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
+) -> None:
+    """The clinic pump was filled a day before 2026-01-05: its daily totals (the midnights of
+    2026-01-04 and 2026-01-05) are in ``log daily``, none in ``log therapy``."""
+    code, out, err = pumpctl(*_common(pump, paired), "--json", "log", "daily")
+    assert code == 0, err
+    records = json.loads(out)["records"]
+    assert [r["event"] for r in records] == ["daily_total", "daily_total"]
+    assert records[-1]["time"] == "2026-01-05T00:00:00Z"
+    code, out, err = pumpctl(*_common(pump, paired), "--json", "log", "therapy")
+    assert code == 0, err
+    assert "daily_total" not in {r["event"] for r in json.loads(out)["records"]}
+
+
 def test_nothing_past_the_cursor_is_not_an_empty_log(
     pump: ClinicPump, paired: KeyStore, pumpctl: Callable[..., Result]
 ) -> None:

@@ -51,6 +51,16 @@ STATUS_BODY: dict[str, Any] = {
     "patient_bolus_enabled": False,
     "catheter_length_mm": 0xFFFF,
     "alarms": [],
+    "delivering": True,
+    "patient_bolus_dose_ng": 0,
+    "patient_bolus_duration_s": 0,
+    "patient_bolus_max_per_day": 0,
+    "patient_bolus_lockout_s": 0,
+    "patient_boluses_given": 0,
+    "patient_boluses_refused": 0,
+    "patient_boluses_left": 0,
+    "patient_bolus_lockout_end_time": 0,
+    **{f"day_total_{day}_ng": 400_000 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
 }
 
 

@@ -90,6 +90,9 @@ class ServedPump:
         self.running: RunningPump | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        #: The programmer head is over the pump: a restarted process (a power cycle) gets it
+        #: back, as a board keeps seeing a head that never moved.
+        self.head = False
 
     def start(self) -> ServedPump:
         extra: list[str] = []
@@ -114,6 +117,8 @@ class ServedPump:
         self.process = self.running.process
         self.port = self.running.port
         self.starts += 1
+        if self.head:
+            self.bench("wand", on=True)
         return self
 
     @property
@@ -125,6 +130,8 @@ class ServedPump:
         return self.process is not None and self.process.poll() is None
 
     def bench(self, cmd: str, **fields: Any) -> dict[str, Any]:
+        if cmd == "wand":
+            self.head = bool(fields.get("on"))
         return control_call(self.control, {"cmd": cmd, **fields}, timeout=30.0)
 
     def kill(self) -> None:
@@ -197,21 +204,19 @@ def pair(
     *,
     authorized_by: KeyStore | None = None,
 ) -> None:
-    """Pair a programmer key of ``role`` (the wand is placed for it, then taken away); a patient
-    key is first authorised in a session of the clinician key store ``authorized_by``."""
+    """Pair a programmer key of ``role`` (the wand is placed for it and stays there for the
+    visit: requests that change the pump need it); a patient key is first authorised in a
+    session of the clinician key store ``authorized_by``."""
     pump.bench("wand", on=True)
-    try:
-        if authorized_by is not None:
-            with open_client(pump.port, authorized_by) as clinician:
-                clinician.authorize_patient_pairing()
-        with open_client(pump.port, keystore) as client:
-            # the person at the bench accepts the code the programmer shows
-            def accept(code: str) -> None:
-                pump.bench("pairing", action="accept", code=code.replace(" ", ""))
+    if authorized_by is not None:
+        with open_client(pump.port, authorized_by) as clinician:
+            clinician.authorize_patient_pairing()
+    with open_client(pump.port, keystore) as client:
+        # the person at the bench accepts the code the programmer shows
+        def accept(code: str) -> None:
+            pump.bench("pairing", action="accept", code=code.replace(" ", ""))
 
-            client.pair(role, on_waiting=accept)
-    finally:
-        pump.bench("wand", on=False)
+        client.pair(role, on_waiting=accept)
 
 
 def fill_and_program(client: PumpClient, daily_dose_ng: int = 400_000) -> None:

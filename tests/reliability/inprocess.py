@@ -94,6 +94,7 @@ class InProcessProgrammer:
         """Pair as a clinic does: the person at the pump accepts the code; a patient key after
         a clinician session (``authorizer``'s, else a new clinician key's) authorised it."""
         endpoint = self.pump.link.endpoint
+        self.pump.set_wand(True)  # the authorisation changes the pump: it needs the head too
         if role is Role.PATIENT and not endpoint.patient_pairing_authorized(self.pump.now):
             clinician = authorizer or InProcessProgrammer(self.pump, self.rng.randrange(2**31))
             if authorizer is None:
@@ -114,7 +115,7 @@ class InProcessProgrammer:
         events = self.exchange(self.endpoint.confirm_pairing(self.next_seq()))
         done = next(e for e in events if isinstance(e, PairingCompleted))
         self.key_id, self.pairing_key = done.key_id, done.pairing_key
-        self.pump.set_wand(False)
+        # the head stays over the pump (pairing closed the window): writes need it
 
     def open_session(self) -> None:
         events = self.exchange(

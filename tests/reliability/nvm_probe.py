@@ -34,7 +34,10 @@ class NvmSnapshot:
 def read_nvm(path: Path, profile: str = "vp20") -> NvmSnapshot:
     loaded = load_profile(profile)
     image = path.read_bytes()
-    store = NvmStore(MemoryNvm(len(image), image), NvmLayout(loaded.device.log_capacity))
+    store = NvmStore(
+        MemoryNvm(len(image), image),
+        NvmLayout(loaded.device.log_capacity, loaded.device.daily_log_capacity),
+    )
     statuses: dict[RecordId, RecordStatus] = {}
     torn = 0
     payloads: dict[RecordId, bytes] = {}

@@ -168,7 +168,9 @@ def test_attacks_are_refused_audited_and_the_pump_stays_responsive(
                         "duration_s": 300,
                         "max_per_day": 8,
                         "lockout_s": 1800,
-                    }
+                    },
+                    "ack_warnings": 0,
+                    "preview": False,
                 },
             ),
         ]

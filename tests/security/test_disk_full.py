@@ -101,7 +101,7 @@ def test_enospc_from_the_nvm_file_is_memory_error_and_delivery_goes_on(
     board.power_loss()
     again = board.firmware.status(board.now)
     assert again.delivered_nl >= stopped_at
-    records = board.firmware.log_read(LogId.THERAPY, 0, 10_000)  # the daily totals too
+    records = board.firmware.log_read(LogId.DAILY, 0, 10_000)  # the daily totals too
     daily = [r for r in records if r.event == LogEvent.DAILY_TOTAL]
     assert len(daily) >= 3
     nvm.close()
@@ -296,7 +296,7 @@ def test_nvm_writes_refused_by_a_full_disk_are_memory_error_until_space_returns(
         assert "Traceback" not in pump.log()
         assert pump.stop() == 0
         pump.start()  # the records held in RAM while the disk was full are in the image now
-        log = pump.pumpctl("--json", "log", "therapy", timeout_s=2.0, retries=2)
+        log = pump.pumpctl("--json", "log", "daily", timeout_s=2.0, retries=2)
         assert log.code == 0, log
         daily = [r for r in log.json["records"] if r["event"] == "daily_total"]
         assert len(daily) >= 150

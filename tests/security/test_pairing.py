@@ -359,7 +359,6 @@ def test_list_and_revoke_through_pumpctl_against_a_real_vpump_serve(served: Serv
     served.pair("clinician", "--keystore", clinic)
     served.bench("wand", on=True)
     refused = served.pair_accepting("patient", "--keystore", remote)
-    served.bench("wand", on=False)
     assert refused.code == 3 and "PATIENT_PAIRING_NOT_AUTHORIZED" in refused.json["message"]
     authorised = served.pumpctl(
         "--keystore", clinic, "--json", "--yes", "pairings", "authorize-patient"
