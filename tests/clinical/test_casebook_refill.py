@@ -164,7 +164,8 @@ def test_2000_to_500_mcg_per_ml_commits_the_refill_and_its_bridge_together(
     Low reservoir: 18 mL to draw; the bridge takes 0.296 mL, the other 17.704 mL at 1 mL/day
     take 17.704 days = 1,529,625.6 s: 102,298 + 1,529,626 = 1,631,924 s = 18.888 days -> 18.89.
     Without the bridge the old drug would run at 1 mL/day: 592 mcg in 0.296 day (7.1 h), four
-    times the dose.  One Finish view shows both; the commit starts the bridge at once."""
+    times the dose.  One Finish view shows both; the commit starts the bridge at once, and its
+    audit record says bridge_programmed."""
     v = visit_factory(name)
     v.client.refill(0, 20_000_000, 2000)
     v.program(therapy.continuous(500_000))
@@ -193,6 +194,9 @@ def test_2000_to_500_mcg_per_ml_commits_the_refill_and_its_bridge_together(
     assert status.catheter_length_mm == 600
     events = [e for e, _a, _b in v.therapy_events()]
     assert events[-3:] == [LogEvent.REFILL, LogEvent.CATHETER_SET, LogEvent.BOLUS_STARTED]
+    _code, audit, _err = v.pumpctl("log", "audit")
+    writes = [r["decoded"] for r in audit["records"] if r["event"] == "write_accepted"]
+    assert writes[-1]["choice"] == "bridge_programmed"
     # the bridge ends, and the programmed 500 mcg/day runs at the new concentration
     v.loop.advance(102_298 + 1)
     after = v.firmware.status(v.loop.bench.now)
@@ -234,7 +238,8 @@ def test_skipping_the_bridge_is_an_explicit_choice_the_pump_logs(
 ) -> None:
     """The same 2000 -> 500 mcg/mL refill as above with ``--no-bridge``: the Finish view warns
     that the tubing and catheter still hold 2000 mcg/mL, the pump starts no bolus, and its
-    therapy log says BRIDGE_SKIPPED (a = 1, the clinician's choice; b = 2000 mcg/mL).  The
+    therapy log says BRIDGE_SKIPPED (a = 1, the clinician's choice; b = 2000 mcg/mL), as does
+    the audit record of the COMMIT_REFILL (choice bridge_skipped).  The
     low-reservoir alarm is then (20 - 2) / 1 = 18 days away."""
     v = visit_factory(name)
     v.client.refill(0, 20_000_000, 2000)
@@ -253,6 +258,9 @@ def test_skipping_the_bridge_is_an_explicit_choice_the_pump_logs(
     last = log["records"][-1]
     assert last["event"] == "bridge_skipped"
     assert last["decoded"] == {"skipped_by": "clinician", "old_concentration_mcg_per_ml": 2000}
+    code, audit, _err = v.pumpctl("log", "audit")
+    writes = [r["decoded"] for r in audit["records"] if r["event"] == "write_accepted"]
+    assert (writes[-1]["message"], writes[-1]["choice"]) == ("commit_refill", "bridge_skipped")
 
 
 @pytest.mark.parametrize(
