@@ -134,6 +134,8 @@ class AlarmManager:
     def next_tone_time(self) -> int | None:
         """The next tone the firmware must wake for: the end of an acknowledged alarm's silence
         (the other alarms' repeats are the buzzer's, see ``program``)."""
+        if not self.active:
+            return None  # no alarm, no silence: the common case, once per wakeup
         if self._next_tone_cache is None:
             silenced = [a.next_tone for a in self.active.values() if a.silenced_until is not None]
             self._next_tone_cache = min(silenced) if silenced else NO_TONE

@@ -13,6 +13,7 @@ at its end, without a second remainder to carry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from firmware.units import DAY_S, ceil_div
 
@@ -58,9 +59,10 @@ class TimedBolus:
         return self.volume_nl * DAY_S * elapsed // self.duration_s
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """Delivery between two wakeups: a constant basal rate plus, optionally, a timed bolus."""
+class Segment(NamedTuple):
+    """Delivery between two wakeups: a constant basal rate plus, optionally, a timed bolus
+    (a tuple: the time line makes one at every wakeup, at a fraction of a frozen dataclass's
+    cost)."""
 
     start: int
     rate_nl_per_day: int

@@ -99,6 +99,8 @@ class TimeLine:
         self._next_housekeeping = NEVER
         self._refill_reminder_at: int | None = None
         self._refill_reminder_due = False
+        #: The last plan's basal reservoir crossing and what it was computed from (``_crossing``).
+        self._crossing_cache: tuple[int, int | None, int, int, int, int, int | None] | None = None
         self._segment = Segment(0, 0, None)
         self._segment_conc = 0
         self._next_wakeup = NEVER
@@ -278,9 +280,10 @@ class TimeLine:
 
     def _on_wakeup(self, t: int) -> None:
         engine = self._engine
-        for bolus in (engine.bolus, engine.patient_bolus):
-            if bolus is not None and t >= bolus.timed.end:
-                self._finish_bolus(bolus, t)
+        if engine.bolus is not None or engine.patient_bolus is not None:
+            for bolus in (engine.bolus, engine.patient_bolus):
+                if bolus is not None and t >= bolus.timed.end:
+                    self._finish_bolus(bolus, t)
         if t >= self._next_housekeeping:
             self._housekeeping(t)
         battery = self._battery
@@ -349,7 +352,7 @@ class TimeLine:
         estimate = res.filled_nl - res.drawn_nl  # estimate_nl, when positive
         if estimate > 0 and res.concentration_mcg_per_ml > 0:
             low = self.settings.low_reservoir_nl
-            crossing = engine.crossing_time(segment, end, low if estimate > low else 0)
+            crossing = self._crossing(segment, end, low if estimate > low else 0, estimate)
             if crossing is not None and crossing < natural:
                 natural = crossing
         battery = self._battery
@@ -364,6 +367,41 @@ class TimeLine:
         if tone is not None and tone < natural:
             natural = tone
         return natural
+
+    def _crossing(
+        self, segment: Segment, end: int | None, target: int, estimate: int
+    ) -> int | None:
+        """``engine.crossing_time(segment, end, target)``; on a basal segment, the last plan's
+        answer while nothing but that segment's delivery happened since (the daily wakeup).
+
+        Why it is the same second: from the last plan at p to now, delivery at the rate r (no
+        bolus) added A = r * (now - p) to the stroke accumulator; k whole strokes of volume v
+        left, so the estimate fell by k * v and the remainder became rem + A - k * v * DAY_S.
+        The strokes still needed to reach the target fell by k, the amount still needed by
+        exactly A, and the crossing p + ceil(needed / r) = now + ceil((needed - A) / r) did not
+        move (nor did its bound, the same segment end).  The check is that bookkeeping, so
+        anything else that moved the estimate or the remainder (a refill, a stall, a restored
+        record) computes it afresh."""
+        engine = self._engine
+        rate, remainder = segment.rate_nl_per_day, engine.accumulator.remainder
+        cached = self._crossing_cache
+        if cached is not None and segment.bolus is None:
+            c_rate, c_end, c_target, c_start, c_estimate, c_remainder, crossing = cached
+            drop = c_estimate - estimate
+            if (
+                c_rate == rate
+                and c_end == end
+                and c_target == target
+                and drop % engine.accumulator.stroke_volume_nl == 0
+                and c_remainder + rate * (segment.start - c_start) == drop * DAY_S + remainder
+            ):
+                return crossing
+        crossing = engine.crossing_time(segment, end, target)
+        basal = segment.bolus is None and rate > 0
+        self._crossing_cache = (
+            (rate, end, target, segment.start, estimate, remainder, crossing) if basal else None
+        )
+        return crossing
 
     def clock_changed(self, now: int) -> None:
         """The clinic set the clock: daily housekeeping moves to the new pump midnight."""
@@ -434,9 +472,10 @@ class TimeLine:
         engine, alarms = self._engine, self._alarms
         res = engine.reservoir
         filled = res.concentration_mcg_per_ml > 0  # is_filled
-        estimate = res.estimate_nl
+        estimate = res.filled_nl - res.drawn_nl  # estimate_nl but for its clamp at 0
         empty = filled and estimate <= 0
-        if empty and engine.safe_reason is None and not engine.halted:
+        halted = engine.stalled or engine.end_of_service
+        if empty and engine.safe_reason is None and not halted:
             engine.safe_reason = AlarmId.RESERVOIR_EMPTY
             self.cancel_boluses(now)
             self._log.append(
@@ -445,7 +484,7 @@ class TimeLine:
         low = filled and not empty and estimate <= self.settings.low_reservoir_nl
         stopped = (
             engine.basal_stopped
-            and not engine.halted
+            and not halted
             and engine.bolus is None
             and not empty
             and (self.settings.therapy_given or bool(self.settings.titration))

@@ -34,6 +34,7 @@ from patient.withdrawal import (
 )
 
 S_PER_H = 3600.0
+_new_state = tuple.__new__  # a CsfState from its three values (the namedtuple's own __new__)
 #: The fields of ``VirtualPatient.snapshot``: nine numbers, then the overdose level and dependence.
 SNAPSHOT_FIELDS = (
     "lumbar_mcg_per_ml",
@@ -171,10 +172,13 @@ class VirtualPatient:
             self._withdrawal_segments(below, [*cuts, t_end_h], found)
 
         decay_k = math.exp(-k * t_end_h)
-        self.state = CsfState(
-            steady + d_lumbar * decay_k,
-            c_c + a_c * decay_k + b_c * math.exp(-rc * t_end_h),
-            steady + a_e * decay_k + b_e * math.exp(-re * t_end_h),
+        self.state = _new_state(  # CsfState(lumbar, cisternal, effect), without its Python __new__
+            CsfState,
+            (
+                steady + d_lumbar * decay_k,
+                c_c + a_c * decay_k + b_c * math.exp(-rc * t_end_h),
+                steady + a_e * decay_k + b_e * math.exp(-re * t_end_h),
+            ),
         )
         base_s = self.time_s
         self.time_s += dt_s
