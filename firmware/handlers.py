@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from protocol.catalog import MsgType, RefillFlag, StageWarning
+from protocol.catalog import CATHETER_STORED, MsgType, RefillFlag, StageWarning
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
 from protocol.log_record import LOG_RECORD_SIZE
 
 from .profile import DeviceProfile
+from .refill import RefillRequest
+from .reports import RefillResult
 from .safety import MAX_CATHETER_LENGTH_MM
 from .wire_mapping import (
     alarm_to_wire,
@@ -87,21 +89,98 @@ def _abort(fw: PumpFirmware, body: Body, now: int) -> Body:
     return {}
 
 
-def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
-    result = fw.refill(
-        body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
-    )
+def _refill_flags(result: RefillResult) -> RefillFlag:
     flags = RefillFlag(0)
     if result.discrepancy_warning:
         flags |= RefillFlag.DISCREPANCY_WARNING
     if result.concentration_changed:
         flags |= RefillFlag.CONCENTRATION_CHANGED
+    if result.bridge_started:
+        flags |= RefillFlag.BRIDGE_INCLUDED
+    elif result.concentration_changed:
+        flags |= RefillFlag.BRIDGE_SKIPPED
+    return flags
+
+
+def _i32(value: int) -> int:
+    return max(-(2**31), min(value, 2**31 - 1))
+
+
+def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
+    result = fw.refill(
+        body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
+    )
+    flags = _refill_flags(result) & (
+        RefillFlag.DISCREPANCY_WARNING | RefillFlag.CONCENTRATION_CHANGED
+    )
     return {
         "expected_nl": result.expected_nl,
-        "discrepancy_nl": max(-(2**31), min(result.discrepancy_nl, 2**31 - 1)),
+        "discrepancy_nl": _i32(result.discrepancy_nl),
         "flags": int(flags),
         "reservoir_nl": result.reservoir_nl,
         "low_reservoir_time": time_or_zero(result.low_reservoir_time),
+    }
+
+
+def _stage_refill(fw: PumpFirmware, body: Body, now: int) -> Body:
+    length = int(body["catheter_length_mm"])
+    request = RefillRequest(
+        body["withdrawn_nl"],
+        body["added_nl"],
+        body["concentration_mcg_per_ml"],
+        bridge=bool(body["bridge"]),
+        catheter_length_mm=None if length == CATHETER_STORED else length,
+    )
+    s = fw.stage_refill(request, now)
+    flags = RefillFlag(0)
+    if s.discrepancy_warning:
+        flags |= RefillFlag.DISCREPANCY_WARNING
+    if s.concentration_changed:
+        flags |= RefillFlag.CONCENTRATION_CHANGED
+    if s.bridge is not None:
+        flags |= RefillFlag.BRIDGE_INCLUDED
+    if s.bridge_skipped:
+        flags |= RefillFlag.BRIDGE_SKIPPED
+    bridge = s.bridge
+    return {
+        "staged_hash": s.staged_hash,
+        "active_version": s.active_version,
+        "withdrawn_nl": s.withdrawn_nl,
+        "expected_nl": s.expected_nl,
+        "discrepancy_nl": _i32(s.discrepancy_nl),
+        "discrepancy_limit_nl": s.discrepancy_limit_nl,
+        "flags": int(flags),
+        "reservoir_nl": s.added_nl,
+        "old_concentration_mcg_per_ml": s.concentration_before_mcg_per_ml,
+        "concentration_mcg_per_ml": s.concentration_mcg_per_ml,
+        "daily_dose_ng": s.daily_dose_ng,
+        "day_doses_ng": list(s.day_doses_ng),
+        "day_volumes_nl": list(s.day_volumes_nl),
+        "old_rate_nl_per_day": s.rate_before_nl_per_day,
+        "rate_nl_per_day": s.rate_nl_per_day,
+        "low_reservoir_time": time_or_zero(s.low_reservoir_time),
+        "next_refill_time": time_or_zero(s.next_refill_time),
+        "empty_time": time_or_zero(s.empty_time),
+        "catheter_length_mm": (
+            CATHETER_STORED if s.catheter_length_mm is None else s.catheter_length_mm
+        ),
+        "bridge_volume_nl": bridge.volume_nl if bridge else 0,
+        "bridge_dose_ng": bridge.dose_ng if bridge else 0,
+        "bridge_rate_nl_per_day": bridge.rate_nl_per_day if bridge else 0,
+        "bridge_duration_s": bridge.duration_s if bridge else 0,
+        "bridge_end_time": time_or_zero(s.bridge_end_time),
+    }
+
+
+def _commit_refill(fw: PumpFirmware, body: Body, now: int) -> Body:
+    result = fw.commit_refill(body["staged_hash"], body["active_version"], now)
+    return {
+        "expected_nl": result.expected_nl,
+        "discrepancy_nl": _i32(result.discrepancy_nl),
+        "flags": int(_refill_flags(result)),
+        "reservoir_nl": result.reservoir_nl,
+        "low_reservoir_time": time_or_zero(result.low_reservoir_time),
+        "bridge_end_time": time_or_zero(result.bridge_end_time),
     }
 
 
@@ -259,6 +338,8 @@ HANDLERS: dict[MsgType, Handler] = {
     MsgType.ALARMS_TEST: _alarms_test,
     MsgType.ALARMS_CONFIG: _alarms_config,
     MsgType.LOG_INFO: _log_info,
+    MsgType.STAGE_REFILL: _stage_refill,
+    MsgType.COMMIT_REFILL: _commit_refill,
 }
 #: Requests answered by the command link itself (streams, subscriptions) rather than a handler.
 LINK_HANDLED = frozenset({MsgType.LOG_READ, MsgType.TELEMETRY_SUBSCRIBE})

@@ -115,6 +115,8 @@ _ALARMS = array(
 class Settings(Record):
     """The CONFIG record: everything a clinician sets, as one atomic unit.  The defaults are
     the factory state; the two alarm settings come from the profile (:func:`factory_settings`).
+    Fields after the first twelve were appended later: an older image decodes them with their
+    defaults.
     """
 
     version: int = nvm(U32, 0)  # prescription version, +1 per commit
@@ -136,6 +138,9 @@ class Settings(Record):
         FLAG, False, appended=True
     )  # a bolus or basal therapy was ever committed
     utc_offset_s: int = nvm(I32, 0, appended=True)  # clinic local time - UTC, set with the clock
+    catheter_length_mm: int | None = nvm(
+        OPT_I64, None, appended=True
+    )  # implanted catheter, set at fill/prime
 
 
 def factory_settings(low_reservoir_nl: int, critical_interval_s: int) -> Settings:

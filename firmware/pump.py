@@ -8,8 +8,9 @@ alarm manager, therapy engine, battery monitor) and owns the :class:`~firmware.t
 that runs them; the clinician's settings are the time line's frozen
 :class:`~firmware.persistence.Settings` record, changed by replacing it.  Prescriptions are
 two-phase: ``stage`` validates and names the change by a hash, ``commit`` swaps it in atomically
-if the hash, the active version and the warning acknowledgement all match.  Times in and out:
-``now`` is board time; every time returned is pump time.
+if the hash, the active version and the warning acknowledgement all match.  Refills are
+two-phase too, with the bridge a concentration change needs (:mod:`firmware.refill`).  Times
+in and out: ``now`` is board time; every time returned is pump time.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from firmware.hal import Hal, ResetCause, TonePattern
 from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
 from firmware.persistence import Settings
 from firmware.prescription import (
-    U32_MAX,
     BasalProgram,
     BridgeBolus,
     Continuous,
@@ -42,6 +42,7 @@ from firmware.prescription import (
     staged_hash,
 )
 from firmware.profile import DeviceProfile
+from firmware.refill import RefillDesk, RefillRequest, StagedRefill
 from firmware.reports import (
     ActivePrescription,
     BolusInfo,
@@ -69,7 +70,8 @@ from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
 from firmware.write_audit import WriteNote
-from protocol.catalog import StageWarning
+from protocol.audit import WriteChoice
+from protocol.catalog import CATHETER_STORED, StageWarning
 from protocol.enums import AlarmId, LogEvent, LogId, TherapyMode
 from protocol.errors import ErrorCode, Refusal
 
@@ -135,6 +137,7 @@ class PumpFirmware:
         )
         self._staged: Staged | None = None
         self._write_note = WriteNote()  # what the audit record of the current write adds
+        self._refill = RefillDesk(profile, self._clock, self._time, self._engine, self._log)
 
     # ------------------------------------------------------------------ the time line
     def boot(self, now: int, cause: ResetCause) -> None:
@@ -276,6 +279,7 @@ class PumpFirmware:
             utc_offset_s=self._settings.utc_offset_s,
             clock_drift_warning_s=self.profile.clock.drift_warning_s,
             projected_replace_by_time=self._pump(self._projected_replace_by(battery_ppm, now)),
+            catheter_length_mm=self._settings.catheter_length_mm,
         )
 
     def _projected_replace_by(self, battery_ppm: int, now: int) -> int:
@@ -323,6 +327,7 @@ class PumpFirmware:
         """Validate a whole change and hold it in the staging slot; nothing else changes."""
         now = self._catch_up(now)
         self._staged = None
+        change = self._with_known_catheter(change)
         validated = self._validate(change, now)
         digest = staged_hash(change)
         self._staged = Staged(digest, validated)
@@ -353,6 +358,20 @@ class PumpFirmware:
             hard_limit_ng=self.profile.drug.hard_max_daily_dose_ng,
             worst_day_ng=validated.worst_day_ng,
         )
+
+    def _with_known_catheter(self, change: TherapyChange) -> TherapyChange:
+        """A prime or bridge naming ``CATHETER_STORED`` uses the catheter the pump knows."""
+        if not isinstance(change, PrimingBolus | BridgeBolus):
+            return change
+        if change.catheter_length_mm != CATHETER_STORED:
+            return change
+        known = self._settings.catheter_length_mm
+        if known is None:
+            raise Refusal(
+                ErrorCode.CATHETER_UNKNOWN,
+                "the pump knows no catheter length: give the catheter length",
+            )
+        return dataclasses.replace(change, catheter_length_mm=known)
 
     def _validate(self, change: TherapyChange, now: int) -> ValidatedChange:
         """The safety checks, plus the warning only a prediction can give: LOW_RESERVOIR_SOON."""
@@ -457,6 +476,9 @@ class PumpFirmware:
             self._time.cancel_bolus(engine.patient_bolus, now)
         program, suspended = _program_after(change, settings.program, settings.suspended)
         start_pending, titration = settings.start_pending, settings.titration
+        catheter = settings.catheter_length_mm
+        if isinstance(change, PrimingBolus | BridgeBolus):
+            catheter = change.catheter_length_mm  # the catheter it filled is the implanted one
         # drug now flows into the catheter (a bolus, or a basal dose): it holds drug from here on
         delivers = not isinstance(change, Stopped)
         if isinstance(change, Continuous | Flex):
@@ -475,6 +497,7 @@ class PumpFirmware:
                 suspended=suspended,
                 start_pending=start_pending,
                 titration=titration,
+                catheter_length_mm=catheter,
                 catheter_full=settings.catheter_full or delivers,
                 therapy_given=settings.therapy_given or delivers,
             )
@@ -486,76 +509,50 @@ class PumpFirmware:
         self._log_now(LogEvent.THERAPY_CHANGED, now, kind, amount)
         if engine.bolus is not None and validated.bolus_volume_nl:
             self._log_now(LogEvent.BOLUS_STARTED, now, engine.bolus.mode, engine.bolus.dose_ng)
+        if catheter != settings.catheter_length_mm and catheter is not None:
+            self._log_now(LogEvent.CATHETER_SET, now, catheter)
 
     def abort(self, now: int) -> None:
         """Drop the staged change."""
         self._catch_up(now)
-        if self._staged is None:
+        if self._staged is None and not self._refill.staged:
             raise Refusal(ErrorCode.NOTHING_STAGED, "no change is staged")
         self._staged = None
+        self._refill.drop()
 
     # ------------------------------------------------------------------ refill
+    def stage_refill(self, request: RefillRequest, now: int) -> StagedRefill:
+        """Validate a refill (and the bridge a concentration change needs) and hold it; the
+        summary carries every figure of its Finish view (:mod:`firmware.refill`)."""
+        now = self._catch_up(now)
+        return self._refill.stage(request, now)
+
+    def commit_refill(self, staged_hash: bytes, active_version: int, now: int) -> RefillResult:
+        """Apply the staged refill and its bridge together, if nothing changed since the stage."""
+        now = self._catch_up(now)
+        result = self._refill.commit(staged_hash, active_version, now)
+        self._staged = None  # a prescription staged before the refill was staged on other drug
+        self._note_bridge_choice(result)
+        return result
+
     def refill(
         self, withdrawn_nl: int, added_nl: int, concentration_mcg_per_ml: int, now: int
     ) -> RefillResult:
-        """Record a refill: compare the withdrawn volume with the estimate, then fill."""
+        """Record a refill at once (no Finish view, never a bridge: a concentration change
+        logs ``BRIDGE_SKIPPED`` and leaves a ``BRIDGE_BOLUS`` to the clinician)."""
         now = self._catch_up(now)
-        engine, res = self._engine, self._engine.reservoir
-        if withdrawn_nl < 0 or added_nl <= 0 or withdrawn_nl > U32_MAX:
-            raise Refusal(
-                ErrorCode.REFILL_VOLUME_INVALID, "withdrawn must be >= 0 and added > 0 nL"
-            )
-        if added_nl > res.capacity_nl:
-            raise Refusal(
-                ErrorCode.REFILL_OVER_CAPACITY,
-                f"{added_nl} nL exceeds the reservoir capacity of {res.capacity_nl} nL",
-            )
-        if concentration_mcg_per_ml not in self.profile.drug.concentrations_mcg_per_ml:
-            allowed = ", ".join(str(c) for c in self.profile.drug.concentrations_mcg_per_ml)
-            raise Refusal(
-                ErrorCode.CONCENTRATION_NOT_IN_LIBRARY,
-                f"{concentration_mcg_per_ml} mcg/mL is not in the drug library ({allowed})",
-            )
-        if engine.end_of_service:
-            raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service: replace the pump")
-        if engine.bolus is not None:
-            raise Refusal(ErrorCode.BOLUS_IN_PROGRESS, "a bolus is running; wait or stop the pump")
-        expected = res.estimate_nl
-        discrepancy = withdrawn_nl - expected
-        settings = self._settings
-        previous = res.concentration_mcg_per_ml
-        changed = res.is_filled and previous != concentration_mcg_per_ml
-        # a fill from empty (or the first fill): the tubing no longer counts as full of drug
-        from_empty = (
-            not res.is_filled or res.is_empty or engine.safe_reason is AlarmId.RESERVOIR_EMPTY
-        )
-        # the reservoir is emptied by aspiration, then ``added_nl`` is injected
-        self._time.set_settings(
-            dataclasses.replace(
-                self._settings,
-                concentration_mcg_per_ml=concentration_mcg_per_ml,
-                filled_nl=added_nl,
-                refill_generation=settings.refill_generation + 1,
-                bridge_from_mcg_per_ml=previous if changed else settings.bridge_from_mcg_per_ml,
-                catheter_full=settings.catheter_full and not from_empty,
-            )
-        )
-        res.drawn_nl = 0
-        if engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
-            engine.safe_reason = None
-        self._time.refill_reminded()
-        self._time.commit_point(now)
-        self._log_now(LogEvent.REFILL, now, added_nl, discrepancy)
-        low_time = self._pump(engine.predict_time_to(now, self._settings.low_reservoir_nl))
-        return RefillResult(
-            expected_nl=expected,
-            discrepancy_nl=discrepancy,
-            discrepancy_warning=abs(discrepancy) > self.profile.refill_discrepancy_warn_nl,
-            reservoir_nl=res.estimate_nl,
-            concentration_changed=changed,
-            low_reservoir_time=low_time,
-            next_refill_time=low_time,
-        )
+        request = RefillRequest(withdrawn_nl, added_nl, concentration_mcg_per_ml, bridge=False)
+        result = self._refill.refill_now(request, now)
+        self._staged = None
+        self._note_bridge_choice(result)
+        return result
+
+    def _note_bridge_choice(self, result: RefillResult) -> None:
+        """The audit record of the refill says whether its bridge was given or skipped."""
+        if result.bridge_started:
+            self.note_write(choice=WriteChoice.BRIDGE_PROGRAMMED)
+        elif result.concentration_changed:
+            self.note_write(choice=WriteChoice.BRIDGE_SKIPPED)
 
     # ------------------------------------------------------------------ patient bolus
     def configure_patient_bolus(

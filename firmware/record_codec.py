@@ -233,7 +233,8 @@ class Record:
     @classmethod
     def decode(cls, data: bytes) -> Self:
         """Inverse of :meth:`encode`; ValueError on a wrong format byte or a short record.
-        Bytes after the last field are ignored."""
+        Bytes after the last field are ignored.  An image that ends where appended fields
+        begin (written before they existed) decodes with their defaults, if they all have one."""
         if not data:
             raise ValueError("record truncated")
         if data[0] != cls.FORMAT_VERSION:

@@ -67,6 +67,7 @@ class PumpStatus:
     #: End of service projected from the gauge and the therapy in force (after ERI: the real
     #: date), pump time (firmware/battery_monitor.py ``projected_replace_by``).
     projected_replace_by_time: int | None = None
+    catheter_length_mm: int | None = None  # the implanted catheter the pump knows
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,9 +127,11 @@ class RefillResult:
     discrepancy_nl: int  # withdrawn - expected
     discrepancy_warning: bool
     reservoir_nl: int
-    concentration_changed: bool  # a bridge bolus is advised
+    concentration_changed: bool  # the tubing and catheter hold the old concentration
     low_reservoir_time: int | None
     next_refill_time: int | None
+    bridge_started: bool = False  # the refill started the bridge bolus it staged
+    bridge_end_time: int | None = None  # pump time
 
 
 @dataclass(frozen=True, slots=True)

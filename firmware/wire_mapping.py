@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from protocol.catalog import WEEKDAY_NAMES
+from protocol.catalog import CATHETER_STORED, WEEKDAY_NAMES
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode, Refusal
 
@@ -173,6 +173,9 @@ _DERIVED: dict[str, Callable[[PumpStatus], Any]] = {
     "patient_bolus_enabled": lambda s: s.patient_bolus_config.enabled,
     "alarms": lambda s: [alarm_to_wire(a) for a in s.alarms],
     "alarm_bits": _alarm_bits,
+    "catheter_length_mm": lambda s: (
+        CATHETER_STORED if s.catheter_length_mm is None else s.catheter_length_mm
+    ),
     "delivering": lambda s: s.delivering,
     "patient_bolus_dose_ng": lambda s: s.patient_bolus_config.dose_ng,
     "patient_bolus_duration_s": lambda s: s.patient_bolus_config.duration_s,
@@ -224,6 +227,7 @@ STATUS_FIELDS = (
     "utc_offset_s",
     "clock_drift_warning_s",
     "projected_replace_by_time",
+    "catheter_length_mm",
 )
 #: The TELEMETRY notification's fields, in catalog order.
 TELEMETRY_FIELDS = (

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.catalog import MsgType
+from protocol.catalog import CATHETER_STORED, MsgType, RefillFlag
 from protocol.enums import AlarmId, LogId
 from protocol.events import Notification, Request
 from protocol.log_record import LogRecord
@@ -64,6 +64,26 @@ class StagedSummary:
             int(body["hard_limit_ng"]),
             int(body["worst_day_ng"]),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StagedRefillSummary:
+    """The pump's summary of a staged refill (STAGE_REFILL): every figure of its Finish view."""
+
+    staged_hash: bytes
+    active_version: int
+    body: dict[str, Any]  # the reply, in the pump's integer units
+
+    @classmethod
+    def from_reply(cls, body: Mapping[str, Any]) -> StagedRefillSummary:
+        return cls(bytes(body["staged_hash"]), int(body["active_version"]), dict(body))
+
+    @property
+    def flags(self) -> RefillFlag:
+        return RefillFlag(int(self.body["flags"]))
+
+    def __getitem__(self, name: str) -> Any:
+        return self.body[name]
 
 
 ProgressCallback = Callable[[int, int], None]  # (records so far, records expected)
@@ -163,13 +183,45 @@ class ClinicalCommands:
     def refill(
         self, withdrawn_nl: int, added_nl: int, concentration_mcg_per_ml: int
     ) -> dict[str, Any]:
-        """REFILL: expected_nl, discrepancy_nl (withdrawn - expected), flags, reservoir_nl..."""
+        """REFILL at once, with no Finish view and never a bridge (the pump logs a skipped
+        bridge): a first fill, scripts.  ``pumpctl refill`` stages and commits instead.
+        Returns expected_nl, discrepancy_nl (withdrawn - expected), flags, reservoir_nl..."""
         body = {
             "withdrawn_nl": withdrawn_nl,
             "added_nl": added_nl,
             "concentration_mcg_per_ml": concentration_mcg_per_ml,
         }
         return self._change(MsgType.REFILL, body, what="refill")
+
+    def stage_refill(
+        self,
+        withdrawn_nl: int,
+        added_nl: int,
+        concentration_mcg_per_ml: int,
+        *,
+        bridge: bool = True,
+        catheter_length_mm: int | None = None,
+    ) -> StagedRefillSummary:
+        """STAGE_REFILL: the pump validates the refill (and the bridge a concentration change
+        needs, unless ``bridge`` is False) and returns the figures of its Finish view; nothing
+        changes until :meth:`commit_refill`.  ``catheter_length_mm`` None: the one it knows."""
+        body = {
+            "withdrawn_nl": withdrawn_nl,
+            "added_nl": added_nl,
+            "concentration_mcg_per_ml": concentration_mcg_per_ml,
+            "bridge": bridge,
+            "catheter_length_mm": (
+                CATHETER_STORED if catheter_length_mm is None else catheter_length_mm
+            ),
+        }
+        reply = self._change(MsgType.STAGE_REFILL, body, what="stage refill")
+        return StagedRefillSummary.from_reply(reply)
+
+    def commit_refill(self, staged: StagedRefillSummary) -> dict[str, Any]:
+        """COMMIT_REFILL of exactly the staged refill: expected_nl, discrepancy_nl, flags,
+        reservoir_nl, low_reservoir_time, bridge_end_time."""
+        body = {"staged_hash": staged.staged_hash, "active_version": staged.active_version}
+        return self._change(MsgType.COMMIT_REFILL, body, what="commit refill")
 
     def configure_patient_bolus(
         self,

@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from protocol.catalog import StageWarning
+from protocol.catalog import CATHETER_STORED, RefillFlag, StageWarning
 from protocol.enums import ChangeKind
 from protocol.units import format_mcg, format_utc_offset, mcg, ml
 
 from .clinic_time import local_iso
-from .clinical import StagedSummary
+from .clinical import StagedRefillSummary, StagedSummary
 from .flex_grid import grid_text, week_grid
 from .therapy import describe_change
 from .units import format_duration
-from .views import days_between, iso_date, iso_time
+from .views import days_between, days_to_low_reservoir, iso_date, iso_time
 
 STOP_WARNING = (
     "The pump will STOP delivering baclofen and stays stopped until `pumpctl resume`. "
@@ -247,50 +247,104 @@ def for_prescription(
     return view
 
 
-def for_refill(
-    status: Mapping[str, Any], withdrawn_nl: int, added_nl: int, concentration: int
-) -> FinishView:
-    """Reservoir and concentration before and after, with the discrepancy we can foresee."""
-    expected = int(status["reservoir_nl"])
-    old_conc = int(status["concentration_mcg_per_ml"])
-    dose_ng = int(status["daily_dose_ng"])
-    new_rate = dose_ng * 1000 // concentration if concentration else 0
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def for_refill(status: Mapping[str, Any], summary: StagedRefillSummary) -> FinishView:
+    """The refill as the pump staged it: reservoir, concentration, the rate for the same dose,
+    the day totals, the dates, the discrepancy against the pump's own threshold and the bridge.
+    Every figure is the pump's (STATUS for the current column, the stage summary for the new);
+    nothing is recomputed here."""
+    now = int(status["pump_time"])
+    flags = summary.flags
+    old_conc = int(summary["old_concentration_mcg_per_ml"])
+    new_conc = int(summary["concentration_mcg_per_ml"])
+    discrepancy = int(summary["discrepancy_nl"])
+    days = [mcg(int(d)) for d in summary["day_doses_ng"]]
+    volumes = [ml(int(v)) for v in summary["day_volumes_nl"]]
+    catheter_mm = int(summary["catheter_length_mm"])
+    bridge: dict[str, Any] | None = None
+    if flags & RefillFlag.BRIDGE_INCLUDED:
+        bridge = {
+            "from_concentration_mcg_per_ml": old_conc,
+            "volume_ml": ml(int(summary["bridge_volume_nl"])),
+            "dose_mcg": mcg(int(summary["bridge_dose_ng"])),
+            "rate_ml_per_day": ml(int(summary["bridge_rate_nl_per_day"])),
+            "duration_s": int(summary["bridge_duration_s"]),
+            "end_time": iso_time(int(summary["bridge_end_time"])),
+        }
     current = {
-        "reservoir_ml": ml(expected),
+        "reservoir_ml": ml(int(summary["expected_nl"])),
         "concentration_mcg_per_ml": old_conc,
-        "rate_ml_per_day": ml(int(status["rate_nl_per_day"])),
+        "daily_dose_mcg": mcg(int(summary["daily_dose_ng"])),
+        "day_doses_mcg": dict(zip(_WEEKDAYS, days, strict=True)),
+        "rate_ml_per_day": ml(int(summary["old_rate_nl_per_day"])),
+        "low_reservoir_date": iso_date(int(status["low_reservoir_time"])),
+        "days_to_low_reservoir": days_to_low_reservoir(status),
+        "catheter_cm": None if catheter_mm == CATHETER_STORED else catheter_mm / 10,
     }
     new = {
-        "withdrawn_ml": ml(withdrawn_nl),
-        "added_ml": ml(added_nl),
-        "reservoir_ml": ml(added_nl),
-        "concentration_mcg_per_ml": concentration,
-        "rate_ml_per_day": ml(new_rate),
-        "expected_withdrawal_ml": ml(expected),
-        "discrepancy_ml": ml(withdrawn_nl - expected),
+        "withdrawn_ml": ml(int(summary["withdrawn_nl"])),
+        "expected_withdrawal_ml": ml(int(summary["expected_nl"])),
+        "discrepancy_ml": ml(discrepancy),
+        "discrepancy_limit_ml": ml(int(summary["discrepancy_limit_nl"])),
+        "discrepancy_warning": bool(flags & RefillFlag.DISCREPANCY_WARNING),
+        "reservoir_ml": ml(int(summary["reservoir_nl"])),
+        "concentration_mcg_per_ml": new_conc,
+        "daily_dose_mcg": mcg(int(summary["daily_dose_ng"])),
+        "day_doses_mcg": dict(zip(_WEEKDAYS, days, strict=True)),
+        "day_volumes_ml": dict(zip(_WEEKDAYS, volumes, strict=True)),
+        "rate_ml_per_day": ml(int(summary["rate_nl_per_day"])),
+        "low_reservoir_date": iso_date(int(summary["low_reservoir_time"])),
+        "days_to_low_reservoir": days_between(now, int(summary["low_reservoir_time"])),
+        "next_refill_date": iso_date(int(summary["next_refill_time"])),
+        "catheter_cm": current["catheter_cm"],
+        "bridge": bridge,
+        "bridge_skipped": bool(flags & RefillFlag.BRIDGE_SKIPPED),
     }
-    low_nl = int(status["low_reservoir_nl"])
-    if new_rate and added_nl > low_nl:
-        new["days_to_low_reservoir"] = round((added_nl - low_nl) / new_rate, 2)
-    view = FinishView("refill", current=current, new=new)
+    action = "refill"
+    if old_conc and new_conc != old_conc:
+        action += f" {old_conc} -> {new_conc} mcg/mL"
+        action += " with its bridge bolus" if bridge else " WITHOUT a bridge bolus"
+    view = FinishView(action, current=current, new=new)
     view.add("reservoir (mL)", current["reservoir_ml"], new["reservoir_ml"])
-    view.add("concentration (mcg/mL)", old_conc, concentration)
+    view.add("concentration (mcg/mL)", old_conc, new_conc)
+    view.add("daily dose (mcg/day)", current["daily_dose_mcg"], new["daily_dose_mcg"])
+    if len(set(days)) > 1:  # flex: the day totals, which a refill does not change
+        for day, dose in zip(_WEEKDAYS, days, strict=True):
+            view.add(f"  {day} (mcg/day)", dose, dose)
     view.add("rate for the same dose (mL/day)", current["rate_ml_per_day"], new["rate_ml_per_day"])
     view.add("withdrawn vs expected (mL)", new["expected_withdrawal_ml"], new["withdrawn_ml"])
+    view.add("low-reservoir date", current["low_reservoir_date"], new["low_reservoir_date"])
     view.add(
-        "days to low reservoir",
-        days_between(int(status["pump_time"]), int(status["low_reservoir_time"])),
-        new.get("days_to_low_reservoir"),
+        "days to low reservoir", current["days_to_low_reservoir"], new["days_to_low_reservoir"]
     )
-    if abs(withdrawn_nl - expected) > 1_000_000:
-        view.warnings.append(
-            f"withdrawn volume differs from the pump's estimate by {ml(withdrawn_nl - expected):+g} mL:"
-            " check for a pocket fill (drug outside the reservoir) before refilling"
+    view.add("next refill date", current["low_reservoir_date"], new["next_refill_date"])
+    view.add("catheter (cm)", current["catheter_cm"], new["catheter_cm"])
+    if len(set(volumes)) > 1:
+        view.grid.append(
+            "  volume per day at the new concentration (mL): "
+            + ", ".join(f"{d} {v:g}" for d, v in zip(_WEEKDAYS, volumes, strict=True))
         )
-    if old_conc and concentration != old_conc:
+    if bridge is not None:
+        view.grid += [
+            f"  bridge bolus: {bridge['volume_ml']:g} mL of {old_conc} mcg/mL left in the tubing "
+            f"and catheter = {bridge['dose_mcg']:g} mcg,",
+            f"    pushed at {bridge['rate_ml_per_day']:g} mL/day ({new['daily_dose_mcg']:g} "
+            f"mcg/day) for {format_duration(bridge['duration_s'])}, until {bridge['end_time']}; "
+            f"then {new['rate_ml_per_day']:g} mL/day",
+        ]
+    if new["discrepancy_warning"]:
         view.warnings.append(
-            "concentration changes: the tubing and catheter still hold the old concentration; "
-            "program a bridge bolus after the refill (`pumpctl bridge`)"
+            f"withdrawn volume differs from the pump's estimate by {ml(discrepancy):+g} mL "
+            f"(more than {new['discrepancy_limit_ml']:g} mL): check for a pocket fill (drug "
+            "outside the reservoir) before refilling"
+        )
+    if new["bridge_skipped"]:
+        view.warnings.append(
+            f"concentration changes and the bridge is skipped: the tubing and catheter still hold "
+            f"{old_conc} mcg/mL, which the pump will push at the new concentration's rate "
+            "(program `pumpctl bridge` or watch the patient); the pump logs the skipped bridge"
         )
     return view
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.catalog import MsgType
+from protocol.catalog import CATHETER_STORED, MsgType
 from protocol.enums import ChangeKind
 from protocol.errors import ErrorCode
 from protocol.units import format_mcg, format_ml
@@ -102,7 +102,7 @@ def _stage(body: Mapping[str, Any], limits: Mapping[str, Any]) -> Found:
         return None
     if kind in (ChangeKind.PRIMING_BOLUS, ChangeKind.BRIDGE_BOLUS):
         length, most = int(params["catheter_length_mm"]), int(delivery["max_catheter_length_mm"])
-        if length > most:
+        if length > most and length != CATHETER_STORED:  # that one: the catheter the pump knows
             return (
                 ErrorCode.INVALID_ARGUMENT,
                 f"a catheter of {length} mm is longer than the {most} mm this pump accepts",
@@ -211,6 +211,7 @@ def _clock(body: Mapping[str, Any], limits: Mapping[str, Any]) -> Found:
 _CHECKS = {
     MsgType.STAGE_PRESCRIPTION: _stage,
     MsgType.REFILL: _refill,
+    MsgType.STAGE_REFILL: _refill,
     MsgType.PATIENT_BOLUS_CONFIG: _patient_bolus,
     MsgType.ALARMS_CONFIG: _alarms,
     MsgType.SET_CLOCK: _clock,

@@ -60,6 +60,11 @@ _DECODERS: dict[LogEvent, Decoder] = {
     },
     LogEvent.MOTOR_STALLED: lambda a, b: {"strokes_missed": a},
     LogEvent.MOTOR_RECOVERED: lambda a, b: {"stalled_s": a, "trial_strokes": b},
+    LogEvent.BRIDGE_SKIPPED: lambda a, b: {
+        "skipped_by": {1: "clinician", 2: "one_shot_refill"}.get(a, f"reason_{a}"),
+        "old_concentration_mcg_per_ml": b,
+    },
+    LogEvent.CATHETER_SET: lambda a, b: {"catheter_cm": a / 10},
     LogEvent.ALARM_RAISED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_CLEARED: lambda a, b: {"alarm": _name(AlarmId, a)},
     LogEvent.ALARM_ACKNOWLEDGED: lambda a, b: {"alarm": _name(AlarmId, a)},

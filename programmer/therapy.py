@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from protocol.catalog import CATHETER_STORED
 from protocol.enums import ChangeKind
 from protocol.units import format_mcg
 
@@ -158,7 +159,10 @@ def describe_change(change: Mapping[str, Any]) -> str:
         return f"single bolus {_mcg(params['dose_ng'])} mcg over {over}"
     if kind in (ChangeKind.PRIMING_BOLUS, ChangeKind.BRIDGE_BOLUS):
         label = "priming" if kind is ChangeKind.PRIMING_BOLUS else "bridge"
-        return f"{label} bolus for a {params['catheter_length_mm'] / 10:g} cm catheter"
+        length = int(params["catheter_length_mm"])
+        if length == CATHETER_STORED:
+            return f"{label} bolus for the catheter the pump knows"
+        return f"{label} bolus for a {length / 10:g} cm catheter"
     if kind is ChangeKind.FLEX:
         parts = []
         mapping = list(params["weekday_program"])

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from protocol.catalog import CATHETER_STORED
 from protocol.enums import CRITICAL_ALARMS, AlarmId, ChangeKind, TherapyMode, enum_label
 from protocol.units import DAY_S, mcg, ml
 
@@ -127,7 +128,14 @@ def status_document(
         ],
         "flex": flex_document(prescription) if prescription is not None else None,
         "utc_offset_s": int(body["utc_offset_s"]),
+        "catheter_cm": _catheter_cm(body),
     }
+
+
+def _catheter_cm(body: Mapping[str, Any]) -> float | None:
+    """The implanted catheter the pump knows (cm), None if it knows none."""
+    mm = int(body.get("catheter_length_mm", CATHETER_STORED))
+    return None if mm == CATHETER_STORED else mm / 10
 
 
 def patient_bolus_document(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -200,6 +208,7 @@ def status_text(doc: Mapping[str, Any]) -> str:
         ),
         ("low-reservoir alarm", _value(doc["low_reservoir_alarm_ml"], "mL")),
         ("low reservoir in", _low_reservoir_text(doc)),
+        ("catheter", "unknown" if doc["catheter_cm"] is None else _value(doc["catheter_cm"], "cm")),
         (
             "battery",
             f"{battery['remaining_pct']:g} %, replace by {_replace_by_text(battery)}"

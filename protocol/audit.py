@@ -62,7 +62,9 @@ def audit_event_for(code: ErrorCode) -> LogEvent:
 #: patient's bolus request is in the therapy log already (BOLUS_STARTED, or
 #: PATIENT_BOLUS_REFUSED); several a day for years would push the security history out of the
 #: audit ring.
-NOT_AUDITED_WRITES = frozenset({MsgType.STAGE_PRESCRIPTION, MsgType.PATIENT_BOLUS_REQUEST})
+NOT_AUDITED_WRITES = frozenset(
+    {MsgType.STAGE_PRESCRIPTION, MsgType.STAGE_REFILL, MsgType.PATIENT_BOLUS_REQUEST}
+)
 
 
 class WriteChoice(enum.IntEnum):

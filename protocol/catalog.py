@@ -71,6 +71,8 @@ class MsgType(enum.IntEnum):
     TELEMETRY = 0x41
     ALARM_EVENT = 0x42
     REQUEST_STATUS = 0x50
+    STAGE_REFILL = 0x1D
+    COMMIT_REFILL = 0x1E
 
 
 class MessageKind(enum.Enum):
@@ -109,7 +111,14 @@ class StageWarning(enum.IntFlag):
 
 class RefillFlag(enum.IntFlag):
     DISCREPANCY_WARNING = 1 << 0  # |withdrawn - expected| above the profile's threshold
-    CONCENTRATION_CHANGED = 1 << 1  # program a bridge bolus
+    CONCENTRATION_CHANGED = 1 << 1  # the tubing and catheter hold the old concentration
+    BRIDGE_INCLUDED = 1 << 2  # the staged refill starts the bridge bolus the pump computed
+    BRIDGE_SKIPPED = 1 << 3  # the concentration changes and the request skips the bridge
+
+
+#: ``catheter_length_mm`` meaning "the catheter the pump knows" (in a request) or "unknown"
+#: (in STATUS and a refill's stage summary).
+CATHETER_STORED = 0xFFFF
 
 
 class RequestState(enum.IntEnum):
@@ -206,6 +215,7 @@ _STATUS_REPLY = strict(
     "utc_offset_s" / i32,  # the clinic's local time - UTC, set with the clock (0: never set)
     "clock_drift_warning_s" / u16,  # a programmer warns when the pump's local time is off more
     "projected_replace_by_time" / u32,  # end of service projected from the gauge and the flow
+    "catheter_length_mm" / u16,  # the implanted catheter the pump knows; 0xFFFF = unknown
 )
 
 #: DEVICE_LIMITS reply: every limit the pump checks a request against, in its own units.
@@ -557,6 +567,60 @@ CATALOG: dict[MsgType, MessageSpec] = {
             M.ALARM_EVENT,
             strict("alarm" / u8, "raised" / c.Flag, "critical" / c.Flag, "time" / u32),
             "an alarm was raised or cleared",
+        ),
+        _req(
+            M.STAGE_REFILL,
+            strict(
+                RequestId,
+                "withdrawn_nl" / u32,
+                "added_nl" / u32,
+                "concentration_mcg_per_ml" / u16,
+                "bridge" / c.Flag,  # run the bridge the pump computes if the concentration changes
+                "catheter_length_mm" / u16,  # 0xFFFF: the catheter the pump knows
+            ),
+            strict(
+                "staged_hash" / Bytes16,
+                "active_version" / u32,
+                "withdrawn_nl" / u32,
+                "expected_nl" / u32,
+                "discrepancy_nl" / i32,  # withdrawn - expected
+                "discrepancy_limit_nl" / u32,
+                "flags" / u8,  # RefillFlag bits
+                "reservoir_nl" / u32,  # after the refill
+                "old_concentration_mcg_per_ml" / u16,
+                "concentration_mcg_per_ml" / u16,
+                "daily_dose_ng" / u32,
+                "day_doses_ng" / c.Array(7, u32),  # Monday first
+                "day_volumes_nl" / c.Array(7, u32),  # Monday first, at the new concentration
+                "old_rate_nl_per_day" / u32,
+                "rate_nl_per_day" / u32,
+                "low_reservoir_time" / u32,
+                "next_refill_time" / u32,
+                "empty_time" / u32,
+                "catheter_length_mm" / u16,  # 0xFFFF: unknown
+                "bridge_volume_nl" / u32,
+                "bridge_dose_ng" / u32,
+                "bridge_rate_nl_per_day" / u32,
+                "bridge_duration_s" / u32,
+                "bridge_end_time" / u32,
+            ),
+            "validate a refill whole (and the bridge a concentration change needs) and hold it; "
+            "returns the Finish-view summary",
+            changes=True,
+        ),
+        _req(
+            M.COMMIT_REFILL,
+            strict(RequestId, "staged_hash" / Bytes16, "active_version" / u32),
+            strict(
+                "expected_nl" / u32,
+                "discrepancy_nl" / i32,
+                "flags" / u8,  # RefillFlag bits
+                "reservoir_nl" / u32,
+                "low_reservoir_time" / u32,
+                "bridge_end_time" / u32,
+            ),
+            "apply the staged refill and its bridge atomically if nothing changed since the stage",
+            changes=True,
         ),
         _req(
             M.REQUEST_STATUS,

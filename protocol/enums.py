@@ -120,6 +120,8 @@ class LogEvent(enum.IntEnum):
     UTC_OFFSET_CHANGED = 13  # a=new UTC offset s (local - UTC), b=previous UTC offset s
     MOTOR_STALLED = 20  # a=strokes that did not complete
     MOTOR_RECOVERED = 21  # a=seconds stalled, b=trial strokes commanded
+    BRIDGE_SKIPPED = 22  # a=BridgeSkip (1 clinician, 2 one-shot refill), b=old mcg/mL
+    CATHETER_SET = 23  # a=catheter length mm
     # alarm log
     ALARM_RAISED = 32  # a=AlarmId
     ALARM_CLEARED = 33  # a=AlarmId

@@ -85,6 +85,7 @@ class ErrorCode(enum.IntEnum):
     NOT_STOPPED = 69
     NO_BRIDGE_NEEDED = 70
     THERAPY_NOT_RUNNING = 71
+    CATHETER_UNKNOWN = 76
     # -- the pump's own failures (outcome may be unknown) --
     INTERNAL_ERROR = 96
     MEMORY_ERROR = 97
@@ -283,6 +284,10 @@ ERROR_TABLE: dict[ErrorCode, ErrorSpec] = {
         _row(
             E.THERAPY_NOT_RUNNING,
             "no basal therapy is running (stopped, safe minimum, or never programmed)",
+        ),
+        _row(
+            E.CATHETER_UNKNOWN,
+            "the pump knows no catheter length (none given at implant, refill or prime)",
         ),
         _row(
             E.INTERNAL_ERROR,

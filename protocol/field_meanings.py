@@ -118,6 +118,10 @@ FIELD_NOTES: dict[str, str] = {
     "patient_boluses_given": "patient boluses granted in the rolling 24 h",
     "patient_boluses_refused": "patient-bolus requests refused in the rolling 24 h",
     "patient_boluses_left": "patient boluses still allowed in the rolling 24 h",
+    "catheter_length_mm": "mm: the implanted catheter's length; 0xFFFF = the one the pump knows "
+    "(request) or unknown (reply)",
+    "bridge": "1 = run the bridge bolus the pump computes if the concentration changes; 0 = "
+    "skip it (the pump logs BRIDGE_SKIPPED)",
     "enabled": "patient bolus allowed",
     "max_per_day": "patient boluses allowed per rolling 24 h",
     "remaining_today": "patient boluses left in the rolling 24 h",
@@ -252,6 +256,40 @@ CONTEXT_NOTES.update(
     }
 )
 
+_SR = MsgType.STAGE_REFILL
+CONTEXT_NOTES.update(
+    {
+        (_SR, "reply.expected_nl"): "nL: the pump's reservoir estimate, what it expects back",
+        (_SR, "reply.discrepancy_nl"): "nL: withdrawn - expected (signed, saturated to 32 bits)",
+        (_SR, "reply.discrepancy_limit_nl"): "nL: above this |discrepancy| the pump sets "
+        "DISCREPANCY_WARNING (the profile's threshold: a possible pocket fill)",
+        (_SR, "reply.reservoir_nl"): "nL: the reservoir estimate after the refill (added_nl)",
+        (_SR, "reply.old_concentration_mcg_per_ml"): "mcg/mL in the reservoir now (0: never "
+        "filled), and in the tubing and catheter",
+        (_SR, "reply.daily_dose_ng"): "ng/day: the basal program's daily dose (flex: the largest "
+        "day total); a refill does not change it",
+        (_SR, "reply.day_doses_ng"): "ng: the program's total for each weekday, Monday first",
+        (_SR, "reply.day_volumes_nl"): "nL: what each weekday's program draws at the new "
+        "concentration, Monday first (rounded down)",
+        (_SR, "reply.old_rate_nl_per_day"): "nL/day: the basal flow in force now (the safe rate "
+        "while the reservoir is empty)",
+        (_SR, "reply.rate_nl_per_day"): "nL/day: the basal flow for the same dose at the new "
+        "concentration, now (flex: the step in force); after the bridge if there is one",
+        (_SR, "reply.low_reservoir_time"): "pump time the estimate would reach the low-reservoir "
+        "threshold after the refill, the bridge included; 0 = never",
+        (_SR, "reply.next_refill_time"): "pump time the refill is due (= low_reservoir_time)",
+        (_SR, "reply.empty_time"): "pump time the estimate would reach zero; 0 = never",
+        (_SR, "reply.bridge_volume_nl"): "nL: tubing + catheter, the old drug the bridge pushes; "
+        "0 = no bridge",
+        (_SR, "reply.bridge_dose_ng"): "ng: that volume at the old concentration",
+        (_SR, "reply.bridge_rate_nl_per_day"): "nL/day: the basal dose in force at the old "
+        "concentration (rounded down)",
+        (_SR, "reply.bridge_duration_s"): "s: volume x 86400 / rate, rounded up",
+        (_SR, "reply.bridge_end_time"): "pump time the bridge would end if committed now; 0 = none",
+        (MsgType.COMMIT_REFILL, "reply.bridge_end_time"): "pump time the bridge ends; 0 = none",
+    }
+)
+
 #: What each field of the stage summary holds, per change kind (docs/PROTOCOL.md section 6).
 STAGE_SUMMARY_BY_KIND: dict[ChangeKind, tuple[str, str, str]] = {
     # kind: (daily_dose_ng, rate_nl_per_day, duration_s)
@@ -322,6 +360,11 @@ LOG_EVENT_ARGS: dict[LogEvent, str] = {
     ),
     LogEvent.MOTOR_STALLED: "a = strokes that did not complete",
     LogEvent.MOTOR_RECOVERED: "a = seconds stalled, b = trial strokes commanded (the last turned)",
+    LogEvent.BRIDGE_SKIPPED: (
+        "a = who skipped the bridge after a concentration change (1 = the clinician, in the "
+        "staged refill; 2 = a one-shot REFILL), b = the old concentration mcg/mL"
+    ),
+    LogEvent.CATHETER_SET: "a = the implanted catheter's length mm (refill or prime named it)",
     LogEvent.ALARM_RAISED: "a = AlarmId",
     LogEvent.ALARM_CLEARED: "a = AlarmId",
     LogEvent.ALARM_ACKNOWLEDGED: "a = AlarmId",

@@ -83,6 +83,7 @@ class BenchPump:
             board.power_on()
         self.line_noise_ppm = 0
         self.wand = False
+        self._staged_refill: dict[str, Any] | None = None  # the last STAGE_REFILL accepted
         #: Set when the physical state changed in a way a restart must not lose (a refill's
         #: syringe work, a fault): the serve loop saves the board state at once, then clears it.
         self.checkpoint_due = False
@@ -147,12 +148,19 @@ class BenchPump:
             self.link = self._new_link()
 
     def _after_request(self, request: Request, reply: Reply) -> None:
-        if request.msg is MsgType.REFILL and reply.ok:
+        if not reply.ok:
+            return
+        body: dict[str, Any] | None = None
+        if request.msg is MsgType.REFILL:
+            body = request.body
+        elif request.msg is MsgType.STAGE_REFILL:
+            self._staged_refill = request.body  # what the clinician will inject at the commit
+        elif request.msg is MsgType.COMMIT_REFILL:
+            body, self._staged_refill = self._staged_refill, None
+        if body is not None:
             now = self.board.now
             self.board.aspirate(now)
-            self.board.inject(
-                request.body["added_nl"], request.body["concentration_mcg_per_ml"], now
-            )
+            self.board.inject(body["added_nl"], body["concentration_mcg_per_ml"], now)
 
     def _show(self, text: str) -> None:
         if self.console is not None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from protocol.catalog import RefillFlag
 from protocol.units import format_mcg, format_utc_offset, ml
 
 from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
-from ..cli_types import CONCENTRATION, DOSE, DURATION, VOLUME, VOLUME_OR_ZERO
+from ..cli_types import CONCENTRATION, DOSE, DURATION, LENGTH, VOLUME, VOLUME_OR_ZERO
 from ..clinic_time import TZ_HELP, UTC_OFFSET_HELP, host_time, local_iso
+from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import STOP_WARNING, for_clock, for_patient_bolus, for_refill, for_settings
 from ..therapy import describe_change
 from ..views import iso_time, mode_name, status_document
@@ -21,25 +24,62 @@ from ..views import iso_time, mode_name, status_document
 )
 @click.option("--added", type=VOLUME, required=True, help="Volume injected, e.g. 20mL.")
 @click.option("--concentration", type=CONCENTRATION, required=True, help="e.g. 500mcg/mL.")
-def refill(withdrawn: int, added: int, concentration: int) -> None:
+@click.option(
+    "--catheter-length",
+    "catheter",
+    type=LENGTH,
+    default=None,
+    help="The implanted catheter, e.g. 60cm; the pump stores it (default: the one it knows).",
+)
+@click.option(
+    "--no-bridge",
+    "no_bridge",
+    is_flag=True,
+    help="Skip the bridge bolus a concentration change needs (the pump logs the choice). Only "
+    "where it cannot run or is not wanted: the pump is stopped or has no basal program, or the "
+    "catheter is being replaced and will be primed. Without it the old drug left in the tubing "
+    "and catheter is pushed at the new concentration's rate (2000 -> 500 mcg/mL: four times "
+    "the dose for hours).",
+)
+def refill(
+    withdrawn: int, added: int, concentration: int, catheter: int | None, no_bridge: bool
+) -> None:
     """Record a refill: volume withdrawn, volume added, drug concentration.
 
-    The pump compares the withdrawn volume with its estimate; a large discrepancy may mean a
-    pocket fill (drug injected outside the reservoir).
+    The pump stages the refill and computes its Finish view: the expected volume and the
+    discrepancy against its own threshold (a large one may mean a pocket fill: drug injected
+    outside the reservoir), the rate for the same dose at the new concentration, the
+    low-reservoir and refill dates and, when the concentration changes, the bridge bolus that
+    pushes the old drug out of the tubing and catheter at the prescribed dose.  The refill and
+    its bridge are committed together.
 
     Example: pumpctl refill --withdrawn 1.8mL --added 20mL --concentration 500mcg/mL
     """
     with connected() as client:
-        view = for_refill(client.status(), withdrawn, added, concentration)
-        if not confirm(view):
-            raise declined()
-        result = client.refill(withdrawn, added, concentration)
+        status = client.status()
+        staged = client.stage_refill(
+            withdrawn, added, concentration, bridge=not no_bridge, catheter_length_mm=catheter
+        )
+        try:
+            view = for_refill(status, staged)
+            if not confirm(view):
+                raise declined()
+            result = client.commit_refill(staged)
+        except UncertainOutcome:
+            raise
+        except (ProgrammerError, KeyboardInterrupt):
+            with contextlib.suppress(ProgrammerError):
+                client.abort()
+            raise
     flags = RefillFlag(int(result["flags"]))
     doc = {
         "expected_ml": ml(int(result["expected_nl"])),
         "discrepancy_ml": ml(int(result["discrepancy_nl"])),
         "discrepancy_warning": bool(flags & RefillFlag.DISCREPANCY_WARNING),
         "concentration_changed": bool(flags & RefillFlag.CONCENTRATION_CHANGED),
+        "bridge_started": bool(flags & RefillFlag.BRIDGE_INCLUDED),
+        "bridge_skipped": bool(flags & RefillFlag.BRIDGE_SKIPPED),
+        "bridge_end_time": iso_time(int(result["bridge_end_time"])),
         "reservoir_ml": ml(int(result["reservoir_nl"])),
         "low_reservoir_time": iso_time(int(result["low_reservoir_time"])),
         "finish": view.to_dict(),
@@ -49,9 +89,12 @@ def refill(withdrawn: int, added: int, concentration: int) -> None:
             f"WARNING: withdrawn volume differs from the pump's estimate by "
             f"{doc['discrepancy_ml']:+g} mL: rule out a pocket fill."
         )
-    if doc["concentration_changed"]:
-        note("Concentration changed: program a bridge bolus now (`pumpctl bridge`).")
-    emit(doc, f"Refill recorded: reservoir {doc['reservoir_ml']:g} mL at {concentration} mcg/mL.")
+    if doc["bridge_skipped"]:
+        note("WARNING: concentration changed and the bridge was skipped (logged by the pump).")
+    text = f"Refill recorded: reservoir {doc['reservoir_ml']:g} mL at {concentration} mcg/mL."
+    if doc["bridge_started"]:
+        text += f" Bridge bolus running until {doc['bridge_end_time']}."
+    emit(doc, text)
 
 
 @click.group(name="patient-bolus")

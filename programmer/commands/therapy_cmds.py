@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from protocol.catalog import CATHETER_STORED
 from protocol.enums import ChangeKind
 
 from .. import therapy
@@ -161,43 +162,46 @@ def bolus(dose: int, duration: int) -> None:
         )
 
 
+_CATHETER_HELP = "e.g. 60cm (default: the implanted catheter the pump knows)."
+
+
+def _catheter(length: int | None) -> tuple[int, str]:
+    """The wire length (``CATHETER_STORED``: the pump's own) and how the action names it."""
+    if length is None:
+        return CATHETER_STORED, "the catheter the pump knows"
+    return length, f"{length / 10:g} cm catheter"
+
+
 @click.command()
-@click.option("--catheter-length", "length", type=LENGTH, required=True, help="e.g. 60cm.")
+@click.option("--catheter-length", "length", type=LENGTH, default=None, help=_CATHETER_HELP)
 @ack_warnings_option
-def prime(length: int) -> None:
+def prime(length: int | None) -> None:
     """Priming bolus: fill the pump tubing and the catheter after implant or a catheter revision.
 
     The programmed therapy resumes when the prime ends; with none, the pump stays stopped and
     raises its pump-stopped alarm until you program it.  Into a catheter that already holds
     drug the pump warns, with the mcg the prime pushes into the patient, and the warning must
-    be acknowledged.
+    be acknowledged.  The pump stores the catheter length for later primes and bridges.
 
     Example: pumpctl --port /dev/pts/3 prime --catheter-length 60cm
     """
+    wire, named = _catheter(length)
     with connected() as client:
-        stage_and_commit(
-            client,
-            f"priming bolus ({length / 10:g} cm catheter)",
-            None,
-            therapy.priming_bolus(length),
-        )
+        stage_and_commit(client, f"priming bolus ({named})", None, therapy.priming_bolus(wire))
 
 
 @click.command()
-@click.option("--catheter-length", "length", type=LENGTH, required=True, help="e.g. 60cm.")
+@click.option("--catheter-length", "length", type=LENGTH, default=None, help=_CATHETER_HELP)
 @ack_warnings_option
-def bridge(length: int) -> None:
-    """Bridge bolus after a refill that changed concentration.
+def bridge(length: int | None) -> None:
+    """Bridge bolus after a refill that changed concentration and skipped its bridge.
 
     The tubing and catheter still hold drug at the old concentration; the pump delivers that
-    dead volume at the old concentration's rate, then switches to the new one.
+    dead volume at the old concentration's rate, then switches to the new one.  A refill with a
+    concentration change includes this bridge already (`pumpctl refill`).
 
-    Example: pumpctl --port /dev/pts/3 bridge --catheter-length 60cm
+    Example: pumpctl --port /dev/pts/3 bridge
     """
+    wire, named = _catheter(length)
     with connected() as client:
-        stage_and_commit(
-            client,
-            f"bridge bolus ({length / 10:g} cm catheter)",
-            None,
-            therapy.bridge_bolus(length),
-        )
+        stage_and_commit(client, f"bridge bolus ({named})", None, therapy.bridge_bolus(wire))

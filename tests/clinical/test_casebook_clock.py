@@ -179,7 +179,7 @@ def test_a_daylight_saving_change_is_warned_and_a_resync_moves_the_step_back(
 
 def test_an_old_pump_image_without_an_offset_is_a_pump_on_utc(name: str) -> None:
     """A pump whose CONFIG record was written by firmware before the clinic's offset existed
-    (the record ends 4 bytes earlier) boots without a memory error and reads the offset as 0:
+    (the record ends before the offset and the catheter appended after it) boots without a memory error and reads the offset as 0:
     it keeps running the 07:00 step at 07:00Z, as it always did (06:59:59Z: 300 mcg/day,
     07:00:00Z: 600 mcg/day).  Synced at UTC+01:00 on the Tuesday at 00:00Z, the next step
     comes at 06:00Z on the Tuesday (07:00 - 1 h)."""
@@ -195,8 +195,9 @@ def test_an_old_pump_image_without_an_offset_is_a_pump_on_utc(name: str) -> None
     board.flush()
     store = NvmStore(board.nvm, NvmLayout(profile.device.log_capacity))
     record = store.load(RecordId.CONFIG).payload
-    assert record.endswith(bytes(4))  # today's record: ..., utc_offset_s = 0
-    store.save(RecordId.CONFIG, record[:-4])  # as the earlier firmware wrote it
+    # today's record: ..., utc_offset_s = 0, catheter_length_mm = none (appended after it)
+    assert record[-12:] == bytes(4) + b"\xff" * 8
+    store.save(RecordId.CONFIG, record[:-12])  # as the earlier firmware wrote it
     board.power_loss(MONDAY + 60)
     fw = board.firmware
     status = fw.status(MONDAY + 60)

@@ -76,6 +76,14 @@ def minimal_body(msg: MsgType, request_id: int) -> dict[str, Any]:
             "ack_warnings": 0,
         },
         MsgType.REFILL: {"withdrawn_nl": 0, "added_nl": 20 * ML, "concentration_mcg_per_ml": 500},
+        MsgType.STAGE_REFILL: {
+            "withdrawn_nl": 0,
+            "added_nl": 20 * ML,
+            "concentration_mcg_per_ml": 500,
+            "bridge": True,
+            "catheter_length_mm": 0xFFFF,
+        },
+        MsgType.COMMIT_REFILL: {"staged_hash": bytes(16), "active_version": 0},
         MsgType.PATIENT_BOLUS_CONFIG: {
             "config": patient_bolus_config(),
             "ack_warnings": 7,  # checked like a dose increase: the soft-limit warnings

@@ -17,6 +17,7 @@ from protocol import (
     MessageKind,
     MsgType,
     Notification,
+    RefillFlag,
     RequestState,
     Role,
     TherapyMode,
@@ -126,6 +127,47 @@ def refill_and_status(pump: PumpUnderTest) -> None:
         assert status["reservoir_nl"] == 20 * ML and status["concentration_mcg_per_ml"] == 500
         assert status["reservoir_capacity_nl"] >= 20 * ML
         assert status["pump_time"] >= before["pump_time"]
+
+
+@scenario(MsgType.STAGE_REFILL, MsgType.COMMIT_REFILL)
+def stage_and_commit_a_refill_with_its_bridge(pump: PumpUnderTest) -> None:
+    """400 mcg/day at 500 mcg/mL (0.8 mL/day), refilled with 2000 mcg/mL for a 60 cm catheter:
+    the bridge pushes tubing + catheter, 140,000 + 600 x 2,600 / 10 = 296,000 nL of the old
+    drug (148,000 ng) at 400,000 / 500 = 800,000 nL/day for 296,000 x 86,400 / 800,000 =
+    31,968 s; then 400,000 / 2000 = 200,000 nL/day.  Committed together."""
+    with pump.session() as client:
+        fill(client, 20, 500, withdrawn_nl=quiesce(client, pump.bench)["reservoir_nl"])
+        program(client, continuous(400))
+        expected = client.ok(MsgType.STATUS)["reservoir_nl"]
+        body = {
+            "withdrawn_nl": expected,
+            "added_nl": 20 * ML,
+            "concentration_mcg_per_ml": 2000,
+            "bridge": True,
+            "catheter_length_mm": 600,
+        }
+        staged = client.ok(MsgType.STAGE_REFILL, body)
+        assert staged["expected_nl"] == expected and staged["discrepancy_nl"] == 0
+        assert staged["flags"] == RefillFlag.CONCENTRATION_CHANGED | RefillFlag.BRIDGE_INCLUDED
+        assert staged["bridge_volume_nl"] == 296_000 and staged["bridge_dose_ng"] == 148_000
+        assert staged["bridge_rate_nl_per_day"] == 800_000
+        assert staged["bridge_duration_s"] == 31_968
+        assert staged["rate_nl_per_day"] == 200_000 and staged["old_rate_nl_per_day"] == 800_000
+        assert staged["day_doses_ng"] == [400 * MCG] * 7
+        stale = {"staged_hash": bytes(16), "active_version": staged["active_version"]}
+        assert client.request(MsgType.COMMIT_REFILL, stale).status == ErrorCode.HASH_MISMATCH
+        done = client.ok(
+            MsgType.COMMIT_REFILL,
+            {"staged_hash": staged["staged_hash"], "active_version": staged["active_version"]},
+        )
+        assert done["flags"] & RefillFlag.BRIDGE_INCLUDED
+        status = client.ok(MsgType.STATUS)
+        assert status["bolus_mode"] == TherapyMode.BRIDGE_BOLUS
+        assert status["concentration_mcg_per_ml"] == 2000
+        assert status["catheter_length_mm"] == 600
+        assert client.request(MsgType.COMMIT_REFILL, stale).status == ErrorCode.NOTHING_STAGED
+        client.ok(MsgType.STOP)  # end the bridge for the scenarios after this one
+        client.ok(MsgType.RESUME)
 
 
 @scenario(MsgType.STAGE_PRESCRIPTION, MsgType.COMMIT_PRESCRIPTION, MsgType.READ_PRESCRIPTION)

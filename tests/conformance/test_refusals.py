@@ -31,6 +31,7 @@ from .messages import (
     fill,
     flex,
     patient_bolus_config,
+    priming_bolus,
     program,
     quiesce,
     single_bolus,
@@ -207,6 +208,14 @@ def _no_bridge(pump: PumpUnderTest, c: SuiteClient) -> Any:
     program(c, continuous(400))
     fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
     return staged_request(c, bridge_bolus(600))
+
+
+@case(ErrorCode.CATHETER_UNKNOWN)
+def _catheter_unknown(pump: PumpUnderTest, c: SuiteClient) -> Any:
+    fill(c, 20, 500, withdrawn_nl=c.ok(MsgType.STATUS)["reservoir_nl"])
+    program(c, continuous(400))
+    # a prime naming "the catheter the pump knows" on a pump that was never told one
+    return staged_request(c, priming_bolus(0xFFFF))
 
 
 @case(ErrorCode.THERAPY_NOT_RUNNING)

@@ -45,6 +45,7 @@ FACTORY_IMAGE = bytes.fromhex(
     "000000000000000000"
     "0000"  # catheter_full, therapy_given (appended)
 )
+#: Settings fields appended since format 1, as their factory values encode them.
 COUNTERS = Counters(
     refill_generation=3,
     drawn_nl=1_234_567,
@@ -106,8 +107,9 @@ EMPTY_COUNTERS_IMAGE = bytes.fromhex(
 )
 
 
-#: The fields appended to Settings after those in SETTINGS_IMAGE: utc_offset_s (i32, 0).
-SETTINGS_TAIL = bytes.fromhex("00000000")
+#: The fields appended to Settings after those in SETTINGS_IMAGE: utc_offset_s (i32, 0) and
+#: catheter_length_mm (none: -1 as i64).
+SETTINGS_TAIL = bytes.fromhex("00000000" + "ffffffffffffffff")
 
 
 @pytest.mark.parametrize(
@@ -130,17 +132,37 @@ def test_records_encode_to_the_format_1_bytes_and_old_images_decode(
     assert type(record).decode(image + tail + b"\x00\x17") == record  # later bytes are ignored
 
 
-def test_the_clinics_utc_offset_is_the_last_setting_and_old_images_read_it_as_0() -> None:
+def test_the_clinics_utc_offset_follows_the_first_release_and_old_images_read_it_as_0() -> None:
     """UTC+01:00 = 3600 s = 0x00000e10, UTC-05:00 = -18000 s = 0xffffb9b0 (i32, big-endian),
     after every field of the first release; an image without it is a pump on UTC."""
     for offset, tail in ((3600, "00000e10"), (-18_000, "ffffb9b0")):
         record = dataclasses.replace(SETTINGS, utc_offset_s=offset)
-        assert record.encode() == SETTINGS_IMAGE + bytes.fromhex(tail)
+        assert record.encode() == SETTINGS_IMAGE + bytes.fromhex(tail) + SETTINGS_TAIL[4:]
         assert Settings.decode(record.encode()).utc_offset_s == offset
     assert Settings.decode(SETTINGS_IMAGE).utc_offset_s == 0
-    assert Settings.layout()[-1] == ("utc_offset_s", "i", "")
+    assert Settings.layout()[-2] == ("utc_offset_s", "i", "")
     with pytest.raises(ValueError):  # a record cut inside the offset is still refused
         Settings.decode(SETTINGS_IMAGE + bytes.fromhex("0000"))
+
+
+@pytest.mark.parametrize(
+    ("record", "image"),
+    [(SETTINGS, SETTINGS_IMAGE), (factory_settings(2_000_000, 3600), FACTORY_IMAGE)],
+)
+def test_a_settings_image_from_before_the_appended_fields_decodes_with_their_defaults(
+    record: Settings, image: bytes
+) -> None:
+    """Images written before ``catheter_length_mm`` was appended end before it (after the UTC
+    offset, or earlier): it reads as unknown (None).  The first format-1 image, before any
+    appended field, reads them all as their factory values."""
+    assert Settings.decode(image) == record
+    assert Settings.decode(image + SETTINGS_TAIL[:4]) == record
+    assert Settings.decode(image).catheter_length_mm is None
+    with pytest.raises(ValueError):  # a cut inside an appended field is still truncation
+        Settings.decode(image + SETTINGS_TAIL[:7])
+    first = Settings.decode(image[:-2])  # without catheter_full and therapy_given too
+    assert not first.catheter_full and not first.therapy_given
+    assert first.titration == record.titration
 
 
 def test_a_short_record_or_an_unknown_format_is_a_value_error() -> None:

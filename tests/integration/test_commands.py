@@ -184,9 +184,11 @@ def test_prime_fills_tubing_and_catheter(paired_pump: ServedPump) -> None:
     assert status(paired_pump)["reservoir_ml"] == pytest.approx(20 - primed_ml, abs=0.001)
 
 
-def test_refill_reports_a_discrepancy_and_a_new_concentration_needs_a_bridge(
+def test_refill_reports_a_discrepancy_and_a_skipped_bridge_is_programmed_later(
     filled_pump: ServedPump,
 ) -> None:
+    """The refill includes the bridge unless the clinician skips it (``--no-bridge``, logged);
+    the catheter it names is stored, so the later ``pumpctl bridge`` needs no length."""
     filled_pump.advance("10d")
     expected_ml = status(filled_pump)["reservoir_ml"]
     withdrawn = f"{expected_ml - 2:.3f}mL"  # 2 mL missing: the pocket-fill signal
@@ -199,15 +201,20 @@ def test_refill_reports_a_discrepancy_and_a_new_concentration_needs_a_bridge(
         "18mL",
         "--concentration",
         "1000mcg/mL",
+        "--catheter-length",
+        "60cm",
+        "--no-bridge",
     )
     assert doc["expected_ml"] == pytest.approx(expected_ml)
     assert doc["discrepancy_ml"] == pytest.approx(-2, abs=0.001)
     assert doc["discrepancy_warning"] is True
-    assert doc["concentration_changed"] is True
+    assert doc["concentration_changed"] is True and doc["bridge_skipped"] is True
     assert doc["reservoir_ml"] == pytest.approx(18)
     assert status(filled_pump)["concentration_mcg_per_ml"] == 1000
-    bridge = ok(filled_pump, "--ack-warnings", "bridge", "--catheter-length", "60cm")
+    assert status(filled_pump)["catheter_cm"] == 60
+    bridge = ok(filled_pump, "--ack-warnings", "bridge")
     assert "bridge" in bridge["action"]
+    assert status(filled_pump)["bolus"]["mode"] == "bridge_bolus"
 
 
 def test_patient_bolus_is_configured_then_granted_within_limits(filled_pump: ServedPump) -> None:

@@ -101,7 +101,8 @@ def test_dry_run_shows_the_finish_view_and_commits_nothing(
         "--dry-run",
     )
     assert code == 0 and "Finish:" in out
-    assert pump.executed[MsgType.REFILL] == 0
+    assert pump.executed[MsgType.REFILL] == pump.executed[MsgType.COMMIT_REFILL] == 0
+    assert not pump.firmware._refill.staged  # the staged refill is dropped
 
 
 def test_reply_timeout_follows_the_line_rate() -> None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
 
-from programmer import therapy
-from programmer.clinical import StagedSummary
+from programmer import KeyStore, therapy
+from programmer.clinical import StagedRefillSummary, StagedSummary
 from programmer.errors import UsageError
 from programmer.finish import STOP_WARNING, for_prescription, for_refill
-from protocol import ChangeKind, StageWarning
+from protocol import ChangeKind, Role, StageWarning
 
-from .conftest import clinic_status
+from .conftest import clinic_pump, clinic_status, make_client
 
 STATUS = clinic_status()  # the real pump's: 400 mcg/day of 500 mcg/mL, 15 mL, on 2026-01-05
 PRESCRIPTION = {"therapy": therapy.continuous(400_000)}
@@ -54,12 +57,24 @@ def test_stopping_therapy_warns_that_it_stays_stopped_until_resume() -> None:
     assert "resume" in STOP_WARNING
 
 
-def test_refill_view_warns_of_a_possible_pocket_fill_and_a_concentration_change() -> None:
-    view = for_refill(STATUS, withdrawn_nl=1_000_000, added_nl=20_000_000, concentration=1000)
+def staged_refill(withdrawn_nl: int, added_nl: int, conc: int) -> StagedRefillSummary:
+    """The clinic pump's own stage summary of a refill (it knows no catheter: no bridge)."""
+    pump = clinic_pump()
+    with tempfile.TemporaryDirectory() as keys:
+        pump.open_wand()
+        with make_client(pump, KeyStore(Path(keys) / "keys.json")) as client:
+            client.pair(Role.CLINICIAN)
+            return client.stage_refill(withdrawn_nl, added_nl, conc, bridge=False)
+
+
+def test_refill_view_warns_of_a_possible_pocket_fill_and_a_skipped_bridge() -> None:
+    """The pump expects 15 mL back; 1 mL withdrawn is 14 mL off (above vp20's 1 mL), and a
+    change to 1000 mcg/mL without its bridge leaves 500 mcg/mL drug in the catheter."""
+    view = for_refill(STATUS, staged_refill(1_000_000, 20_000_000, 1000))
     assert any("pocket fill" in w for w in view.warnings)
-    assert any("bridge" in w for w in view.warnings)
+    assert any("bridge is skipped" in w for w in view.warnings)
     assert view.to_dict()["new"]["discrepancy_ml"] == -14.0
-    calm = for_refill(STATUS, withdrawn_nl=15_000_000, added_nl=20_000_000, concentration=500)
+    calm = for_refill(STATUS, staged_refill(15_000_000, 20_000_000, 500))
     assert calm.warnings == []
 
 

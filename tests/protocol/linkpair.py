@@ -49,6 +49,7 @@ STATUS_BODY: dict[str, Any] = {
     "bolus_end_time": 0,
     "critical_interval_s": 600,
     "patient_bolus_enabled": False,
+    "catheter_length_mm": 0xFFFF,
     "alarms": [],
     "delivering": True,
     "patient_bolus_dose_ng": 0,
