@@ -70,7 +70,20 @@ STATUS_BODY: dict[str, Any] = {
             "silenced_until": 0,
         }
     ],
+    "delivering": True,
+    "patient_bolus_dose_ng": 50_000,
+    "patient_bolus_duration_s": 600,
+    "patient_bolus_max_per_day": 4,
+    "patient_bolus_lockout_s": 7_200,
+    "patient_boluses_given": 1,
+    "patient_boluses_refused": 0,
+    "patient_boluses_left": 3,
+    "patient_bolus_lockout_end_time": 1_767_575_000,
+    **{f"day_total_{day}_ng": 400_000 for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")},
+    "utc_offset_s": 3_600,
+    "clock_drift_warning_s": 300,
     "projected_replace_by_time": 1_900_000_000,
+    "catheter_length_mm": 600,
 }
 
 #: A flex day of 13 steps (the most a day may have), used for every weekday.
