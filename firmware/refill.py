@@ -39,6 +39,7 @@ from firmware.schedule import day_total_ng, program_daily_dose_ng, program_dose_
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, ceil_div, mass_ng_for_volume, rate_nl_per_day
+from firmware.wording import cm, ml, ml_per_day
 from protocol.enums import AlarmId, LogEvent, TherapyMode
 from protocol.errors import ErrorCode, Refusal
 
@@ -182,12 +183,13 @@ class RefillDesk:
         withdrawn, added = request.withdrawn_nl, request.added_nl
         if withdrawn < 0 or added <= 0 or withdrawn > U32_MAX:
             raise Refusal(
-                ErrorCode.REFILL_VOLUME_INVALID, "withdrawn must be >= 0 and added > 0 nL"
+                ErrorCode.REFILL_VOLUME_INVALID,
+                "the withdrawn volume must be 0 mL or more and the added volume more than 0 mL",
             )
         if added > res.capacity_nl:
             raise Refusal(
                 ErrorCode.REFILL_OVER_CAPACITY,
-                f"{added} nL exceeds the reservoir capacity of {res.capacity_nl} nL",
+                f"{ml(added)} asked exceeds the reservoir capacity of {ml(res.capacity_nl)}",
             )
         concentrations = self._profile.drug.concentrations_mcg_per_ml
         if request.concentration_mcg_per_ml not in concentrations:
@@ -200,7 +202,7 @@ class RefillDesk:
         if length is not None and not 0 <= length <= MAX_CATHETER_LENGTH_MM:
             raise Refusal(
                 ErrorCode.INVALID_ARGUMENT,
-                f"catheter length must be 0..{MAX_CATHETER_LENGTH_MM} mm, got {length}",
+                f"a catheter of {cm(length)} asked; it must be 0 to {cm(MAX_CATHETER_LENGTH_MM)}",
             )
         if engine.end_of_service:
             raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service: replace the pump")
@@ -232,8 +234,8 @@ class RefillDesk:
         if rate > profile.max_rate_nl_per_day:
             raise Refusal(
                 ErrorCode.RATE_ABOVE_MAXIMUM,
-                f"bridge rate {rate} nL/day is above the maximum of "
-                f"{profile.max_rate_nl_per_day} nL/day",
+                f"the bridge needs {ml_per_day(rate)}, above the maximum of "
+                f"{ml_per_day(profile.max_rate_nl_per_day)}",
             )
         if rate <= 0:
             raise Refusal(ErrorCode.RATE_BELOW_MINIMUM, "bridge rate rounds to zero")
@@ -241,7 +243,7 @@ class RefillDesk:
         if volume > added_nl:
             raise Refusal(
                 ErrorCode.REFILL_VOLUME_INVALID,
-                f"the bridge needs {volume} nL but only {added_nl} nL is added",
+                f"the bridge needs {ml(volume)} but only {ml(added_nl)} is added",
             )
         return BridgePlan(
             from_mcg_per_ml=old,

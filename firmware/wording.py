@@ -37,6 +37,11 @@ def ml_per_day(nl_per_day: int) -> str:
     return f"{_decimal(nl_per_day, 1_000_000, 3)} mL/day"
 
 
+def cm(mm: int) -> str:
+    """Millimetres as centimetres to the millimetre: 605 -> "60.5 cm"."""
+    return f"{_decimal(mm, 10, 1)} cm"
+
+
 def percent(permille: int) -> str:
     """A change in tenths of a per cent, signed: 333 -> "+33.3 %"."""
     sign = "+" if permille >= 0 else "-"

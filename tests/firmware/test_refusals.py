@@ -127,20 +127,28 @@ def test_commit_after_another_commit_is_stale() -> None:
 
 
 @pytest.mark.parametrize(
-    ("withdrawn", "added", "conc", "code"),
+    ("withdrawn", "added", "conc", "code", "says"),
     [
-        (-1, 1_000_000, 500, ErrorCode.REFILL_VOLUME_INVALID),
-        (0, 0, 500, ErrorCode.REFILL_VOLUME_INVALID),
-        (0, 20_000_001, 500, ErrorCode.REFILL_OVER_CAPACITY),
-        (0, 1_000_000, 750, ErrorCode.CONCENTRATION_NOT_IN_LIBRARY),
+        (-1, 1_000_000, 500, ErrorCode.REFILL_VOLUME_INVALID, "0 mL or more"),
+        (0, 0, 500, ErrorCode.REFILL_VOLUME_INVALID, "more than 0 mL"),
+        (
+            0,
+            20_500_000,
+            500,
+            ErrorCode.REFILL_OVER_CAPACITY,
+            "20.5 mL asked exceeds the reservoir capacity of 20 mL",
+        ),
+        (0, 1_000_000, 750, ErrorCode.CONCENTRATION_NOT_IN_LIBRARY, "750 mcg/mL"),
     ],
 )
-def test_refill_refusals(withdrawn: int, added: int, conc: int, code: ErrorCode) -> None:
+def test_refill_refusals(withdrawn: int, added: int, conc: int, code: ErrorCode, says: str) -> None:
+    """Refused with the code and a reason in the clinician's units (mL, mcg/mL), not nL."""
     bench = _programmed()
     before = bench.pump.status(T)
     with pytest.raises(Refusal) as caught:
         bench.pump.refill(withdrawn, added, conc, T)
     assert caught.value.code is code
+    assert says in caught.value.message and "nL" not in caught.value.message
     after = bench.pump.status(T)
     assert after.reservoir_nl == before.reservoir_nl
     assert after.concentration_mcg_per_ml == 500

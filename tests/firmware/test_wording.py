@@ -49,3 +49,9 @@ def test_the_longest_warning_refusal_fits_a_reply_reason() -> None:
     prime = W.PRIME_INTO_FULL_CATHETER | W.LOW_RESERVOIR_SOON
     text = warning_text(prime, 0, 0, 0, profile, to_patient_ng=1_320_000)
     assert "PRIME_INTO_FULL_CATHETER (1320 mcg reaches the patient)" in text
+
+
+def test_catheter_lengths_read_in_centimetres() -> None:
+    from firmware.wording import cm
+
+    assert [cm(600), cm(605), cm(0)] == ["60 cm", "60.5 cm", "0 cm"]
