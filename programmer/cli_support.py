@@ -7,6 +7,7 @@ each command module only says what it does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -20,13 +21,14 @@ from protocol.framing import MAX_FRAME, max_encoded_size
 
 from .cli_options import Options, reply_timeout
 from .client import PumpClient
-from .errors import DryRun, PumpRefused, UsageError
+from .errors import DryRun, ProgrammerError, PumpRefused, UncertainOutcome, UsageError
 from .finish import FinishView
 from .journal import ResolvedRequest
 from .terminal import safe_json, safe_output
 from .transport import open_transport
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def options() -> Options:
@@ -140,6 +142,27 @@ def confirm(view: FinishView) -> bool:
             "ask on: review the Finish view above and pass --yes (or --dry-run to only show it)"
         )
     return click.confirm("Write these settings to the pump?", default=False, err=True)
+
+
+def confirm_and_commit(
+    client: PumpClient, make_view: Callable[[], FinishView], commit: Callable[[], T]
+) -> tuple[FinishView, T]:
+    """The end of every staged change: build its Finish view, confirm, commit.
+
+    If anything but an uncertain commit goes wrong (a decline, ``--dry-run``, a refusal, Ctrl-C)
+    what is staged on the pump is dropped, so nothing is left half-programmed.  An uncertain
+    commit is left for the journal to resolve."""
+    try:
+        view = make_view()
+        if not confirm(view):
+            raise declined()
+        return view, commit()
+    except UncertainOutcome:
+        raise
+    except (ProgrammerError, KeyboardInterrupt):
+        with contextlib.suppress(ProgrammerError):
+            client.abort()
+        raise
 
 
 def declined() -> UsageError:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import click
 
 from protocol.catalog import RefillFlag
 from protocol.units import format_mcg, format_utc_offset, ml
 
-from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
+from ..cli_support import (
+    ack_warnings_option,
+    confirm,
+    confirm_and_commit,
+    connected,
+    declined,
+    emit,
+    note,
+)
 from ..cli_types import CONCENTRATION, DOSE, DURATION, LENGTH, VOLUME, VOLUME_OR_ZERO
 from ..clinic_time import TZ_HELP, UTC_OFFSET_HELP, host_time, local_iso
-from ..errors import ProgrammerError, UncertainOutcome
 from ..finish import STOP_WARNING, for_clock, for_patient_bolus, for_refill, for_settings
 from ..therapy import describe_change
 from ..views import iso_time, mode_name, status_document
@@ -60,17 +65,9 @@ def refill(
         staged = client.stage_refill(
             withdrawn, added, concentration, bridge=not no_bridge, catheter_length_mm=catheter
         )
-        try:
-            view = for_refill(status, staged)
-            if not confirm(view):
-                raise declined()
-            result = client.commit_refill(staged)
-        except UncertainOutcome:
-            raise
-        except (ProgrammerError, KeyboardInterrupt):
-            with contextlib.suppress(ProgrammerError):
-                client.abort()
-            raise
+        view, result = confirm_and_commit(
+            client, lambda: for_refill(status, staged), lambda: client.commit_refill(staged)
+        )
     flags = RefillFlag(int(result["flags"]))
     doc = {
         "expected_ml": ml(int(result["expected_nl"])),

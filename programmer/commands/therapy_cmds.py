@@ -8,7 +8,6 @@ staged change.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,11 @@ from protocol.catalog import CATHETER_STORED
 from protocol.enums import ChangeKind
 
 from .. import therapy
-from ..cli_support import ack_warnings_option, confirm, connected, declined, emit, note
+from ..cli_support import ack_warnings_option, confirm_and_commit, connected, emit, note
 from ..cli_types import DAILY_DOSE, DOSE, DURATION, FLEX_STEP, LENGTH
 from ..client import PumpClient
 from ..clinic_time import clock_warning, host_time
-from ..errors import ProgrammerError, UncertainOutcome
-from ..finish import for_prescription
+from ..finish import FinishView, for_prescription
 from ..flex_grid import week_grid
 from ..plots import check_plot_path
 from ..units import format_duration
@@ -38,21 +36,18 @@ def stage_and_commit(
     prescription = client.read_prescription()
     change = change if change is not None else build(prescription)
     summary = client.stage(change)
-    try:
+
+    def finish_view() -> FinishView:
         view = for_prescription(action, status, prescription, change, summary)
         if change.get("kind") == ChangeKind.FLEX:  # step hours are the pump's local time
             view.warnings += filter(None, [clock_warning(status, host_time())])
-        # shows the view; --dry-run stops there (DryRun, and the staged change is aborted);
-        # warnings are acknowledged by --ack-warnings or, on a terminal, by answering yes
-        if not confirm(view):
-            raise declined()
-        version = client.commit(summary, summary.warnings)
-    except UncertainOutcome:
-        raise
-    except (ProgrammerError, KeyboardInterrupt):
-        with contextlib.suppress(ProgrammerError):
-            client.abort()
-        raise
+        # shown by confirm_and_commit; --dry-run stops there (DryRun, the staged change is
+        # aborted); warnings are acknowledged by --ack-warnings or, on a terminal, by answering yes
+        return view
+
+    view, version = confirm_and_commit(
+        client, finish_view, lambda: client.commit(summary, summary.warnings)
+    )
     emit(
         {"action": action, "version": version, "finish": view.to_dict()},
         f"Done: {action} is in force (prescription version {version}).",

@@ -18,10 +18,11 @@ import pytest
 from hw_sim.link.loopback import Loopback
 from hw_sim.scenarios.scenario import parse_scenario
 from hw_sim.scenarios.scenario_runner import ScenarioRunner
-from programmer import KeyStore, PumpClient, therapy
+from programmer import PumpClient, therapy
 from programmer.commands.log_cmds import record_document
 from protocol import LogId
 from protocol.enums import LogEvent
+from tests.clinical.visit import clinic_visit
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -30,11 +31,8 @@ DAY = 86_400
 
 @pytest.fixture(params=["vp20", "vp40"])
 def visit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Loopback, PumpClient]]:
-    loop = Loopback.fresh(request.param, serial_number="VP20-000079", auto_accept_pairing=True)
-    loop.bench.set_wand(True)
-    with PumpClient(loop.transport(), KeyStore(tmp_path / "keys"), timeout_s=0.5) as client:
-        client.pair()
-        yield loop, client
+    with clinic_visit(request.param, "VP20-000079", tmp_path / "keys") as pair:
+        yield pair
 
 
 def _audit(client: PumpClient) -> list[dict[str, Any]]:

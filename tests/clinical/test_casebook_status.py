@@ -14,27 +14,17 @@ from pathlib import Path
 import pytest
 
 from hw_sim.link.loopback import Loopback
-from programmer import KeyStore, PumpClient, therapy
+from programmer import PumpClient, therapy
 from programmer.views import status_document, status_text
+from tests.clinical.visit import clinic_visit, status_line
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def _line(text: str, label: str) -> str:
-    """The value of one ``label  value`` line of the status text."""
-    for line in text.splitlines():
-        if line.startswith(label + "  "):
-            return line[len(label) :].strip()
-    raise AssertionError(f"no {label!r} line in:\n{text}")
-
-
 @pytest.fixture(params=["vp20", "vp40"])
 def visit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Loopback, PumpClient]]:
-    loop = Loopback.fresh(request.param, serial_number="VP20-000077", auto_accept_pairing=True)
-    loop.bench.set_wand(True)
-    with PumpClient(loop.transport(), KeyStore(tmp_path / "keys"), timeout_s=0.5) as client:
-        client.pair()
-        yield loop, client
+    with clinic_visit(request.param, "VP20-000077", tmp_path / "keys") as pair:
+        yield pair
 
 
 def test_a_pump_from_the_factory_is_not_low_it_is_unfilled(
@@ -52,8 +42,8 @@ def test_a_pump_from_the_factory_is_not_low_it_is_unfilled(
     assert doc["alarms"] == []
     assert doc["days_to_low_reservoir"] is None
     text = status_text(doc)
-    assert _line(text, "low reservoir in") == "- (the reservoir is not filled)"
-    assert _line(text, "mode") == "stopped"
+    assert status_line(text, "low reservoir in") == "- (the reservoir is not filled)"
+    assert status_line(text, "mode") == "stopped"
     assert "pumpctl resume" not in text
     assert "the reservoir is not filled; fill it" in text
 
@@ -76,7 +66,7 @@ def test_the_resume_hint_appears_where_the_pump_accepts_a_resume(
     assert doc["mode"] == "stopped"
     assert "pump_stopped" in {a["name"] for a in doc["alarms"]}
     text = status_text(doc)
-    assert _line(text, "mode") == "stopped"
+    assert status_line(text, "mode") == "stopped"
     assert "THE PUMP IS STOPPED: no drug is delivered until `pumpctl resume`." in text
     client.resume()
     resumed = status_document(client.status())

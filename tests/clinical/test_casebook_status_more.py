@@ -15,29 +15,19 @@ from pathlib import Path
 import pytest
 
 from hw_sim.link.loopback import Loopback
-from programmer import KeyStore, PumpClient, therapy
+from programmer import PumpClient, therapy
 from programmer.views import iso_time, status_document, status_text
+from tests.clinical.visit import clinic_visit, status_line
 
 pytestmark = pytest.mark.timeout(120)
 
 DAY = 86_400
 
 
-def _line(text: str, label: str) -> str:
-    """The value of one ``label  value`` line of the status text."""
-    for line in text.splitlines():
-        if line.startswith(label + "  "):
-            return line[len(label) :].strip()
-    raise AssertionError(f"no {label!r} line in:\n{text}")
-
-
 @pytest.fixture(params=["vp20", "vp40"])
 def visit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Loopback, PumpClient]]:
-    loop = Loopback.fresh(request.param, serial_number="VP20-000078", auto_accept_pairing=True)
-    loop.bench.set_wand(True)
-    with PumpClient(loop.transport(), KeyStore(tmp_path / "keys"), timeout_s=0.5) as client:
-        client.pair()
-        yield loop, client
+    with clinic_visit(request.param, "VP20-000078", tmp_path / "keys") as pair:
+        yield pair
 
 
 def _start(client: PumpClient, dose_ng: int, added_nl: int = 20_000_000) -> None:
@@ -64,7 +54,7 @@ def test_a_running_bolus_shows_what_is_left_of_it(visit: tuple[Loopback, PumpCli
     loop.advance(start + 2700 - loop.bench.now)
     doc = status_document(client.status())
     assert doc["bolus"]["remaining_mcg"] == pytest.approx(25.0, abs=0.1)
-    assert _line(status_text(doc), "bolus").startswith("single_bolus: 25")
+    assert status_line(status_text(doc), "bolus").startswith("single_bolus: 25")
 
 
 def test_an_empty_pump_shows_that_nothing_is_delivered(
@@ -85,8 +75,8 @@ def test_an_empty_pump_shows_that_nothing_is_delivered(
     assert doc["delivering"] is False
     assert doc["rate_ml_per_day"] == 0.048
     text = status_text(doc)
-    assert _line(text, "daily dose") == "0 mcg/day (nothing is delivered)"
-    assert "no drug (the reservoir is empty)" in _line(text, "rate")
+    assert status_line(text, "daily dose") == "0 mcg/day (nothing is delivered)"
+    assert "no drug (the reservoir is empty)" in status_line(text, "rate")
 
 
 def test_a_flex_week_is_shown_with_the_pumps_day_totals(
@@ -117,8 +107,8 @@ def test_a_flex_week_is_shown_with_the_pumps_day_totals(
     }
     assert doc["flex"][0]["steps"] == [{"start": "00:00", "dose_mcg_per_day": 400.0}]
     text = status_text(doc)
-    assert _line(text, "flex sat") == "300 mcg (00:00 200, 12:00 400 mcg/day)"
-    assert _line(text, "flex mon") == "400 mcg (00:00 400 mcg/day)"
+    assert status_line(text, "flex sat") == "300 mcg (00:00 200, 12:00 400 mcg/day)"
+    assert status_line(text, "flex mon") == "400 mcg (00:00 400 mcg/day)"
 
 
 def test_patient_bolus_settings_and_todays_use(visit: tuple[Loopback, PumpClient]) -> None:
@@ -144,5 +134,9 @@ def test_patient_bolus_settings_and_todays_use(visit: tuple[Loopback, PumpClient
     assert pb["lockout_until"] == iso_time(granted_at + 7200)
     assert pb["lockout_left_min"] == pytest.approx(105.0, abs=0.1)
     text = status_text(doc)
-    assert _line(text, "patient bolus") == ("50 mcg over 10 min, up to 3 per 24 h, lockout 120 min")
-    assert _line(text, "patient boluses 24 h").startswith("1 given, 1 refused, 2 left; lockout 10")
+    assert status_line(text, "patient bolus") == (
+        "50 mcg over 10 min, up to 3 per 24 h, lockout 120 min"
+    )
+    assert status_line(text, "patient boluses 24 h").startswith(
+        "1 given, 1 refused, 2 left; lockout 10"
+    )
