@@ -27,6 +27,7 @@ from firmware.delivery import StrokeAccumulator, TimedBolus
 from firmware.eventlog import EventLog, LogInfo, LogRecord, LogRing, ring_capacity
 from firmware.hal import Hal, ResetCause, TonePattern
 from firmware.nvm_layout import SECURITY_BLOB_MAX, NvmLayout, NvmStore, RecordId
+from firmware.patient_bolus import PatientBolusDesk
 from firmware.persistence import Settings
 from firmware.prescription import (
     BasalProgram,
@@ -61,14 +62,13 @@ from firmware.safety import (
     ValidatedChange,
     record_titration,
     validate_change,
-    validate_patient_bolus,
     warning_text,
 )
 from firmware.schedule import program_daily_dose_ng, program_dose_at
-from firmware.status_figures import PatientBolusUse, patient_bolus_use, week_day_totals_ng
+from firmware.status_figures import week_day_totals_ng
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
-from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume, volume_nl_for_mass
+from firmware.units import DAY_S, MAX_PUMP_TIME, mass_ng_for_volume
 from firmware.write_audit import WriteNote
 from protocol.audit import WriteChoice
 from protocol.catalog import CATHETER_STORED, StageWarning
@@ -138,6 +138,7 @@ class PumpFirmware:
         self._staged: Staged | None = None
         self._write_note = WriteNote()  # what the audit record of the current write adds
         self._refill = RefillDesk(profile, self._clock, self._time, self._engine, self._log)
+        self._patient = PatientBolusDesk(profile, self._clock, self._time, self._engine, self._log)
 
     # ------------------------------------------------------------------ the time line
     def boot(self, now: int, cause: ResetCause) -> None:
@@ -274,7 +275,7 @@ class PumpFirmware:
             suspended=engine.suspended,
             safe_minimum_reason=engine.safe_reason,
             delivering=delivering,
-            patient_bolus_use=self._patient_bolus_use(now),
+            patient_bolus_use=self._patient.use(now),
             week_day_totals_ng=week_day_totals_ng(engine.program),
             utc_offset_s=self._settings.utc_offset_s,
             clock_drift_warning_s=self.profile.clock.drift_warning_s,
@@ -297,16 +298,6 @@ class PumpFirmware:
         return projected_replace_by(
             self._battery, self.profile, battery_ppm, volume, self._time.next_housekeeping, now
         )
-
-    def _patient_bolus_use(self, now: int) -> PatientBolusUse:
-        cfg = self._settings.patient_bolus
-        # refusals are counted in the therapy log, which holds each one (no counter to persist)
-        refused = self._log.rings[LogId.THERAPY].count_recent(
-            LogEvent.PATIENT_BOLUS_REFUSED, self._clock.pump_time(now) - DAY_S
-        )
-        use = patient_bolus_use(cfg, self._time.pb_grants, refused, now)
-        lockout_end = None if use.lockout_end is None else self._pump(use.lockout_end)
-        return dataclasses.replace(use, lockout_end=lockout_end)
 
     def prescription(self) -> ActivePrescription:
         """The committed therapy, its version and the settings that go with it."""
@@ -562,105 +553,14 @@ class PumpFirmware:
         ack_warnings: StageWarning = StageWarning(0),  # noqa: B008 (an immutable flag value)
         preview: bool = False,
     ) -> PatientBolusSummary:
-        """Set the patient's bolus: dose, duration, maximum per 24 h, lockout.
-
-        Checked like a dose increase (firmware/safety.py): hard limits refuse; the worst day's
-        soft-limit and titration warnings must all be in ``ack_warnings``.  ``preview`` returns
-        the summary and writes nothing.  An increase of the worst day is recorded in the
-        titration history (so a basal increase within 24 h is a second increase)."""
+        """Set the patient's bolus (``firmware.patient_bolus``): checked like a dose increase;
+        ``preview`` returns the summary and writes nothing."""
         now = self._catch_up(now)
-        check = validate_patient_bolus(cfg, self._context(now), self.profile)
-        drug = self.profile.drug
-        summary = PatientBolusSummary(
-            daily_dose_ng=check.daily_dose_ng,
-            allowance_ng=check.allowance_ng,
-            worst_day_ng=check.worst_day_ng,
-            current_worst_day_ng=check.current_worst_day_ng,
-            baseline_ng=check.baseline_ng,
-            change_permille=check.change_permille,
-            titration_limit_pct=drug.titration_soft_increase_pct,
-            soft_limit_ng=drug.soft_max_daily_dose_ng,
-            hard_limit_ng=drug.hard_max_daily_dose_ng,
-            warnings=check.warnings,
-        )
-        if preview:
-            return summary
-        missing = check.warnings & ~ack_warnings
-        if missing:
-            names = warning_text(
-                missing, check.worst_day_ng, check.baseline_ng, check.change_permille, self.profile
-            )
-            raise Refusal(ErrorCode.WARNINGS_NOT_ACKNOWLEDGED, names)
-        titration = self._settings.titration
-        if check.increase:
-            entry = TitrationEntry(now, check.daily_dose_ng, TitrationKind.INCREASE)
-            titration = record_titration(titration, entry, drug.titration_window_s)
-        self._time.set_settings(
-            dataclasses.replace(self._settings, patient_bolus=cfg, titration=titration)
-        )
-        self._time.commit_point(now)
-        self._log_now(LogEvent.PATIENT_BOLUS_CONFIGURED, now, cfg.dose_ng, cfg.max_per_day)
-        return summary
+        return self._patient.configure(cfg, self._context(now), now, ack_warnings, preview)
 
     def request_patient_bolus(self, now: int) -> PatientBolusGrant:
         """A patient asks for a bolus; granted on top of basal flow, or refused (logged)."""
-        now = self._catch_up(now)
-        try:
-            timed = self._check_patient_bolus(now)
-        except Refusal as refusal:
-            self._log_now(LogEvent.PATIENT_BOLUS_REFUSED, now, refusal.code)
-            self._time.after_change(now, config_changed=False)
-            raise
-        cfg = self._settings.patient_bolus
-        conc = self._engine.reservoir.concentration_mcg_per_ml
-        bolus = ActiveBolus(TherapyMode.PATIENT_BOLUS, timed, cfg.dose_ng, conc)
-        self._engine.patient_bolus = bolus
-        self._time.pb_grants.append(now)
-        self._log_now(LogEvent.BOLUS_STARTED, now, TherapyMode.PATIENT_BOLUS, cfg.dose_ng)
-        self._time.commit_point(now)
-        given = sum(1 for g in self._time.pb_grants if g > now - DAY_S)
-        return PatientBolusGrant(
-            cfg.dose_ng,
-            cfg.duration_s,
-            self._clock.pump_time(timed.end),
-            max(0, cfg.max_per_day - given),
-        )
-
-    def _check_patient_bolus(self, now: int) -> TimedBolus:
-        cfg, engine = self._settings.patient_bolus, self._engine
-        res = engine.reservoir
-        if not cfg.enabled:
-            raise Refusal(ErrorCode.PATIENT_BOLUS_NOT_CONFIGURED, "patient bolus is not enabled")
-        if engine.end_of_service:
-            raise Refusal(ErrorCode.END_OF_SERVICE, "battery end of service")
-        if engine.stalled:
-            raise Refusal(ErrorCode.MOTOR_FAULT, "motor stall alarm is active")
-        if not res.is_filled or res.is_empty or engine.safe_reason is AlarmId.RESERVOIR_EMPTY:
-            raise Refusal(ErrorCode.RESERVOIR_EMPTY, "the reservoir is empty")
-        if engine.bolus is not None or engine.patient_bolus is not None:
-            raise Refusal(ErrorCode.BOLUS_IN_PROGRESS, "a bolus is already running")
-        if engine.basal_stopped or engine.safe_reason is not None:
-            raise Refusal(
-                ErrorCode.THERAPY_NOT_RUNNING, "patient bolus needs running basal therapy"
-            )
-        if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
-            wait = self._time.pb_grants[-1] + cfg.lockout_s - now
-            raise Refusal(
-                ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wording.duration(wait)}"
-            )
-        recent = [g for g in self._time.pb_grants if g > now - DAY_S]
-        if len(recent) >= cfg.max_per_day:
-            raise Refusal(
-                ErrorCode.PATIENT_BOLUS_DAILY_MAXIMUM,
-                f"{cfg.max_per_day} patient boluses already given in the last 24 h",
-            )
-        volume = volume_nl_for_mass(cfg.dose_ng, res.concentration_mcg_per_ml)
-        if volume <= 0 or volume > res.estimate_nl:
-            raise Refusal(ErrorCode.RESERVOIR_EMPTY, "not enough drug for the bolus")
-        basal_rate = engine.basal_rate_at(now)[0]
-        if volume * DAY_S > (self.profile.max_rate_nl_per_day - basal_rate) * cfg.duration_s:
-            raise Refusal(ErrorCode.BOLUS_DURATION_INVALID, "bolus would exceed the maximum rate")
-        return TimedBolus(volume, now, cfg.duration_s)
+        return self._patient.request(self._catch_up(now))
 
     # ------------------------------------------------------------------ stop / resume / clock
     def stop(self, now: int) -> None:
