@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from protocol.catalog import CATHETER_STORED, MsgType, RefillFlag, StageWarning
 from protocol.enums import AlarmId
 from protocol.errors import ErrorCode, Refusal
-from protocol.log_record import LOG_RECORD_SIZE
+from protocol.log_record import LOG_RECORD_SIZE, clamp_i32
 
 from .profile import DeviceProfile
 from .refill import RefillRequest
@@ -102,10 +102,6 @@ def _refill_flags(result: RefillResult) -> RefillFlag:
     return flags
 
 
-def _i32(value: int) -> int:
-    return max(-(2**31), min(value, 2**31 - 1))
-
-
 def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
     result = fw.refill(
         body["withdrawn_nl"], body["added_nl"], body["concentration_mcg_per_ml"], now
@@ -115,7 +111,7 @@ def _refill(fw: PumpFirmware, body: Body, now: int) -> Body:
     )
     return {
         "expected_nl": result.expected_nl,
-        "discrepancy_nl": _i32(result.discrepancy_nl),
+        "discrepancy_nl": clamp_i32(result.discrepancy_nl),
         "flags": int(flags),
         "reservoir_nl": result.reservoir_nl,
         "low_reservoir_time": time_or_zero(result.low_reservoir_time),
@@ -147,7 +143,7 @@ def _stage_refill(fw: PumpFirmware, body: Body, now: int) -> Body:
         "active_version": s.active_version,
         "withdrawn_nl": s.withdrawn_nl,
         "expected_nl": s.expected_nl,
-        "discrepancy_nl": _i32(s.discrepancy_nl),
+        "discrepancy_nl": clamp_i32(s.discrepancy_nl),
         "discrepancy_limit_nl": s.discrepancy_limit_nl,
         "flags": int(flags),
         "reservoir_nl": s.added_nl,
@@ -176,7 +172,7 @@ def _commit_refill(fw: PumpFirmware, body: Body, now: int) -> Body:
     result = fw.commit_refill(body["staged_hash"], body["active_version"], now)
     return {
         "expected_nl": result.expected_nl,
-        "discrepancy_nl": _i32(result.discrepancy_nl),
+        "discrepancy_nl": clamp_i32(result.discrepancy_nl),
         "flags": int(_refill_flags(result)),
         "reservoir_nl": result.reservoir_nl,
         "low_reservoir_time": time_or_zero(result.low_reservoir_time),

@@ -142,12 +142,9 @@ class PatientBolusDesk:
             cfg.dose_ng,
         )
         self._time.commit_point(now)
-        given = sum(1 for g in self._time.pb_grants if g > now - DAY_S)
+        left = patient_bolus_use(cfg, self._time.pb_grants, 0, now).left
         return PatientBolusGrant(
-            cfg.dose_ng,
-            cfg.duration_s,
-            self._clock.pump_time(timed.end),
-            max(0, cfg.max_per_day - given),
+            cfg.dose_ng, cfg.duration_s, self._clock.pump_time(timed.end), left
         )
 
     def _check(self, now: int) -> TimedBolus:
@@ -167,13 +164,13 @@ class PatientBolusDesk:
             raise Refusal(
                 ErrorCode.THERAPY_NOT_RUNNING, "patient bolus needs running basal therapy"
             )
-        if self._time.pb_grants and now < self._time.pb_grants[-1] + cfg.lockout_s:
-            wait = self._time.pb_grants[-1] + cfg.lockout_s - now
+        use = patient_bolus_use(cfg, self._time.pb_grants, 0, now)  # the status view's figures
+        if use.lockout_end is not None:
+            wait = use.lockout_end - now
             raise Refusal(
                 ErrorCode.PATIENT_BOLUS_LOCKOUT, f"lockout: try again in {wording.duration(wait)}"
             )
-        recent = [g for g in self._time.pb_grants if g > now - DAY_S]
-        if len(recent) >= cfg.max_per_day:
+        if use.left == 0:
             raise Refusal(
                 ErrorCode.PATIENT_BOLUS_DAILY_MAXIMUM,
                 f"{cfg.max_per_day} patient boluses already given in the last 24 h",

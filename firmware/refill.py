@@ -35,7 +35,8 @@ from firmware.prescription import U32_MAX, Continuous, Flex, Stopped, encode_cha
 from firmware.profile import DeviceProfile
 from firmware.reports import RefillResult
 from firmware.safety import MAX_CATHETER_LENGTH_MM, catheter_volume_nl
-from firmware.schedule import day_total_ng, program_daily_dose_ng, program_dose_at
+from firmware.schedule import program_daily_dose_ng, program_dose_at
+from firmware.status_figures import week_day_totals_ng
 from firmware.therapy import ActiveBolus, TherapyEngine
 from firmware.timeline import TimeLine
 from firmware.units import DAY_S, ceil_div, mass_ng_for_volume, rate_nl_per_day
@@ -272,10 +273,7 @@ class RefillDesk:
         if preview.safe_reason is AlarmId.RESERVOIR_EMPTY:
             preview.safe_reason = None
         if bridge is not None:
-            timed = TimedBolus(bridge.volume_nl, now, bridge.duration_s)
-            preview.bolus = ActiveBolus(
-                TherapyMode.BRIDGE_BOLUS, timed, bridge.dose_ng, bridge.from_mcg_per_ml
-            )
+            preview.bolus = _bridge_bolus(bridge, now)
             preview.patient_bolus = None
         preview.recompile()
         return preview
@@ -301,7 +299,7 @@ class RefillDesk:
         low = preview.predict_time_to(now, settings.low_reservoir_nl)
         empty = preview.predict_time_to(now, 0)
         program = engine.program
-        days = _day_doses(program)
+        days = week_day_totals_ng(program)
         summary = StagedRefill(
             staged_hash=b"",
             active_version=settings.version,
@@ -402,14 +400,11 @@ class RefillDesk:
             engine.safe_reason = None
         if bridge is not None:
             time.cancel_bolus(engine.patient_bolus, now)
-            timed = TimedBolus(bridge.volume_nl, now, bridge.duration_s)
-            engine.bolus = ActiveBolus(
-                TherapyMode.BRIDGE_BOLUS, timed, bridge.dose_ng, bridge.from_mcg_per_ml
-            )
+            engine.bolus = _bridge_bolus(bridge, now)
         time.refill_reminded()
         time.commit_point(now)
         pump_now = self._clock.pump_time(now)
-        self._log.append(LogEvent.REFILL, pump_now, request.added_nl, _i32(summary.discrepancy_nl))
+        self._log.append(LogEvent.REFILL, pump_now, request.added_nl, summary.discrepancy_nl)
         if request.catheter_length_mm is not None and catheter != settings.catheter_length_mm:
             self._log.append(LogEvent.CATHETER_SET, pump_now, request.catheter_length_mm)
         if bridge is not None:
@@ -434,17 +429,10 @@ class RefillDesk:
         )
 
 
-def _i32(value: int) -> int:
-    return max(-(2**31), min(value, 2**31 - 1))
-
-
-def _day_doses(program: Continuous | Flex | Stopped) -> tuple[int, ...]:
-    """The program's dose per weekday (ng), Monday first."""
-    if isinstance(program, Flex):
-        return tuple(day_total_ng(program.day_programs[index]) for index in program.weekday_program)
-    if isinstance(program, Continuous):
-        return (program.daily_dose_ng,) * 7
-    return (0,) * 7
+def _bridge_bolus(bridge: BridgePlan, now: int) -> ActiveBolus:
+    """The bridge as the bolus the engine runs: the old drug's volume over its duration."""
+    timed = TimedBolus(bridge.volume_nl, now, bridge.duration_s)
+    return ActiveBolus(TherapyMode.BRIDGE_BOLUS, timed, bridge.dose_ng, bridge.from_mcg_per_ml)
 
 
 def _day_volumes(program: Continuous | Flex | Stopped, conc: int) -> tuple[int, ...]:

@@ -23,9 +23,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The largest value a log argument holds (signed 32 bits).
-_I32_MAX = 2**31 - 1
-
 
 @dataclass(slots=True)
 class StallRecovery:
@@ -53,9 +50,10 @@ class StallRecovery:
         self.next_retry = now + self.retry_interval_s
 
     def recovered(self, now: int) -> tuple[int, int]:
-        """A trial stroke completed: (seconds stalled, trial strokes) for the log; schedule off."""
+        """A trial stroke completed: (seconds stalled, trial strokes) for the log (which
+        saturates them to its 32-bit arguments); schedule off."""
         since = now if self.since is None else self.since
-        result = (min(now - since, _I32_MAX), self.attempts + 1)
+        result = (now - since, self.attempts + 1)
         self.clear()
         return result
 

@@ -8,6 +8,8 @@ dropped, and volumes to the microlitre (0.001 mL), rounded down like every firmw
 
 from __future__ import annotations
 
+from protocol.units import format_mcg
+
 
 def _decimal(value: int, scale: int, places: int) -> str:
     """``value / scale`` with at most ``places`` decimals (rounded toward zero), trimmed."""
@@ -19,13 +21,12 @@ def _decimal(value: int, scale: int, places: int) -> str:
     return sign + text
 
 
-def mcg(ng: int) -> str:
-    """Nanograms as micrograms: 12_500 -> "12.5 mcg"."""
-    return f"{_decimal(ng, 1000, 3)} mcg"
+#: Nanograms as micrograms, exact: 12_500 -> "12.5 mcg" (the wire's own formatting).
+mcg = format_mcg
 
 
 def mcg_per_day(ng_per_day: int) -> str:
-    return f"{_decimal(ng_per_day, 1000, 3)} mcg/day"
+    return f"{mcg(ng_per_day)}/day"
 
 
 def ml(nl: int) -> str:
